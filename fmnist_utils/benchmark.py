@@ -1,0 +1,537 @@
+"""``fmnist-book benchmark``: our training engine against the studies' data pipeline, in one run.
+
+For one representative model (and training recipe) of every chapter, it measures training images/s
+
+* of a **reference** pipeline written the way the studies wrote it: a ``torchvision.datasets.
+  FashionMNIST``-style ``Dataset`` that hands out one ``PIL.Image`` per index, per-image
+  ``transforms.Compose([...augmentation..., ToTensor(), Normalize(...)])``, a default
+  ``DataLoader(shuffle=True)`` (``num_workers=0``), an NCHW model and the study's optimiser; and
+* of **our engine** (``fmnist_utils.train``): the split pre-converted to one float tensor by the
+  engine's own ``prepare_splits``, batches as index slices of a ``torch.randperm`` order, batched
+  tensor augmentation (``augment_batch``), ``channels_last`` for convolutional models, the same
+  model, batch size and optimiser (``make_optimizer``, ``make_loss``);
+
+and reports the speed-up (engine / reference). It also measures
+
+* the achieved GFLOP/s of the engine per model and its share of this machine's float32
+  matrix-multiply peak (``torch.mm`` on square matrices, same thread count, best of a few repeats);
+* for chapter 4, the throughput of two independent batch-8 trainings side by side (two processes,
+  one thread each) against the same two trainings one after another in one process with all
+  threads.
+
+FLOP convention: ``torch.utils.flop_counter.FlopCounterMode`` counts the matrix-multiply-like
+operations (convolutions, linear layers, batched matmuls, attention) of one forward pass, at 2 FLOPs
+per multiply-add; element-wise work (activations, norms, pooling, the optimiser) is not counted. A
+training step is taken as 3 x the forward FLOPs (forward, gradient w.r.t. activations, gradient
+w.r.t. weights). The JSON also holds the forward + backward FLOPs the counter actually sees, for
+information only: it is a little lower (no input gradient for the first layer), except that PyTorch's
+counter ignores ``groups`` in the backward of grouped convolutions and so counts the backward of
+MobileNet-Lite's depthwise convolutions once per channel (about 2x the true total).
+
+Everything is on the CPU, with ``--threads`` threads (default: all cores). Each timing runs
+``--warmup`` untimed steps, then at least ``--steps`` timed steps and at least ``--min-time`` seconds;
+with ``--repeats`` > 1 the reference and engine timings alternate and the best of each is kept.
+
+    fmnist-book benchmark                              # every model, writes book/results/benchmark.json
+    fmnist-book benchmark -- --models model1 lenet5 --steps 10   # options after "--" (see cli.py)
+    python -m fmnist_utils.benchmark --quick --models model1
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import multiprocessing as mp
+import os
+import platform
+import queue as queue_module
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from .augment import AugmentSpec
+from .config import RunConfig
+from .data import TRAIN_MEAN, TRAIN_STD, load_fashion_mnist, split_indices, to_float
+from .models import build_model
+from .store import REPO_ROOT
+from .train import Engine, make_loss, make_optimizer, uses_convolutions
+
+DEFAULT_OUTPUT = REPO_ROOT / "book" / "results" / "benchmark.json"
+FLOP_CONVENTION = (
+    "FlopCounterMode on one forward pass (convolutions, linear layers, matmuls, attention; "
+    "2 FLOPs per multiply-add; element-wise ops not counted); one training step = 3 x forward"
+)
+
+
+# --------------------------------------------------------------------------- what is measured
+
+
+@dataclass(frozen=True)
+class Case:
+    """One model with its chapter's training recipe (everything that changes the cost of a step)."""
+
+    key: str  # unique name, selectable with --models (as is the model name)
+    chapter: int
+    model: str
+    batch_size: int
+    model_args: dict = field(default_factory=dict)
+    optimizer: str = "adam"
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    normalize: tuple[float, float] | None = None  # None: pixels in [0, 1] (ToTensor only)
+    augment: dict = field(default_factory=dict)  # AugmentSpec fields
+
+    def config(self, seed: int = 42) -> RunConfig:
+        # eval_subset / val_steps keep the validation and test tensors that prepare_splits also
+        # builds tiny: only the training split is used here.
+        return RunConfig(
+            model=self.model, model_args=dict(self.model_args), normalize=self.normalize,
+            augment=dict(self.augment), optimizer=self.optimizer, lr=self.lr,
+            weight_decay=self.weight_decay, batch_size=self.batch_size, seed=seed,
+            eval_subset=1, val_steps=1,
+        )
+
+
+LIGHTWEIGHT = ("lenet5", "resnet_mini", "densenet_tiny", "mobilenet_lite", "vit_tiny", "custom_cnn")
+
+# Recipes from the studies (shared/studies/SPECS.md). Normalisation is the study's; where a study
+# gives none (chapters 2-5) the pixels stay in [0, 1], i.e. ToTensor only.
+CASES: tuple[Case, ...] = (
+    Case("model1", 1, "model1", 128, normalize=(TRAIN_MEAN, TRAIN_STD)),
+    Case("model2", 1, "model2", 128, optimizer="adamw", weight_decay=1e-5, normalize=(0.5, 0.5),
+         augment={"crop_padding": 4, "hflip": 0.5}),
+    Case("cnn3_128_b32", 2, "cnn3_128", 32),  # Keras' default batch: the study's natural reading
+    Case("cnn3_128_b128", 2, "cnn3_128", 128),
+    Case("mlp_2x2096", 3, "mlp", 512, model_args={"hidden_layers": 2, "width": 2096}, lr=2.05e-5),
+    *(Case(name, 4, name, 8) for name in LIGHTWEIGHT),
+    Case("flexible_cnn_6x64_instance", 5, "flexible_cnn", 64, weight_decay=1e-5,
+         model_args={"layers": 6, "filters": 64, "norm": "instance", "dropout": 0.1}),
+)
+
+
+def known_names() -> list[str]:
+    names = [case.key for case in CASES]
+    return names + sorted({case.model for case in CASES} - set(names))
+
+
+def select_cases(names: list[str] | None) -> list[Case]:
+    """Cases whose key or model name is in ``names`` (all when ``None``), in table order."""
+    if not names:
+        return list(CASES)
+    unknown = [name for name in names if name not in known_names()]
+    if unknown:
+        raise ValueError(
+            f"unknown benchmark model(s) {', '.join(map(repr, unknown))}; known: {', '.join(known_names())}"
+        )
+    return [case for case in CASES if case.key in names or case.model in names]
+
+
+def case_by_key(key: str) -> Case:
+    for case in CASES:
+        if case.key == key:
+            return case
+    raise ValueError(f"unknown benchmark model {key!r}; known: {', '.join(c.key for c in CASES)}")
+
+
+# --------------------------------------------------------------------------- the two pipelines
+
+
+class StudyDataset(torch.utils.data.Dataset):
+    """What ``torchvision.datasets.FashionMNIST`` does per item: uint8 array -> PIL image -> transform."""
+
+    def __init__(self, images: torch.Tensor, labels: torch.Tensor, transform):
+        self.data, self.targets, self.transform = images, labels, transform
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def __getitem__(self, index: int):
+        from PIL import Image
+
+        img, target = self.data[index], int(self.targets[index])
+        img = Image.fromarray(img.numpy())  # uint8 (28, 28) -> mode "L", as torchvision's mode="L"
+        return self.transform(img), target
+
+
+def reference_transform(case: Case):
+    """The study's per-image torchvision transforms for the case's augmentation and normalisation."""
+    from torchvision import transforms as T
+
+    spec = AugmentSpec.from_dict(case.augment)
+    steps = []
+    if spec.crop_padding:
+        steps.append(T.RandomCrop(28, padding=spec.crop_padding))  # pads with black (0) before Normalize
+    if spec.hflip:
+        steps.append(T.RandomHorizontalFlip(spec.hflip))
+    if spec._has_affine():  # as augment.benchmark_augment: isotropic zoom in torchvision
+        steps.append(T.RandomAffine(degrees=spec.rotation, translate=(spec.shift, spec.shift),
+                                    scale=(1 - spec.zoom, 1 + spec.zoom)))
+    steps.append(T.ToTensor())
+    if case.normalize is not None:
+        mean, std = case.normalize
+        steps.append(T.Normalize((mean,), (std,)))
+    return T.Compose(steps)
+
+
+class ReferenceLoop:
+    """The studies' way: Dataset of PIL images, per-image transforms, DataLoader, NCHW model."""
+
+    def __init__(self, case: Case, seed: int = 42):
+        config = case.config(seed)
+        data = load_fashion_mnist()
+        train_idx, _ = split_indices(len(data.train_labels), config.val_fraction, config.split_seed)
+        dataset = StudyDataset(data.train_images[train_idx], data.train_labels[train_idx],
+                               reference_transform(case))
+        torch.manual_seed(config.seed)
+        self.model = build_model(config.model, **config.model_args).train()  # NCHW, as the studies ran
+        self.loader = torch.utils.data.DataLoader(dataset, batch_size=case.batch_size, shuffle=True)
+        self.criterion = nn.CrossEntropyLoss()
+        self.optimizer = make_optimizer(config, self.model)
+        self.batches = iter(self.loader)
+        self.running_loss, self.correct = 0.0, 0
+
+    def step(self) -> int:
+        try:
+            inputs, targets = next(self.batches)
+        except StopIteration:  # next epoch
+            self.batches = iter(self.loader)
+            inputs, targets = next(self.batches)
+        self.optimizer.zero_grad()
+        outputs = self.model(inputs)
+        loss = self.criterion(outputs, targets)
+        loss.backward()
+        self.optimizer.step()
+        self.running_loss += loss.item() * inputs.size(0)
+        self.correct += outputs.argmax(1).eq(targets).sum().item()
+        return len(targets)
+
+
+class EngineLoop:
+    """Our engine, timed through ``train.Engine.step``: the code the chapters train with."""
+
+    def __init__(self, case: Case, seed: int = 42):
+        self.engine = Engine.build(case.config(seed), device="cpu")
+        self.engine.model.train()
+        self.channels_last = uses_convolutions(self.engine.model)  # Engine.build's own rule
+        self.batch_size = self.engine.config.batch_size
+        self.steps_per_epoch = math.ceil(len(self.engine.splits.train_y) / self.batch_size)
+        self.order, self.step_in_epoch = None, self.steps_per_epoch
+        self.loss_sum = torch.zeros(())
+        self.correct = torch.zeros((), dtype=torch.long)
+
+    def step(self) -> int:
+        if self.step_in_epoch == self.steps_per_epoch:  # next epoch
+            self.order, self.step_in_epoch = self.engine.epoch_order(self.steps_per_epoch), 0
+        start = self.step_in_epoch * self.batch_size
+        self.step_in_epoch += 1
+        loss, logits, y = self.engine.step(self.order[start: start + self.batch_size])
+        self.loss_sum += loss * len(y)  # the same on-device bookkeeping as train()
+        self.correct += (logits.argmax(1) == y).sum()
+        return len(y)
+
+
+def time_steps(step, warmup: int, steps: int, min_time: float) -> dict:
+    """``warmup`` untimed calls, then at least ``steps`` timed ones lasting at least ``min_time`` s."""
+    for _ in range(warmup):
+        step()
+    images = done = 0
+    started = time.perf_counter()
+    while True:
+        images += step()
+        done += 1
+        seconds = time.perf_counter() - started
+        if done >= steps and seconds >= min_time:
+            break
+    return {"images": images, "steps": done, "seconds": seconds, "images_per_s": images / seconds}
+
+
+# --------------------------------------------------------------------------- FLOPs and peak
+
+
+def _flop_counter():
+    from torch.utils import flop_counter
+
+    # PyTorch's counter has no formula for the CPU flash-attention kernel (ViT-Tiny's attention on
+    # the CPU): count it like the CUDA kernels.
+    aten = torch.ops.aten
+    custom = {}
+    if hasattr(aten, "_scaled_dot_product_flash_attention_for_cpu"):
+        custom[aten._scaled_dot_product_flash_attention_for_cpu] = flop_counter.sdpa_flop
+    if hasattr(aten, "_scaled_dot_product_flash_attention_for_cpu_backward"):
+        custom[aten._scaled_dot_product_flash_attention_for_cpu_backward] = flop_counter.sdpa_backward_flop
+    return flop_counter.FlopCounterMode(display=False, custom_mapping=custom)
+
+
+def count_flops(case: Case, n: int = 8) -> dict:
+    """Forward FLOPs per image, and the forward + backward FLOPs the counter sees, on ``n`` real images."""
+    config = case.config()
+    torch.manual_seed(config.seed)
+    model = build_model(config.model, **config.model_args).train()
+    data = load_fashion_mnist()
+    x, y = to_float(data.train_images[:n], config.normalize), data.train_labels[:n]
+    with _flop_counter() as counter:
+        model(x)
+    forward = counter.get_total_flops() / n
+    with _flop_counter() as counter:
+        make_loss(config.loss)(model(x), y).backward()
+    return {"forward_flops_per_image": forward, "train_flops_per_image": 3 * forward,
+            "counted_forward_backward_flops_per_image": counter.get_total_flops() / n}
+
+
+def matmul_peak(sizes: tuple[int, ...], repeats: int) -> dict:
+    """float32 ``torch.mm`` GFLOP/s on square matrices (2 n^3 FLOPs), best of ``repeats`` per size."""
+    per_size = {}
+    for n in sizes:
+        generator = torch.Generator().manual_seed(n)
+        a, b = torch.randn(n, n, generator=generator), torch.randn(n, n, generator=generator)
+        out = torch.empty(n, n)
+        torch.mm(a, b, out=out)  # warm-up
+        best = math.inf
+        for _ in range(repeats):
+            started = time.perf_counter()
+            torch.mm(a, b, out=out)
+            best = min(best, time.perf_counter() - started)
+        per_size[str(n)] = 2 * n**3 / best / 1e9
+    return {"gflops": max(per_size.values()), "gflops_per_size": per_size, "repeats": repeats,
+            "threads": torch.get_num_threads()}
+
+
+# --------------------------------------------------------------------------- parallel configurations
+
+
+def _parallel_worker(case: Case, seed: int, threads: int, warmup: int, steps: int, min_time: float,
+                     barrier, results) -> None:
+    """One of the side-by-side trainings (spawned process): time its steps after a common start."""
+    torch.set_num_threads(threads)
+    try:
+        loop = EngineLoop(case, seed=seed)
+        for _ in range(warmup):
+            loop.step()
+        barrier.wait(timeout=600)
+        started = time.monotonic()
+        timing = time_steps(loop.step, 0, steps, min_time)
+        results.put({"seed": seed, **timing, "start": started, "end": time.monotonic()})
+    except BaseException as error:  # report instead of leaving the parent waiting
+        barrier.abort()
+        results.put({"seed": seed, "error": repr(error)})
+
+
+def measure_parallel(case: Case, threads: int, warmup: int, steps: int, min_time: float) -> dict:
+    """Two independent trainings: side by side (2 processes x 1 thread) vs one after another (1 x ``threads``)."""
+    context = mp.get_context("spawn")
+    barrier, results = context.Barrier(2), context.Queue()
+    workers = [context.Process(target=_parallel_worker, daemon=True,
+                               args=(case, seed, 1, warmup, steps, min_time, barrier, results))
+               for seed in (42, 43)]
+    for worker in workers:
+        worker.start()
+    side = []
+    try:
+        while len(side) < len(workers):
+            try:
+                side.append(results.get(timeout=5))
+            except queue_module.Empty:
+                dead = [w.exitcode for w in workers if w.exitcode not in (None, 0)]
+                if dead:
+                    raise RuntimeError(f"a parallel benchmark worker died (exit code {dead[0]})") from None
+        errors = [r["error"] for r in side if "error" in r]
+        if errors:
+            raise RuntimeError(f"a parallel benchmark worker failed: {errors[0]}")
+    finally:
+        for worker in workers:
+            worker.join(timeout=10)
+            if worker.is_alive():
+                worker.terminate()
+    side_by_side = sum(r["images_per_s"] for r in side)
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    sequential = [time_steps(EngineLoop(case, seed=seed).step, warmup, steps, min_time) for seed in (42, 43)]
+    torch.set_num_threads(previous)
+    one_after_another = sum(r["images"] for r in sequential) / sum(r["seconds"] for r in sequential)
+    return {
+        "model": case.key, "batch_size": case.batch_size,
+        "side_by_side": {"processes": 2, "threads_per_process": 1, "images_per_s": side_by_side,
+                         "workers": side, "overlap_seconds": min(r["end"] for r in side) - max(r["start"] for r in side)},
+        "one_after_another": {"processes": 1, "threads": threads, "images_per_s": one_after_another,
+                              "runs": sequential},
+        "ratio": side_by_side / one_after_another,
+    }
+
+
+# --------------------------------------------------------------------------- one run
+
+
+def measure_case(case: Case, warmup: int, steps: int, min_time: float, repeats: int, peak_gflops: float) -> dict:
+    reference, engine = ReferenceLoop(case), EngineLoop(case)
+    ref_runs, engine_runs = [], []
+    for repeat in range(repeats):  # alternate, so that background load hits both alike
+        ref_runs.append(time_steps(reference.step, warmup if repeat == 0 else 0, steps, min_time))
+        engine_runs.append(time_steps(engine.step, warmup if repeat == 0 else 0, steps, min_time))
+    ref_best = max(ref_runs, key=lambda r: r["images_per_s"])
+    engine_best = max(engine_runs, key=lambda r: r["images_per_s"])
+    flops = count_flops(case)
+    gflops = engine_best["images_per_s"] * flops["train_flops_per_image"] / 1e9
+    return {
+        "key": case.key, "chapter": case.chapter, "model": case.model, "model_args": case.model_args,
+        "batch_size": case.batch_size, "optimizer": case.optimizer, "lr": case.lr,
+        "weight_decay": case.weight_decay, "normalize": case.normalize, "augment": case.augment,
+        "channels_last": engine.channels_last,
+        "reference_images_per_s": ref_best["images_per_s"],
+        "engine_images_per_s": engine_best["images_per_s"],
+        "speedup": engine_best["images_per_s"] / ref_best["images_per_s"],
+        **flops,
+        "engine_gflops": gflops,
+        "share_of_peak": gflops / peak_gflops,
+        "reference_runs": ref_runs, "engine_runs": engine_runs,
+    }
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def available_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+def geometric_mean(values: list[float]) -> float:
+    return math.exp(sum(math.log(v) for v in values) / len(values))
+
+
+def format_table(result: dict) -> str:
+    header = f"{'model':<28} {'batch':>5} {'reference img/s':>16} {'engine img/s':>13} {'speed-up':>9} " \
+             f"{'GFLOP/s':>8} {'% of peak':>10}"
+    lines = [header, "-" * len(header)]
+    for row in result["cases"]:
+        lines.append(f"{row['key']:<28} {row['batch_size']:>5} {row['reference_images_per_s']:>16,.0f} "
+                     f"{row['engine_images_per_s']:>13,.0f} {row['speedup']:>8.2f}x "
+                     f"{row['engine_gflops']:>8.1f} {100 * row['share_of_peak']:>9.1f}%")
+    lines.append("-" * len(header))
+    peak = result["matmul_peak"]
+    sizes = ", ".join(f"{n}: {g:.1f}" for n, g in peak["gflops_per_size"].items())
+    lines.append(f"float32 matmul peak: {peak['gflops']:.1f} GFLOP/s ({sizes}) at {peak['threads']} threads")
+    lines.append(f"geometric-mean speed-up: {result['geomean_speedup']:.2f}x over {len(result['cases'])} models")
+    parallel = result["parallel"]
+    if parallel is not None:
+        lines.append(
+            f"chapter 4 parallel configurations ({parallel['model']}, batch {parallel['batch_size']}): "
+            f"2 processes x 1 thread {parallel['side_by_side']['images_per_s']:,.0f} img/s vs one after "
+            f"another with {parallel['one_after_another']['threads']} threads "
+            f"{parallel['one_after_another']['images_per_s']:,.0f} img/s -> {parallel['ratio']:.2f}x")
+    lines.append(f"FLOPs: {FLOP_CONVENTION}")
+    return "\n".join(lines)
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="fmnist-book benchmark", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--models", nargs="+", metavar="NAME",
+                        help=f"cases or model names (default: all): {', '.join(known_names())}")
+    parser.add_argument("--steps", type=int, default=None, help="timed steps per measurement (default 30; --quick 3)")
+    parser.add_argument("--warmup", type=int, default=None, help="untimed steps first (default 5; --quick 1)")
+    parser.add_argument("--min-time", type=float, default=None,
+                        help="time at least this many seconds per measurement (default 1.0; --quick 0)")
+    parser.add_argument("--repeats", type=int, default=1, help="alternating timings per pipeline; best kept")
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: all cores)")
+    parser.add_argument("--matmul-sizes", type=int, nargs="+", default=None,
+                        help="square matmul sizes for the peak (default 2048 4096; --quick 256)")
+    parser.add_argument("--parallel", action=argparse.BooleanOptionalAction, default=None,
+                        help="measure the chapter-4 parallel configurations (default: on, off with --quick)")
+    parser.add_argument("--parallel-model", default="resnet_mini", choices=LIGHTWEIGHT,
+                        help="chapter-4 model of the parallel measurement (default resnet_mini)")
+    parser.add_argument("--output", default=str(DEFAULT_OUTPUT), help="JSON file (default book/results/benchmark.json)")
+    parser.add_argument("--quick", action="store_true", help="a few steps and a small matmul: a smoke test")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    args = parser.parse_args(argv)
+    quick = args.quick
+    args.steps = args.steps if args.steps is not None else (3 if quick else 30)
+    args.warmup = args.warmup if args.warmup is not None else (1 if quick else 5)
+    args.min_time = args.min_time if args.min_time is not None else (0.0 if quick else 1.0)
+    args.matmul_sizes = tuple(args.matmul_sizes or ((256,) if quick else (2048, 4096)))
+    args.parallel = (not quick) if args.parallel is None else args.parallel
+    for name in ("steps", "repeats"):
+        if getattr(args, name) < 1:
+            parser.error(f"--{name} must be at least 1")
+    if args.warmup < 0 or args.min_time < 0:
+        parser.error("--warmup and --min-time must not be negative")
+    if args.threads is not None and args.threads < 1:
+        parser.error("--threads must be at least 1")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    if argv and argv[0] == "--":  # `fmnist-book benchmark -- --models ...` passes the separator on
+        argv = argv[1:]
+    args = parse_args(argv)
+    cases = select_cases(args.models)  # fails before any work on an unknown name
+    threads = args.threads or available_cores()
+    load_fashion_mnist()  # fail early (DataError) if the data are missing
+    load_before = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+    if load_before is not None and load_before > 0.5:
+        # Other processes on the cores make every timing noisy, and with threads > free cores
+        # OpenMP's spinning threads can make small-batch steps many times slower.
+        print(f"warning: load average {load_before:.2f} before the benchmark: other processes are "
+              f"running; timings will be noisy (consider --threads 1)", file=sys.stderr)
+    previous_threads = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        result = run_benchmark(args, cases, threads)
+    finally:
+        torch.set_num_threads(previous_threads)
+    result["load_average_before"] = load_before
+    output = Path(args.output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps(result, indent=1) + "\n")
+    print(format_table(result))
+    print(f"wrote {output}")
+    return 0
+
+
+def run_benchmark(args: argparse.Namespace, cases: list[Case], threads: int) -> dict:
+    """Peak, every case, the parallel configurations: the result that ``main`` writes as JSON."""
+    peak = matmul_peak(args.matmul_sizes, repeats=2 if args.quick else 3)
+    rows = []
+    bar = tqdm(cases, desc="benchmark", unit="model", disable=args.no_progress)
+    for case in bar:
+        bar.set_postfix_str(case.key)
+        rows.append(measure_case(case, args.warmup, args.steps, args.min_time, args.repeats, peak["gflops"]))
+    bar.close()
+    parallel = None
+    if args.parallel:
+        parallel = measure_parallel(case_by_key(args.parallel_model), threads, args.warmup, args.steps, args.min_time)
+
+    import torchvision
+
+    return {
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "torch": torch.__version__, "torchvision": torchvision.__version__,
+        "python": platform.python_version(), "cpu_model": cpu_model(), "cores": available_cores(),
+        "threads": threads, "device": "cpu",
+        "settings": {"steps": args.steps, "warmup": args.warmup, "min_time": args.min_time,
+                     "repeats": args.repeats, "quick": args.quick, "matmul_sizes": list(args.matmul_sizes)},
+        "flop_convention": FLOP_CONVENTION,
+        "matmul_peak": peak,
+        "cases": rows,
+        "geomean_speedup": geometric_mean([row["speedup"] for row in rows]),
+        "parallel": parallel,
+    }
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

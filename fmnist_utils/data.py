@@ -1,0 +1,157 @@
+"""Find, verify and load Fashion-MNIST; deterministic splits; normalisation.
+
+The whole dataset is held as uint8 tensors in memory (55 MB); training code turns it into one float
+tensor once and takes batches as index slices, so there is no per-image Python in the data path.
+"""
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import torch
+
+CLASSES = (
+    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
+)
+TRAIN_MEAN, TRAIN_STD = 0.2860, 0.3530  # of the 60k training pixels in [0, 1]
+
+# SHA-256 of the *decompressed* IDX files: compressed files differ between distributions
+# (the Debian package recompresses them), the arrays inside do not.
+FILES = {
+    "train_images": ("train-images-idx3-ubyte", "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888"),
+    "train_labels": ("train-labels-idx1-ubyte", "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9"),
+    "test_images": ("t10k-images-idx3-ubyte", "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b"),
+    "test_labels": ("t10k-labels-idx1-ubyte", "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34"),
+}
+SYSTEM_DIR = Path("/usr/share/datasets/fashion-mnist")
+REPO_DIR = Path(__file__).resolve().parent.parent / "data"
+DOWNLOAD_DIR = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "fmnist_utils"
+
+
+class DataError(RuntimeError):
+    """Fashion-MNIST could not be found or failed verification."""
+
+
+HOW_TO_PROVIDE = (
+    "Provide the four Fashion-MNIST IDX files (.gz or uncompressed) in one of these ways:\n"
+    "  1. set FMNIST_DATA_DIR to a folder that holds them;\n"
+    f"  2. put them in the repository's data/ folder ({REPO_DIR});\n"
+    f"  3. on Debian/Ubuntu: apt-get install dataset-fashion-mnist (installs them in {SYSTEM_DIR}).\n"
+    "Where a network is available, they are otherwise downloaded with torchvision."
+)
+
+
+@dataclass(frozen=True)
+class FashionMNIST:
+    train_images: torch.Tensor  # (60000, 28, 28) uint8
+    train_labels: torch.Tensor  # (60000,) int64
+    test_images: torch.Tensor  # (10000, 28, 28) uint8
+    test_labels: torch.Tensor  # (10000,) int64
+    source: str  # the folder the files came from
+
+
+def candidate_dirs() -> list[tuple[str, Path]]:
+    """Where to look, in order: $FMNIST_DATA_DIR, the repository's data/, the Debian package."""
+    found = []
+    if os.environ.get("FMNIST_DATA_DIR"):
+        found.append(("FMNIST_DATA_DIR", Path(os.environ["FMNIST_DATA_DIR"])))
+    found += [("repository data/", REPO_DIR), ("dataset-fashion-mnist package", SYSTEM_DIR),
+              ("torchvision download cache", DOWNLOAD_DIR / "FashionMNIST" / "raw")]
+    return found
+
+
+def _file_in(folder: Path, stem: str) -> Path | None:
+    for name in (stem + ".gz", stem):
+        if (folder / name).is_file():
+            return folder / name
+    return None
+
+
+def _read_idx(path: Path, expected_sha256: str) -> np.ndarray:
+    try:
+        raw = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
+    except (OSError, EOFError, gzip.BadGzipFile) as error:
+        raise DataError(f"cannot read {path}: {error}.\n{HOW_TO_PROVIDE}") from None
+    digest = hashlib.sha256(raw).hexdigest()
+    if digest != expected_sha256:
+        raise DataError(
+            f"{path} is corrupt or not Fashion-MNIST (SHA-256 of its contents is {digest[:12]}..., "
+            f"expected {expected_sha256[:12]}...). Replace the file.\n{HOW_TO_PROVIDE}"
+        )
+    ndim = raw[3]
+    shape = tuple(int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
+    return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim).reshape(shape)
+
+
+def _complete_dir() -> tuple[str, Path] | None:
+    for label, folder in candidate_dirs():
+        if all(_file_in(folder, stem) for stem, _ in FILES.values()):
+            return label, folder
+    return None
+
+
+def _download() -> None:
+    try:
+        from torchvision.datasets import FashionMNIST as TorchvisionFashionMNIST
+
+        TorchvisionFashionMNIST(str(DOWNLOAD_DIR), train=True, download=True)
+        TorchvisionFashionMNIST(str(DOWNLOAD_DIR), train=False, download=True)
+    except Exception as error:  # no network, proxy refused, ...: all end in the same advice
+        raise DataError(f"Fashion-MNIST was not found and could not be downloaded ({error}).\n{HOW_TO_PROVIDE}") from None
+
+
+@lru_cache(maxsize=4)
+def load_fashion_mnist(data_dir: str | None = None) -> FashionMNIST:
+    """Load and verify the four IDX files; ``data_dir`` overrides the search order."""
+    if data_dir is not None:
+        located = ("data_dir argument", Path(data_dir))
+        missing = [stem for stem, _ in FILES.values() if not _file_in(located[1], stem)]
+        if missing:
+            raise DataError(f"{data_dir} lacks {', '.join(missing)} (.gz or uncompressed).\n{HOW_TO_PROVIDE}")
+    else:
+        located = _complete_dir()
+        if located is None:
+            partial = [str(folder) for _, folder in candidate_dirs()
+                       if any(_file_in(folder, stem) for stem, _ in FILES.values())]
+            if partial:
+                raise DataError(f"incomplete Fashion-MNIST files in {', '.join(partial)}.\n{HOW_TO_PROVIDE}")
+            _download()
+            located = _complete_dir()
+            assert located is not None
+    folder = located[1]
+    arrays = {key: _read_idx(_file_in(folder, stem), sha) for key, (stem, sha) in FILES.items()}
+    return FashionMNIST(
+        train_images=torch.from_numpy(arrays["train_images"].copy()),
+        train_labels=torch.from_numpy(arrays["train_labels"].astype(np.int64)),
+        test_images=torch.from_numpy(arrays["test_images"].copy()),
+        test_labels=torch.from_numpy(arrays["test_labels"].astype(np.int64)),
+        source=str(folder),
+    )
+
+
+def split_indices(n: int, val_fraction: float, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Train/validation indices exactly as ``torch.utils.data.random_split`` draws them.
+
+    ``random_split(range(n), [n - k, k], generator=torch.Generator().manual_seed(seed))`` takes a
+    permutation and cuts it; reproducing it keeps the study's 54k/6k split (seed 42) bit-identical.
+    """
+    if not 0.0 <= val_fraction < 1.0:
+        raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction}")
+    n_val = int(round(n * val_fraction))
+    permutation = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
+    return permutation[: n - n_val], permutation[n - n_val:]
+
+
+def to_float(images: torch.Tensor, normalize: tuple[float, float] | None) -> torch.Tensor:
+    """uint8 (N, 28, 28) -> float32 (N, 1, 28, 28) in [0, 1], then (x - mean) / std if asked."""
+    x = images.unsqueeze(1).to(torch.float32).div_(255.0)
+    if normalize is not None:
+        mean, std = normalize
+        x.sub_(mean).div_(std)
+    return x

@@ -1,0 +1,113 @@
+"""Chapter parameters: profiles (paper / quick / smoke), overrides, and early, clear validation.
+
+A chapter's first cell (tagged ``parameters``) assigns every parameter, ``None`` meaning "the
+profile's value". Papermill injects overrides after it; the chapter's next cell calls
+``resolve(SPEC, globals())``, which rejects unknown names and bad values with a message that names
+the parameter and the allowed values, before anything is trained.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from types import SimpleNamespace
+from typing import Any, Callable
+
+PROFILES = ("paper", "quick", "smoke")
+# Names IPython itself puts in a kernel's namespace.
+_KERNEL_NAMES = {"In", "Out", "get_ipython", "exit", "quit", "open"}
+
+
+class ParameterError(ValueError):
+    """A chapter parameter is unknown or has a bad value."""
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    presets: dict[str, Any] | Any  # {profile: value}, or one value for every profile
+    check: Callable[[Any], str | None] | None = None  # returns what is wrong, or None
+    doc: str = ""
+
+    def preset(self, profile: str):
+        if isinstance(self.presets, dict) and set(self.presets) <= set(PROFILES) and self.presets:
+            return self.presets[profile]
+        return self.presets
+
+
+def positive_int(value) -> str | None:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        return "a positive integer"
+    return None
+
+
+def optional(check):
+    return lambda value: None if value is None else check(value)
+
+
+def one_of(*allowed):
+    return lambda value: None if value in allowed else "one of " + ", ".join(repr(a) for a in allowed)
+
+
+def int_list(value) -> str | None:
+    if not isinstance(value, (list, tuple)) or not value or not all(
+            isinstance(v, int) and not isinstance(v, bool) for v in value):
+        return "a non-empty list of integers"
+    return None
+
+
+def boolean(value) -> str | None:
+    return None if isinstance(value, bool) else "True or False"
+
+
+def string_or_none(value) -> str | None:
+    return None if value is None or isinstance(value, str) else "a path string or None"
+
+
+# Parameters every chapter has.
+COMMON = [
+    Param("profile", "paper", one_of(*PROFILES), "preset"),
+    Param("train_missing", {"paper": False, "quick": True, "smoke": True}, boolean,
+          "train runs the store lacks (False: show them as missing)"),
+    Param("store_dir", None, string_or_none, "results store folder (None: book/results)"),
+    Param("device", "auto", one_of("auto", "cpu", "cuda", "mps"), "where to train"),
+    Param("workers", None, optional(positive_int), "processes training side by side (None: one per core)"),
+    Param("progress", True, boolean, "show progress bars while training"),
+]
+
+
+@dataclass
+class ChapterSpec:
+    chapter: str
+    params: list[Param] = field(default_factory=list)
+
+    @property
+    def all_params(self) -> list[Param]:
+        return COMMON + self.params
+
+    def names(self) -> list[str]:
+        return [p.name for p in self.all_params]
+
+
+def resolve(spec: ChapterSpec, namespace: dict) -> SimpleNamespace:
+    """Turn the notebook's globals (defaults plus papermill's injections) into checked settings."""
+    given = {k: v for k, v in namespace.items()
+             if not k.startswith("_") and k not in _KERNEL_NAMES and not callable(v)
+             and type(v).__name__ != "module"}
+    known = spec.names()
+    unknown = sorted(set(given) - set(known))
+    if unknown:
+        raise ParameterError(f"unknown parameter(s) {', '.join(unknown)} for chapter {spec.chapter!r}; "
+                             f"known parameters: {', '.join(known)}")
+    profile = given.get("profile", "paper")
+    if profile not in PROFILES:
+        raise ParameterError(f"parameter profile={profile!r}; allowed values: {', '.join(PROFILES)}")
+    settings = {}
+    for param in spec.all_params:
+        value = given.get(param.name)
+        if value is None:
+            value = param.preset(profile)
+        if param.check is not None and value is not None:
+            problem = param.check(value)
+            if problem:
+                raise ParameterError(f"parameter {param.name}={value!r} is not valid; it must be {problem}")
+        settings[param.name] = value
+    return SimpleNamespace(**settings)

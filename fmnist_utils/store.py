@@ -1,0 +1,225 @@
+"""The results store: one directory per run under ``book/results/runs/<key>/``.
+
+Each entry holds ``config.json``, ``result.json`` (history, metrics, staged evaluations, timing,
+provenance), ``predictions.npz`` and, where a chapter needs the model again, ``weights.safetensors``.
+An entry is written into a temporary directory and renamed into place, so a reader never sees half
+of one; a run in progress lives in ``checkpoints/<key>.pt`` and resumes from its last epoch.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import platform
+import shutil
+import subprocess
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from . import __version__
+from .config import RunConfig, canonical_json, run_key
+from .models import build_model, count_parameters
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_ROOT = REPO_ROOT / "book" / "results"
+
+
+class StoreError(RuntimeError):
+    """A store entry is unreadable; the message says which one and how to fix it."""
+
+
+def model_fingerprint(config: RunConfig) -> str:
+    """Architecture text and parameter count of the configured model (building it is cheap)."""
+    model = build_model(config.model, **config.model_args)
+    return f"{model!r}|{count_parameters(model)}"
+
+
+def _git_commit() -> str | None:
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO_ROOT, capture_output=True,
+                              text=True, timeout=5).stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def provenance(device: str, threads: int) -> dict:
+    return {
+        "fmnist_utils": __version__, "commit": _git_commit(), "torch": torch.__version__,
+        "python": platform.python_version(), "machine": platform.machine(), "processor": platform.processor(),
+        "device": device, "threads": threads, "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+@dataclass
+class StoredRun:
+    key: str
+    path: Path
+    config: RunConfig
+    result: dict
+
+    @property
+    def history(self) -> list[dict]:
+        return self.result["history"]
+
+    @property
+    def metrics(self) -> dict:
+        return self.result["metrics"]
+
+    @property
+    def staged(self) -> list[dict]:
+        return self.result.get("staged", [])
+
+    @property
+    def parameters(self) -> int:
+        return self.result["parameters"]
+
+    @cached_property
+    def predictions(self) -> np.ndarray:
+        with np.load(self.path / "predictions.npz") as archive:
+            return archive["pred"].astype(np.int64)
+
+    @cached_property
+    def confidence(self) -> np.ndarray:
+        with np.load(self.path / "predictions.npz") as archive:
+            return archive["confidence"].astype(np.float32)
+
+    @cached_property
+    def targets(self) -> np.ndarray:
+        """True labels aligned with ``predictions``."""
+        from .train import eval_labels
+
+        return eval_labels(self.config)
+
+    @property
+    def has_weights(self) -> bool:
+        return (self.path / "weights.safetensors").exists()
+
+    def load_model(self) -> torch.nn.Module:
+        """The stored (selected) model in eval mode; only for runs stored with weights."""
+        from safetensors.torch import load_file
+
+        if not self.has_weights:
+            raise StoreError(f"run {self.key} was stored without weights; retrain it with save_weights=True "
+                             f"(delete {self.path} first)")
+        model = build_model(self.config.model, **self.config.model_args)
+        model.load_state_dict(load_file(self.path / "weights.safetensors"))
+        return model.eval()
+
+
+@dataclass
+class MissingRun:
+    """A configuration the store does not hold yet; chapters show it as missing, never substitute."""
+
+    key: str
+    config: RunConfig
+    checkpoint_epochs: int = 0  # epochs already done by an interrupted run
+
+
+class ResultStore:
+    def __init__(self, root: str | Path | None = None):
+        root = root or os.environ.get("FMNIST_STORE") or DEFAULT_ROOT
+        self.root = Path(root)
+        self.runs_dir = self.root / "runs"
+        self.checkpoint_dir = self.root / "checkpoints"
+        self._keys: dict[str, str] = {}
+
+    def key(self, config: RunConfig) -> str:
+        identity = canonical_json(config.identity())
+        if identity not in self._keys:
+            self._keys[identity] = run_key(config, model_fingerprint(config))
+        return self._keys[identity]
+
+    def checkpoint_path(self, config: RunConfig) -> Path:
+        return self.checkpoint_dir / f"{self.key(config)}.pt"
+
+    def get(self, config: RunConfig) -> StoredRun | None:
+        key = self.key(config)
+        path = self.runs_dir / key
+        if not path.exists():
+            return None
+        try:
+            result = json.loads((path / "result.json").read_text())
+            stored_config = RunConfig.from_dict(json.loads((path / "config.json").read_text()))
+            if not (path / "predictions.npz").exists():
+                raise FileNotFoundError(path / "predictions.npz")
+        except (OSError, ValueError) as error:
+            raise StoreError(f"store entry {path} is damaged ({error}). Delete that directory and the run "
+                             f"will be trained again; nothing else in the store is affected.") from None
+        return StoredRun(key=key, path=path, config=stored_config, result=result)
+
+    def status(self, config: RunConfig) -> StoredRun | MissingRun:
+        run = self.get(config)
+        if run is not None:
+            return run
+        epochs = 0
+        checkpoint = self.checkpoint_path(config)
+        if checkpoint.exists():
+            epochs = len(torch.load(checkpoint, map_location="cpu", weights_only=True)["history"])
+        return MissingRun(key=self.key(config), config=config, checkpoint_epochs=epochs)
+
+    def put(self, result, save_weights: bool = False) -> StoredRun:
+        """Write a ``TrainResult`` atomically (temporary directory, then rename)."""
+        config = result.config
+        key = self.key(config)
+        final = self.runs_dir / key
+        tmp = self.runs_dir / f".tmp-{key}-{os.getpid()}"
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        (tmp / "config.json").write_text(json.dumps(config.to_dict(), indent=1, sort_keys=True) + "\n")
+        record = {
+            "key": key,
+            "parameters": count_parameters(result.model),
+            "metrics": result.metrics,
+            "history": result.history,
+            "staged": result.staged,
+            "best_epoch": result.best_epoch,
+            "stopped_early": result.stopped_early,
+            "timing": {"train_seconds": result.train_seconds, "eval_seconds": result.eval_seconds,
+                       "resumed_from_epoch": result.resumed_from_epoch},
+            "provenance": provenance(result.device, result.threads),
+        }
+        (tmp / "result.json").write_text(json.dumps(record, indent=1) + "\n")
+        np.savez_compressed(tmp / "predictions.npz", **result.predictions)
+        if save_weights:
+            from safetensors.torch import save_file
+
+            state = {k: v.detach().cpu().contiguous() for k, v in result.model.state_dict().items()}
+            save_file(state, tmp / "weights.safetensors")
+        if final.exists():  # a concurrent writer finished first: keep the existing entry
+            shutil.rmtree(tmp)
+        else:
+            os.replace(tmp, final)
+        return self.get(config)
+
+    def get_or_train(self, config: RunConfig, *, train_missing: bool = True, save_weights: bool = False,
+                     **train_kwargs) -> StoredRun | MissingRun:
+        """The stored run, else train it (resuming any checkpoint) and store it.
+
+        With ``train_missing=False`` a run not in the store comes back as a ``MissingRun``.
+        """
+        run = self.get(config)
+        if run is not None:
+            if save_weights and not run.has_weights:
+                raise StoreError(f"run {run.key} is stored without weights but weights are needed; delete "
+                                 f"{run.path} and train it again")
+            return run
+        if not train_missing:
+            return self.status(config)
+        from .train import train
+
+        result = train(config, checkpoint_path=self.checkpoint_path(config), **train_kwargs)
+        return self.put(result, save_weights=save_weights)
+
+    def entries(self) -> list[StoredRun]:
+        """Every stored run (for the scorecard and compute totals)."""
+        runs = []
+        for path in sorted(self.runs_dir.glob("*")):
+            if path.is_dir() and not path.name.startswith("."):
+                config = RunConfig.from_dict(json.loads((path / "config.json").read_text()))
+                runs.append(StoredRun(key=path.name, path=path, config=config,
+                                      result=json.loads((path / "result.json").read_text())))
+        return runs

@@ -1,0 +1,126 @@
+"""Run many configurations: side by side on this machine, or on a Dask cluster.
+
+Either way each configuration trains through ``ResultStore.get_or_train`` in a worker, so finished
+runs land in the store as they complete, a crash loses only the run it hit, and nothing in a chapter
+depends on the executor.
+"""
+from __future__ import annotations
+
+import multiprocessing
+import os
+import traceback
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+
+from tqdm.auto import tqdm
+
+from .config import RunConfig
+from .store import ResultStore
+
+
+@dataclass
+class SweepOutcome:
+    key: str
+    config: RunConfig
+    ok: bool
+    error: str | None = None  # the worker's traceback when training failed
+
+
+def _train_one(store_root: str, config_dict: dict, threads: int, device: str,
+               save_weights: bool) -> tuple[str, str | None]:
+    """Worker body: train one configuration into the store; never raises, so one failure loses nothing else."""
+    config = RunConfig.from_dict(config_dict)
+    store = ResultStore(store_root)
+    try:
+        run = store.get_or_train(config, threads=threads, device=device, progress=False, save_weights=save_weights)
+        return run.key, None
+    except Exception:  # noqa: BLE001 - reported back with the full traceback
+        return store.key(config), traceback.format_exc()
+
+
+def default_workers() -> int:
+    return max(1, min(os.cpu_count() or 1, 8))
+
+
+def run_sweep(
+    configs: list[RunConfig],
+    store: ResultStore | None = None,
+    *,
+    executor: str = "local",
+    workers: int | None = None,
+    threads_per_worker: int = 1,
+    address: str | None = None,
+    device: str = "cpu",
+    save_weights: set[str] | frozenset = frozenset(),
+    progress: bool = True,
+) -> list[SweepOutcome]:
+    """Train every configuration the store lacks; return one outcome per configuration.
+
+    ``executor="local"`` starts ``workers`` processes (default: one per core) with
+    ``threads_per_worker`` threads each; ``executor="dask"`` submits to the ``dask.distributed``
+    scheduler at ``address`` (or to a ``Client`` given as ``address``). ``save_weights`` holds the
+    store keys whose weights a chapter needs.
+    """
+    store = store or ResultStore()
+    if executor not in ("local", "dask"):
+        raise ValueError(f"executor={executor!r}; allowed: 'local', 'dask'")
+    outcomes: dict[str, SweepOutcome] = {}
+    keys: list[str] = []
+    todo: dict[str, RunConfig] = {}
+    for config in configs:
+        try:
+            key = store.key(config)  # builds the model: a bad model argument fails here
+        except Exception:  # noqa: BLE001 - reported like a failed run
+            key = f"{config.model}-invalid-{len(keys)}"
+            outcomes[key] = SweepOutcome(key, config, ok=False, error=traceback.format_exc())
+        else:
+            if store.get(config) is not None:
+                outcomes[key] = SweepOutcome(key, config, ok=True)
+            else:
+                todo[key] = config
+        keys.append(key)
+    todo = list(todo.values())
+    args = [(str(store.root), c.to_dict(), threads_per_worker, device, store.key(c) in save_weights) for c in todo]
+    bar = tqdm(total=len(todo), desc="runs", unit="run", disable=not progress or not todo)
+
+    def record(config: RunConfig, key: str, error: str | None):
+        outcomes[key] = SweepOutcome(key, config, ok=error is None, error=error)
+        bar.update(1)
+        if error is not None:
+            bar.write(f"run {key} failed:\n{error}")
+
+    if todo and executor == "local":
+        workers = workers or default_workers()
+        context = multiprocessing.get_context("spawn")  # fork after torch's thread pools start can hang
+        with ProcessPoolExecutor(max_workers=min(workers, len(todo)), mp_context=context) as pool:
+            futures = {pool.submit(_train_one, *a): c for a, c in zip(args, todo)}
+            for future in as_completed(futures):
+                record(futures[future], *future.result())
+    elif todo:
+        from dask.distributed import Client, as_completed as dask_completed
+
+        client = address if isinstance(address, Client) else Client(address)
+        try:
+            futures = {client.submit(_train_one, *a, pure=False): c for a, c in zip(args, todo)}
+            for future in dask_completed(list(futures)):
+                record(futures[future], *future.result())
+        finally:
+            if not isinstance(address, Client):
+                client.close()
+    bar.close()
+    return [outcomes[key] for key in keys]
+
+
+def collect_runs(plan: list[tuple[RunConfig, bool]], settings, store: ResultStore | None = None):
+    """What a chapter shows: every planned run from the store, training the missing ones first when
+    ``settings.train_missing``; runs still missing come back as ``MissingRun``."""
+    store = store or ResultStore(settings.store_dir)
+    if settings.train_missing:
+        configs = [c for c, _ in plan]
+        weights = {store.key(c) for c, needs in plan if needs}
+        outcomes = run_sweep(configs, store, workers=settings.workers, device=settings.device,
+                             save_weights=weights, progress=settings.progress)
+        failed = [o for o in outcomes if not o.ok]
+        if failed:
+            raise RuntimeError(f"{len(failed)} run(s) failed; first error:\n{failed[0].error}")
+    return [store.status(c) for c, _ in plan]

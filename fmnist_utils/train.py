@@ -1,0 +1,355 @@
+"""The one training loop of the book.
+
+Data live in memory as one float tensor per split (moved to the device once); a batch is an index
+slice, augmentation is batched on tensors, and convolutional models run in ``channels_last``. The
+loop supports what the five studies need: Adam/AdamW/SGD, ReduceLROnPlateau, early stopping, best-
+checkpoint selection, fixed step budgets, staged evaluation, and resumable per-epoch checkpoints.
+"""
+from __future__ import annotations
+
+import copy
+import math
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from tqdm.auto import tqdm
+
+from .augment import AugmentSpec, augment_batch
+from .config import RunConfig
+from .data import load_fashion_mnist, split_indices, to_float
+from .evaluate import evaluate_model, summary_metrics
+from .models import build_model
+
+
+def choose_device(device: str = "auto") -> torch.device:
+    """``auto`` picks CUDA, then Apple MPS, then the CPU."""
+    if device == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if device not in ("cpu", "cuda", "mps") and not device.startswith("cuda:"):
+        raise ValueError(f"device={device!r}; allowed: auto, cpu, cuda, cuda:N, mps")
+    return torch.device(device)
+
+
+def uses_convolutions(model: nn.Module) -> bool:
+    return any(isinstance(m, nn.Conv2d) for m in model.modules())
+
+
+@dataclass
+class Splits:
+    """Float tensors ready for the model, on the training device."""
+
+    train_x: torch.Tensor
+    train_y: torch.Tensor
+    val_x: torch.Tensor | None
+    val_y: torch.Tensor | None
+    eval_x: torch.Tensor  # the final evaluation set: test images (or training images, for diagnosis)
+    eval_y: torch.Tensor
+    test_x: torch.Tensor
+    test_y: torch.Tensor
+
+
+def _digits_as_fashion_mnist_shape():
+    """scikit-learn's bundled 8x8 digits, upsampled to 28x28 uint8: the only digit set available offline."""
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    images = torch.from_numpy(digits.images).float().unsqueeze(1) / 16.0
+    images = F.interpolate(images, size=(28, 28), mode="bilinear", align_corners=False)
+    images = (images.squeeze(1) * 255).round().clamp(0, 255).to(torch.uint8)
+    labels = torch.from_numpy(digits.target).long()
+    order = torch.randperm(len(labels), generator=torch.Generator().manual_seed(0))
+    n_test = len(labels) // 5
+    test, train = order[:n_test], order[n_test:]
+    return images[train], labels[train], images[test], labels[test]
+
+
+def prepare_splits(config: RunConfig, device: torch.device, channels_last: bool) -> Splits:
+    if config.dataset == "digits":
+        train_images, train_labels, test_images, test_labels = _digits_as_fashion_mnist_shape()
+    else:
+        data = load_fashion_mnist()
+        train_images, train_labels = data.train_images, data.train_labels
+        test_images, test_labels = data.test_images, data.test_labels
+    train_idx, val_idx = split_indices(len(train_labels), config.val_fraction, config.split_seed)
+    if config.train_subset is not None:
+        train_idx = train_idx[: config.train_subset]
+
+    def ready(images: torch.Tensor) -> torch.Tensor:
+        x = to_float(images, config.normalize)
+        if channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        return x.to(device)
+
+    def cut(x: torch.Tensor, n: int | None) -> torch.Tensor:
+        return x if n is None else x[:n]
+
+    fit_images, fit_labels = train_images[train_idx], train_labels[train_idx]
+    if config.train_on == "train+test":
+        fit_images = torch.cat([fit_images, test_images])
+        fit_labels = torch.cat([fit_labels, test_labels])
+    val_x = val_y = None
+    if len(val_idx):
+        n_val = config.eval_subset if config.val_steps is None else config.val_steps * config.batch_size
+        val_x = ready(cut(train_images[val_idx], n_val))
+        val_y = cut(train_labels[val_idx], n_val).to(device)
+    test_x = ready(cut(test_images, config.eval_subset))
+    test_y = cut(test_labels, config.eval_subset).to(device)
+    if config.eval_on == "train":
+        eval_x = ready(cut(fit_images, config.eval_subset or len(test_labels)))
+        eval_y = cut(fit_labels, config.eval_subset or len(test_labels)).to(device)
+    else:
+        eval_x, eval_y = test_x, test_y
+    return Splits(ready(fit_images), fit_labels.to(device), val_x, val_y, eval_x, eval_y, test_x, test_y)
+
+
+def eval_labels(config: RunConfig) -> np.ndarray:
+    """True labels of the images a run's final evaluation (and stored predictions) refer to."""
+    if config.eval_on == "test" and config.dataset == "fashion_mnist":
+        return load_fashion_mnist().test_labels[: config.eval_subset].numpy()
+    return prepare_splits(config, torch.device("cpu"), channels_last=False).eval_y.numpy()
+
+
+def make_loss(name: str):
+    if name == "ce":
+        return lambda logits, y: F.cross_entropy(logits, y)
+    # MSE / MAE compare the softmax output with one-hot targets (the Keras habit the study followed).
+    regression = F.mse_loss if name == "mse" else F.l1_loss
+
+    def loss(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return regression(logits.softmax(dim=1), F.one_hot(y, logits.shape[1]).to(logits.dtype))
+
+    return loss
+
+
+def make_optimizer(config: RunConfig, model: nn.Module) -> torch.optim.Optimizer:
+    params = model.parameters()
+    if config.optimizer == "adam":
+        return torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
+    if config.optimizer == "adamw":
+        return torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
+    return torch.optim.SGD(params, lr=config.lr, weight_decay=config.weight_decay, momentum=0.9)
+
+
+def make_scheduler(config: RunConfig, optimizer: torch.optim.Optimizer):
+    if config.scheduler == "plateau":
+        mode = "max" if config.monitor.endswith("acc") else "min"
+        return torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, mode=mode, **config.scheduler_args)
+    return None
+
+
+def _improved(value: float, best: float | None, monitor: str) -> bool:
+    if best is None:
+        return True
+    return value > best if monitor.endswith("acc") else value < best
+
+
+@dataclass
+class TrainResult:
+    config: RunConfig
+    model: nn.Module  # the selected (best or last) model, in eval mode
+    history: list[dict]  # one row per epoch
+    metrics: dict  # final evaluation of the selected model
+    predictions: dict[str, np.ndarray]  # "pred" (uint8) and "confidence" (float16) per eval image
+    staged: list[dict] = field(default_factory=list)  # evaluations after `eval_at_epochs`
+    best_epoch: int | None = None
+    stopped_early: bool = False
+    train_seconds: float = 0.0
+    eval_seconds: float = 0.0
+    device: str = "cpu"
+    threads: int = 1
+    resumed_from_epoch: int = 0
+
+
+def _save_atomic(obj, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+@dataclass
+class Engine:
+    """What one run trains with: model, data on the device, augmentation, loss, optimiser, RNG.
+
+    ``train`` drives it epoch by epoch; the benchmark times the very same ``step``.
+    """
+
+    config: RunConfig
+    device: torch.device
+    model: nn.Module
+    splits: Splits
+    augment: AugmentSpec
+    loss_fn: object
+    optimizer: torch.optim.Optimizer
+    scheduler: object
+    generator: torch.Generator  # shuffling and augmentation; dropout uses the global RNG
+
+    @classmethod
+    def build(cls, config: RunConfig, device: str = "auto", channels_last: bool | None = None) -> "Engine":
+        torch_device = choose_device(device)
+        torch.manual_seed(config.seed)  # weight initialisation and dropout
+        model = build_model(config.model, **config.model_args)
+        if channels_last is None:
+            channels_last = uses_convolutions(model)
+        memory_format = torch.channels_last if channels_last else torch.contiguous_format
+        model = model.to(torch_device, memory_format=memory_format)
+        splits = prepare_splits(config, torch_device, channels_last)
+        augment = AugmentSpec.from_dict(config.augment)
+        if not augment.is_identity() and config.normalize is not None:
+            # pad / fill with the normalised value of a black pixel, as torchvision does before Normalize
+            mean, std = config.normalize
+            augment = AugmentSpec.from_dict({**augment.to_dict(), "fill": (0.0 - mean) / std})
+        optimizer = make_optimizer(config, model)
+        return cls(config, torch_device, model, splits, augment, make_loss(config.loss), optimizer,
+                   make_scheduler(config, optimizer), torch.Generator().manual_seed(config.seed))
+
+    def epoch_order(self, steps: int) -> torch.Tensor:
+        """A fresh shuffle (repeated when a fixed step budget is longer than one pass)."""
+        n_train = len(self.splits.train_y)
+        order = torch.randperm(n_train, generator=self.generator)
+        while len(order) < steps * self.config.batch_size and self.config.steps_per_epoch:
+            order = torch.cat([order, torch.randperm(n_train, generator=self.generator)])
+        return order.to(self.device)
+
+    def step(self, index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """One optimisation step on the images at ``index``; returns (loss, logits, labels), detached."""
+        x, y = self.splits.train_x[index], self.splits.train_y[index]
+        if not self.augment.is_identity():
+            x = augment_batch(x, self.augment, self.generator)
+        logits = self.model(x)
+        loss = self.loss_fn(logits, y)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        return loss.detach(), logits.detach(), y
+
+
+def train(
+    config: RunConfig,
+    *,
+    device: str = "auto",
+    threads: int | None = None,
+    progress: bool = True,
+    checkpoint_path: str | Path | None = None,
+    channels_last: bool | None = None,
+    on_epoch_end=None,
+) -> TrainResult:
+    """Train one configuration; resume from ``checkpoint_path`` if a checkpoint is there.
+
+    ``on_epoch_end(epoch, row)`` is called after each epoch's checkpoint is written (tests use it to
+    interrupt a run). The checkpoint is deleted once training finishes.
+    """
+    if threads is not None:
+        torch.set_num_threads(threads)
+    engine = Engine.build(config, device, channels_last)
+    model, splits, optimizer, scheduler = engine.model, engine.splits, engine.optimizer, engine.scheduler
+    generator, loss_fn, torch_device = engine.generator, engine.loss_fn, engine.device
+
+    history: list[dict] = []
+    staged: list[dict] = []
+    best_value, best_epoch, best_state, bad_epochs = None, None, None, 0
+    start_epoch, stopped_early = 0, False
+    checkpoint_path = Path(checkpoint_path) if checkpoint_path else None
+    if checkpoint_path is not None and checkpoint_path.exists():
+        state = torch.load(checkpoint_path, map_location=torch_device, weights_only=True)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        if scheduler is not None:
+            scheduler.load_state_dict(state["scheduler"])
+        generator.set_state(state["generator"])
+        torch.set_rng_state(state["torch_rng"])
+        history, staged = state["history"], state["staged"]
+        best_value, best_epoch, best_state, bad_epochs = (
+            state["best_value"], state["best_epoch"], state["best_state"], state["bad_epochs"])
+        start_epoch = len(history)
+    resumed_from = start_epoch
+
+    n_train = len(splits.train_y)
+    steps = config.steps_per_epoch or math.ceil(n_train / config.batch_size)
+    epoch_bar = tqdm(range(start_epoch, config.epochs), desc=config.model, unit="epoch",
+                     initial=start_epoch, total=config.epochs, disable=not progress)
+    for epoch in epoch_bar:
+        model.train()
+        started = time.perf_counter()
+        order = engine.epoch_order(steps)
+        loss_sum = torch.zeros((), device=torch_device)
+        correct = torch.zeros((), device=torch_device, dtype=torch.long)
+        seen = 0
+        for step in tqdm(range(steps), desc=f"epoch {epoch + 1}", leave=False, disable=not progress,
+                         mininterval=0.5):
+            loss, logits, y = engine.step(order[step * config.batch_size: (step + 1) * config.batch_size])
+            # accumulate on the device: no per-step synchronisation
+            loss_sum += loss * len(y)
+            correct += (logits.argmax(1) == y).sum()
+            seen += len(y)
+        train_seconds = time.perf_counter() - started
+
+        started = time.perf_counter()
+        row = {"epoch": epoch + 1, "train_loss": loss_sum.item() / seen, "train_acc": correct.item() / seen,
+               "train_images": seen, "lr": optimizer.param_groups[0]["lr"]}
+        if splits.val_x is not None:
+            val = evaluate_model(model, splits.val_x, splits.val_y, loss_fn, config.eval_batch_size)
+            row.update(val_loss=val.loss, val_acc=val.accuracy)
+        if config.track_test:
+            test = evaluate_model(model, splits.test_x, splits.test_y, loss_fn, config.eval_batch_size)
+            row.update(test_loss=test.loss, test_acc=test.accuracy)
+        if epoch + 1 in config.eval_at_epochs:
+            stage = evaluate_model(model, splits.eval_x, splits.eval_y, loss_fn, config.eval_batch_size)
+            staged.append({"epoch": epoch + 1, "loss": stage.loss, "accuracy": stage.accuracy,
+                           "train_seconds": sum(r["train_seconds"] for r in history) + train_seconds})
+        row.update(train_seconds=train_seconds, eval_seconds=time.perf_counter() - started)
+        history.append(row)
+
+        if config.monitor != "last":
+            value = row[config.monitor]
+            if scheduler is not None:
+                scheduler.step(value)
+            if _improved(value, best_value, config.monitor):
+                best_value, best_epoch, bad_epochs = value, epoch + 1, 0
+                if config.select_best:
+                    best_state = copy.deepcopy(model.state_dict())
+            else:
+                bad_epochs += 1
+        epoch_bar.set_postfix({k: f"{row[k]:.4f}" for k in ("train_loss", "val_loss", "val_acc") if k in row})
+        stopped_early = config.patience is not None and bad_epochs >= config.patience
+        if checkpoint_path is not None and epoch + 1 < config.epochs and not stopped_early:
+            _save_atomic({
+                "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict() if scheduler is not None else None,
+                "generator": generator.get_state(), "torch_rng": torch.get_rng_state(),
+                "history": history, "staged": staged, "best_value": best_value, "best_epoch": best_epoch,
+                "best_state": best_state, "bad_epochs": bad_epochs,
+            }, checkpoint_path)
+        if on_epoch_end is not None:
+            on_epoch_end(epoch + 1, row)
+        if stopped_early:
+            break
+    epoch_bar.close()
+
+    if config.select_best and best_state is not None:
+        model.load_state_dict(best_state)
+    started = time.perf_counter()
+    final = evaluate_model(model, splits.eval_x, splits.eval_y, loss_fn, config.eval_batch_size)
+    metrics = summary_metrics(splits.eval_y.cpu().numpy(), final.predictions)
+    metrics.update(loss=final.loss, epochs_run=len(history),
+                   best_epoch=best_epoch if config.select_best else len(history))
+    if checkpoint_path is not None and checkpoint_path.exists():
+        checkpoint_path.unlink()
+    return TrainResult(
+        config=config, model=model.eval(), history=history, metrics=metrics,
+        predictions={"pred": final.predictions.astype(np.uint8), "confidence": final.confidence.astype(np.float16)},
+        staged=staged, best_epoch=best_epoch, stopped_early=stopped_early,
+        train_seconds=sum(r["train_seconds"] for r in history),
+        eval_seconds=sum(r["eval_seconds"] for r in history) + time.perf_counter() - started,
+        device=str(torch_device), threads=torch.get_num_threads(), resumed_from_epoch=resumed_from,
+    )

@@ -1,0 +1,64 @@
+"""Tests for fmnist_utils.benchmark (engine vs reference pipeline, FLOPs, matmul peak)."""
+import json
+
+import pytest
+
+from fmnist_utils.benchmark import count_flops, case_by_key, main, select_cases
+
+# Model-1 forward multiply-adds per image: conv1 (26x26 outputs, 32 channels, 1x3x3 kernel),
+# conv2 (24x24, 64, 32x3x3), fc1 (9216 -> 128), fc2 (128 -> 10); biases are not counted.
+MODEL1_MACS = 26 * 26 * 32 * 9 + 24 * 24 * 64 * 32 * 9 + 9216 * 128 + 128 * 10
+
+
+@pytest.fixture(scope="module")
+def quick_result(tmp_path_factory):
+    output = tmp_path_factory.mktemp("benchmark") / "b.json"
+    assert main(["--quick", "--no-progress", "--threads", "1", "--models", "model1", "lenet5",
+                 "--output", str(output)]) == 0
+    return json.loads(output.read_text())
+
+
+def test_quick_run_measures_both_pipelines(quick_result):
+    rows = {row["key"]: row for row in quick_result["cases"]}
+    assert set(rows) == {"model1", "lenet5"}
+    for row in rows.values():
+        assert row["reference_images_per_s"] > 0
+        assert row["engine_images_per_s"] > 0
+        assert row["speedup"] == pytest.approx(row["engine_images_per_s"] / row["reference_images_per_s"])
+        assert row["engine_gflops"] > 0
+        assert row["share_of_peak"] == pytest.approx(row["engine_gflops"] / quick_result["matmul_peak"]["gflops"])
+    assert rows["model1"]["batch_size"] == 128 and rows["lenet5"]["batch_size"] == 8
+    assert rows["model1"]["channels_last"]
+    assert quick_result["matmul_peak"]["gflops"] > 0
+    assert quick_result["geomean_speedup"] > 0
+    assert quick_result["parallel"] is None  # --quick skips it unless --parallel
+    assert quick_result["threads"] == 1
+    for key in ("torch", "cpu_model", "date", "flop_convention"):
+        assert quick_result[key]
+
+
+def test_model1_flops_match_the_analytic_count(quick_result):
+    model1 = next(row for row in quick_result["cases"] if row["key"] == "model1")
+    assert model1["forward_flops_per_image"] == pytest.approx(2 * 12.0e6, rel=0.05)
+    assert model1["forward_flops_per_image"] == pytest.approx(2 * MODEL1_MACS, rel=0.01)
+    assert model1["train_flops_per_image"] == pytest.approx(3 * model1["forward_flops_per_image"])
+
+
+def test_attention_flops_are_counted_on_the_cpu():
+    # 3 blocks x (QK^T + AV) over 50 tokens of width 64: without the CPU-kernel formula these go missing
+    attention = 3 * 2 * 2 * 50 * 50 * 64
+    linear = 3 * 50 * 2 * (64 * 192 + 64 * 64 + 2 * 64 * 128) + 2 * 49 * 64 * 16 + 2 * 64 * 10
+    flops = count_flops(case_by_key("vit_tiny"), n=2)["forward_flops_per_image"]
+    assert flops == pytest.approx(attention + linear, rel=0.01)
+
+
+def test_selection_by_model_name_and_key():
+    assert [c.key for c in select_cases(["cnn3_128"])] == ["cnn3_128_b32", "cnn3_128_b128"]
+    assert [c.key for c in select_cases(["mlp", "model1"])] == ["model1", "mlp_2x2096"]
+    assert len(select_cases(None)) == 12
+
+
+def test_unknown_model_is_a_clear_error(tmp_path):
+    with pytest.raises(ValueError, match=r"'resnet152'.*known: .*model1.*lenet5"):
+        main(["--quick", "--models", "model1", "resnet152", "--output", str(tmp_path / "b.json")])
+    assert not (tmp_path / "b.json").exists()

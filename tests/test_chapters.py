@@ -1,0 +1,78 @@
+"""Every chapter executed for real with profile ``smoke`` into an empty store, and the book built."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import papermill
+import pytest
+
+from fmnist_utils.claims import scorecard_markdown
+from fmnist_utils.cli import SCORECARD
+from fmnist_utils.experiments import CHAPTERS
+from fmnist_utils.store import DEFAULT_ROOT, REPO_ROOT
+
+BOOK = REPO_ROOT / "book"
+NOTEBOOKS = sorted(BOOK.glob("[0-9][0-9]_*.ipynb"))
+
+
+def test_every_chapter_has_a_notebook_and_an_experiment_module():
+    assert [p.stem[3:] for p in NOTEBOOKS] == sorted(CHAPTERS, key=lambda n: [p.stem[3:] for p in NOTEBOOKS].index(n))
+    toc = (REPO_ROOT / "_toc.yml").read_text()
+    assert all(f"book/{p.stem}" in toc for p in NOTEBOOKS)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
+def test_chapter_runs_end_to_end_with_profile_smoke(notebook, tmp_path):
+    store = tmp_path / "store"
+    papermill.execute_notebook(str(notebook), str(tmp_path / "out.ipynb"), cwd=str(BOOK), kernel_name="python3",
+                               parameters={"profile": "smoke", "store_dir": str(store), "progress": False},
+                               progress_bar=False)
+    executed = json.loads((tmp_path / "out.ipynb").read_text())
+    outputs = [o for c in executed["cells"] if c["cell_type"] == "code" for o in c.get("outputs", [])]
+    assert not [o for o in outputs if o["output_type"] == "error"]
+    assert any(store.glob("runs/*/result.json")), "the smoke profile trained nothing"
+    claims = json.loads((store / "claims" / f"{notebook.stem}.json").read_text())["claims"]
+    assert claims and all(c["verdict"] != "missing run" for c in claims)
+
+
+@pytest.mark.slow
+def test_bad_parameter_fails_in_the_first_cells_with_a_clear_message(tmp_path):
+    with pytest.raises(papermill.PapermillExecutionError) as error:
+        papermill.execute_notebook(str(NOTEBOOKS[0]), str(tmp_path / "out.ipynb"), cwd=str(BOOK),
+                                   kernel_name="python3", parameters={"profile": "fast"}, progress_bar=False)
+    assert "profile='fast'; allowed values: paper, quick, smoke" in str(error.value)
+    assert error.value.exec_count <= 3  # parameters, injected parameters, settings
+
+
+def test_parameters_are_documented_for_papermill_help():
+    for notebook in NOTEBOOKS:
+        parameters = papermill.inspect_notebook(str(notebook))
+        assert {"profile", "train_missing", "store_dir", "device"} <= set(parameters)
+        assert all(p["help"] for p in parameters.values()), f"undocumented parameter in {notebook.name}"
+
+
+def test_published_chapters_hold_no_training_logs_or_errors():
+    for notebook in NOTEBOOKS:
+        cells = json.loads(notebook.read_text())["cells"]
+        outputs = [o for c in cells if c["cell_type"] == "code" for o in c.get("outputs", [])]
+        assert outputs, f"{notebook.name} is committed without outputs: run `make publish`"
+        assert not [o for o in outputs if o["output_type"] == "error"]
+        assert not [o for o in outputs if o.get("name") == "stderr"], f"{notebook.name} has stderr output"
+
+
+def test_scorecard_is_generated_from_the_saved_claims():
+    body = SCORECARD.read_text().split("\n", 2)[2]
+    assert body == scorecard_markdown(DEFAULT_ROOT), "book/scorecard.md is stale: run `fmnist-book scorecard`"
+
+
+@pytest.mark.slow
+def test_book_builds_with_warnings_as_errors(tmp_path):
+    result = subprocess.run([str(Path(sys.executable).parent / "jupyter-book"), "build", str(REPO_ROOT),
+                             "--path-output", str(tmp_path), "--warningiserror", "--keep-going"],
+                            capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+    html = tmp_path / "_build" / "html"
+    for notebook in NOTEBOOKS:
+        assert (html / "book" / f"{notebook.stem}.html").exists()

@@ -1,0 +1,110 @@
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import torch
+
+from fmnist_utils.store import MissingRun, ResultStore, StoreError, StoredRun
+from fmnist_utils.train import train
+
+
+def test_get_or_train_stores_then_reuses(tiny_config, tmp_path):
+    store = ResultStore(tmp_path)
+    assert isinstance(store.get_or_train(tiny_config, train_missing=False), MissingRun)
+    run = store.get_or_train(tiny_config, progress=False)
+    assert isinstance(run, StoredRun) and run.parameters == 1_199_882
+    assert sorted(p.name for p in run.path.iterdir()) == ["config.json", "predictions.npz", "result.json"]
+    again = store.get_or_train(tiny_config, train_missing=False)
+    assert again.key == run.key and again.metrics == run.metrics
+    assert len(run.predictions) == len(run.targets) == 200
+    assert run.metrics["accuracy"] == pytest.approx(float(np.mean(run.predictions == run.targets)))
+    provenance = run.result["provenance"]
+    assert provenance["torch"] == torch.__version__ and provenance["threads"] >= 1
+
+
+def test_weights_round_trip_with_safetensors(tiny_config, tmp_path):
+    store = ResultStore(tmp_path)
+    run = store.get_or_train(tiny_config, progress=False, save_weights=True)
+    model = run.load_model()
+    from fmnist_utils.data import load_fashion_mnist, to_float
+
+    x = to_float(load_fashion_mnist().test_images[:200], tiny_config.normalize)
+    with torch.inference_mode():
+        predictions = model(x).argmax(1).numpy()
+    assert np.array_equal(predictions, run.predictions)
+
+
+def test_interrupted_write_leaves_no_entry(tiny_config, tmp_path, monkeypatch):
+    store = ResultStore(tmp_path)
+    result = train(tiny_config, progress=False)
+
+    def disk_full(*args, **kwargs):
+        raise OSError("No space left on device")
+
+    monkeypatch.setattr(np, "savez_compressed", disk_full)
+    with pytest.raises(OSError):
+        store.put(result)
+    assert store.get(tiny_config) is None  # only a hidden temporary directory remains
+    assert [p.name.startswith(".tmp-") for p in store.runs_dir.iterdir()] == [True]
+    monkeypatch.undo()
+    assert store.put(result).metrics == result.metrics
+    assert not any(p.name.startswith(".tmp-") for p in store.runs_dir.iterdir())
+
+
+def test_damaged_entry_names_the_directory_and_the_fix(tiny_config, tmp_path):
+    store = ResultStore(tmp_path)
+    run = store.get_or_train(tiny_config, progress=False)
+    (run.path / "result.json").write_text('{"metrics": {"accur')
+    with pytest.raises(StoreError) as error:
+        store.get(tiny_config)
+    assert str(run.path) in str(error.value) and "Delete that directory" in str(error.value)
+
+
+KILLABLE = """
+import json, sys, torch
+from fmnist_utils.config import RunConfig
+from fmnist_utils.store import ResultStore
+torch.set_num_threads(1)
+config = RunConfig.from_dict(json.loads(sys.argv[2]))
+ResultStore(sys.argv[1]).get_or_train(config, progress=False)
+"""
+
+
+def test_killed_mid_epoch_resumes_and_stores_nothing_partial(tiny_config, tmp_path):
+    config = tiny_config.replace(epochs=3, train_subset=3000, eval_subset=500)
+    store = ResultStore(tmp_path)
+    checkpoint = store.checkpoint_path(config)
+    process = subprocess.Popen([sys.executable, "-c", KILLABLE, str(tmp_path), json.dumps(config.to_dict())])
+    deadline = time.time() + 240
+    while not checkpoint.exists() and process.poll() is None and time.time() < deadline:
+        time.sleep(0.05)
+    assert checkpoint.exists(), "the first epoch never checkpointed"
+    time.sleep(0.3)  # well inside epoch 2
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    assert store.get(config) is None
+    assert not store.runs_dir.exists() or not any(store.runs_dir.iterdir())
+    resumed = store.get_or_train(config, progress=False)
+    assert resumed.result["timing"]["resumed_from_epoch"] == 1
+    assert not checkpoint.exists()
+    fresh = train(config, progress=False)
+    assert resumed.metrics == fresh.metrics
+    assert np.array_equal(resumed.predictions, fresh.predictions["pred"].astype(np.int64))
+
+
+def test_status_reports_checkpointed_epochs(tiny_config, tmp_path):
+    store = ResultStore(tmp_path)
+    config = tiny_config.replace(epochs=3)
+
+    def stop(epoch, row):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train(config, progress=False, checkpoint_path=store.checkpoint_path(config), on_epoch_end=stop)
+    state = store.status(config)
+    assert isinstance(state, MissingRun) and state.checkpoint_epochs == 1

@@ -1,0 +1,48 @@
+import pytest
+
+from fmnist_utils.config import RunConfig
+from fmnist_utils.store import ResultStore
+from fmnist_utils.sweep import run_sweep
+
+
+def configs():
+    base = RunConfig(model="mlp", epochs=1, train_subset=256, eval_subset=200, batch_size=64)
+    good = [base.replace(seed=s) for s in (1, 2)]
+    bad = [base.replace(model_args={"hidden_layers": 99}),  # the model builder rejects it
+           base.replace(model_args={"batch_norm": True}, train_subset=1)]  # fails in the worker: BN on one image
+    return good, bad
+
+
+@pytest.mark.parametrize("executor", ["local", "dask"])
+def test_sweep_stores_good_runs_and_reports_the_failed_one(executor, tmp_path):
+    good, bad = configs()
+    store = ResultStore(tmp_path)
+    if executor == "dask":
+        from dask.distributed import Client, LocalCluster
+
+        with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
+                Client(cluster) as client:
+            outcomes = run_sweep(good + bad, store, executor="dask", address=client, progress=False)
+    else:
+        outcomes = run_sweep(good + bad, store, executor="local", workers=2, progress=False)
+    assert [o.ok for o in outcomes] == [True, True, False, False]
+    assert "hidden_layers" in outcomes[2].error
+    assert "Expected more than 1 value per channel" in outcomes[3].error
+    assert all(store.get(c) is not None for c in good)
+    # a second sweep finds everything stored and trains nothing
+    again = run_sweep(good, store, executor="local", workers=2, progress=False)
+    assert all(o.ok for o in again)
+
+
+def test_sweep_results_equal_sequential_training(tmp_path):
+    good, _ = configs()
+    swept = ResultStore(tmp_path / "a")
+    run_sweep(good, swept, workers=2, progress=False)
+    sequential = ResultStore(tmp_path / "b")
+    for config in good:
+        assert sequential.get_or_train(config, progress=False, threads=1).metrics == swept.get(config).metrics
+
+
+def test_unknown_executor():
+    with pytest.raises(ValueError, match="executor='ray'"):
+        run_sweep([], ResultStore("/nonexistent"), executor="ray")

@@ -1,0 +1,125 @@
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from fmnist_utils.config import RunConfig
+from fmnist_utils.train import make_loss, train
+
+
+def test_same_seed_same_machine_identical_results(tiny_config):
+    first = train(tiny_config, progress=False)
+    second = train(tiny_config, progress=False)
+    assert first.metrics == second.metrics
+    assert [r["train_loss"] for r in first.history] == [r["train_loss"] for r in second.history]
+    assert np.array_equal(first.predictions["pred"], second.predictions["pred"])
+    third = train(tiny_config.replace(seed=4), progress=False)
+    assert [r["train_loss"] for r in third.history] != [r["train_loss"] for r in first.history]
+
+
+def test_augmented_run_is_deterministic_too(tiny_config):
+    config = tiny_config.replace(model="model2", augment={"crop_padding": 4, "hflip": 0.5}, epochs=1)
+    assert train(config, progress=False).metrics == train(config, progress=False).metrics
+
+
+def test_training_learns(tiny_config):
+    result = train(tiny_config.replace(train_subset=2048, epochs=3, eval_subset=1000), progress=False)
+    assert result.history[-1]["train_loss"] < result.history[0]["train_loss"]
+    assert result.metrics["accuracy"] > 0.6  # ten classes: chance is 0.1
+    assert len(result.predictions["pred"]) == 1000
+
+
+def test_best_checkpoint_is_the_one_with_minimum_validation_loss(tiny_config):
+    result = train(tiny_config.replace(epochs=4, lr=3e-2), progress=False)  # a high rate makes losses wander
+    losses = [row["val_loss"] for row in result.history]
+    assert result.best_epoch == 1 + int(np.argmin(losses))
+    assert result.metrics["best_epoch"] == result.best_epoch
+
+
+def test_early_stopping_stops_after_patience_epochs_without_improvement(tiny_config):
+    config = tiny_config.replace(epochs=30, patience=2, lr=0.5, optimizer="sgd")  # diverges: no improvement
+    result = train(config, progress=False)
+    losses = [row["val_loss"] for row in result.history]
+    best = int(np.nanargmin(losses)) + 1 if not all(math.isnan(v) for v in losses) else 1
+    assert result.stopped_early
+    assert len(result.history) == best + 2
+
+
+def test_plateau_scheduler_halves_the_learning_rate(tiny_config):
+    config = tiny_config.replace(epochs=6, scheduler="plateau", scheduler_args={"factor": 0.5, "patience": 0},
+                                 lr=0.5, optimizer="sgd")
+    rates = [row["lr"] for row in train(config, progress=False).history]
+    assert rates[0] == 0.5 and min(rates) < 0.5
+    assert all(r2 in (r1, r1 / 2) for r1, r2 in zip(rates, rates[1:]))
+
+
+def test_fixed_step_budget_and_validation_steps(tiny_config, monkeypatch):
+    import fmnist_utils.train as engine
+
+    evaluated = []
+    real = engine.evaluate_model
+
+    def spy(model, x, y, *args, **kwargs):
+        evaluated.append(len(y))
+        return real(model, x, y, *args, **kwargs)
+
+    monkeypatch.setattr(engine, "evaluate_model", spy)
+    # 10 steps of 64 from 256 images: the budget wraps around into a second shuffled pass
+    config = tiny_config.replace(steps_per_epoch=10, batch_size=64, val_steps=2, epochs=1, eval_subset=None)
+    result = engine.train(config, progress=False)
+    assert result.history[0]["train_images"] == 640
+    assert evaluated == [128, 10000]  # 2 validation batches of 64, then the full test set
+
+
+def test_staged_evaluation_records_epochs_and_cumulative_time(tiny_config):
+    result = train(tiny_config.replace(epochs=4, eval_at_epochs=(1, 3)), progress=False)
+    assert [s["epoch"] for s in result.staged] == [1, 3]
+    assert result.staged[1]["train_seconds"] > result.staged[0]["train_seconds"] > 0
+    assert all(0 <= s["accuracy"] <= 1 for s in result.staged)
+
+
+def test_monitoring_the_test_set_records_test_metrics(tiny_config):
+    config = tiny_config.replace(val_fraction=0.0, track_test=True, monitor="test_loss", patience=5)
+    row = train(config, progress=False).history[0]
+    assert "test_loss" in row and "val_loss" not in row
+
+
+@pytest.mark.parametrize("name", ["mse", "mae"])
+def test_regression_losses_compare_softmax_with_one_hot(name):
+    logits = torch.tensor([[10.0, -10.0], [0.0, 0.0]])
+    target = torch.tensor([0, 1])
+    loss = make_loss(name)(logits, target).item()
+    probabilities = torch.tensor([[1.0, 0.0], [0.5, 0.5]])
+    onehot = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    expected = ((probabilities - onehot) ** 2).mean() if name == "mse" else (probabilities - onehot).abs().mean()
+    assert loss == pytest.approx(expected.item(), abs=1e-4)
+
+
+def test_interrupted_run_resumes_to_the_same_result(tiny_config, tmp_path):
+    config = tiny_config.replace(epochs=3)
+    checkpoint = tmp_path / "run.pt"
+
+    def stop_after_first_epoch(epoch, row):
+        if epoch == 1:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train(config, progress=False, checkpoint_path=checkpoint, on_epoch_end=stop_after_first_epoch)
+    assert checkpoint.exists()
+    resumed = train(config, progress=False, checkpoint_path=checkpoint)
+    assert resumed.resumed_from_epoch == 1 and not checkpoint.exists()
+    uninterrupted = train(config, progress=False)
+    assert resumed.metrics == uninterrupted.metrics
+    assert [r["val_loss"] for r in resumed.history] == [r["val_loss"] for r in uninterrupted.history]
+
+
+def test_unknown_model_is_a_clear_error(tiny_config):
+    with pytest.raises(ValueError, match="unknown model 'model9'; known models: .*model1"):
+        train(tiny_config.replace(model="model9"), progress=False)
+
+
+def test_digits_dataset_for_the_diagnosis_chapter():
+    config = RunConfig(model="mlp", dataset="digits", normalize=None, epochs=1, batch_size=32, val_fraction=0.1)
+    result = train(config, progress=False)
+    assert len(result.predictions["pred"]) == 359  # a fifth of scikit-learn's 1,797 digits
