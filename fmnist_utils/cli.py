@@ -57,7 +57,8 @@ def cmd_status(args) -> int:
     module, settings = settings_for(args)
     store = ResultStore(settings.store_dir)
     missing = 0
-    for config, _ in module.plan(settings):
+    unique = {store.key(c): c for c, _ in module.plan(settings)}  # ablation grids repeat main runs
+    for config in unique.values():
         state = store.status(config)
         if isinstance(state, MissingRun):
             missing += 1
@@ -76,8 +77,14 @@ def cmd_train(args) -> int:
     module, settings = settings_for(args)
     store = ResultStore(settings.store_dir)
     runs = module.plan(settings)
+    workers = args.workers or settings.workers
+    if hasattr(module, "fill_store") and args.executor == "local":
+        module.fill_store(settings, store, workers)
+        missing = [c for c, _ in runs if store.get(c) is None]
+        print(f"{len(runs) - len(missing)} runs in the store, {len(missing)} missing")
+        return 1 if missing else 0
     outcomes = run_sweep([c for c, _ in runs], store, executor=args.executor, address=args.address,
-                         workers=args.workers or settings.workers, threads_per_worker=args.threads,
+                         workers=workers, threads_per_worker=args.threads,
                          device="cpu" if settings.device == "auto" else settings.device,
                          save_weights={store.key(c) for c, weights in runs if weights})
     failed = [o for o in outcomes if not o.ok]

@@ -1,10 +1,23 @@
 """One module per chapter: its parameters (profiles), the runs it needs, and its study claims.
 
-Chapters and the CLI both ask these modules for the run list, so ``fmnist-book train`` fills exactly
-the store entries a chapter will read.
+A chapter module ``fmnist_utils/experiments/<name>.py`` pairs with ``book/NN_<name>.ipynb`` and
+defines:
+
+- ``TITLE`` and ``SPEC`` (a ``params.ChapterSpec``), and ``settings_from(namespace)``;
+- ``plan(settings)``: every run as ``(RunConfig, needs_weights)``, so ``fmnist-book status`` and
+  ``fmnist-book train`` see exactly the store entries the chapter will read;
+- optionally ``fill_store(settings, store, workers)``: a chapter-specific way to train what is
+  missing (for instance several small models trained together); ``fmnist-book train`` uses it
+  instead of the generic sweep when present;
+- the functions its notebook calls to gather runs and build tables, claims and conclusions.
+
+Chapters are discovered here, so adding a module is enough to register one.
 """
-from . import baseline_vs_deeper
+import importlib
+import pkgutil
 
 CHAPTERS = {
-    "baseline_vs_deeper": baseline_vs_deeper,
+    info.name: importlib.import_module(f"{__name__}.{info.name}")
+    for info in sorted(pkgutil.iter_modules(__path__), key=lambda i: i.name)
+    if not info.name.startswith("_")
 }
