@@ -75,8 +75,8 @@ def settings_from(namespace: dict):
 def plan(settings) -> list[tuple[RunConfig, bool]]:
     """Every run of the chapter as (configuration, needs weights), main runs first."""
     runs = []
-    for model in ("model1", "model2"):
-        for seed in settings.seeds:
+    for seed in settings.seeds:  # seed-major: a partial store holds both models of the first seed first
+        for model in ("model1", "model2"):
             runs.append((config(settings, study_cell(model), seed), seed == settings.seeds[0]))
     for seed in settings.ablation_seeds:
         for cell in ablation_cells():
