@@ -33,7 +33,7 @@ book: setup
 
 # Everything CI runs: unit tests, nbval on the committed chapters, smoke runs of every chapter, book build.
 test: setup
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest --nbval --nbval-current-env --nbval-cell-timeout=600 tests book
 
 # Quick loop while developing: unit tests only.
 unit: setup

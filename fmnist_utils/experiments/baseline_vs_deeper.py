@@ -293,11 +293,55 @@ def claims(runs: ChapterRuns) -> list:
         rows.append(Claim("Model-2 learning rate reduced around epoch 8", "epoch ~8",
                           ", ".join("never" if d is None else f"epoch {d}" for d in drops) + " (first reduced epoch, per seed)",
                           REPRODUCED if near else NOT_REPRODUCED, "±2 epochs"))
+    if m1 and m2:
+        rows += comparison_claims(m1, m2)
     for model, group in (("model1", m1), ("model2", m2)):
         hardest = [class_report(r.targets, r.predictions).loc[list(CLASSES), "recall"].idxmin() for r in group]
         recalls = [class_report(r.targets, r.predictions).loc["Shirt", "recall"] for r in group]
         rows.append(numeric_claim(f"{model}: Shirt recall", STUDY_SHIRT_RECALL[model], recalls, floor=0.02,
                                   note="hardest class in our runs: " + (", ".join(sorted(set(hardest))) or "-")))
+    return rows
+
+
+def _confusion_between(run, a: str, b: str) -> float:
+    """Share of class-a images called b plus share of class-b images called a."""
+    from ..data import CLASSES
+    from ..evaluate import normalized_confusion
+
+    matrix = normalized_confusion(run.targets, run.predictions)
+    i, j = CLASSES.index(a), CLASSES.index(b)
+    return float(matrix[i, j] + matrix[j, i])
+
+
+def _class_f1(run, name: str) -> float:
+    from ..evaluate import class_report
+
+    return float(class_report(run.targets, run.predictions).loc[name, "f1"])
+
+
+def comparison_claims(m1: list, m2: list) -> list:
+    """The study's qualitative Model-1 vs Model-2 statements (sections 4.4 and 5), checked on means over seeds."""
+    import numpy as np
+
+    from ..claims import NOT_REPRODUCED, REPRODUCED, Claim
+
+    def compare(claim: str, study: str, ours1: list, ours2: list, model2_should_be_lower: bool):
+        mean1, mean2 = float(np.mean(ours1)), float(np.mean(ours2))
+        holds = (mean2 < mean1) if model2_should_be_lower else (mean2 > mean1)
+        return Claim(claim, study, f"Model-1 {mean1:.4f}, Model-2 {mean2:.4f}",
+                     REPRODUCED if holds else NOT_REPRODUCED, "direction of the difference of the means")
+
+    rows = [
+        compare("Model-2 confuses Dress and Coat less", "Figures 6-7 (qualitative)",
+                [_confusion_between(r, "Dress", "Coat") for r in m1], [_confusion_between(r, "Dress", "Coat") for r in m2],
+                True),
+        compare("Model-1 separates Pullover and Shirt better", "Figures 6-7 (qualitative)",
+                [_confusion_between(r, "Pullover", "Shirt") for r in m1],
+                [_confusion_between(r, "Pullover", "Shirt") for r in m2], False),
+    ]
+    for name in ("Trouser", "Sneaker", "Bag"):
+        rows.append(compare(f"Model-2 has the higher F1 on {name} (shape-driven class)", "section 5",
+                            [_class_f1(r, name) for r in m1], [_class_f1(r, name) for r in m2], False))
     return rows
 
 
