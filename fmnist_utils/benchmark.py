@@ -535,3 +535,50 @@ def run_benchmark(args: argparse.Namespace, cases: list[Case], threads: int) -> 
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1:]))
+
+
+# --------------------------------------------------------------------------- one model's throughput
+
+
+def measure_throughput(model: str, model_args: dict | None = None, *, threads: int = 1, train_batch: int = 8,
+                       eval_batch: int = 1000, normalize: tuple[float, float] | None = None, warmup: int = 5,
+                       steps: int = 50, eval_steps: int = 2, min_time: float = 1.0) -> dict:
+    """Training and inference images/s of one model on the CPU with ``threads`` threads.
+
+    Training is ``train.Engine.step`` (through ``EngineLoop``: Adam 1e-3, the given input scaling,
+    channels_last for convolutional models) at batch ``train_batch``; inference is a forward pass in
+    eval mode under ``torch.inference_mode`` over ``eval_batch`` test images in the same memory
+    layout, as ``evaluate_model`` runs it. Each timing makes ``warmup`` untimed calls, then at least
+    ``steps`` (``eval_steps``) calls lasting at least ``min_time`` seconds. The thread count is
+    restored afterwards.
+    """
+    case = Case(key=model, chapter=4, model=model, batch_size=train_batch, model_args=dict(model_args or {}),
+                normalize=normalize)
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        loop = EngineLoop(case)
+        training = time_steps(loop.step, warmup, steps, min_time)
+        network = loop.engine.model.eval()
+        x = to_float(load_fashion_mnist().test_images[:eval_batch], normalize)
+        if loop.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+
+        def infer() -> int:
+            with torch.inference_mode():
+                network(x)
+            return len(x)
+
+        inference = time_steps(infer, 1 if warmup else 0, eval_steps, min_time)
+        flops = count_flops(case)
+    finally:
+        torch.set_num_threads(previous)
+    return {
+        "model": model, "model_args": dict(model_args or {}), "threads": threads,
+        "parameters": sum(p.numel() for p in network.parameters() if p.requires_grad),
+        "train_batch": train_batch, "eval_batch": len(x),
+        "train_images_per_s": training["images_per_s"], "inference_images_per_s": inference["images_per_s"],
+        "forward_flops_per_image": flops["forward_flops_per_image"],
+        "train_flops_per_image": flops["train_flops_per_image"],
+        "train_run": training, "inference_run": inference,
+    }

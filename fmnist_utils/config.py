@@ -54,6 +54,8 @@ class RunConfig:
     eval_at_epochs: tuple[int, ...] = ()  # also evaluate on the eval set after these epochs
     track_test: bool = False  # evaluate on the test set every epoch (needed when monitoring test metrics)
     seed: int = 42  # initialisation, shuffling, augmentation and dropout
+    # logging (opt-in; the default None adds nothing to the key or the history)
+    log_every_steps: int | None = None  # also record the loss of every n-th step: history rows get "step_losses"
 
     def __post_init__(self):
         problems = []
@@ -74,7 +76,7 @@ class RunConfig:
         for name in ("epochs", "batch_size", "eval_batch_size"):
             if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
                 problems.append(f"{name}={getattr(self, name)!r} (must be a positive integer)")
-        for name in ("steps_per_epoch", "val_steps", "train_subset", "eval_subset", "patience"):
+        for name in ("steps_per_epoch", "val_steps", "train_subset", "eval_subset", "patience", "log_every_steps"):
             value = getattr(self, name)
             if value is not None and (not isinstance(value, int) or value < 1):
                 problems.append(f"{name}={value!r} (must be None or a positive integer)")
@@ -128,3 +130,90 @@ def run_key(config: RunConfig, model_fingerprint: str) -> str:
     """``<model>-<12 hex>``: readable in a directory listing, unique by content."""
     payload = canonical_json({"config": config.identity(), "model": model_fingerprint, "engine": ENGINE_VERSION})
     return f"{config.model}-{hashlib.sha256(payload.encode()).hexdigest()[:12]}"
+
+
+# ----- classical (scikit-learn / LightGBM) baselines: a second kind of store entry -----------------------------
+
+CLASSICAL_ESTIMATORS = (
+    "MLPClassifier", "KNeighborsClassifier", "GaussianNB", "DecisionTreeClassifier", "SVC", "LGBMClassifier",
+    "RandomForestClassifier", "ExtraTreesClassifier", "LogisticRegression",
+)
+# Bump when the classical pipeline (features, fitting, prediction) changes: every classical run is then refitted.
+CLASSICAL_VERSION = 1
+
+
+@dataclass(frozen=True)
+class ClassicalConfig:
+    """A classical baseline on the 784 pixel values in [0, 1]: everything that decides its numbers.
+
+    ``params`` are the estimator's constructor arguments that the study fixes (for instance
+    ``{"n_neighbors": 5}``); every other argument keeps the library's default, which is why the store
+    key also hashes the scikit-learn (and, for LightGBM, lightgbm) version. Settings that do not
+    change the numbers (``n_jobs``, verbosity) are chosen by ``classical.fit_classical``.
+    """
+
+    estimator: str  # a class name from CLASSICAL_ESTIMATORS
+    params: dict = field(default_factory=dict)  # constructor arguments, JSON-serialisable
+    train_subset: int | None = None  # fit on only the first n of the 60,000 training images
+    eval_subset: int | None = None  # predict only the first n of the 10,000 test images
+    seed: int = 42  # random_state, for estimators that take one
+
+    def __post_init__(self):
+        problems = []
+        if self.estimator not in CLASSICAL_ESTIMATORS:
+            problems.append(f"estimator={self.estimator!r} (allowed: {', '.join(CLASSICAL_ESTIMATORS)})")
+        if not isinstance(self.params, dict):
+            problems.append(f"params={self.params!r} (must be a dict of constructor arguments)")
+        for name in ("train_subset", "eval_subset"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
+                problems.append(f"{name}={value!r} (must be None or a positive integer)")
+        if problems:
+            raise ValueError("invalid classical configuration: " + "; ".join(problems))
+        # JSON round trip: tuples become lists, so a configuration equals its stored copy.
+        object.__setattr__(self, "params", json.loads(json.dumps(self.params, sort_keys=True)))
+
+    @property
+    def model(self) -> str:
+        """The name listings show (a run configuration names its model the same way)."""
+        return self.estimator
+
+    def to_dict(self) -> dict:
+        return json.loads(json.dumps(asdict(self)))
+
+    def identity(self) -> dict:
+        mine, defaults = self.to_dict(), ClassicalConfig(estimator=self.estimator).to_dict()
+        return {name: value for name, value in mine.items() if name == "estimator" or value != defaults[name]}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "ClassicalConfig":
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"unknown classical configuration fields {unknown}; known: {sorted(known)}")
+        return cls(**data)
+
+    def replace(self, **changes) -> "ClassicalConfig":
+        return replace(self, **changes)
+
+
+def classical_libraries(estimator: str) -> dict:
+    """Versions of the libraries whose defaults decide an estimator's numbers."""
+    from importlib.metadata import version
+
+    libraries = {"scikit-learn": version("scikit-learn")}
+    if estimator == "LGBMClassifier":
+        libraries["lightgbm"] = version("lightgbm")
+    return libraries
+
+
+def classical_key(config: ClassicalConfig) -> str:
+    """``<estimator>-<12 hex>``, hashing the configuration, the library versions and the pipeline version."""
+    payload = canonical_json({"config": config.identity(), "libraries": classical_libraries(config.estimator),
+                              "classical": CLASSICAL_VERSION})
+    return f"{config.estimator}-{hashlib.sha256(payload.encode()).hexdigest()[:12]}"
+
+
+def config_from_dict(data: dict) -> "RunConfig | ClassicalConfig":
+    """Either kind of configuration from its stored dictionary (a classical one names an ``estimator``)."""
+    return ClassicalConfig.from_dict(data) if "estimator" in data else RunConfig.from_dict(data)

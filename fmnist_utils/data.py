@@ -155,3 +155,30 @@ def to_float(images: torch.Tensor, normalize: tuple[float, float] | None) -> tor
         mean, std = normalize
         x.sub_(mean).div_(std)
     return x
+
+
+def find_duplicates(images, others=None) -> np.ndarray:
+    """Pairs of byte-identical images, found by hashing every image's raw bytes.
+
+    With ``others`` (for instance the test images): every pair ``(i, j)`` with ``images[i]`` equal
+    to ``others[j]``, so a test image that also sits in the training set shows up once per copy.
+    Without: every pair ``(i, j)``, ``i < j``, of equal images within ``images``. Returns an int64
+    array of shape ``(pairs, 2)``, sorted. Only exact copies count; a shifted or re-encoded image is
+    a different image here.
+    """
+    def rows(array) -> np.ndarray:
+        array = np.ascontiguousarray(np.asarray(array))
+        return array.reshape(len(array), -1)
+
+    first = rows(images)
+    seen: dict[bytes, list[int]] = {}
+    for index, row in enumerate(first):
+        seen.setdefault(row.tobytes(), []).append(index)
+    if others is None:
+        pairs = [(a, b) for group in seen.values() for k, a in enumerate(group) for b in group[k + 1:]]
+    else:
+        second = rows(others)
+        if second.shape[1] != first.shape[1]:
+            raise ValueError(f"images of different sizes: {first.shape[1:]} and {second.shape[1:]} values per image")
+        pairs = [(a, j) for j, row in enumerate(second) for a in seen.get(row.tobytes(), ())]
+    return np.array(sorted(pairs), dtype=np.int64).reshape(-1, 2)

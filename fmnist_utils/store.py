@@ -4,6 +4,8 @@ Each entry holds ``config.json``, ``result.json`` (history, metrics, staged eval
 provenance), ``predictions.npz`` and, where a chapter needs the model again, ``weights.safetensors``.
 An entry is written into a temporary directory and renamed into place, so a reader never sees half
 of one; a run in progress lives in ``checkpoints/<key>.pt`` and resumes from its last epoch.
+A classical baseline (``config.ClassicalConfig``, fitted by ``classical.fit_classical``) is an entry
+of the same layout: no history or weights, its fit and predict times under ``timing``.
 """
 from __future__ import annotations
 
@@ -21,7 +23,7 @@ import numpy as np
 import torch
 
 from . import __version__
-from .config import RunConfig, canonical_json, run_key
+from .config import ClassicalConfig, RunConfig, canonical_json, classical_key, config_from_dict, run_key
 from .models import build_model, count_parameters
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -58,7 +60,7 @@ def provenance(device: str, threads: int) -> dict:
 class StoredRun:
     key: str
     path: Path
-    config: RunConfig
+    config: RunConfig | ClassicalConfig
     result: dict
 
     @property
@@ -74,8 +76,8 @@ class StoredRun:
         return self.result.get("staged", [])
 
     @property
-    def parameters(self) -> int:
-        return self.result["parameters"]
+    def parameters(self) -> int | None:
+        return self.result["parameters"]  # None for a classical run
 
     @cached_property
     def predictions(self) -> np.ndarray:
@@ -90,7 +92,10 @@ class StoredRun:
     @cached_property
     def targets(self) -> np.ndarray:
         """True labels aligned with ``predictions``."""
-        from .train import eval_labels
+        if isinstance(self.config, ClassicalConfig):
+            from .classical import eval_labels
+        else:
+            from .train import eval_labels
 
         return eval_labels(self.config)
 
@@ -127,10 +132,11 @@ class ResultStore:
         self.checkpoint_dir = self.root / "checkpoints"
         self._keys: dict[str, str] = {}
 
-    def key(self, config: RunConfig) -> str:
+    def key(self, config: RunConfig | ClassicalConfig) -> str:
         identity = canonical_json(config.identity())
         if identity not in self._keys:
-            self._keys[identity] = run_key(config, model_fingerprint(config))
+            self._keys[identity] = (classical_key(config) if isinstance(config, ClassicalConfig)
+                                    else run_key(config, model_fingerprint(config)))
         return self._keys[identity]
 
     def checkpoint_path(self, config: RunConfig) -> Path:
@@ -143,7 +149,7 @@ class ResultStore:
             return None
         try:
             result = json.loads((path / "result.json").read_text())
-            stored_config = RunConfig.from_dict(json.loads((path / "config.json").read_text()))
+            stored_config = config_from_dict(json.loads((path / "config.json").read_text()))
             if not (path / "predictions.npz").exists():
                 raise FileNotFoundError(path / "predictions.npz")
         except (OSError, ValueError) as error:
@@ -170,7 +176,7 @@ class ResultStore:
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
         (tmp / "config.json").write_text(json.dumps(config.to_dict(), indent=1, sort_keys=True) + "\n")
-        record = {
+        record = _classical_record(result, key) if isinstance(config, ClassicalConfig) else {
             "key": key,
             "parameters": count_parameters(result.model),
             "metrics": result.metrics,
@@ -209,6 +215,12 @@ class ResultStore:
             return run
         if not train_missing:
             return self.status(config)
+        if isinstance(config, ClassicalConfig):
+            if save_weights:
+                raise StoreError(f"run {self.key(config)} is a classical baseline; it has no weights to store")
+            from .classical import fit_classical
+
+            return self.put(fit_classical(config, threads=train_kwargs.get("threads")))
         from .train import train
 
         result = train(config, checkpoint_path=self.checkpoint_path(config), **train_kwargs)
@@ -219,7 +231,23 @@ class ResultStore:
         runs = []
         for path in sorted(self.runs_dir.glob("*")):
             if path.is_dir() and not path.name.startswith("."):
-                config = RunConfig.from_dict(json.loads((path / "config.json").read_text()))
+                config = config_from_dict(json.loads((path / "config.json").read_text()))
                 runs.append(StoredRun(key=path.name, path=path, config=config,
                                       result=json.loads((path / "result.json").read_text())))
         return runs
+
+
+def _classical_record(result, key: str) -> dict:
+    """``result.json`` of a classical run: the same layout, no history, fit and predict times."""
+    return {
+        "key": key,
+        "kind": "classical",
+        "parameters": None,
+        "metrics": result.metrics,
+        "history": [],
+        "staged": [],
+        "details": result.details,
+        "timing": {"train_seconds": result.fit_seconds, "eval_seconds": result.predict_seconds,
+                   "fit_seconds": result.fit_seconds, "predict_seconds": result.predict_seconds},
+        "provenance": provenance("cpu", result.threads),
+    }

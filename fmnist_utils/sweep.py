@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from tqdm.auto import tqdm
 
-from .config import RunConfig
+from .config import RunConfig, config_from_dict
 from .store import ResultStore
 
 
@@ -29,7 +29,7 @@ class SweepOutcome:
 def _train_one(store_root: str, config_dict: dict, threads: int, device: str,
                save_weights: bool) -> tuple[str, str | None]:
     """Worker body: train one configuration into the store; never raises, so one failure loses nothing else."""
-    config = RunConfig.from_dict(config_dict)
+    config = config_from_dict(config_dict)  # a RunConfig or a ClassicalConfig
     store = ResultStore(store_root)
     try:
         run = store.get_or_train(config, threads=threads, device=device, progress=False, save_weights=save_weights)

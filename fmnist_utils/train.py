@@ -153,6 +153,14 @@ def _improved(value: float, best: float | None, monitor: str) -> bool:
     return value > best if monitor.endswith("acc") else value < best
 
 
+def epoch_order(config: RunConfig, n_train: int, steps: int, generator: torch.Generator) -> torch.Tensor:
+    """One epoch's shuffle of ``n_train`` indices (repeated when a fixed step budget is longer than one pass)."""
+    order = torch.randperm(n_train, generator=generator)
+    while len(order) < steps * config.batch_size and config.steps_per_epoch:
+        order = torch.cat([order, torch.randperm(n_train, generator=generator)])
+    return order
+
+
 @dataclass
 class TrainResult:
     config: RunConfig
@@ -215,11 +223,7 @@ class Engine:
 
     def epoch_order(self, steps: int) -> torch.Tensor:
         """A fresh shuffle (repeated when a fixed step budget is longer than one pass)."""
-        n_train = len(self.splits.train_y)
-        order = torch.randperm(n_train, generator=self.generator)
-        while len(order) < steps * self.config.batch_size and self.config.steps_per_epoch:
-            order = torch.cat([order, torch.randperm(n_train, generator=self.generator)])
-        return order.to(self.device)
+        return epoch_order(self.config, len(self.splits.train_y), steps, self.generator).to(self.device)
 
     def step(self, index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """One optimisation step on the images at ``index``; returns (loss, logits, labels), detached."""
@@ -285,6 +289,7 @@ def train(
         loss_sum = torch.zeros((), device=torch_device)
         correct = torch.zeros((), device=torch_device, dtype=torch.long)
         seen = 0
+        step_losses = []
         for step in tqdm(range(steps), desc=f"epoch {epoch + 1}", leave=False, disable=not progress,
                          mininterval=0.5):
             loss, logits, y = engine.step(order[step * config.batch_size: (step + 1) * config.batch_size])
@@ -292,11 +297,15 @@ def train(
             loss_sum += loss * len(y)
             correct += (logits.argmax(1) == y).sum()
             seen += len(y)
+            if config.log_every_steps and step % config.log_every_steps == 0:
+                step_losses.append(loss)
         train_seconds = time.perf_counter() - started
 
         started = time.perf_counter()
         row = {"epoch": epoch + 1, "train_loss": loss_sum.item() / seen, "train_acc": correct.item() / seen,
                "train_images": seen, "lr": optimizer.param_groups[0]["lr"]}
+        if config.log_every_steps:  # losses of steps 1, 1 + n, 1 + 2n, ... of this epoch
+            row["step_losses"] = torch.stack(step_losses).tolist()
         if splits.val_x is not None:
             val = evaluate_model(model, splits.val_x, splits.val_y, loss_fn, config.eval_batch_size)
             row.update(val_loss=val.loss, val_acc=val.accuracy)
