@@ -75,7 +75,7 @@ def scorecard_markdown(store_root: Path) -> str:
         counts = {}
         for claim in chapter["claims"]:
             counts[claim["verdict"]] = counts.get(claim["verdict"], 0) + 1
-        summary = ", ".join(f"{n} {verdict}" for verdict, n in sorted(counts.items()))
+        summary = ", ".join(f"{verdict}: {n}" for verdict, n in sorted(counts.items()))
         lines += [f"### {chapter['title']}", "", f"{{doc}}`{chapter['chapter']}`: {summary}.", "",
                   "| Claim | Study | This book | Verdict |", "|---|---|---|---|"]
         lines += [f"| {c['claim']} | {c['study']} | {c['ours']} | {c['verdict']} |" for c in chapter["claims"]]
