@@ -124,6 +124,20 @@ class MissingRun:
     checkpoint_epochs: int = 0  # epochs already done by an interrupted run
 
 
+def stored_runs(runs: list) -> list[StoredRun]:
+    """The runs a chapter can compute from: stored ones, in order; missing ones are left out."""
+    return [run for run in runs if isinstance(run, StoredRun)]
+
+
+def describe(run: StoredRun | MissingRun) -> str:
+    """One line for a chapter's run overview: stored (with its epochs) or missing (with checkpointed epochs)."""
+    if isinstance(run, MissingRun):
+        done = f", {run.checkpoint_epochs}/{run.config.epochs} epochs checkpointed" if run.checkpoint_epochs else ""
+        return f"missing{done}"
+    epochs = run.metrics.get("epochs_run")
+    return "stored" + (f" ({epochs} epochs)" if epochs else "")
+
+
 class ResultStore:
     def __init__(self, root: str | Path | None = None):
         root = root or os.environ.get("FMNIST_STORE") or DEFAULT_ROOT

@@ -7,6 +7,7 @@ from itertools import product
 from ..config import RunConfig
 from ..data import TRAIN_MEAN, TRAIN_STD
 from ..params import ChapterSpec, Param, int_list, optional, positive_int, resolve  # noqa: F401
+from ..store import describe, stored_runs  # noqa: F401  (the notebook calls chapter.stored_runs)
 
 TITLE = "Baseline CNN vs deeper CNN"
 STUDY = "01_baseline_vs_deeper.md"
@@ -140,21 +141,6 @@ def gather(settings) -> ChapterRuns:
 
 
 # ----- what the chapter shows -------------------------------------------------------------------
-
-def stored_runs(runs: list) -> list:
-    from ..store import StoredRun
-
-    return [r for r in runs if isinstance(r, StoredRun)]
-
-
-def describe(run) -> str:
-    from ..store import MissingRun
-
-    if isinstance(run, MissingRun):
-        done = f", {run.checkpoint_epochs}/{run.config.epochs} epochs checkpointed" if run.checkpoint_epochs else ""
-        return f"missing{done}"
-    return f"stored ({run.metrics['epochs_run']} epochs)"
-
 
 def overview(runs: ChapterRuns):
     """Which runs the chapter uses and whether the store has them."""

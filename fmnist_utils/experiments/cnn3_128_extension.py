@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from ..config import CLASSICAL_ESTIMATORS, ClassicalConfig, RunConfig
 from ..params import ChapterSpec, Param, int_list, optional, positive_int, resolve
+from ..store import describe
 
 TITLE = "CNN-3-128, classical baselines and a lightweight extension"
 STUDY = "02_cnn3_128_extension.md"
@@ -235,14 +236,6 @@ def stored(run) -> bool:
     from ..store import StoredRun
 
     return isinstance(run, StoredRun)
-
-
-def describe(run) -> str:
-    if stored(run):
-        epochs = run.metrics.get("epochs_run")
-        return "stored" + (f" ({epochs} epochs)" if epochs else "")
-    done = f", {run.checkpoint_epochs} epochs checkpointed" if run.checkpoint_epochs else ""
-    return f"missing{done}"
 
 
 def stage_accuracy(run, epoch: int) -> float | None:

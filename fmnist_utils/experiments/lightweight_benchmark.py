@@ -22,6 +22,7 @@ from functools import lru_cache
 
 from ..config import RunConfig
 from ..params import ChapterSpec, Param, boolean, int_list, optional, positive_int, resolve
+from ..store import describe, stored_runs  # noqa: F401  (the notebook calls chapter.stored_runs)
 
 TITLE = "Lightweight architecture benchmark"
 STUDY = "04_lightweight_benchmark.md"
@@ -209,21 +210,6 @@ def gather(settings) -> ChapterRuns:
 
 
 # ----- reading runs -----------------------------------------------------------------------------
-
-def stored_runs(runs: list) -> list:
-    from ..store import StoredRun
-
-    return [r for r in runs if isinstance(r, StoredRun)]
-
-
-def describe(run) -> str:
-    from ..store import MissingRun
-
-    if isinstance(run, MissingRun):
-        done = f", {run.checkpoint_epochs} epochs checkpointed" if run.checkpoint_epochs else ""
-        return f"missing{done}"
-    return f"stored ({run.metrics['epochs_run']} epochs)"
-
 
 def best_epoch_row(history: list[dict]) -> dict:
     """The epoch the study reports: the highest test accuracy (the first such epoch on ties)."""

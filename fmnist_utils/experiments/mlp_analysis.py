@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from ..config import RunConfig
 from ..params import ChapterSpec, Param, boolean, int_list, optional, positive_int, resolve
+from ..store import describe
 
 TITLE = "MLP hyperparameter sweeps"
 STUDY = "03_mlp_analysis.md"
@@ -214,13 +215,6 @@ def selected_row(run) -> dict:
 
 def val_acc(run) -> float:
     return selected_row(run)["val_acc"]
-
-
-def describe(run) -> str:
-    if not is_stored(run):
-        done = f", {run.checkpoint_epochs}/{run.config.epochs} epochs checkpointed" if run.checkpoint_epochs else ""
-        return f"missing{done}"
-    return f"stored ({run.metrics['epochs_run']} epochs)"
 
 
 def setting_name(sweep: str, label) -> str:

@@ -14,6 +14,7 @@ from functools import lru_cache
 
 from ..config import RunConfig
 from ..params import ChapterSpec, Param, int_list, optional, positive_int, resolve
+from ..store import stored_runs as stored
 
 TITLE = "Regularisation synergy, tested as a factorial experiment"
 STUDY = "05_regularization_synergy.md"
@@ -211,12 +212,6 @@ def gather(settings) -> ChapterRuns:
 
 
 # ----- reading runs ------------------------------------------------------------------------------
-
-def stored(runs: list) -> list:
-    from ..store import StoredRun
-
-    return [r for r in runs if isinstance(r, StoredRun)]
-
 
 def last_val_loss(run) -> float:
     """The study's "test loss": the validation loss after the last epoch."""
