@@ -1,7 +1,12 @@
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 import torch
 
 from fmnist_utils.config import RunConfig
+from fmnist_utils.store import REPO_ROOT
 
 
 @pytest.fixture(autouse=True)
@@ -17,3 +22,14 @@ def _one_thread():
 def tiny_config() -> RunConfig:
     """A real but seconds-long run: Model-1 on 256 training images."""
     return RunConfig(model="model1", epochs=2, train_subset=256, eval_subset=200, batch_size=64, seed=3)
+
+
+@pytest.fixture(scope="session")
+def built_book(tmp_path_factory) -> Path:
+    """The book built once per test session, as `make book` builds it; returns its html folder."""
+    out = tmp_path_factory.mktemp("book")
+    result = subprocess.run([str(Path(sys.executable).parent / "jupyter-book"), "build", str(REPO_ROOT),
+                             "--path-output", str(out), "--warningiserror", "--keep-going"],
+                            capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+    return out / "_build" / "html"

@@ -1,0 +1,53 @@
+"""The book's Sphinx extension: widgets that render offline, and each page script loaded once.
+
+**Widgets.** `make book` and `make test` fetch `@jupyter-widgets/html-manager` and RequireJS from the npm registry
+into `_vendor/jupyter-widgets/` (not committed). With those files the published explorers render
+without any CDN, which the offline browser test needs; without them myst-nb's CDN default stays.
+(Not `_static/`: Jupyter Book would load every script found there on every page.)
+
+**Scripts.** With Sphinx 7.4, sphinx-thebe 0.3.1 registers its configuration script twice, and the
+second `const THEBE_JS_URL` is a JavaScript error on every page; identical scripts are dropped.
+"""
+from pathlib import Path
+
+WIDGETS_DIR = "jupyter-widgets"
+CDN = "https://cdn.jsdelivr.net/npm/"  # only for widget libraries the bundle does not contain
+
+
+VENDOR_DIR = "_vendor"
+
+
+def local_renderer(vendor_dir: Path) -> dict | None:
+    """myst-nb's ``nb_ipywidgets_js`` setting for the vendored files, or None if they are absent."""
+    folder = vendor_dir / WIDGETS_DIR
+    if not ((folder / "require.js").is_file() and (folder / "embed-amd.js").is_file()):
+        return None
+    return {f"{WIDGETS_DIR}/require.js": {},
+            f"{WIDGETS_DIR}/embed-amd.js": {"data-jupyter-widgets-cdn": CDN}}
+
+
+def _use_local_renderer(app, config) -> None:
+    vendor = Path(app.srcdir) / VENDOR_DIR
+    scripts = local_renderer(vendor)
+    if scripts:
+        config.html_static_path = [*config.html_static_path, str(vendor)]  # copied into _build/html/_static/
+        config.nb_ipywidgets_js = scripts
+
+
+def _drop_duplicate_scripts(app, pagename, templatename, context, doctree) -> None:
+    seen, unique = set(), []
+    for script in context.get("script_files", []):
+        # The second copy differs only in filename None vs '' (no file, an inline body).
+        identity = (getattr(script, "filename", script) or "",
+                    tuple(sorted((k, str(v)) for k, v in getattr(script, "attributes", {}).items())))
+        if identity not in seen:
+            seen.add(identity)
+            unique.append(script)
+    if "script_files" in context:
+        context["script_files"] = unique
+
+
+def setup(app):
+    app.connect("config-inited", _use_local_renderer)
+    app.connect("html-page-context", _drop_duplicate_scripts)
+    return {"parallel_read_safe": True, "parallel_write_safe": True}
