@@ -60,7 +60,7 @@ from .config import RunConfig
 from .data import TRAIN_MEAN, TRAIN_STD, load_fashion_mnist, split_indices, to_float
 from .models import build_model
 from .store import REPO_ROOT
-from .train import Engine, make_loss, make_optimizer, uses_convolutions
+from .train import Engine, make_loss, make_optimizer, prefers_channels_last
 
 DEFAULT_OUTPUT = REPO_ROOT / "book" / "results" / "benchmark.json"
 FLOP_CONVENTION = (
@@ -218,7 +218,7 @@ class EngineLoop:
     def __init__(self, case: Case, seed: int = 42):
         self.engine = Engine.build(case.config(seed), device="cpu")
         self.engine.model.train()
-        self.channels_last = uses_convolutions(self.engine.model)  # Engine.build's own rule
+        self.channels_last = prefers_channels_last(self.engine.model)  # Engine.build's own rule
         self.batch_size = self.engine.config.batch_size
         self.steps_per_epoch = math.ceil(len(self.engine.splits.train_y) / self.batch_size)
         self.order, self.step_in_epoch = None, self.steps_per_epoch
@@ -533,9 +533,6 @@ def run_benchmark(args: argparse.Namespace, cases: list[Case], threads: int) -> 
     }
 
 
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
-
 
 # --------------------------------------------------------------------------- one model's throughput
 
@@ -582,3 +579,48 @@ def measure_throughput(model: str, model_args: dict | None = None, *, threads: i
         "train_flops_per_image": flops["train_flops_per_image"],
         "train_run": training, "inference_run": inference,
     }
+
+
+# --------------------------------------------------------------------------- the book's appendix
+
+TARGETS = {"geomean_speedup": 1.5, "share_of_peak": 0.45, "parallel_ratio": 1.5}
+PEAK_CASES = ("model1", "cnn3_128")  # the models the peak-share target is about
+
+
+def speed_markdown(result: dict | None) -> str:
+    """The appendix's tables and target checks, written from a ``benchmark.json`` result."""
+    if result is None:
+        return "*No benchmark has been recorded yet: run `make benchmark` on an otherwise idle machine.*\n"
+    lines = ["| Case | Chapter | Batch | Reference img/s | Engine img/s | Speed-up | GFLOP/s | Share of peak |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for row in result["cases"]:
+        lines.append(f"| {row['key']} | {row['chapter']} | {row['batch_size']} | {row['reference_images_per_s']:,.0f} "
+                     f"| {row['engine_images_per_s']:,.0f} | {row['speedup']:.2f}x | {row['engine_gflops']:.1f} "
+                     f"| {100 * row['share_of_peak']:.1f}% |")
+    peak, parallel = result["matmul_peak"], result["parallel"]
+    slowest = min(result["cases"], key=lambda row: row["speedup"])
+    shares = {row["key"]: row["share_of_peak"] for row in result["cases"] if row["key"] in PEAK_CASES}
+
+    def met(ok: bool) -> str:
+        return "**met**" if ok else "**missed**"
+
+    lines += ["", f"Measured {result['date']} on {result['cpu_model']} ({result['cores']} cores, {result['threads']} "
+              f"threads), torch {result['torch']}; load average before the run "
+              f"{result['load_average_before']:.2f}. Float32 matrix-multiply peak: {peak['gflops']:.1f} GFLOP/s.", "",
+              "| Target | Measured | |", "|---|---|---|",
+              f"| no model slower than the reference | slowest: {slowest['key']} at {slowest['speedup']:.2f}x "
+              f"| {met(slowest['speedup'] >= 1)} |",
+              f"| geometric-mean speed-up at least {TARGETS['geomean_speedup']}x | {result['geomean_speedup']:.2f}x "
+              f"over {len(result['cases'])} cases | {met(result['geomean_speedup'] >= TARGETS['geomean_speedup'])} |"]
+    for key, share in shares.items():
+        lines.append(f"| {key} at least {100 * TARGETS['share_of_peak']:.0f}% of the matmul peak | {100 * share:.1f}% "
+                     f"| {met(share >= TARGETS['share_of_peak'])} |")
+    if parallel is not None:
+        lines.append(f"| independent batch-{parallel['batch_size']} runs side by side at least "
+                     f"{TARGETS['parallel_ratio']}x one after another | {parallel['ratio']:.2f}x ({parallel['model']}) "
+                     f"| {met(parallel['ratio'] >= TARGETS['parallel_ratio'])} |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -138,6 +138,15 @@ def describe(run: StoredRun | MissingRun) -> str:
     return "stored" + (f" ({epochs} epochs)" if epochs else "")
 
 
+def table_or_pending(frame, what: str):
+    """``frame``, or while none of its runs is stored a note saying so: an empty table reads as a bug."""
+    if len(frame):
+        return frame
+    from IPython.display import Markdown
+
+    return Markdown(f"*{what}: none of its runs is in the store yet (see the run overview at the top).*")
+
+
 class ResultStore:
     def __init__(self, root: str | Path | None = None):
         root = root or os.environ.get("FMNIST_STORE") or DEFAULT_ROOT

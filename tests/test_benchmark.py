@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from fmnist_utils.benchmark import count_flops, case_by_key, main, select_cases
+from fmnist_utils.benchmark import case_by_key, count_flops, main, select_cases, speed_markdown
 
 # Model-1 forward multiply-adds per image: conv1 (26x26 outputs, 32 channels, 1x3x3 kernel),
 # conv2 (24x24, 64, 32x3x3), fc1 (9216 -> 128), fc2 (128 -> 10); biases are not counted.
@@ -62,3 +62,20 @@ def test_unknown_model_is_a_clear_error(tmp_path):
     with pytest.raises(ValueError, match=r"'resnet152'.*known: .*model1.*lenet5"):
         main(["--quick", "--models", "model1", "resnet152", "--output", str(tmp_path / "b.json")])
     assert not (tmp_path / "b.json").exists()
+
+
+def test_speed_page_reports_each_target_as_met_or_missed(quick_result):
+    result = json.loads(json.dumps(quick_result))  # a copy to edit
+    result["load_average_before"] = 0.1
+    for row, speedup in zip(result["cases"], (0.8, 3.0)):
+        row["speedup"] = speedup
+    result["geomean_speedup"] = (0.8 * 3.0) ** 0.5
+    result["cases"][0]["share_of_peak"] = 0.5  # model1
+    result["parallel"] = {"batch_size": 8, "model": "resnet_mini", "ratio": 1.2}
+    page = speed_markdown(result)
+    assert page.count("| model1 |") == 1 and page.count("| lenet5 |") == 1
+    assert "slowest: model1 at 0.80x | **missed**" in page
+    assert "| 1.55x over 2 cases | **met** |" in page
+    assert "model1 at least 45% of the matmul peak | 50.0% | **met** |" in page
+    assert "| 1.20x (resnet_mini) | **missed** |" in page
+    assert "No benchmark has been recorded yet" in speed_markdown(None)

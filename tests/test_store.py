@@ -108,3 +108,14 @@ def test_status_reports_checkpointed_epochs(tiny_config, tmp_path):
         train(config, progress=False, checkpoint_path=store.checkpoint_path(config), on_epoch_end=stop)
     state = store.status(config)
     assert isinstance(state, MissingRun) and state.checkpoint_epochs == 1
+
+
+def test_an_empty_table_becomes_a_note_naming_what_is_pending():
+    import pandas as pd
+
+    from fmnist_utils.store import table_or_pending
+
+    frame = pd.DataFrame({"accuracy": [0.9]})
+    assert table_or_pending(frame, "Timings") is frame
+    note = table_or_pending(pd.DataFrame(), "Timings")
+    assert "Timings: none of its runs is in the store yet" in note.data

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from ..config import CLASSICAL_ESTIMATORS, ClassicalConfig, RunConfig
 from ..params import ChapterSpec, Param, int_list, optional, positive_int, resolve
-from ..store import describe
+from ..store import describe, table_or_pending
 
 TITLE = "CNN-3-128, classical baselines and a lightweight extension"
 STUDY = "02_cnn3_128_extension.md"
@@ -350,7 +350,7 @@ def classical_timing(runs: ChapterRuns):
              "predict (s)": round(run.result["timing"]["predict_seconds"], 1),
              "threads": run.result["provenance"]["threads"]}
             for name, run in runs.classical.items() if stored(run)]
-    return pd.DataFrame(rows).set_index("model") if rows else pd.DataFrame()
+    return table_or_pending(pd.DataFrame(rows).set_index("model") if rows else pd.DataFrame(), "Classical timings")
 
 
 def staged_table(runs: ChapterRuns):
@@ -380,7 +380,7 @@ def staged_timing(runs: ChapterRuns):
             rows += [{"run": label, "epochs": s["epoch"], "cumulative training time (s)": round(s["train_seconds"]),
                       "threads": run.result["provenance"]["threads"], "device": run.result["provenance"]["device"]}
                      for s in run.staged]
-    return pd.DataFrame(rows)
+    return table_or_pending(pd.DataFrame(rows), "Staged timings")
 
 
 def staged_curves(runs: ChapterRuns) -> list[dict]:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from ..config import RunConfig
 from ..params import ChapterSpec, Param, boolean, int_list, optional, positive_int, resolve
-from ..store import describe
+from ..store import describe, table_or_pending
 
 TITLE = "MLP hyperparameter sweeps"
 STUDY = "03_mlp_analysis.md"
@@ -357,7 +357,8 @@ def batch_timing_table(runs: ChapterRuns):
                          "seconds per epoch": sum(seconds) / len(seconds),
                          "seconds to best epoch": sum(seconds[: run.metrics["best_epoch"]]),
                          "val acc": val_acc(run)})
-    return pd.DataFrame(rows).set_index("batch").round(3) if rows else pd.DataFrame()
+    return table_or_pending(pd.DataFrame(rows).set_index("batch").round(3) if rows else pd.DataFrame(),
+                            "Batch-size timings")
 
 
 def best_table(runs: ChapterRuns):

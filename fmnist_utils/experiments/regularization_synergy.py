@@ -14,7 +14,7 @@ from functools import lru_cache
 
 from ..config import RunConfig
 from ..params import ChapterSpec, Param, int_list, optional, positive_int, resolve
-from ..store import stored_runs as stored
+from ..store import stored_runs as stored, table_or_pending
 
 TITLE = "Regularisation synergy, tested as a factorial experiment"
 STUDY = "05_regularization_synergy.md"
@@ -409,7 +409,7 @@ def timing_table(runs: ChapterRuns):
                              "threads": r.result["provenance"]["threads"], "epochs": r.metrics["epochs_run"]})
     frame = pd.DataFrame(rows, columns=["group", "cell", "train seconds", "threads", "epochs"])
     if frame.empty:
-        return frame
+        return table_or_pending(frame, "Training times")
     return frame.groupby("group").agg(runs=("train seconds", "size"), seconds_per_run=("train seconds", "mean"),
                                       total_hours=("train seconds", lambda s: s.sum() / 3600),
                                       threads=("threads", "max"), mean_epochs=("epochs", "mean")).round(2)
@@ -570,7 +570,7 @@ def factorial_table(frame, value: str, digits: int = 3):
     import pandas as pd
 
     if frame.empty:
-        return pd.DataFrame()
+        return table_or_pending(frame, f"The factorial table of {value}")
     norms = list(dict.fromkeys(frame["norm"]))
     table = frame.groupby(["norm", "dropout"])[value].agg(lambda s: _fmt(s.to_list(), digits)).unstack("dropout")
     table = table.reindex(norms)
