@@ -40,8 +40,12 @@ def choose_device(device: str = "auto") -> torch.device:
     return torch.device(device)
 
 
-def uses_convolutions(model: nn.Module) -> bool:
-    return any(isinstance(m, nn.Conv2d) for m in model.modules())
+def prefers_channels_last(model: nn.Module) -> bool:
+    """Convolutional models train faster in channels_last on this CPU, except with InstanceNorm, whose
+    CPU kernels are slower in that layout (measured: 166 against 100 ms per step for chapter 5's net)."""
+    modules = list(model.modules())
+    return (any(isinstance(m, nn.Conv2d) for m in modules)
+            and not any(isinstance(m, nn.InstanceNorm2d) for m in modules))
 
 
 @dataclass
@@ -208,7 +212,7 @@ class Engine:
         torch.manual_seed(config.seed)  # weight initialisation and dropout
         model = build_model(config.model, **config.model_args)
         if channels_last is None:
-            channels_last = uses_convolutions(model)
+            channels_last = prefers_channels_last(model)
         memory_format = torch.channels_last if channels_last else torch.contiguous_format
         model = model.to(torch_device, memory_format=memory_format)
         splits = prepare_splits(config, torch_device, channels_last)

@@ -5,7 +5,8 @@ import pytest
 import torch
 
 from fmnist_utils.config import RunConfig
-from fmnist_utils.train import make_loss, train
+from fmnist_utils.models import build_model
+from fmnist_utils.train import make_loss, prefers_channels_last, train
 
 
 def test_same_seed_same_machine_identical_results(tiny_config):
@@ -123,3 +124,13 @@ def test_digits_dataset_for_the_diagnosis_chapter():
     config = RunConfig(model="mlp", dataset="digits", normalize=None, epochs=1, batch_size=32, val_fraction=0.1)
     result = train(config, progress=False)
     assert len(result.predictions["pred"]) == 359  # a fifth of scikit-learn's 1,797 digits
+
+
+@pytest.mark.parametrize("name, kwargs, expected", [
+    ("model1", {}, True),
+    ("flexible_cnn", {"layers": 2, "filters": 8, "norm": "batch"}, True),
+    ("flexible_cnn", {"layers": 2, "filters": 8, "norm": "instance"}, False),  # slower channels_last kernels
+    ("mlp", {"hidden_layers": 1, "width": 32}, False),
+])
+def test_memory_layout_rule(name, kwargs, expected):
+    assert prefers_channels_last(build_model(name, **kwargs)) is expected
