@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from fmnist_utils.benchmark import case_by_key, count_flops, main, select_cases, speed_markdown
+from fmnist_utils.benchmark import case_by_key, count_flops, main, op_profile, select_cases, speed_markdown
 
 # Model-1 forward multiply-adds per image: conv1 (26x26 outputs, 32 channels, 1x3x3 kernel),
 # conv2 (24x24, 64, 32x3x3), fc1 (9216 -> 128), fc2 (128 -> 10); biases are not counted.
@@ -79,3 +79,14 @@ def test_speed_page_reports_each_target_as_met_or_missed(quick_result):
     assert "model1 at least 45% of the matmul peak | 50.0% | **met** |" in page
     assert "| 1.20x (resnet_mini) | **missed** |" in page
     assert "No benchmark has been recorded yet" in speed_markdown(None)
+
+
+def test_op_profile_names_the_operators_that_take_the_time(quick_result):
+    ops = op_profile(case_by_key("lenet5"), warmup=1, steps=2, top=5)
+    assert len(ops) == 5
+    assert [op["ms_per_step"] for op in ops] == sorted((op["ms_per_step"] for op in ops), reverse=True)
+    assert all(0 < op["share"] <= 1 for op in ops) and sum(op["share"] for op in ops) <= 1 + 1e-9
+    assert any("conv" in op["op"] or "mm" in op["op"] for op in ops)
+    page = speed_markdown({**quick_result, "op_profiles": {"lenet5": ops}})
+    assert "Where a training step of **lenet5** spends its time" in page
+    assert f"| `{ops[0]['op']}` |" in page
