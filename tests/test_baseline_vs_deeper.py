@@ -89,3 +89,34 @@ def test_activation_layers_exist_and_give_feature_maps(model, layers):
 
     maps = capture_activations(build_model(model), layers, torch.zeros(1, 1, 28, 28))
     assert list(maps) == list(layers) and all(m.dim() == 4 for m in maps.values())
+
+
+def ablation_frame(depth_effects: dict) -> "pd.DataFrame":
+    """Eight cells: Model-1 at 0.90 everywhere, Model-2 ahead by the given points per (augmentation, recipe)."""
+    import pandas as pd
+
+    rows = []
+    for (augmentation, recipe), points in depth_effects.items():
+        for architecture, accuracy in (("model1", 0.90), ("model2", 0.90 + points / 100)):
+            rows.append({"architecture": architecture, "augmentation": augmentation, "recipe": recipe,
+                         "test accuracy": accuracy, "std": float("nan"), "runs": "1/1"})
+    return pd.DataFrame(rows)
+
+
+@pytest.mark.parametrize("effects, expected", [
+    ({("none", "model1"): 0.3, ("none", "model2"): -0.5, ("crop+flip", "model1"): 3.5, ("crop+flip", "model2"): 3.9},
+     "it clearly helps with crop+flip and Model-1's recipe (+3.50) and with crop+flip and Model-2's recipe (+3.90)"),
+    ({("none", "model1"): -3.0, ("none", "model2"): -2.0, ("crop+flip", "model1"): -2.5, ("crop+flip", "model2"): 0.1},
+     "Depth itself costs accuracy here"),
+    ({("none", "model1"): -3.0, ("none", "model2"): 0.0, ("crop+flip", "model1"): 3.0, ("crop+flip", "model2"): 0.1},
+     "Depth helps with crop+flip and Model-1's recipe (+3.00) but hurts without augmentation and Model-1's recipe"),
+])
+def test_ablation_answer_counts_only_effects_beyond_seed_noise(effects, expected):
+    targets = np.arange(10)
+    runs = chapter.ChapterRuns(
+        main={"model1": [fake_run("model1", s, a, targets, targets) for s, a in ((42, 0.920), (43, 0.922))],
+              "model2": [fake_run("model2", s, a, targets, targets) for s, a in ((42, 0.918), (43, 0.924))]},
+        ablation={}, seeds=[42, 43], ablation_seeds=[42])
+    text = chapter.conclusion(runs, ablation_frame(effects))
+    assert expected in text
+    assert "(Ablation seeds: 42; one run per cell.)" in text
