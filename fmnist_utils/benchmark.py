@@ -611,7 +611,7 @@ def speed_markdown(result: dict | None) -> str:
     """The appendix's tables and target checks, written from a ``benchmark.json`` result."""
     if result is None:
         return "*No benchmark has been recorded yet: run `make benchmark` on an otherwise idle machine.*\n"
-    lines = ["| Case | Chapter | Batch | Reference img/s | Engine img/s | Speed-up | GFLOP/s | Share of peak |",
+    lines = ["| Case | Ch. | Batch | Reference img/s | Engine img/s | Speed-up | GFLOP/s | % of peak |",
              "|---|---:|---:|---:|---:|---:|---:|---:|"]
     for row in result["cases"]:
         lines.append(f"| {row['key']} | {row['chapter']} | {row['batch_size']} | {row['reference_images_per_s']:,.0f} "
