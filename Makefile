@@ -10,10 +10,13 @@ DATA   := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
 WIDGETS      := _vendor/jupyter-widgets
 HTML_MANAGER := @jupyter-widgets/html-manager@1.0.15
 REQUIREJS    := requirejs@2.3.7
+# MathJax for the book's formulas, served from the book too (the CDN copy is unreachable offline).
+MATHJAX      := _vendor/mathjax
+MATHJAX_PKG  := mathjax@3.2.2
 
 .PHONY: setup data browser book test unit publish train-all benchmark clean
 
-setup: data $(STAMP) $(WIDGETS)/embed-amd.js
+setup: data $(STAMP) $(WIDGETS)/embed-amd.js $(MATHJAX)/tex-mml-chtml.js
 
 # The four IDX files: $FMNIST_DATA_DIR or data/ if present, else the Debian package.
 data:
@@ -35,6 +38,17 @@ $(WIDGETS)/embed-amd.js:
 	  rm -f $(WIDGETS)/*.tgz; \
 	else \
 	  rm -rf $(WIDGETS); echo "npm could not fetch the ipywidgets renderer: the book's widgets will load it from a CDN"; \
+	fi
+
+# The one MathJax bundle the book uses (TeX in, CommonHTML out) and its web fonts; without npm, the CDN copy.
+$(MATHJAX)/tex-mml-chtml.js:
+	@mkdir -p $(MATHJAX)
+	@if command -v npm >/dev/null && (cd $(MATHJAX) && npm pack --silent $(MATHJAX_PKG) >/dev/null); then \
+	  tar -xzf $(MATHJAX)/mathjax-*.tgz -C $(MATHJAX) --strip-components=2 \
+	      package/es5/tex-mml-chtml.js package/es5/output/chtml/fonts/woff-v2; \
+	  rm -f $(MATHJAX)/*.tgz; \
+	else \
+	  rm -rf $(MATHJAX); echo "npm could not fetch MathJax: the book's formulas will load it from a CDN"; \
 	fi
 
 # Headless Chromium for the browser test of the built book.

@@ -1,9 +1,10 @@
-"""The book's Sphinx extension: widgets that render offline, and each page script loaded once.
+"""The book's Sphinx extension: widgets and formulas that render offline, and each page script loaded once.
 
-**Widgets.** `make book` and `make test` fetch `@jupyter-widgets/html-manager` and RequireJS from the npm registry
-into `_vendor/jupyter-widgets/` (not committed). With those files the published explorers render
-without any CDN, which the offline browser test needs; without them myst-nb's CDN default stays.
-(Not `_static/`: Jupyter Book would load every script found there on every page.)
+**Widgets and MathJax.** `make book` and `make test` fetch `@jupyter-widgets/html-manager`, RequireJS
+and MathJax 3 from the npm registry into `_vendor/` (not committed). With those files the published
+explorers and formulas render without any CDN, which the offline browser test needs; without them
+the CDN defaults of myst-nb and Sphinx stay. (Not `_static/`: Jupyter Book would load every script
+found there on every page.)
 
 **Scripts.** With Sphinx 7.4, sphinx-thebe 0.3.1 registers its configuration script twice, and the
 second `const THEBE_JS_URL` is a JavaScript error on every page; identical scripts are dropped.
@@ -15,6 +16,7 @@ CDN = "https://cdn.jsdelivr.net/npm/"  # only for widget libraries the bundle do
 
 
 VENDOR_DIR = "_vendor"
+MATHJAX_SCRIPT = "mathjax/tex-mml-chtml.js"  # finds its fonts in output/chtml/fonts/ beside itself
 
 
 def local_renderer(vendor_dir: Path) -> dict | None:
@@ -26,12 +28,20 @@ def local_renderer(vendor_dir: Path) -> dict | None:
             f"{WIDGETS_DIR}/embed-amd.js": {"data-jupyter-widgets-cdn": CDN}}
 
 
-def _use_local_renderer(app, config) -> None:
+def local_mathjax(vendor_dir: Path) -> str | None:
+    """Sphinx's ``mathjax_path`` (relative to ``_static/``) for the vendored MathJax, or None if absent."""
+    return MATHJAX_SCRIPT if (vendor_dir / MATHJAX_SCRIPT).is_file() else None
+
+
+def _use_local_assets(app, config) -> None:
     vendor = Path(app.srcdir) / VENDOR_DIR
-    scripts = local_renderer(vendor)
-    if scripts:
+    scripts, mathjax = local_renderer(vendor), local_mathjax(vendor)
+    if scripts or mathjax:
         config.html_static_path = [*config.html_static_path, str(vendor)]  # copied into _build/html/_static/
+    if scripts:
         config.nb_ipywidgets_js = scripts
+    if mathjax:
+        config.mathjax_path = mathjax
 
 
 def _drop_duplicate_scripts(app, pagename, templatename, context, doctree) -> None:
@@ -48,6 +58,6 @@ def _drop_duplicate_scripts(app, pagename, templatename, context, doctree) -> No
 
 
 def setup(app):
-    app.connect("config-inited", _use_local_renderer)
+    app.connect("config-inited", _use_local_assets)
     app.connect("html-page-context", _drop_duplicate_scripts)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -21,6 +21,9 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
                  "--disable-background-networking", "--disable-component-update"]
 # The widget bundle looks for its icon fonts beside the page; the explorers use no icons.
 TOLERATED_MISSING = ("@jupyter-widgets/html-manager/dist/",)
+# With the vendored renderer and MathJax (`make setup` fetches them) a page needs nothing from outside.
+VENDORED = all((REPO_ROOT / "_vendor" / f).is_file()
+               for f in ("jupyter-widgets/embed-amd.js", "jupyter-widgets/require.js", "mathjax/tex-mml-chtml.js"))
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium package (`make browser`)")]
@@ -32,6 +35,8 @@ PAGE_FACTS = """() => ({
   renderedWidgets: document.querySelectorAll('.widget-image').length,
   widgetErrors: [...document.querySelectorAll('.jupyter-widgets')].filter(
       w => w.textContent.includes('Error displaying widget')).length,
+  formulas: document.querySelectorAll('article .math').length,
+  typesetFormulas: document.querySelectorAll('article .math mjx-container').length,
 })"""
 
 
@@ -77,9 +82,13 @@ def visit(browser, base: str, page_path: str) -> dict:
 
     page.route("**/*", local_only)
     page.goto(base + page_path, wait_until="networkidle")
-    saved = page.evaluate(PAGE_FACTS)["savedWidgets"]
-    if saved:  # the renderer replaces each saved view with live DOM; give it time to do so
-        page.wait_for_function(f"document.querySelectorAll('.widget-image').length >= {saved}", timeout=30_000)
+    first = page.evaluate(PAGE_FACTS)
+    if first["savedWidgets"]:  # the renderer replaces each saved view with live DOM; give it time to do so
+        page.wait_for_function(f"document.querySelectorAll('.widget-image').length >= {first['savedWidgets']}",
+                               timeout=30_000)
+    if first["formulas"] and VENDORED:  # MathJax typesets after the page has loaded
+        page.wait_for_function(f"document.querySelectorAll('article .math mjx-container').length >= "
+                               f"{first['formulas']}", timeout=30_000)
     facts = page.evaluate(PAGE_FACTS)
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / (page_path.replace("/", "_").removesuffix(".html") + ".png")),
@@ -100,7 +109,10 @@ def test_every_page_renders_cleanly_in_chromium(served_book, browser):
     assert len(pages) == 7 and all((html / p).exists() for p in pages), pages
     for page_path in pages:
         seen = visit(browser, base, page_path)
-        if seen["outside requests"]:  # e.g. MathJax from its CDN: absent offline, present for online readers
+        if VENDORED:
+            assert not seen["outside requests"], f"{page_path} asked for outside resources: {seen['outside requests']}"
+            assert seen["typesetFormulas"] == seen["formulas"], f"{page_path}: formulas MathJax did not typeset"
+        elif seen["outside requests"]:  # the CDN copies npm could not vendor: absent offline, there for readers online
             warnings.warn(f"{page_path} asked for outside resources: {seen['outside requests']}")
         assert not seen["page errors"], f"{page_path}: {seen['page errors']}"
         assert not seen["missing files"], f"{page_path}: {seen['missing files']}"
