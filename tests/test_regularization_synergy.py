@@ -351,6 +351,9 @@ def test_interaction_table_and_figure_on_constructed_runs(small):
     assert table.loc[("batch", "0.1"), "reading"] == "additive within the uncertainty"
     assert list(chapter.factorial_table(frame, "validation loss").index) == ["none", "batch", "instance"]
     assert chapter.anova(frame, "validation loss").loc["norm x dropout", "p"] < 0.001
+    # half-trained grid (a cell with no stored run): no ANOVA rather than one with empty rows
+    partial = frame[~((frame["norm"] == "instance") & (frame["dropout"] == 0.3))]
+    assert chapter.anova(partial, "validation loss") is None
     import matplotlib.pyplot as plt
 
     for figure in (chapter.factorial_figure(frame), chapter.converged_curves(runs),

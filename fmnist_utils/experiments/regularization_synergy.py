@@ -627,7 +627,11 @@ def interaction_table(frame, value: str, settings, level: float = 0.95):
 def anova(frame, value: str):
     from ..stats import two_way_anova
 
-    if frame.empty or frame.groupby(["norm", "dropout"]).size().max() < 2:
+    if frame.empty:
+        return None
+    sizes = frame.groupby(["norm", "dropout"]).size()
+    # a two-way ANOVA needs every combination of the levels present and some replication
+    if len(sizes) < frame["norm"].nunique() * frame["dropout"].nunique() or sizes.max() < 2:
         return None
     return two_way_anova(frame, "norm", "dropout", value).round(4)
 
