@@ -11,7 +11,7 @@ from fmnist_utils.claims import MISSING, NOT_REPRODUCED, REPRODUCED
 from fmnist_utils.config import RunConfig
 from fmnist_utils.experiments import mlp_analysis as chapter
 from fmnist_utils.params import ParameterError
-from fmnist_utils.store import ResultStore, StoredRun
+from fmnist_utils.store import MissingRun, ResultStore, StoredRun
 from fmnist_utils.train import train
 
 TOL = 1e-5
@@ -294,3 +294,15 @@ def test_missing_runs_are_shown_as_missing_and_never_judged(tmp_path):
     assert chapter.conclusion(runs).startswith("_The conclusion")
     assert chapter.joint_table(runs).isna().all().all()
     assert chapter.sweep_figure(runs, "lr", "x") is None and chapter.step_figure(runs) is None
+
+
+def test_conclusion_flags_runs_stopped_by_the_epoch_limit_and_speaks_without_the_best_model():
+    settings = paper()
+    runs = constructed(settings, study_like, train_acc=0.95)
+    label, config = chapter.sweeps(settings)["width"][0]
+    runs.sweeps["width"][0] = (label, fake_run(config, 0.87, epochs=config.epochs, best=config.epochs))
+    assert chapter.capped_runs(runs) == [f"width {label}"]
+    assert f"1 stored run(s) used all {settings.epochs} epochs" in chapter.conclusion(runs)
+    runs.sweeps["best"] = [(seed, MissingRun("missing-key", config)) for seed, _ in runs.sweeps["best"]]
+    text = chapter.conclusion(runs)
+    assert "has no stored run yet" in text and "judged claims hold" in text

@@ -416,6 +416,17 @@ def _stored(runs: ChapterRuns, sweep: str) -> dict:
     return {label: run for label, run in runs.sweeps[sweep] if is_stored(run)}
 
 
+def capped_runs(runs: ChapterRuns) -> list[str]:
+    """Runs (as "sweep setting") that trained for the full epoch budget: patience never stopped them."""
+    seen, capped = set(), []
+    for sweep, pairs in runs.sweeps.items():
+        for label, run in pairs:
+            if is_stored(run) and run.key not in seen and run.metrics["epochs_run"] >= run.config.epochs:
+                seen.add(run.key)
+                capped.append(f"{sweep} {label}")
+    return capped
+
+
 def _complete(runs: ChapterRuns, sweep: str) -> bool:
     return all(is_stored(run) for _, run in runs.sweeps[sweep])
 
@@ -582,23 +593,32 @@ def conclusion(runs: ChapterRuns) -> str:
 
     settings = runs.settings
     rows = claims(runs)
+    if not any(is_stored(run) for pairs in runs.sweeps.values() for _, run in pairs):
+        return "_The conclusion is written once the chapter has stored runs._"
     best = [run for _, run in runs.sweeps["best"] if is_stored(run)]
-    if not best:
-        return "_The conclusion is written once the best configuration has stored runs._"
     margin, _ = noise(runs)
-    val_mean, val_std = mean_std([val_acc(r) for r in best])
-    test_mean, test_std = mean_std([r.metrics["accuracy"] for r in best])
-    spread = lambda std: f" ± {100 * std:.2f}" if std is not None else ""  # noqa: E731
     reproduced = [c.claim for c in rows if c.verdict == REPRODUCED]
     judged = [c for c in rows if c.verdict in (REPRODUCED, "not reproduced")]
-    lines = [
-        f"- **Best model.** The study's best configuration (2 x {settings.best_width}, batch "
-        f"{settings.base_batch_size}, learning rate {fmt_lr(settings.base_lr)}, cross-entropy) reaches "
-        f"{100 * val_mean:.2f}%{spread(val_std)} validation and {100 * test_mean:.2f}%{spread(test_std)} test "
-        f"accuracy over {len(best)} seed(s) (study: 89.9% and 89.3%).",
-        f"- **Claims.** {len(reproduced)} of {len(judged)} judged claims hold"
-        + (": " + "; ".join(reproduced) + "." if reproduced else "."),
-    ]
+    lines = []
+    if best:
+        val_mean, val_std = mean_std([val_acc(r) for r in best])
+        test_mean, test_std = mean_std([r.metrics["accuracy"] for r in best])
+        spread = lambda std: f" ± {100 * std:.2f}" if std is not None else ""  # noqa: E731
+        lines.append(
+            f"- **Best model.** The study's best configuration (2 x {settings.best_width}, batch "
+            f"{settings.base_batch_size}, learning rate {fmt_lr(settings.base_lr)}, cross-entropy) reaches "
+            f"{100 * val_mean:.2f}%{spread(val_std)} validation and {100 * test_mean:.2f}%{spread(test_std)} test "
+            f"accuracy over {len(best)} seed(s) (study: 89.9% and 89.3%).")
+    else:
+        lines.append("- **Best model.** The study's best configuration has no stored run yet; the claims below are "
+                     "judged on the sweeps that are stored.")
+    lines.append(f"- **Claims.** {len(reproduced)} of {len(judged)} judged claims hold"
+                 + (": " + "; ".join(reproduced) + "." if reproduced else "."))
+    capped = capped_runs(runs)
+    if capped:
+        lines.append(f"- **Epoch limit.** {len(capped)} stored run(s) used all {settings.epochs} epochs without "
+                     f"meeting the patience rule ({', '.join(capped)}): they were still improving, so their "
+                     "accuracy is a lower bound set by our epoch limit (the study states none).")
     not_held = [c for c in judged if c.verdict != REPRODUCED]
     if not_held:
         lines.append("- **Not reproduced.** " + "; ".join(f"{c.claim} (ours: {c.ours})" for c in not_held) + ".")
