@@ -15,7 +15,7 @@ import os
 import platform
 import shutil
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
@@ -122,6 +122,8 @@ class MissingRun:
     key: str
     config: RunConfig
     checkpoint_epochs: int = 0  # epochs already done by an interrupted run
+    # the staged test evaluations that run already made: each is final (later epochs cannot change it)
+    staged: list = field(default_factory=list)
 
 
 def stored_runs(runs: list) -> list[StoredRun]:
@@ -184,11 +186,12 @@ class ResultStore:
         run = self.get(config)
         if run is not None:
             return run
-        epochs = 0
+        epochs, staged = 0, []
         checkpoint = self.checkpoint_path(config)
         if checkpoint.exists():
-            epochs = len(torch.load(checkpoint, map_location="cpu", weights_only=True)["history"])
-        return MissingRun(key=self.key(config), config=config, checkpoint_epochs=epochs)
+            state = torch.load(checkpoint, map_location="cpu", weights_only=True)
+            epochs, staged = len(state["history"]), list(state.get("staged", []))
+        return MissingRun(key=self.key(config), config=config, checkpoint_epochs=epochs, staged=staged)
 
     def put(self, result, save_weights: bool = False) -> StoredRun:
         """Write a ``TrainResult`` atomically (temporary directory, then rename)."""

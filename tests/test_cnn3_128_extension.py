@@ -169,6 +169,28 @@ def test_staged_results_match_the_per_epoch_test_accuracy_and_cumulative_time(tm
     assert run.metrics["accuracy"] == run.staged[-1]["accuracy"]  # the last epoch's model, nothing selected
 
 
+def test_an_interrupted_staged_run_shows_the_stages_it_finished(tmp_path):
+    from fmnist_utils.train import train
+
+    s = settings("paper", stages=[1, 3])
+    store = ResultStore(tmp_path)
+    config = small(chapter.main_config(s))
+
+    def stop_after_two(epoch, row):
+        if epoch == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train(config, progress=False, checkpoint_path=store.checkpoint_path(config), on_epoch_end=stop_after_two)
+    state = store.status(config)
+    assert isinstance(state, MissingRun) and state.checkpoint_epochs == 2 and chapter.in_progress(state)
+    assert [st["epoch"] for st in state.staged] == [1]
+    assert chapter.stage_accuracy(state, 1) == state.staged[0]["accuracy"]
+    assert chapter.stage_accuracy(state, 3) is None
+    finished = store.get_or_train(config, progress=False, threads=1)  # resumes; the first stage is unchanged
+    assert finished.staged[0] == state.staged[0]
+
+
 def test_evaluating_on_training_images_uses_the_same_network_as_the_main_run(tmp_path):
     s = settings("paper", stages=[1, 2], diagnosis_epochs=1)
     store = ResultStore(tmp_path)
@@ -285,6 +307,21 @@ def test_staged_claims_compare_the_stages_with_the_study(two, peak, expected):
     assert result["CNN-3-128 peak test accuracy (62 epochs)"] == expected  # the best stage is the peak
     assert result["Most errors between similar garments (coat / pullover)"] == REPRODUCED
     assert chapter.confusion_pairs(runs.main)["classes"].iloc[0] == "Pullover / Coat"
+
+
+def test_a_run_in_progress_is_judged_on_its_finished_stages_only():
+    s = settings()
+    runs = missing_runs(s)
+    runs.main = MissingRun("in-progress", chapter.main_config(s), checkpoint_epochs=16, staged=[
+        {"epoch": 2, "accuracy": 0.8869, "train_seconds": 700.0}, {"epoch": 14, "accuracy": 0.9142, "train_seconds": 4900.0}])
+    rows = {row.claim: row for row in chapter.claims(runs)}
+    assert rows["CNN-3-128 test accuracy after 2 epochs"].verdict == NOT_REPRODUCED
+    assert "16/62 epochs" in rows["CNN-3-128 test accuracy after 2 epochs"].note
+    assert rows["CNN-3-128 peak test accuracy (62 epochs)"].verdict == MISSING
+    column = "this book, no augmentation (run in progress: 16/62 epochs)"
+    assert chapter.staged_table(runs).loc[2, column] == "88.69%"
+    assert "run in progress: 16/62 epochs" in chapter.conclusion(runs, {"test images": 10_000,
+                                                                       "test images with a training copy": 0})
 
 
 def test_a_profile_without_the_studys_stages_is_not_comparable():

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from ..config import CLASSICAL_ESTIMATORS, ClassicalConfig, RunConfig
 from ..params import ChapterSpec, Param, int_list, optional, positive_int, resolve
-from ..store import describe, table_or_pending
+from ..store import MissingRun, describe, table_or_pending
 
 TITLE = "CNN-3-128, classical baselines and a lightweight extension"
 STUDY = "02_cnn3_128_extension.md"
@@ -238,9 +238,21 @@ def stored(run) -> bool:
     return isinstance(run, StoredRun)
 
 
+def in_progress(run) -> bool:
+    """A run that is not stored yet but has checkpointed epochs (a long run resumed across sessions)."""
+    return isinstance(run, MissingRun) and run.checkpoint_epochs > 0
+
+
+def progress_note(run) -> str:
+    return f"run in progress: {run.checkpoint_epochs}/{run.config.epochs} epochs" if in_progress(run) else ""
+
+
 def stage_accuracy(run, epoch: int) -> float | None:
-    """Accuracy of the staged evaluation after ``epoch`` epochs (None: no such stage, or no run)."""
-    if not stored(run):
+    """Accuracy of the staged evaluation after ``epoch`` epochs (None: no such stage yet, or no run).
+
+    A run still in progress has already made its evaluations up to its checkpoint; each is final.
+    """
+    if not (stored(run) or in_progress(run)):
         return None
     return next((s["accuracy"] for s in run.staged if s["epoch"] == epoch), None)
 
@@ -363,11 +375,15 @@ def staged_table(runs: ChapterRuns):
         rows.append({
             "epochs": epoch,
             "study": _pct(STUDY_STAGES.get(epoch)),
-            "this book, no augmentation": _pct(stage_accuracy(runs.main, epoch)),
-            "this book, original augmentation": _pct(stage_accuracy(runs.augmented, epoch)),
+            _run_column("this book, no augmentation", runs.main): _pct(stage_accuracy(runs.main, epoch)),
+            _run_column("this book, original augmentation", runs.augmented): _pct(stage_accuracy(runs.augmented, epoch)),
             "digits stand-in (not MNIST)": _pct(stage_accuracy(runs.diagnosis["digits"], epoch)),
         })
     return pd.DataFrame(rows).set_index("epochs")
+
+
+def _run_column(label: str, run) -> str:
+    return f"{label} ({progress_note(run)})" if in_progress(run) else label
 
 
 def staged_timing(runs: ChapterRuns):
@@ -387,6 +403,10 @@ def staged_curves(runs: ChapterRuns) -> list[dict]:
     """Panels for ``plots.series_panels``: per-epoch test accuracy of the CNN-3-128 runs and the study's points."""
     series = {}
     for color, label, run in (("C0", "no augmentation", runs.main), ("C1", "original augmentation", runs.augmented)):
+        if in_progress(run):  # its checkpointed stages only (the checkpoint keeps no per-epoch test accuracy we show)
+            series[f"this book, {label}, stages ({progress_note(run)})"] = {
+                "x": [s["epoch"] for s in run.staged], "y": [s["accuracy"] for s in run.staged], "style": "o",
+                "color": color}
         if stored(run):
             series[f"this book, {label}, every epoch"] = {
                 "x": [r["epoch"] for r in run.history], "y": [r["test_acc"] for r in run.history], "style": "-",
@@ -633,8 +653,14 @@ def claims(runs: ChapterRuns) -> list:
     rows.append(Claim("CNN-3-128 parameters", f"{STUDY_PARAMETERS['cnn3_128']:,}", f"{params:,}",
                       REPRODUCED if params == STUDY_PARAMETERS["cnn3_128"] else NOT_REPRODUCED, "exact"))
     for epoch, label in ((2, "CNN-3-128 test accuracy after 2 epochs"), (62, "CNN-3-128 peak test accuracy (62 epochs)")):
-        if not stored(runs.main):
-            rows.append(Claim(label, _pct(STUDY_STAGES[epoch]), "-", MISSING))
+        if in_progress(runs.main) and epoch == 2 and stage_accuracy(runs.main, epoch) is not None:
+            # the stage is behind the run's checkpoint: its evaluation is final
+            rows.append(numeric_claim(label, STUDY_STAGES[epoch], [stage_accuracy(runs.main, epoch)], floor=0.005,
+                                      note="; ".join(n for n in (progress_note(runs.main),
+                                                                 subset_note(runs.main.config)) if n)))
+        elif not stored(runs.main):
+            rows.append(Claim(label, _pct(STUDY_STAGES[epoch]), "-", MISSING,
+                              note=progress_note(runs.main)))
         elif epoch not in s.stages:
             rows.append(Claim(label, _pct(STUDY_STAGES[epoch]), "-", NOT_COMPARABLE,
                               note=f"this profile evaluates after {s.stages} epochs"))
@@ -763,6 +789,12 @@ def conclusion(runs: ChapterRuns, duplicates: dict) -> str:
             f"reaches {_trajectory(first, first_epoch, main_final, last_epoch)} "
             f"(study: 99.06% after 2, 99.67% at the peak): {100 * (0.9967 - main_final):.2f} points below the "
             "study's peak.")
+    elif in_progress(runs.main) and runs.main.staged:
+        latest = runs.main.staged[-1]
+        lines.append(
+            f"- **CNN-3-128 ({progress_note(runs.main)}).** After {first_epoch} epochs it reaches {_pct(first)} "
+            f"(study: 99.06%), and {_pct(latest['accuracy'])} at its latest stage ({latest['epoch']} epochs); the "
+            f"{last_epoch}-epoch number follows when the run finishes.")
     if stored(runs.augmented):
         best = max(st["accuracy"] for st in runs.augmented.staged)
         lines.append(f"- **With the original paper's augmentation** the best stage reaches {_pct(best)} "
