@@ -256,7 +256,7 @@ def training_groups(settings):
     for group in groups:
         c = group[0]
         rows.append({"architecture": f"{c.model_args['hidden_layers']} x {c.model_args['width']}",
-                     "batch": c.batch_size, "runs": len(group), "trained": "together (batched)",
+                     "batch": c.batch_size, "runs": len(group), "fmnist-book train trains them": "together (batched)",
                      "differ in": ", ".join(sorted({name for m in group for name in ("loss", "lr", "seed")
                                                      if getattr(m, name) != getattr(c, name)})) or "-"})
     for c in alone:
@@ -264,7 +264,8 @@ def training_groups(settings):
         rows.append({"architecture": f"{c.model_args['hidden_layers']} x {c.model_args['width']}"
                                      + "".join(f", {k} {v}" for k, v in extra.items()),
                      "batch": c.batch_size, "runs": 1,
-                     "trained": "alone" + (f" ({batchable(c)})" if batchable(c) else ""), "differ in": "-"})
+                     "fmnist-book train trains them": "alone" + (f" ({batchable(c)})" if batchable(c) else ""),
+                     "differ in": "-"})
     return pd.DataFrame(rows)
 
 
