@@ -249,6 +249,17 @@ def test_missing_runs_are_shown_as_missing_and_never_computed():
     assert "missing" in chapter.conclusion(runs)
 
 
+def test_conclusion_with_one_study_run_names_the_untrained_models():
+    runs = make_runs(STUDY_ORDER, study_best={"lenet5": 0.8930})
+    settings = paper()
+    for key in MODELS:
+        if key != "lenet5":
+            runs.study[key] = [MissingRun("k", chapter.study_config(settings, key, 42))]
+    text = chapter.conclusion(runs)
+    assert "For 1 of 1 models" in text and "the difference is +0.23 points" in text
+    assert "Not trained yet: ResNet-Mini, DenseNet-Tiny, MobileNet-Lite, ViT-Tiny, Custom CNN." in text
+
+
 # ----- timing ---------------------------------------------------------------------------------------
 
 def test_measure_throughput_reports_both_rates_and_restores_threads():

@@ -804,11 +804,14 @@ def conclusion(runs: ChapterRuns) -> str:
     if table1_done:
         diffs = {k: 100 * (_mean_std(v)[0] - STUDY_TABLE1[k][3]) for k, v in table1_done.items()}
         close = [k for k, d in diffs.items() if abs(d) <= 0.5]
+        spread = (f"the difference is {next(iter(diffs.values())):+.2f} points" if len(diffs) == 1 else
+                  f"the differences run from {min(diffs.values()):+.2f} to {max(diffs.values()):+.2f} points")
         lines.append(
             f"- **Table 1 under the study's own protocol.** For {len(close)} of {len(diffs)} models our best-epoch "
-            f"test accuracy is within half a point of the study's; the differences run from "
-            f"{min(diffs.values()):+.2f} to {max(diffs.values()):+.2f} points "
-            f"({', '.join(f'{LABELS[k]} {d:+.2f}' for k, d in diffs.items())}).")
+            f"test accuracy is within half a point of the study's; {spread} "
+            f"({', '.join(f'{LABELS[k]} {d:+.2f}' for k, d in diffs.items())})."
+            + (f" Not trained yet: {', '.join(LABELS[k] for k in MODELS if k not in diffs)}."
+               if len(diffs) < len(MODELS) else ""))
     else:
         lines.append("- **Table 1.** No study-protocol run is stored yet.")
     lift = flattery(runs)
