@@ -592,10 +592,10 @@ def conclusion(runs: ChapterRuns) -> str:
     """The chapter's answer, written from the stored numbers."""
     from ..claims import REPRODUCED, mean_std
 
-    settings = runs.settings
-    rows = claims(runs)
     if not any(is_stored(run) for pairs in runs.sweeps.values() for _, run in pairs):
         return "_The conclusion is written once the chapter has stored runs._"
+    settings = runs.settings
+    rows = claims(runs)
     best = [run for _, run in runs.sweeps["best"] if is_stored(run)]
     margin, _ = noise(runs)
     reproduced = [c.claim for c in rows if c.verdict == REPRODUCED]
