@@ -6,6 +6,7 @@ and every saved widget must render from the state stored in the notebook. Full-p
 """
 import functools
 import http.server
+import re
 import shutil
 import threading
 import warnings
@@ -19,8 +20,9 @@ SCREENSHOTS = REPO_ROOT / "_build" / "screenshots"
 # No network here, and none needed: anything not served by the test server is refused and recorded.
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-sync",
                  "--disable-background-networking", "--disable-component-update"]
-# The widget bundle looks for its icon fonts beside the page; the explorers use no icons.
-TOLERATED_MISSING = ("@jupyter-widgets/html-manager/dist/",)
+# The widget bundle looks for its icon fonts beside the page (under @jupyter-widgets/ there, whichever
+# subfolder the bundle names); the explorers use no icons, so only those font files may be missing.
+TOLERATED_MISSING = re.compile(r"/@jupyter-widgets/(?:[\w-]+/)*[0-9a-f]{20}\.(?:woff2?|ttf|eot|svg)$")
 # With the vendored renderer and MathJax (`make setup` fetches them) a page needs nothing from outside.
 VENDORED = all((REPO_ROOT / "_vendor" / f).is_file()
                for f in ("jupyter-widgets/embed-amd.js", "jupyter-widgets/require.js", "mathjax/tex-mml-chtml.js"))
@@ -70,7 +72,7 @@ def visit(browser, base: str, page_path: str) -> dict:
     problems = {"page errors": [], "missing files": [], "outside requests": []}
     page.on("pageerror", lambda error: problems["page errors"].append(str(error)))
     page.on("response", lambda response: response.status >= 400
-            and not any(part in response.url for part in TOLERATED_MISSING)
+            and not TOLERATED_MISSING.search(response.url)
             and problems["missing files"].append(f"{response.status} {response.url}"))
 
     def local_only(route):
