@@ -452,6 +452,7 @@ class BatchedTrainer:
             "generator": member.generator.get_state(), "torch_rng": torch.get_rng_state(),
             "history": member.history, "staged": member.staged, "best_value": member.best_value,
             "best_epoch": member.best_epoch, "best_state": member.best_state, "bad_epochs": member.bad_epochs,
+            "threads": torch.get_num_threads(),  # for the cost estimates of book/compute.md
         }, member.checkpoint_path)
 
     def _resume(self) -> int:

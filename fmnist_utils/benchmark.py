@@ -289,6 +289,13 @@ def _flop_counter():
     return flop_counter.FlopCounterMode(display=False, custom_mapping=custom)
 
 
+def forward_flops_per_image(model: nn.Module, x: torch.Tensor) -> float:
+    """FLOPs of one forward pass per image of ``x`` (they do not depend on the pixel values)."""
+    with _flop_counter() as counter:
+        model(x)
+    return counter.get_total_flops() / len(x)
+
+
 def count_flops(case: Case, n: int = 8) -> dict:
     """Forward FLOPs per image, and the forward + backward FLOPs the counter sees, on ``n`` real images."""
     config = case.config()
@@ -296,9 +303,7 @@ def count_flops(case: Case, n: int = 8) -> dict:
     model = build_model(config.model, **config.model_args).train()
     data = load_fashion_mnist()
     x, y = to_float(data.train_images[:n], config.normalize), data.train_labels[:n]
-    with _flop_counter() as counter:
-        model(x)
-    forward = counter.get_total_flops() / n
+    forward = forward_flops_per_image(model, x)
     with _flop_counter() as counter:
         make_loss(config.loss)(model(x), y).backward()
     return {"forward_flops_per_image": forward, "train_flops_per_image": 3 * forward,

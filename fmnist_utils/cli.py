@@ -55,21 +55,25 @@ def settings_for(args):
 
 
 def cmd_status(args) -> int:
+    from .benchmark import DEFAULT_OUTPUT
+    from .report import CostModel, core_hours_text
     from .store import MissingRun, ResultStore
 
     module, settings = settings_for(args)
     store = ResultStore(settings.store_dir)
-    missing = 0
+    costs = CostModel(store, json.loads(DEFAULT_OUTPUT.read_text()) if DEFAULT_OUTPUT.exists() else None)
+    missing = []
     unique = {store.key(c): c for c, _ in module.plan(settings)}  # ablation grids repeat main runs
     for config in unique.values():
         state = store.status(config)
         if isinstance(state, MissingRun):
-            missing += 1
+            costs.add_checkpoint(config)
+            missing.append(cost := costs.estimate(state))
             done = f" ({state.checkpoint_epochs}/{config.epochs} epochs checkpointed)" if state.checkpoint_epochs else ""
-            print(f"missing  {state.key}{done}")
+            print(f"missing  {state.key}{done}  core-hours (expected / at most): {core_hours_text((cost,))}")
         else:
             print(f"stored   {state.key}  accuracy {state.metrics['accuracy']:.4f}")
-    print(f"{missing} missing")
+    print(f"{len(missing)} missing" + (f", {core_hours_text(tuple(missing))} core-hours" if missing else ""))
     return 0
 
 
@@ -174,7 +178,7 @@ def report_texts() -> dict[Path, str]:
                      for name in sorted(CHAPTERS, key=lambda n: chapter_notebook(n).name)}
     benchmark = json.loads(DEFAULT_OUTPUT.read_text()) if DEFAULT_OUTPUT.exists() else None
     return {SCORECARD: GENERATED + scorecard_markdown(root),
-            COMPUTE: GENERATED + compute_markdown(root, in_book_order),
+            COMPUTE: GENERATED + compute_markdown(root, in_book_order, benchmark),
             SPEED: GENERATED + speed_markdown(benchmark)}
 
 

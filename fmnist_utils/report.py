@@ -1,5 +1,13 @@
 """Book-wide accounting, generated from the store: what the paper profile of each chapter has cost so
-far, which runs it still lacks, and how long a chapter takes per profile on this machine.
+far, which runs it still lacks and what they will cost, and how long a chapter takes per profile on
+this machine.
+
+A missing run's cost per epoch comes from measurements on this machine, first match wins: the epochs
+in its own checkpoint; stored or checkpointed runs of the same architecture, data and batch size;
+of the same architecture and batch size; the last benchmark's training throughput of that model;
+other sizes of the same model at that batch size, scaled by forward FLOPs. Otherwise it is reported
+as not measured. Epochs are counted up to the run's limit (*at most*) and up to where stored runs
+with the same early-stopping rule stopped (*expected*).
 
 Written to ``book/compute.md`` by ``fmnist-book scorecard`` and ``fmnist-book publish``; the wall
 times come from ``timings.json`` in the store, which ``fmnist-book publish`` (paper profile, from the
@@ -13,7 +21,11 @@ import os
 import platform
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 
+import torch
+
+from .config import RunConfig
 from .store import MissingRun, ResultStore
 
 TIMINGS_FILE = "timings.json"
@@ -28,6 +40,7 @@ class ChapterCompute:
     stored: int
     checkpointed_epochs: int  # epochs done by runs still in progress
     core_hours: float  # wall seconds x threads of the stored runs (training and evaluation)
+    missing_runs: tuple = ()  # a MissingCost per run the store lacks
 
     @property
     def missing(self) -> int:
@@ -39,16 +52,171 @@ def run_core_seconds(result: dict) -> float:
     return (timing.get("train_seconds", 0.0) + timing.get("eval_seconds", 0.0)) * threads
 
 
-def chapter_compute(name: str, module, store: ResultStore) -> ChapterCompute:
+@dataclass(frozen=True)
+class MissingCost:
+    key: str
+    config: RunConfig
+    epochs_left: int  # up to the run's epoch limit
+    expected_epochs_left: float  # where runs with the same early-stopping rule stopped
+    core_hours_per_epoch: float | None  # None: nothing measured for this architecture and batch size yet
+    source: str  # what the per-epoch cost was measured on
+
+    @property
+    def core_hours(self) -> float | None:
+        """At most: every epoch up to the limit."""
+        return None if self.core_hours_per_epoch is None else self.core_hours_per_epoch * self.epochs_left
+
+    @property
+    def expected_core_hours(self) -> float | None:
+        return None if self.core_hours_per_epoch is None else self.core_hours_per_epoch * self.expected_epochs_left
+
+
+# Fields that change the cost of an epoch; the rest (seed, learning rate, loss, ...) do not.
+_EPOCH_COST_FIELDS = ("model", "model_args", "dataset", "val_fraction", "train_subset", "eval_subset", "augment",
+                      "train_on", "steps_per_epoch", "val_steps", "batch_size", "eval_batch_size", "track_test")
+_STOPPING_FIELDS = ("epochs", "patience", "monitor")
+_FASHION_MNIST_SIZES = {"train": 60_000, "test": 10_000}
+
+
+def _identity(config, names) -> str:
+    return json.dumps([getattr(config, f) for f in names], sort_keys=True, default=str)
+
+
+def images_per_epoch(config: RunConfig) -> int:
+    """Training images one epoch of ``config`` passes through (Fashion-MNIST's split sizes)."""
+    if config.steps_per_epoch is not None:
+        return config.steps_per_epoch * config.batch_size
+    n_train = _FASHION_MNIST_SIZES["train"]
+    fit = n_train - int(round(n_train * config.val_fraction))
+    if config.train_subset is not None:
+        fit = min(fit, config.train_subset)
+    return fit + (_FASHION_MNIST_SIZES["test"] if config.train_on == "train+test" else 0)
+
+
+@dataclass(frozen=True)
+class _EpochTiming:
+    train_core_seconds_per_image: float
+    eval_core_seconds: float  # per epoch
+
+    def core_hours(self, images: int) -> float:
+        return (self.train_core_seconds_per_image * images + self.eval_core_seconds) / 3600
+
+
+def _epoch_timing(history: list[dict], threads: int) -> _EpochTiming | None:
+    rows = [r for r in history if r.get("train_images") and "train_seconds" in r]
+    if not rows:
+        return None
+    return _EpochTiming(sum(r["train_seconds"] for r in rows) * threads / sum(r["train_images"] for r in rows),
+                        sum(r.get("eval_seconds", 0.0) for r in rows) * threads / len(rows))
+
+
+def _mean(xs) -> float:
+    return sum(xs) / len(xs)
+
+
+class CostModel:
+    """Per-epoch costs and stopping epochs measured in a store (stored runs and checkpoints), with the
+    last benchmark's throughput as a fallback for architectures the store has not timed."""
+
+    def __init__(self, store: ResultStore, benchmark: dict | None = None):
+        self.store = store
+        self.timings: dict[tuple, list[_EpochTiming]] = {}  # (level, identity) -> measurements
+        self.own: dict[str, _EpochTiming] = {}  # store key -> timing of its checkpointed epochs
+        self.stopped: dict[tuple, list[int]] = {}  # (stopping rule[, model]) -> epochs run
+        self.family: dict[str, list] = {}  # (model, batch size) -> [(config, timing)] of any model arguments
+        self._flops: dict[str, float] = {}
+        for run in store.entries():
+            if isinstance(run.config, RunConfig):  # classical baselines have no epochs
+                self._add(run.config, _epoch_timing(run.history, run.result["provenance"].get("threads") or 1))
+                rule = _identity(run.config, _STOPPING_FIELDS)
+                for group in ((rule,), (rule, run.config.model)):
+                    self.stopped.setdefault(group, []).append(len(run.history))
+        threads = (benchmark or {}).get("threads") or 1
+        self.benchmark = {}
+        for case in (benchmark or {}).get("cases", []):
+            case = SimpleNamespace(**case)
+            timing = _EpochTiming(threads / case.engine_images_per_s, 0.0)
+            self.benchmark[_identity(case, ("model", "model_args", "batch_size"))] = timing
+            self.family.setdefault(_identity(case, ("model", "batch_size")), []).append((case, timing))
+
+    def _add(self, config: RunConfig, timing: _EpochTiming | None) -> None:
+        if timing is not None:
+            self.timings.setdefault(("same", _identity(config, _EPOCH_COST_FIELDS)), []).append(timing)
+            self.timings.setdefault(("batch", _identity(config, ("model", "model_args", "batch_size"))), []).append(timing)
+            self.family.setdefault(_identity(config, ("model", "batch_size")), []).append((config, timing))
+
+    def flops(self, config: RunConfig) -> float:
+        """Forward FLOPs per image of ``config``'s model (counted once per architecture)."""
+        from .benchmark import forward_flops_per_image
+        from .models import build_model
+
+        architecture = _identity(config, ("model", "model_args"))
+        if architecture not in self._flops:
+            model = build_model(config.model, **config.model_args)
+            self._flops[architecture] = forward_flops_per_image(model, torch.zeros(2, 1, 28, 28))
+        return self._flops[architecture]
+
+    def add_checkpoint(self, config: RunConfig) -> None:
+        """Count the finished epochs of an interrupted run as a measurement too (its own first)."""
+        path = self.store.checkpoint_path(config)
+        if path.exists() and self.store.key(config) not in self.own:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+            timing = _epoch_timing(state["history"], state.get("threads") or 1)
+            if timing is not None:
+                self.own[self.store.key(config)] = timing
+                self._add(config, timing)
+
+    def per_epoch(self, key: str, config: RunConfig) -> tuple[float | None, str]:
+        """Core-hours of one epoch of ``config`` and what they were measured on."""
+        images = images_per_epoch(config)
+        if (own := self.own.get(key)) is not None:
+            return own.core_hours(images), "its own checkpointed epochs"
+        if timings := self.timings.get(("same", _identity(config, _EPOCH_COST_FIELDS))):
+            return _mean([t.core_hours(images) for t in timings]), "runs of this architecture, data and batch size"
+        # a different augmentation or split costs about the same per image; a different batch size does not
+        if timings := self.timings.get(("batch", _identity(config, ("model", "model_args", "batch_size")))):
+            return _mean([t.core_hours(images) for t in timings]), "runs of this architecture and batch size"
+        if (bench := self.benchmark.get(_identity(config, ("model", "model_args", "batch_size")))) is not None:
+            return bench.core_hours(images), "the benchmark's training throughput (evaluation not counted)"
+        if relatives := self.family.get(_identity(config, ("model", "batch_size"))):
+            # the same model with other arguments: cost scaled by forward FLOPs (memory-bound layers
+            # such as normalisation cost more than their FLOPs say, so this leans low)
+            flops = self.flops(config)
+            hours = _mean([t.core_hours(images) * flops / self.flops(c) for c, t in relatives])
+            return hours, f"other sizes of `{config.model}`, scaled by FLOPs"
+        return None, "nothing measured at this batch size yet"
+
+    def expected_epochs(self, config: RunConfig) -> float:
+        """Where stored runs with the same early-stopping rule stopped (this model's first); else the limit."""
+        if config.patience is None:
+            return float(config.epochs)
+        rule = _identity(config, _STOPPING_FIELDS)
+        epochs = self.stopped.get((rule, config.model)) or self.stopped.get((rule,))
+        return _mean(epochs) if epochs else float(config.epochs)
+
+    def estimate(self, run: MissingRun) -> MissingCost:
+        config = run.config
+        epochs_left = max(config.epochs - run.checkpoint_epochs, 0)
+        expected_left = min(max(self.expected_epochs(config) - run.checkpoint_epochs, min(1, epochs_left)), epochs_left)
+        per_epoch, source = self.per_epoch(run.key, config)
+        return MissingCost(run.key, config, epochs_left, expected_left, per_epoch, source)
+
+
+def chapter_compute(name: str, module, store: ResultStore, costs: CostModel | None = None) -> ChapterCompute:
     """The paper profile of one chapter (``name``: its notebook's stem), as the store holds it now."""
+    costs = costs or CostModel(store)
     settings = module.settings_from({"profile": "paper", "store_dir": str(store.root)})
     unique = {store.key(config): config for config, _ in module.plan(settings)}  # grids repeat main runs
     states = [store.status(config) for config in unique.values()]
     stored = [s for s in states if not isinstance(s, MissingRun)]
+    missing = [s for s in states if isinstance(s, MissingRun)]
+    for run in missing:
+        costs.add_checkpoint(run.config)
     return ChapterCompute(
         chapter=name, planned=len(states), stored=len(stored),
-        checkpointed_epochs=sum(s.checkpoint_epochs for s in states if isinstance(s, MissingRun)),
-        core_hours=sum(run_core_seconds(s.result) for s in stored) / 3600)
+        checkpointed_epochs=sum(s.checkpoint_epochs for s in missing),
+        core_hours=sum(run_core_seconds(s.result) for s in stored) / 3600,
+        missing_runs=tuple(costs.estimate(s) for s in missing))
 
 
 def load_timings(store_root: Path) -> dict:
@@ -76,19 +244,73 @@ def _duration(seconds: float) -> str:
     return f"{seconds / 3600:.1f} h"
 
 
-def compute_markdown(store_root: Path, chapters: dict) -> str:
-    """Two tables: the paper profile's runs and core-hours so far, and wall time per chapter and profile."""
+def _hours(value: float) -> str:
+    return f"{value:.2f}" if value < 0.095 else f"{value:.1f}"
+
+
+def _span(expected: float, most: float) -> str:
+    """``expected / most``, or one number where early stopping changes nothing."""
+    return _hours(most) if _hours(expected) == _hours(most) else f"{_hours(expected)} / {_hours(most)}"
+
+
+def core_hours_text(missing: tuple) -> str:
+    """Expected and at most core-hours of ``missing`` runs, and how many of them are not measured yet."""
+    known = [c for c in missing if c.core_hours is not None]
+    text = _span(sum(c.expected_core_hours for c in known), sum(c.core_hours for c in known)) if known else ""
+    unknown = len(missing) - len(known)
+    if not unknown:
+        return text or "0"
+    return (f"{text} + " if text else "") + f"{unknown} not measured yet"
+
+
+def _model_text(config: RunConfig) -> str:
+    args = " ".join(f"{k}={v}" for k, v in config.model_args.items())
+    extras = [f"batch {config.batch_size}", f"lr {config.lr:g}"]
+    if config.augment:
+        extras.append("augmented")
+    if config.train_on != "train":
+        extras.append(f"trained on {config.train_on}")
+    return f"`{config.model}` {args}".strip() + " (" + ", ".join(extras) + ")"
+
+
+def missing_runs_markdown(ledger: list[ChapterCompute]) -> list[str]:
+    """One folded table per chapter: every missing run, its epochs left and its estimated cost."""
+    lines = []
+    for row in ledger:
+        if not row.missing_runs:
+            continue
+        lines += ["", f":::{{dropdown}} {{doc}}`{row.chapter}`: {row.missing} runs missing, "
+                      f"{core_hours_text(row.missing_runs)} core-hours", "",
+                  "| Run (store key) | Model | Seed | Epochs left (expected / at most) "
+                  "| Core-hours (expected / at most) | Cost per epoch measured on |",
+                  "|---|---|---:|---:|---:|---|"]
+        for cost in row.missing_runs:
+            expected = f"{cost.expected_epochs_left:.0f}"
+            epochs = expected if expected == str(cost.epochs_left) else f"{expected} / {cost.epochs_left}"
+            lines.append(f"| `{cost.key}` | {_model_text(cost.config)} | {cost.config.seed} | {epochs} "
+                         f"| {core_hours_text((cost,)).replace('1 not measured yet', 'not measured')} | {cost.source} |")
+        lines += ["", ":::"]
+    return lines
+
+
+def compute_markdown(store_root: Path, chapters: dict, benchmark: dict | None = None) -> str:
+    """The paper profile's runs, core-hours so far and still needed; wall time per chapter and profile;
+    then every missing run with its estimated cost (``benchmark``: the last benchmark's JSON, a
+    fallback measurement for architectures the store has not timed)."""
     store = ResultStore(store_root)
-    ledger = [chapter_compute(name, module, store) for name, module in chapters.items()]
-    lines = ["| Chapter | Paper-profile runs | Stored | Missing | Core-hours of the stored runs |",
-             "|---|---:|---:|---:|---:|"]
+    costs = CostModel(store, benchmark)
+    ledger = [chapter_compute(name, module, store, costs) for name, module in chapters.items()]
+    lines = ["| Chapter | Paper-profile runs | Stored | Missing | Core-hours of the stored runs "
+             "| Core-hours still needed (expected / at most) |",
+             "|---|---:|---:|---:|---:|---:|"]
     for row in ledger:
         n = row.checkpointed_epochs
         in_progress = f" ({n} epoch{'' if n == 1 else 's'} checkpointed)" if n else ""
         lines.append(f"| {{doc}}`{row.chapter}` | {row.planned} | {row.stored} | {row.missing}{in_progress} "
-                     f"| {row.core_hours:.1f} |")
+                     f"| {row.core_hours:.1f} | {core_hours_text(row.missing_runs)} |")
     lines.append(f"| **all chapters** | {sum(r.planned for r in ledger)} | {sum(r.stored for r in ledger)} "
-                 f"| {sum(r.missing for r in ledger)} | {sum(r.core_hours for r in ledger):.1f} |")
+                 f"| {sum(r.missing for r in ledger)} | {sum(r.core_hours for r in ledger):.1f} "
+                 f"| {core_hours_text(tuple(c for r in ledger for c in r.missing_runs))} |")
     timings = load_timings(store_root)
     machines = sorted({t["machine"] for chapter in timings.values() for t in chapter.values()})
     lines += ["", "Wall time to execute a chapter" + (f" (measured on {', '.join(machines)})" if machines else "")
@@ -99,4 +321,12 @@ def compute_markdown(store_root: Path, chapters: dict) -> str:
         cells = [_duration(timings[name][p]["seconds"]) if p in timings.get(name, {}) else "*not measured*"
                  for p in PROFILE_COLUMNS]
         lines.append(f"| {{doc}}`{name}` | " + " | ".join(cells) + " |")
+    if any(row.missing_runs for row in ledger):
+        lines += ["", "Every run still missing, with the epochs it has left and its cost in core-hours. The "
+                  "cost of an epoch is measured on this machine: on the run's own checkpoint, on stored runs "
+                  "of the same architecture and batch size, in the last benchmark, or on other sizes of the "
+                  "same model scaled by FLOPs (the last column says which). *Expected* counts the epochs at "
+                  "which stored runs with the same early-stopping rule stopped, *at most* every epoch up to "
+                  "the limit."]
+        lines += missing_runs_markdown(ledger)
     return "\n".join(lines) + "\n"

@@ -342,6 +342,7 @@ def train(
                 "generator": generator.get_state(), "torch_rng": torch.get_rng_state(),
                 "history": history, "staged": staged, "best_value": best_value, "best_epoch": best_epoch,
                 "best_state": best_state, "bad_epochs": bad_epochs,
+                "threads": torch.get_num_threads(),  # for the cost estimates of book/compute.md
             }, checkpoint_path)
         if on_epoch_end is not None:
             on_epoch_end(epoch + 1, row)

@@ -5,7 +5,8 @@ import types
 
 import pytest
 
-from fmnist_utils.report import chapter_compute, compute_markdown, load_timings, record_timing
+from fmnist_utils.config import RunConfig
+from fmnist_utils.report import CostModel, chapter_compute, compute_markdown, load_timings, record_timing
 from fmnist_utils.store import ResultStore
 
 
@@ -46,3 +47,92 @@ def test_compute_page_lists_every_chapter_and_says_what_is_not_measured(tiny_con
     assert "| **all chapters** | 2 | 1 | 1 |" in page
     assert "| {doc}`01_x` | 42 s | *not measured* | *not measured* |" in page
     assert "| {doc}`02_y` | *not measured* | *not measured* | 2.0 h |" in page
+
+
+def test_a_missing_run_is_costed_from_stored_runs_of_the_same_architecture(tiny_config, tmp_path):
+    store = ResultStore(tmp_path)
+    run = store.get_or_train(tiny_config, progress=False, threads=1)
+    missing = dataclasses.replace(tiny_config, seed=4, epochs=5)
+    ledger = chapter_compute("01_x", fake_chapter([tiny_config, missing]), store)
+    (cost,) = ledger.missing_runs
+    rows = run.history
+    per_image = sum(r["train_seconds"] for r in rows) / sum(r["train_images"] for r in rows)
+    per_epoch = (per_image * 256 + sum(r["eval_seconds"] for r in rows) / len(rows)) / 3600
+    assert cost.key == store.key(missing) and cost.epochs_left == 5
+    assert cost.core_hours == pytest.approx(5 * per_epoch) and cost.core_hours > 0
+    assert cost.expected_core_hours == cost.core_hours  # no early stopping: every epoch runs
+    assert "same architecture" in cost.source or "this architecture, data and batch size" in cost.source
+
+
+def test_an_interrupted_run_is_costed_from_its_own_epochs_and_counts_only_those_left(tiny_config, tmp_path):
+    from fmnist_utils.train import train
+
+    store = ResultStore(tmp_path)
+    config = dataclasses.replace(tiny_config, epochs=4)
+
+    def stop_after_one(epoch, row):
+        if epoch == 1:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train(config, progress=False, threads=1, checkpoint_path=store.checkpoint_path(config),
+              on_epoch_end=stop_after_one)
+    (cost,) = chapter_compute("01_x", fake_chapter([config]), store).missing_runs
+    assert cost.epochs_left == 3 and cost.source == "its own checkpointed epochs" and cost.core_hours > 0
+
+
+def test_early_stopping_makes_the_expected_cost_smaller_than_the_limit(tiny_config, tmp_path):
+    store = ResultStore(tmp_path)
+    # an absurd learning rate stalls the validation loss: patience 1 stops the stored run early
+    stopping = dataclasses.replace(tiny_config, epochs=6, patience=1, lr=5.0)
+    stored = store.get_or_train(stopping, progress=False, threads=1)
+    assert len(stored.history) < 6
+    missing = dataclasses.replace(stopping, seed=8)
+    (cost,) = chapter_compute("01_x", fake_chapter([stopping, missing]), store).missing_runs
+    assert cost.epochs_left == 6 and cost.expected_epochs_left == len(stored.history)
+    assert cost.expected_core_hours < cost.core_hours
+
+
+def test_an_unmeasured_architecture_is_reported_as_such_and_a_relative_is_scaled_by_flops(tiny_config, tmp_path):
+    store = ResultStore(tmp_path)
+    unknown = dataclasses.replace(tiny_config, model="lenet5")
+    (cost,) = chapter_compute("01_x", fake_chapter([unknown]), store).missing_runs
+    assert cost.core_hours is None and "nothing measured" in cost.source
+
+    small = RunConfig(model="mlp", model_args={"hidden_layers": 1, "width": 32}, epochs=1, train_subset=256,
+                      eval_subset=200, batch_size=64)
+    store.get_or_train(small, progress=False, threads=1)
+    wide = dataclasses.replace(small, model_args={"hidden_layers": 1, "width": 256})
+    costs = CostModel(store)
+    (cost,) = chapter_compute("01_x", fake_chapter([wide]), store, costs).missing_runs
+    assert "scaled by FLOPs" in cost.source
+    assert costs.flops(wide) > 7 * costs.flops(small)  # 784 x 256 against 784 x 32 weights
+    measured = CostModel(store).per_epoch(store.key(small), small)[0]
+    assert cost.core_hours == pytest.approx(measured * costs.flops(wide) / costs.flops(small))
+
+
+def test_the_compute_page_lists_every_missing_run_with_its_cost(tiny_config, tmp_path):
+    ResultStore(tmp_path).get_or_train(tiny_config, progress=False, threads=1)
+    missing = [dataclasses.replace(tiny_config, seed=s) for s in (5, 6)]
+    page = compute_markdown(tmp_path, {"01_x": fake_chapter([tiny_config, *missing])})
+    store = ResultStore(tmp_path)
+    for config in missing:
+        assert f"| `{store.key(config)}` | `model1`" in page
+    assert ":::{dropdown} {doc}`01_x`: 2 runs missing" in page
+    total = next(line for line in page.splitlines() if line.startswith("| **all chapters**"))
+    assert "not measured" not in total and not total.endswith("| 0 |")
+
+
+def test_status_command_prints_each_missing_runs_cost(tmp_path, capsys):
+    from fmnist_utils import cli
+    from fmnist_utils.experiments import baseline_vs_deeper
+
+    settings = baseline_vs_deeper.settings_from({"profile": "smoke", "store_dir": str(tmp_path)})
+    first, _ = baseline_vs_deeper.plan(settings)[0]
+    ResultStore(tmp_path).get_or_train(first, progress=False, threads=1)
+    cli.main(["status", "baseline_vs_deeper", "--profile", "smoke", "-p", "store_dir", str(tmp_path)])
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("stored ") and lines[-1].endswith("core-hours")
+    missing = [line for line in lines if line.startswith("missing ")]
+    assert missing and all("core-hours (expected / at most): " in line for line in missing)
+    assert lines[-1].startswith(f"{len(missing)} missing, ")
