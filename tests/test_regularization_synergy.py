@@ -314,12 +314,29 @@ def test_conclusion_of_additive_runs(small):
     assert "0.406" in text and "0.544" in text
 
 
+def test_census_counts_every_pair_and_weighs_it_against_chance(small):
+    tested, synergy, overlap, chance = chapter.interaction_census(fake_runs(small, additive_loss))
+    # 2 norms x 2 dropout rates x 2 metrics x 2 budgets, all additive: nothing beyond chance
+    assert tested == 16 and chance > 0.05
+    assert "no more synergy than noise gives" in chapter.conclusion(fake_runs(small, additive_loss))
+
+    runs = fake_runs(small, lambda n, c: additive_loss(n, c, synergy=-0.15))
+    tested, synergy, overlap, chance = chapter.interaction_census(runs)
+    # the planted pair is a synergy on both metrics at both budgets
+    assert {label for label in synergy if label.startswith("instance + dropout 0.1")} == {
+        f"instance + dropout 0.1, {metric}, {budget}" for metric in chapter.FACTORIAL_METRICS
+        for budget in ("study budget", "converged")}
+    assert not [label for label in overlap if label.startswith("instance + dropout 0.1")]
+    assert chance < 0.05 and "some pairs do more than the sum of their parts" in chapter.conclusion(runs)
+
+
 def test_missing_runs_are_missing_not_substituted(small):
     runs = fake_runs(small, additive_loss, missing_group="factorial_converged")
     claims = chapter.claims(runs)
     converged = [c for c in claims if c.ours.endswith("converged)") or (c.verdict == MISSING and "sum of its parts" in c.claim)]
     assert [c.verdict for c in converged] == [MISSING, MISSING]
     assert "not complete in the store yet" in chapter.conclusion(runs)
+    assert chapter.interaction_census(runs)[0] == 8  # the study budget's pairs only
     assert chapter.factorial_frame(runs, "factorial_converged").empty
     assert chapter.factorial_figure(chapter.factorial_frame(runs, "factorial_converged")) is None
     assert chapter.overview(runs).loc["factorial, trained to convergence", "stored"] == "0/45"
