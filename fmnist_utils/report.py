@@ -131,7 +131,7 @@ class CostModel:
                 rule = _identity(run.config, _STOPPING_FIELDS)
                 for group in ((rule,), (rule, run.config.model)):
                     self.stopped.setdefault(group, []).append(len(run.history))
-        threads = (benchmark or {}).get("threads") or 1
+        threads = self.benchmark_threads = (benchmark or {}).get("threads") or 1
         self.benchmark = {}
         for case in (benchmark or {}).get("cases", []):
             case = SimpleNamespace(**case)
@@ -177,7 +177,9 @@ class CostModel:
         if timings := self.timings.get(("batch", _identity(config, ("model", "model_args", "batch_size")))):
             return _mean([t.core_hours(images) for t in timings]), "runs of this architecture and batch size"
         if (bench := self.benchmark.get(_identity(config, ("model", "model_args", "batch_size")))) is not None:
-            return bench.core_hours(images), "the benchmark's training throughput (evaluation not counted)"
+            # core time at the benchmark's threads: small batch-8 models use less of it on one thread
+            return bench.core_hours(images), (f"the benchmark's training throughput at {self.benchmark_threads} "
+                                              "threads (evaluation not counted)")
         if relatives := self.family.get(_identity(config, ("model", "batch_size"))):
             # the same model with other arguments: cost scaled by forward FLOPs (memory-bound layers
             # such as normalisation cost more than their FLOPs say, so this leans low)
