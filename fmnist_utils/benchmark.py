@@ -63,6 +63,7 @@ from .store import REPO_ROOT
 from .train import Engine, make_loss, make_optimizer, prefers_channels_last
 
 DEFAULT_OUTPUT = REPO_ROOT / "book" / "results" / "benchmark.json"
+
 # The issue's targets, checked on the appendix page; the peak-share target is about these cases.
 TARGETS = {"geomean_speedup": 1.5, "share_of_peak": 0.45, "parallel_ratio": 1.5}
 PEAK_CASES = ("model1", "cnn3_128_b128")
@@ -116,6 +117,11 @@ CASES: tuple[Case, ...] = (
     Case("flexible_cnn_6x64_instance", 5, "flexible_cnn", 64, weight_decay=1e-5,
          model_args={"layers": 6, "filters": 64, "norm": "instance", "dropout": 0.1}),
 )
+
+
+def last_result() -> dict | None:
+    """The committed benchmark's JSON, or None where it has not been run."""
+    return json.loads(DEFAULT_OUTPUT.read_text()) if DEFAULT_OUTPUT.exists() else None
 
 
 def known_names() -> list[str]:
