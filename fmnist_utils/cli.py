@@ -67,7 +67,7 @@ def cmd_status(args) -> int:
     for config in unique.values():
         state = store.status(config)
         if isinstance(state, MissingRun):
-            costs.add_checkpoint(config)
+            costs.add_checkpoint(state)
             missing.append(cost := costs.estimate(state))
             done = f" ({state.checkpoint_epochs}/{config.epochs} epochs checkpointed)" if state.checkpoint_epochs else ""
             print(f"missing  {state.key}{done}  core-hours (expected / at most): {core_hours_text((cost,))}")

@@ -156,15 +156,12 @@ class CostModel:
             self._flops[architecture] = forward_flops_per_image(model, torch.zeros(2, 1, 28, 28))
         return self._flops[architecture]
 
-    def add_checkpoint(self, config: RunConfig) -> None:
+    def add_checkpoint(self, run: MissingRun) -> None:
         """Count the finished epochs of an interrupted run as a measurement too (its own first)."""
-        path = self.store.checkpoint_path(config)
-        if path.exists() and self.store.key(config) not in self.own:
-            state = torch.load(path, map_location="cpu", weights_only=True)
-            timing = _epoch_timing(state["history"], state.get("threads") or 1)
-            if timing is not None:
-                self.own[self.store.key(config)] = timing
-                self._add(config, timing)
+        timing = _epoch_timing(run.history, run.threads)
+        if timing is not None and run.key not in self.own:
+            self.own[run.key] = timing
+            self._add(run.config, timing)
 
     def per_epoch(self, key: str, config: RunConfig) -> tuple[float | None, str]:
         """Core-hours of one epoch of ``config`` and what they were measured on."""
@@ -213,7 +210,7 @@ def chapter_compute(name: str, module, store: ResultStore, costs: CostModel | No
     stored = [s for s in states if not isinstance(s, MissingRun)]
     missing = [s for s in states if isinstance(s, MissingRun)]
     for run in missing:
-        costs.add_checkpoint(run.config)
+        costs.add_checkpoint(run)
     return ChapterCompute(
         chapter=name, planned=len(states), stored=len(stored),
         checkpointed_epochs=sum(s.checkpoint_epochs for s in missing),

@@ -124,6 +124,9 @@ class MissingRun:
     checkpoint_epochs: int = 0  # epochs already done by an interrupted run
     # the staged test evaluations that run already made: each is final (later epochs cannot change it)
     staged: list = field(default_factory=list)
+    # the finished epochs' history rows and the thread count they ran on (for cost estimates)
+    history: list = field(default_factory=list)
+    threads: int = 1
 
 
 def stored_runs(runs: list) -> list[StoredRun]:
@@ -186,12 +189,14 @@ class ResultStore:
         run = self.get(config)
         if run is not None:
             return run
-        epochs, staged = 0, []
+        history, staged, threads = [], [], 1
         checkpoint = self.checkpoint_path(config)
         if checkpoint.exists():
             state = torch.load(checkpoint, map_location="cpu", weights_only=True)
-            epochs, staged = len(state["history"]), list(state.get("staged", []))
-        return MissingRun(key=self.key(config), config=config, checkpoint_epochs=epochs, staged=staged)
+            history, staged = state["history"], list(state.get("staged", []))
+            threads = state.get("threads") or 1  # older checkpoints: one thread, the sweeps' setting
+        return MissingRun(key=self.key(config), config=config, checkpoint_epochs=len(history), staged=staged,
+                          history=history, threads=threads)
 
     def put(self, result, save_weights: bool = False) -> StoredRun:
         """Write a ``TrainResult`` atomically (temporary directory, then rename)."""
