@@ -275,6 +275,7 @@ def test_with_nothing_stored_every_result_claim_is_missing_and_nothing_fails():
     assert result["CNN-3-128 test accuracy after 2 epochs"] == MISSING
     assert result["SVM test accuracy"] == MISSING
     assert result["Lightweight model test accuracy"] == MISSING
+    assert result["Lightweight model above 98.5% by about epoch 7"] == MISSING  # listed, not left out
     duplicates = {"test images": 10_000, "test images with a training copy": 0}
     assert "(a) 0 test images" in chapter.conclusion(runs, duplicates)
     table = chapter.diagnosis_table(runs, duplicates)
