@@ -121,12 +121,16 @@ class MissingRun:
 
     key: str
     config: RunConfig
-    checkpoint_epochs: int = 0  # epochs already done by an interrupted run
     # the staged test evaluations that run already made: each is final (later epochs cannot change it)
     staged: list = field(default_factory=list)
-    # the finished epochs' history rows and the thread count they ran on (for cost estimates)
+    # the finished epochs' history rows of an interrupted run and the thread count they ran on
     history: list = field(default_factory=list)
     threads: int = 1
+
+    @property
+    def checkpoint_epochs(self) -> int:
+        """Epochs already done by an interrupted run."""
+        return len(self.history)
 
 
 def stored_runs(runs: list) -> list[StoredRun]:
@@ -195,8 +199,7 @@ class ResultStore:
             state = torch.load(checkpoint, map_location="cpu", weights_only=True)
             history, staged = state["history"], list(state.get("staged", []))
             threads = state.get("threads") or 1  # older checkpoints: one thread, the sweeps' setting
-        return MissingRun(key=self.key(config), config=config, checkpoint_epochs=len(history), staged=staged,
-                          history=history, threads=threads)
+        return MissingRun(key=self.key(config), config=config, staged=staged, history=history, threads=threads)
 
     def put(self, result, save_weights: bool = False) -> StoredRun:
         """Write a ``TrainResult`` atomically (temporary directory, then rename)."""

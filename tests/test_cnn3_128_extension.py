@@ -313,7 +313,7 @@ def test_staged_claims_compare_the_stages_with_the_study(two, peak, expected):
 def test_a_run_in_progress_is_judged_on_its_finished_stages_only():
     s = settings()
     runs = missing_runs(s)
-    runs.main = MissingRun("in-progress", chapter.main_config(s), checkpoint_epochs=16, staged=[
+    runs.main = MissingRun("in-progress", chapter.main_config(s), history=staged_history({}, 16), staged=[
         {"epoch": 2, "accuracy": 0.8869, "train_seconds": 700.0}, {"epoch": 14, "accuracy": 0.9142, "train_seconds": 4900.0}])
     rows = {row.claim: row for row in chapter.claims(runs)}
     assert rows["CNN-3-128 test accuracy after 2 epochs"].verdict == NOT_REPRODUCED
