@@ -2,6 +2,7 @@
 
     fmnist-book status baseline_vs_deeper --profile paper
     fmnist-book train baseline_vs_deeper --profile paper --workers 2
+    fmnist-book train lightweight_benchmark --only mobilenet_lite-bba104152c80   # chosen runs only
     fmnist-book run baseline_vs_deeper -o out.ipynb -p profile quick -p epochs 2
     fmnist-book publish            # execute every chapter from the store into book/
     fmnist-book time --profile smoke   # measure each chapter's wall time from an empty store
@@ -77,16 +78,28 @@ def cmd_status(args) -> int:
     return 0
 
 
+def selected_runs(chapter: str, runs: list, store, only: list[str] | None) -> list:
+    """The planned runs named by ``--only`` (in the order given), or all of them."""
+    if not only:
+        return runs
+    by_key = {store.key(config): (config, weights) for config, weights in runs}
+    unknown = [key for key in only if key not in by_key]
+    if unknown:
+        raise ValueError(f"not a run of {chapter} with these settings: {', '.join(unknown)}; "
+                         f"`fmnist-book status {chapter}` (with the same --profile and -p) lists its runs")
+    return [by_key[key] for key in dict.fromkeys(only)]
+
+
 def cmd_train(args) -> int:
     from .store import ResultStore
     from .sweep import run_sweep
 
     module, settings = settings_for(args)
     store = ResultStore(settings.store_dir)
-    runs = module.plan(settings)
+    runs = selected_runs(args.chapter, module.plan(settings), store, args.only)
     workers = args.workers or settings.workers
     if hasattr(module, "fill_store") and args.executor == "local":
-        module.fill_store(settings, store, workers)
+        module.fill_store(settings, store, workers, runs if args.only else None)
         missing = [c for c, _ in runs if store.get(c) is None]
         print(f"{len(runs) - len(missing)} runs in the store, {len(missing)} missing")
         return 1 if missing else 0
@@ -215,6 +228,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int, default=1, help="threads per process")
     p.add_argument("--executor", default="local", choices=("local", "dask"))
     p.add_argument("--address", default=None, help="dask scheduler address, with --executor dask")
+    p.add_argument("--only", nargs="+", metavar="KEY", default=None,
+                   help="train only these runs, in this order (keys as `status` prints them)")
     p.set_defaults(func=cmd_train)
     p = sub.add_parser("run", help="execute a chapter with papermill into a new notebook")
     p.add_argument("chapter")

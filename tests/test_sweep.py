@@ -46,3 +46,29 @@ def test_sweep_results_equal_sequential_training(tmp_path):
 def test_unknown_executor():
     with pytest.raises(ValueError, match="executor='ray'"):
         run_sweep([], ResultStore("/nonexistent"), executor="ray")
+
+
+@pytest.mark.parametrize("chapter", ["baseline_vs_deeper", "lightweight_benchmark"])  # generic sweep, fill_store
+def test_train_command_trains_only_the_runs_named_by_only(chapter, tmp_path):
+    from fmnist_utils import cli
+    from fmnist_utils.experiments import CHAPTERS
+
+    module = CHAPTERS[chapter]
+    settings = module.settings_from({"profile": "smoke", "store_dir": str(tmp_path)})
+    store = ResultStore(tmp_path)
+    wanted, other = [config for config, _ in module.plan(settings)][:2]
+    status = cli.main(["train", chapter, "--profile", "smoke", "-p", "store_dir", str(tmp_path), "--workers", "1",
+                       "--only", store.key(wanted)])
+    assert status == 0
+    assert store.get(wanted) is not None and store.get(other) is None
+
+
+def test_train_command_names_an_unknown_run_and_trains_nothing(tmp_path, capsys):
+    from fmnist_utils import cli
+
+    status = cli.main(["train", "baseline_vs_deeper", "--profile", "smoke", "-p", "store_dir", str(tmp_path),
+                       "--only", "model1-000000000000"])
+    assert status == 2
+    error = capsys.readouterr().err
+    assert "model1-000000000000" in error and "fmnist-book status baseline_vs_deeper" in error
+    assert not list(tmp_path.rglob("result.json"))

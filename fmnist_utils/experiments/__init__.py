@@ -6,9 +6,9 @@ defines:
 - ``TITLE`` and ``SPEC`` (a ``params.ChapterSpec``), and ``settings_from(namespace)``;
 - ``plan(settings)``: every run as ``(RunConfig, needs_weights)``, so ``fmnist-book status`` and
   ``fmnist-book train`` see exactly the store entries the chapter will read;
-- optionally ``fill_store(settings, store, workers)``: a chapter-specific way to train what is
-  missing (for instance several small models trained together); ``fmnist-book train`` uses it
-  instead of the generic sweep when present;
+- optionally ``fill_store(settings, store, workers, runs=None)``: a chapter-specific way to train
+  what is missing of ``runs`` (default: the whole plan; for instance several small models trained
+  together); ``fmnist-book train`` uses it instead of the generic sweep when present;
 - the functions its notebook calls to gather runs and build tables, claims and conclusions.
 
 Chapters are discovered here, so adding a module is enough to register one.

@@ -171,15 +171,16 @@ def longest_first(planned: list[tuple[RunConfig, bool]]) -> list[tuple[RunConfig
     return sorted(planned, key=lambda item: -estimated_seconds(item[0]))
 
 
-def fill_store(settings, store, workers):
-    """Train what is missing as one single-threaded process per core, the longest runs first.
+def fill_store(settings, store, workers, runs=None):
+    """Train what is missing of ``runs`` (default: the whole plan, longest runs first) as one
+    single-threaded process per core.
 
     Batch-8 steps are dominated by per-step overhead, so two one-thread trainings side by side beat
     one two-thread training (the chapter measures the ratio).
     """
     from ..sweep import run_sweep
 
-    configs = [c for c, _ in longest_first(plan(settings))]
+    configs = [c for c, _ in (longest_first(plan(settings)) if runs is None else runs)]
     return run_sweep(configs, store, workers=workers or settings.workers, threads_per_worker=1,
                      device="cpu" if settings.device == "auto" else settings.device, progress=settings.progress)
 

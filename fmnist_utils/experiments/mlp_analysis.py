@@ -169,14 +169,16 @@ def plan(settings) -> list[tuple[RunConfig, bool]]:
     return runs
 
 
-def fill_store(settings, store, workers) -> None:
-    """Train what the store lacks: runs that share an architecture and batch size together (batched)."""
+def fill_store(settings, store, workers, runs=None) -> None:
+    """Train what the store lacks of ``runs`` (default: the whole plan): runs that share an
+    architecture and batch size together (batched)."""
     from ..batched import run_grouped
 
+    runs = plan(settings) if runs is None else runs
     if workers is None and settings.profile == "smoke":
         workers = 1  # seconds of training: starting worker processes would cost more than it saves
-    outcomes = run_grouped([c for c, _ in plan(settings)], store, workers=workers, device=settings.device,
-                           save_weights={store.key(c) for c, needs in plan(settings) if needs},
+    outcomes = run_grouped([c for c, _ in runs], store, workers=workers, device=settings.device,
+                           save_weights={store.key(c) for c, needs in runs if needs},
                            progress=settings.progress)
     failed = [o for o in outcomes if not o.ok]
     if failed:
