@@ -520,13 +520,14 @@ def claims(runs: ChapterRuns) -> list:
 
     base = widths.get(settings.base_width) or depths.get(2)
     wide = _stored(runs, "best").get(settings.seeds[0])
-    deeper = [r for d, r in depths.items() if d > 2]
+    deeper = {d: r for d, r in depths.items() if d > 2}
     if base is not None and wide is not None and deeper:
+        best_deeper = max(deeper, key=lambda d: val_acc(deeper[d]))
         gain_width = val_acc(wide) - val_acc(base)
-        gain_depth = max(val_acc(r) for r in deeper) - val_acc(base)
+        gain_depth = val_acc(deeper[best_deeper]) - val_acc(base)
         rows.append(Claim("Width helps more than depth", "width > depth",
                           f"2 x {settings.base_width} -> 2 x {settings.best_width}: {100 * gain_width:+.2f} points; "
-                          f"-> {max(d for d in depths if d > 2)} layers (best deeper): {100 * gain_depth:+.2f} points",
+                          f"-> {best_deeper} layers (best deeper): {100 * gain_depth:+.2f} points",
                           verdict(gain_width - gain_depth > margin), tolerance,
                           "validation accuracy gained from the base by widening vs by deepening"))
     else:
