@@ -39,6 +39,9 @@ class RunConfig:
     # optimisation
     loss: str = "ce"  # ce | mse | mae (mse/mae compare softmax outputs with one-hot targets)
     optimizer: str = "adam"
+    # PyTorch's single-kernel optimiser step (same update rule, different float rounding). At batch 1-8
+    # the optimiser step dominates each step; the default keeps the stored runs' per-tensor kernels.
+    fused_optimizer: bool = False
     lr: float = 1e-3
     weight_decay: float = 0.0
     scheduler: str | None = None  # None | "plateau" (ReduceLROnPlateau on the monitored loss)
@@ -80,6 +83,8 @@ class RunConfig:
             value = getattr(self, name)
             if value is not None and (not isinstance(value, int) or value < 1):
                 problems.append(f"{name}={value!r} (must be None or a positive integer)")
+        if not isinstance(self.fused_optimizer, bool):
+            problems.append(f"fused_optimizer={self.fused_optimizer!r} (must be True or False)")
         if not (self.lr > 0):
             problems.append(f"lr={self.lr!r} (must be positive)")
         if self.monitor.startswith("val") and self.val_fraction == 0 and (self.patience or self.select_best):

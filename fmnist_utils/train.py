@@ -137,11 +137,12 @@ def make_loss(name: str):
 
 def make_optimizer(config: RunConfig, model: nn.Module) -> torch.optim.Optimizer:
     params = model.parameters()
+    fused = {"fused": True} if config.fused_optimizer else {}  # absent, not False: keeps the default kernels
     if config.optimizer == "adam":
-        return torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
+        return torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay, **fused)
     if config.optimizer == "adamw":
-        return torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
-    return torch.optim.SGD(params, lr=config.lr, weight_decay=config.weight_decay, momentum=0.9)
+        return torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay, **fused)
+    return torch.optim.SGD(params, lr=config.lr, weight_decay=config.weight_decay, momentum=0.9, **fused)
 
 
 def make_scheduler(config: RunConfig, optimizer: torch.optim.Optimizer):

@@ -48,6 +48,8 @@ def test_parameters_are_documented_for_papermill_help():
         parameters = papermill.inspect_notebook(str(notebook))
         assert {"profile", "train_missing", "store_dir", "device"} <= set(parameters)
         assert all(p["help"] for p in parameters.values()), f"undocumented parameter in {notebook.name}"
+        # the cell a reader edits lists exactly what the chapter accepts: nothing missing, nothing stale
+        assert set(parameters) == set(CHAPTERS[notebook.stem[3:]].SPEC.names()), notebook.name
 
 
 def test_published_chapters_hold_no_training_logs_or_errors():

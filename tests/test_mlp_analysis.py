@@ -138,6 +138,7 @@ def test_what_can_be_batched():
     assert batchable(mlp(scheduler="plateau")) == "scheduler is set"
     assert batchable(mlp(augment={"hflip": 0.5})) == "augment is set"
     assert "optimizer" in batchable(mlp(optimizer="sgd"))
+    assert batchable(mlp(fused_optimizer=True)) == "fused_optimizer is set and the batched loop does not implement it"
     configs = [mlp(seed=s, lr=lr) for s in (1, 2) for lr in (1e-3, 1e-4)] + [mlp(batch_size=32), mlp(epochs=5)]
     groups, alone = group_configs(configs, max_members=3)
     assert sorted(len(g) for g in groups) == [2, 3]  # epochs may differ per member; batch size may not
@@ -200,6 +201,8 @@ def test_paper_plan_follows_the_study():
     base = {repr(sorted(c.identity().items())) for sweep in ("depth", "width", "batch", "lr") for label, c in sweeps[sweep]
             if c.model_args == {"hidden_layers": 2, "width": 2096} and c.batch_size == 512 and c.lr == 2.05e-5}
     assert len(base) == 1
+    # only the tiny batches, whose steps are mostly the optimiser's, take the fused Adam kernel
+    assert [c.batch_size for c in runs if c.fused_optimizer] == [1, 8]
     logged = [c for _, c in sweeps["batch"] if c.log_every_steps]
     assert [c.batch_size for c in logged] == [16] and sweeps["steps"][0][1] == logged[0]
     regularised = [c.model_args for _, c in sweeps["regularisation"]]

@@ -24,6 +24,20 @@ def test_augmented_run_is_deterministic_too(tiny_config):
     assert train(config, progress=False).metrics == train(config, progress=False).metrics
 
 
+def test_fused_optimizer_is_opt_in_deterministic_and_the_same_update_rule(tiny_config):
+    assert "fused_optimizer" not in tiny_config.identity()  # stored runs keep their keys
+    fused_config = tiny_config.replace(fused_optimizer=True, epochs=1)
+    assert fused_config.identity()["fused_optimizer"] is True
+    fused = train(fused_config, progress=False)
+    assert fused.metrics == train(fused_config, progress=False).metrics
+    plain = train(tiny_config.replace(epochs=1), progress=False)
+    # same arithmetic in a different order: equal up to float rounding, not bit for bit
+    assert fused.history[0]["train_loss"] == pytest.approx(plain.history[0]["train_loss"], rel=1e-4)
+    assert fused.history[0]["val_loss"] == pytest.approx(plain.history[0]["val_loss"], rel=1e-4)
+    with pytest.raises(ValueError, match="fused_optimizer='yes'"):
+        tiny_config.replace(fused_optimizer="yes")
+
+
 def test_training_learns(tiny_config):
     result = train(tiny_config.replace(train_subset=2048, epochs=3, eval_subset=1000), progress=False)
     assert result.history[-1]["train_loss"] < result.history[0]["train_loss"]
