@@ -267,6 +267,9 @@ def test_claims_follow_constructed_results():
     assert set(good.values()) == {REPRODUCED}, good
     width_vs_depth = next(c for c in chapter.claims(good_runs) if c.claim == "Width helps more than depth")
     assert "-> 3 layers (best deeper): -0.20 points" in width_vs_depth.ours  # 3 layers beat 4 here
+    timings = chapter.batch_timing_table(good_runs)
+    assert timings.loc[1, "seconds per epoch"] == 900.0 and timings.loc[16, "steps per epoch"] == 3000
+    assert list(timings["Adam step"]) == ["fused", "fused"] + ["default"] * 5  # which timings are comparable
 
     def contrary(sweep, label):
         if sweep == "loss":

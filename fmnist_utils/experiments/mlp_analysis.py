@@ -364,6 +364,7 @@ def batch_timing_table(runs: ChapterRuns):
             rows.append({"batch": label, "steps per epoch": -(-run.history[0]["train_images"] // label),
                          "seconds per epoch": sum(seconds) / len(seconds),
                          "seconds to best epoch": sum(seconds[: run.metrics["best_epoch"]]),
+                         "Adam step": "fused" if run.config.fused_optimizer else "default",
                          "val acc": val_acc(run)})
     return table_or_pending(pd.DataFrame(rows).set_index("batch").round(3) if rows else pd.DataFrame(),
                             "Batch-size timings")
