@@ -609,13 +609,18 @@ def train_batched(configs: list[RunConfig], *, device: str = "auto", threads: in
 
 
 def _train_group(store_root: str, config_dicts: list[dict], threads: int, device: str,
-                 weights: list[bool]) -> list[tuple[str, str | None]]:
-    """Worker body: train one group into the store; a failure is reported for every unfinished member."""
+                 weights: list[bool], reports=None) -> list[tuple[str, str | None]]:
+    """Worker body: train one group into the store; a failure is reported for every unfinished member.
+
+    ``reports`` (a queue, or None) receives one ``sweep.epoch_line`` per member still training after each epoch.
+    """
     from .store import ResultStore
+    from .sweep import epoch_line
 
     store = ResultStore(store_root)
     configs = [RunConfig.from_dict(d) for d in config_dicts]
-    needs = {store.key(c): w for c, w in zip(configs, weights)}
+    keys = [store.key(c) for c in configs]
+    needs = dict(zip(keys, weights))
     done: list[tuple[str, str | None]] = []
 
     def put(result: TrainResult) -> None:
@@ -623,13 +628,20 @@ def _train_group(store_root: str, config_dicts: list[dict], threads: int, device
         store.put(result, save_weights=needs[key])
         done.append((key, None))
 
+    def report(epoch: int, rows: list[dict]) -> None:
+        finished = {key for key, _ in done}  # members leave the stack in order, after this call
+        training = [(key, c) for key, c in zip(keys, configs) if key not in finished]
+        for (key, config), row in zip(training, rows):
+            reports.put(epoch_line(key, epoch, config.epochs, row))
+
     try:
         train_batched(configs, device=device, threads=threads, progress=False,
-                      checkpoint_paths=[store.checkpoint_path(c) for c in configs], on_result=put)
+                      checkpoint_paths=[store.checkpoint_path(c) for c in configs], on_result=put,
+                      on_epoch_end=report if reports is not None else None)
     except Exception:  # noqa: BLE001 - reported back with the traceback
         error = traceback.format_exc()
         finished = {key for key, _ in done}
-        done += [(store.key(c), error) for c in configs if store.key(c) not in finished]
+        done += [(key, error) for key in keys if key not in finished]
     return done
 
 
@@ -644,7 +656,7 @@ def run_grouped(configs: list[RunConfig], store=None, *, workers: int | None = N
     ``sweep.SweepOutcome`` per configuration, like ``run_sweep``.
     """
     from .store import ResultStore
-    from .sweep import SweepOutcome, _train_one, default_workers
+    from .sweep import SweepOutcome, _train_one, default_workers, epoch_reports
 
     store = store or ResultStore()
     outcomes: dict[str, SweepOutcome] = {}
@@ -680,24 +692,25 @@ def run_grouped(configs: list[RunConfig], store=None, *, workers: int | None = N
             bar.write(f"run {key} failed:\n{error}")
 
     workers = workers or default_workers()
-    if tasks and workers == 1:  # one worker: this process (no start-up cost; small jobs finish sooner)
-        previous = torch.get_num_threads()
-        try:
-            for kind, _, args in tasks:
-                answer = (_train_group if kind == "group" else _train_one)(*args)
-                for key, error in (answer if kind == "group" else [answer]):
-                    record(key, error)
-        finally:
-            torch.set_num_threads(previous)
-    elif tasks:
-        context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=min(workers, len(tasks)), mp_context=context) as pool:
-            futures = {pool.submit(_train_group if kind == "group" else _train_one, *args): kind
-                       for kind, _, args in tasks}
-            for future in as_completed(futures):
-                answer = future.result()
-                for key, error in (answer if futures[future] == "group" else [answer]):
-                    record(key, error)
+    with epoch_reports(bar, enabled=progress and bool(tasks)) as reports:
+        if tasks and workers == 1:  # one worker: this process (no start-up cost; small jobs finish sooner)
+            previous = torch.get_num_threads()
+            try:
+                for kind, _, args in tasks:
+                    answer = (_train_group if kind == "group" else _train_one)(*args, reports)
+                    for key, error in (answer if kind == "group" else [answer]):
+                        record(key, error)
+            finally:
+                torch.set_num_threads(previous)
+        elif tasks:
+            context = multiprocessing.get_context("spawn")
+            with ProcessPoolExecutor(max_workers=min(workers, len(tasks)), mp_context=context) as pool:
+                futures = {pool.submit(_train_group if kind == "group" else _train_one, *args, reports): kind
+                           for kind, _, args in tasks}
+                for future in as_completed(futures):
+                    answer = future.result()
+                    for key, error in (answer if futures[future] == "group" else [answer]):
+                        record(key, error)
     bar.close()
     return [outcomes[key] for key in keys]
 

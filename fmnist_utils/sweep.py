@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import threading
 import traceback
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from tqdm.auto import tqdm
@@ -26,16 +28,59 @@ class SweepOutcome:
     error: str | None = None  # the worker's traceback when training failed
 
 
+def epoch_line(key: str, epoch: int, epochs: int, row: dict) -> str:
+    """What a worker reports after each epoch: the run, how far it got, its losses and the time."""
+    losses = ", ".join(f"{name.replace('_', ' ')} {row[name]:.4f}" for name in ("train_loss", "val_loss", "test_loss")
+                       if name in row)
+    accuracy = next((f", {name.replace('_', ' ')} {row[name]:.2%}" for name in ("val_acc", "test_acc") if name in row), "")
+    return f"[{key}] epoch {epoch}/{epochs}: {losses}{accuracy} ({row['train_seconds']:.0f} s)"
+
+
 def _train_one(store_root: str, config_dict: dict, threads: int, device: str,
-               save_weights: bool) -> tuple[str, str | None]:
-    """Worker body: train one configuration into the store; never raises, so one failure loses nothing else."""
+               save_weights: bool, reports=None) -> tuple[str, str | None]:
+    """Worker body: train one configuration into the store; never raises, so one failure loses nothing else.
+
+    ``reports`` (a queue, or None) receives one ``epoch_line`` per finished epoch.
+    """
     config = config_from_dict(config_dict)  # a RunConfig or a ClassicalConfig
     store = ResultStore(store_root)
     try:
-        run = store.get_or_train(config, threads=threads, device=device, progress=False, save_weights=save_weights)
+        key = store.key(config)
+        extra = {}
+        if reports is not None and isinstance(config, RunConfig):
+            extra["on_epoch_end"] = lambda epoch, row: reports.put(epoch_line(key, epoch, config.epochs, row))
+        run = store.get_or_train(config, threads=threads, device=device, progress=False, save_weights=save_weights,
+                                 **extra)
         return run.key, None
     except Exception:  # noqa: BLE001 - reported back with the full traceback
         return store.key(config), traceback.format_exc()
+
+
+@contextmanager
+def epoch_reports(bar, enabled: bool = True):
+    """A queue that worker processes put ``epoch_line``s into; each is printed above ``bar`` at once.
+
+    Without it a run of hours shows nothing between its start and its end. Yields None when not
+    ``enabled`` (no progress wanted, nothing to train).
+    """
+    if not enabled:
+        yield None
+        return
+    manager = multiprocessing.get_context("spawn").Manager()
+    reports = manager.Queue()
+
+    def drain():
+        for line in iter(reports.get, None):
+            bar.write(line)
+
+    printer = threading.Thread(target=drain, daemon=True)
+    printer.start()
+    try:
+        yield reports
+    finally:
+        reports.put(None)
+        printer.join()
+        manager.shutdown()
 
 
 def default_workers() -> int:
@@ -80,7 +125,6 @@ def run_sweep(
                 todo[key] = config
         keys.append(key)
     todo = list(todo.values())
-    args = [(str(store.root), c.to_dict(), threads_per_worker, device, store.key(c) in save_weights) for c in todo]
     bar = tqdm(total=len(todo), desc="runs", unit="run", disable=not progress or not todo)
 
     def record(config: RunConfig, key: str, error: str | None):
@@ -89,24 +133,28 @@ def run_sweep(
         if error is not None:
             bar.write(f"run {key} failed:\n{error}")
 
-    if todo and executor == "local":
-        workers = workers or default_workers()
-        context = multiprocessing.get_context("spawn")  # fork after torch's thread pools start can hang
-        with ProcessPoolExecutor(max_workers=min(workers, len(todo)), mp_context=context) as pool:
-            futures = {pool.submit(_train_one, *a): c for a, c in zip(args, todo)}
-            for future in as_completed(futures):
-                record(futures[future], *future.result())
-    elif todo:
-        from dask.distributed import Client, as_completed as dask_completed
+    # a Manager queue reaches processes on this machine only: Dask workers report whole runs
+    with epoch_reports(bar, enabled=progress and bool(todo) and executor == "local") as reports:
+        args = [(str(store.root), c.to_dict(), threads_per_worker, device, store.key(c) in save_weights, reports)
+                for c in todo]
+        if todo and executor == "local":
+            workers = workers or default_workers()
+            context = multiprocessing.get_context("spawn")  # fork after torch's thread pools start can hang
+            with ProcessPoolExecutor(max_workers=min(workers, len(todo)), mp_context=context) as pool:
+                futures = {pool.submit(_train_one, *a): c for a, c in zip(args, todo)}
+                for future in as_completed(futures):
+                    record(futures[future], *future.result())
+        elif todo:
+            from dask.distributed import Client, as_completed as dask_completed
 
-        client = address if isinstance(address, Client) else Client(address)
-        try:
-            futures = {client.submit(_train_one, *a, pure=False): c for a, c in zip(args, todo)}
-            for future in dask_completed(list(futures)):
-                record(futures[future], *future.result())
-        finally:
-            if not isinstance(address, Client):
-                client.close()
+            client = address if isinstance(address, Client) else Client(address)
+            try:
+                futures = {client.submit(_train_one, *a, pure=False): c for a, c in zip(args, todo)}
+                for future in dask_completed(list(futures)):
+                    record(futures[future], *future.result())
+            finally:
+                if not isinstance(address, Client):
+                    client.close()
     bar.close()
     return [outcomes[key] for key in keys]
 

@@ -117,11 +117,13 @@ def test_interrupted_group_resumes_batched_or_alone(tmp_path):
     assert_same_run(train(configs[0], progress=False), resumed)
 
 
-def test_grouped_fill_stores_under_the_sequential_keys(tmp_path):
+def test_grouped_fill_stores_under_the_sequential_keys(tmp_path, capsys):
     store = ResultStore(tmp_path)
     configs = [mlp(seed=21, epochs=1), mlp(seed=22, epochs=1, lr=2e-3), mlp(seed=23, epochs=1, batch_size=32)]
-    outcomes = run_grouped(configs, store, workers=1, progress=False)
+    outcomes = run_grouped(configs, store, workers=1, progress=True)
     assert all(o.ok for o in outcomes)
+    printed = capsys.readouterr().out  # a line per epoch of each run, batched (first two) or alone
+    assert [line.split("]")[0][1:] for line in printed.splitlines()] == [store.key(c) for c in configs]
     assert [o.key for o in outcomes] == [store.key(c) for c in configs]
     for config in configs:
         stored = store.get(config)

@@ -43,6 +43,23 @@ def test_sweep_results_equal_sequential_training(tmp_path):
         assert sequential.get_or_train(config, progress=False, threads=1).metrics == swept.get(config).metrics
 
 
+def test_workers_report_every_epoch_of_every_run(tmp_path, capsys):
+    """Hours-long runs in worker processes print a line per finished epoch, not only when they end."""
+    good, _ = configs()
+    good = [c.replace(epochs=2) for c in good]
+    store = ResultStore(tmp_path)
+    run_sweep(good, store, workers=2, progress=True)
+    out = capsys.readouterr().out
+    for config in good:
+        key = store.key(config)
+        stored = store.get(config)
+        for row in stored.history:
+            assert f"[{key}] epoch {row['epoch']}/2: train loss {row['train_loss']:.4f}" in out
+        assert f"val acc {stored.history[-1]['val_acc']:.2%}" in out
+    run_sweep(good, store, workers=2, progress=True)  # nothing to train: nothing printed
+    assert capsys.readouterr().out == ""
+
+
 def test_unknown_executor():
     with pytest.raises(ValueError, match="executor='ray'"):
         run_sweep([], ResultStore("/nonexistent"), executor="ray")
