@@ -578,7 +578,7 @@ class BatchedTrainer:
                 if member.done:
                     finished.append(slot)
             if on_epoch_end is not None:
-                on_epoch_end(epoch + 1, rows)
+                on_epoch_end(epoch + 1, dict(zip(self.active, rows)))
             for slot in finished:
                 result = self._finish(slot)
                 results[self.active[slot]] = result
@@ -597,7 +597,8 @@ def train_batched(configs: list[RunConfig], *, device: str = "auto", threads: in
 
     ``checkpoint_paths`` (one per config, e.g. ``store.checkpoint_path(c)``) makes the group resumable
     after each epoch, in the format ``train.train`` reads. ``on_result(result)`` sees each member as it
-    finishes (to store it at once); ``on_epoch_end(epoch, rows)`` after each epoch (tests interrupt there).
+    finishes (to store it at once); ``on_epoch_end(epoch, rows)`` after each epoch, with ``rows`` the history
+    row of every member that trained in it, by its index in ``configs`` (tests interrupt there).
     """
     if threads is not None:
         torch.set_num_threads(threads)
@@ -628,11 +629,9 @@ def _train_group(store_root: str, config_dicts: list[dict], threads: int, device
         store.put(result, save_weights=needs[key])
         done.append((key, None))
 
-    def report(epoch: int, rows: list[dict]) -> None:
-        finished = {key for key, _ in done}  # members leave the stack in order, after this call
-        training = [(key, c) for key, c in zip(keys, configs) if key not in finished]
-        for (key, config), row in zip(training, rows):
-            reports.put(epoch_line(key, epoch, config.epochs, row))
+    def report(epoch: int, rows: dict[int, dict]) -> None:
+        for i, row in rows.items():
+            reports.put(epoch_line(keys[i], epoch, configs[i].epochs, row))
 
     try:
         train_batched(configs, device=device, threads=threads, progress=False,

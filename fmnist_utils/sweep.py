@@ -45,9 +45,9 @@ def _train_one(store_root: str, config_dict: dict, threads: int, device: str,
     config = config_from_dict(config_dict)  # a RunConfig or a ClassicalConfig
     store = ResultStore(store_root)
     try:
-        key = store.key(config)
         extra = {}
         if reports is not None and isinstance(config, RunConfig):
+            key = store.key(config)
             extra["on_epoch_end"] = lambda epoch, row: reports.put(epoch_line(key, epoch, config.epochs, row))
         run = store.get_or_train(config, threads=threads, device=device, progress=False, save_weights=save_weights,
                                  **extra)
