@@ -178,8 +178,10 @@ class CostModel:
             return bench.core_hours(images), (f"the benchmark's training throughput at {self.benchmark_threads} "
                                               "threads (evaluation not counted)")
         if relatives := self.family.get(_identity(config, ("model", "batch_size"))):
-            # the same model with other arguments: cost scaled by forward FLOPs (memory-bound layers
-            # such as normalisation cost more than their FLOPs say, so this leans low)
+            # the same model with other arguments: cost scaled by forward FLOPs. A rough guess either
+            # way: memory-bound layers (normalisation) cost more than their FLOPs say, while a small
+            # relative's per-step overhead does not grow with FLOPs (ResNet-Mini base 16 scaled from
+            # base 4 at batch 8 comes out several times too high); the run's own epochs replace it
             flops = self.flops(config)
             hours = _mean([t.core_hours(images) * flops / self.flops(c) for c, t in relatives])
             return hours, f"other sizes of `{config.model}`, scaled by FLOPs"
@@ -324,7 +326,9 @@ def compute_markdown(store_root: Path, chapters: dict, benchmark: dict | None = 
         lines += ["", "Every run still missing, with the epochs it has left and its cost in core-hours. The "
                   "cost of an epoch is measured on this machine: on the run's own checkpoint, on stored runs "
                   "of the same architecture and batch size, in the last benchmark, or on other sizes of the "
-                  "same model scaled by FLOPs (the last column says which). *Expected* counts the epochs at "
+                  "same model scaled by FLOPs (the last column says which; the last is the roughest, and too "
+                  "high for a small model at a small batch, whose per-step overhead does not grow with its "
+                  "FLOPs). *Expected* counts the epochs at "
                   "which stored runs with the same early-stopping rule stopped, *at most* every epoch up to "
                   "the limit."]
         lines += missing_runs_markdown(ledger)
