@@ -442,6 +442,14 @@ def available_cores() -> int:
         return os.cpu_count() or 1
 
 
+BUSY_LOAD = 0.5  # one-minute load average above which other work shares the cores
+
+
+def load_average() -> float | None:
+    """The one-minute load average (None where the OS has none), recorded beside every timing."""
+    return os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+
+
 def geometric_mean(values: list[float]) -> float:
     return math.exp(sum(math.log(v) for v in values) / len(values))
 
@@ -514,8 +522,8 @@ def main(argv: list[str] | None = None) -> int:
     cases = select_cases(args.models)  # fails before any work on an unknown name
     threads = args.threads or available_cores()
     load_fashion_mnist()  # fail early (DataError) if the data are missing
-    load_before = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
-    if load_before is not None and load_before > 0.5:
+    load_before = load_average()
+    if load_before is not None and load_before > BUSY_LOAD:
         # Other processes on the cores make every timing noisy, and with threads > free cores
         # OpenMP's spinning threads can make small-batch steps many times slower.
         print(f"warning: load average {load_before:.2f} before the benchmark: other processes are "

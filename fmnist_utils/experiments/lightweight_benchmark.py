@@ -600,8 +600,13 @@ def throughput_table(settings):
     time with ``settings.timing_threads`` threads, measured now on this machine."""
     import pandas as pd
 
-    from ..benchmark import measure_throughput
+    from ..benchmark import BUSY_LOAD, load_average, measure_throughput
 
+    load = load_average()
+    if load is not None:  # a busy machine lowers every rate below; say so beside the table
+        print(f"load average before measuring: {load:.2f}"
+              + (" - other work is running, so these rates are lower than on an idle machine" if load > BUSY_LOAD
+                 else ""))
     rows = []
     for key in MODELS:
         model, args = MODELS[key]
