@@ -442,12 +442,16 @@ def available_cores() -> int:
         return os.cpu_count() or 1
 
 
-BUSY_LOAD = 0.5  # one-minute load average above which other work shares the cores
+BUSY_SHARE = 0.2  # share of all cores used by other work above which timings read low
 
 
-def load_average() -> float | None:
-    """The one-minute load average (None where the OS has none), recorded beside every timing."""
-    return os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+def other_work_share(seconds: float = 0.5) -> float:
+    """Share of all cores busy over the next ``seconds`` while this process sleeps, i.e. used by other
+    work. Printed beside timings measured inside a notebook, where the one-minute load average would
+    count the kernel's own earlier cells and lag behind work that has just stopped."""
+    import psutil
+
+    return psutil.cpu_percent(interval=seconds) / 100
 
 
 def geometric_mean(values: list[float]) -> float:
@@ -522,8 +526,8 @@ def main(argv: list[str] | None = None) -> int:
     cases = select_cases(args.models)  # fails before any work on an unknown name
     threads = args.threads or available_cores()
     load_fashion_mnist()  # fail early (DataError) if the data are missing
-    load_before = load_average()
-    if load_before is not None and load_before > BUSY_LOAD:
+    load_before = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+    if load_before is not None and load_before > 0.5:
         # Other processes on the cores make every timing noisy, and with threads > free cores
         # OpenMP's spinning threads can make small-batch steps many times slower.
         print(f"warning: load average {load_before:.2f} before the benchmark: other processes are "

@@ -1,9 +1,13 @@
 """Tests for fmnist_utils.benchmark (engine vs reference pipeline, FLOPs, matmul peak)."""
 import json
+import os
+import subprocess
+import sys
 
 import pytest
 
-from fmnist_utils.benchmark import case_by_key, count_flops, main, op_profile, select_cases, speed_markdown
+from fmnist_utils.benchmark import (case_by_key, count_flops, main, op_profile, other_work_share, select_cases,
+                                    speed_markdown)
 
 # Model-1 forward multiply-adds per image: conv1 (26x26 outputs, 32 channels, 1x3x3 kernel),
 # conv2 (24x24, 64, 32x3x3), fc1 (9216 -> 128), fc2 (128 -> 10); biases are not counted.
@@ -90,3 +94,15 @@ def test_op_profile_names_the_operators_that_take_the_time(quick_result):
     page = speed_markdown({**quick_result, "op_profiles": {"lenet5": ops}})
     assert "Where a training step of **lenet5** spends its time" in page
     assert f"| `{ops[0]['op']}` |" in page
+
+
+def test_other_work_share_sees_a_busy_core():
+    """The share printed beside chapter 4's timings rises when another process keeps a core busy."""
+    spinner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        busy = other_work_share(1.0)
+    finally:
+        spinner.kill()
+        spinner.wait()
+    assert busy >= 0.8 / os.cpu_count()  # one spinning process is at least most of one core's share
+    assert busy <= 1.0

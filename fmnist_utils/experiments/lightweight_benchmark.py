@@ -600,13 +600,11 @@ def throughput_table(settings):
     time with ``settings.timing_threads`` threads, measured now on this machine."""
     import pandas as pd
 
-    from ..benchmark import BUSY_LOAD, load_average, measure_throughput
+    from ..benchmark import BUSY_SHARE, measure_throughput, other_work_share
 
-    load = load_average()
-    if load is not None:  # a busy machine lowers every rate below; say so beside the table
-        print(f"load average before measuring: {load:.2f}"
-              + (" - other work is running, so these rates are lower than on an idle machine" if load > BUSY_LOAD
-                 else ""))
+    busy = other_work_share()  # a busy machine lowers every rate below; say so beside the table
+    print(f"other work on the machine just before measuring: {100 * busy:.0f}% of all cores"
+          + (" - these rates are lower than on an idle machine" if busy > BUSY_SHARE else ""))
     rows = []
     for key in MODELS:
         model, args = MODELS[key]
