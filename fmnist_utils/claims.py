@@ -11,7 +11,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 REPRODUCED, NOT_REPRODUCED, NOT_COMPARABLE, MISSING = "reproduced", "not reproduced", "not comparable", "missing run"
 
@@ -24,6 +23,11 @@ class Claim:
     verdict: str
     tolerance: str = ""  # the rule the verdict used
     note: str = ""
+
+
+def counted(n: int, noun: str) -> str:
+    """'1 epoch', '2 epochs': a count with its noun in the right number, for the chapters' prose."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def mean_std(values) -> tuple[float, float | None]:
@@ -46,7 +50,10 @@ def numeric_claim(claim: str, study: float, values, *, floor: float, scale: floa
                  f"±{tolerance * scale:.{digits}f}{unit}", note)
 
 
-def claims_frame(claims: list[Claim]) -> pd.DataFrame:
+def claims_frame(claims: list[Claim]):
+    """The chapter's 'study vs this book' table as a DataFrame, one row per claim."""
+    import pandas as pd  # only the notebooks need it; the chapters' prose helpers above do not
+
     frame = pd.DataFrame([asdict(c) for c in claims])
     return frame.rename(columns={"claim": "Claim", "study": "Study", "ours": "This book", "verdict": "Verdict",
                                  "tolerance": "Tolerance", "note": "Note"}).set_index("Claim")

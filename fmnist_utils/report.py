@@ -25,6 +25,7 @@ from types import SimpleNamespace
 
 import torch
 
+from .claims import counted
 from .config import RunConfig
 from .store import MissingRun, ResultStore
 
@@ -280,7 +281,7 @@ def missing_runs_markdown(ledger: list[ChapterCompute]) -> list[str]:
     for row in ledger:
         if not row.missing_runs:
             continue
-        lines += ["", f":::{{dropdown}} {{doc}}`{row.chapter}`: {row.missing} run{'s' if row.missing != 1 else ''} missing, "
+        lines += ["", f":::{{dropdown}} {{doc}}`{row.chapter}`: {counted(row.missing, 'run')} missing, "
                       f"{core_hours_text(row.missing_runs)} core-hours", "",
                   "| Run (store key) | Model | Seed | Epochs left (expected / at most) "
                   "| Core-hours (expected / at most) | Cost per epoch measured on |",

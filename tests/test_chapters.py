@@ -4,7 +4,7 @@ import json
 import papermill
 import pytest
 
-from fmnist_utils.claims import scorecard_markdown
+from fmnist_utils.claims import counted, scorecard_markdown
 from fmnist_utils.cli import COMPUTE, SCORECARD, SPEED, report_texts
 from fmnist_utils.experiments import CHAPTERS
 from fmnist_utils.store import DEFAULT_ROOT, REPO_ROOT
@@ -59,6 +59,14 @@ def test_published_chapters_hold_no_training_logs_or_errors():
         assert outputs, f"{notebook.name} is committed without outputs: run `make publish`"
         assert not [o for o in outputs if o["output_type"] == "error"]
         assert not [o for o in outputs if o.get("name") == "stderr"], f"{notebook.name} has stderr output"
+
+
+def test_published_prose_has_no_placeholder_plurals():
+    """Generated sentences say '1 seed' and '3 seeds', never 'seed(s)'."""
+    assert (counted(1, "seed"), counted(3, "seed"), counted(0, "stored run")) == ("1 seed", "3 seeds", "0 stored runs")
+    pages = [notebook.read_text() for notebook in NOTEBOOKS] + [path.read_text() for path in (SCORECARD, COMPUTE)]
+    for word in ("epoch", "seed", "run", "model", "seed pair"):
+        assert not [page for page in pages if f"{word}(s)" in page], f"'{word}(s)' in a published page"
 
 
 def test_scorecard_compute_ledger_and_speed_page_are_generated_from_the_store():

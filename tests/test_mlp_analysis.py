@@ -313,7 +313,7 @@ def test_conclusion_flags_runs_stopped_by_the_epoch_limit_and_speaks_without_the
     label, config = chapter.sweeps(settings)["width"][0]
     runs.sweeps["width"][0] = (label, fake_run(config, 0.87, epochs=config.epochs, best=config.epochs))
     assert chapter.capped_runs(runs) == [f"width {label}"]
-    assert f"1 stored run(s) used all {settings.epochs} epochs" in chapter.conclusion(runs)
+    assert f"1 stored run used all {settings.epochs} epochs" in chapter.conclusion(runs)
     runs.sweeps["best"] = [(seed, MissingRun("missing-key", config)) for seed, _ in runs.sweeps["best"]]
     text = chapter.conclusion(runs)
     assert "has no stored run yet" in text and "judged claims hold" in text

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..claims import counted
 from ..config import CLASSICAL_ESTIMATORS, ClassicalConfig, RunConfig
 from ..params import ChapterSpec, Param, int_list, optional, positive_int, resolve
 from ..store import MissingRun, describe, table_or_pending
@@ -752,8 +753,8 @@ def claims(runs: ChapterRuns) -> list:
 # ----- the answer -----------------------------------------------------------------------------------------------
 
 def _trajectory(first, first_epoch: int, last, last_epoch: int) -> str:
-    """'91.00% after 2 epoch(s) and 93.00% after 62', or one of them when the two epochs are the same."""
-    text = f"{_pct(first)} after {first_epoch} epoch(s)"
+    """'91.00% after 2 epochs and 93.00% after 62', or one of them when the two epochs are the same."""
+    text = f"{_pct(first)} after {counted(first_epoch, 'epoch')}"
     return text if first_epoch == last_epoch else f"{text} and {_pct(last)} after {last_epoch}"
 
 
@@ -820,14 +821,14 @@ def conclusion(runs: ChapterRuns, duplicates: dict) -> str:
     on_train, leaked, digits = (runs.diagnosis[k] for k in ("train_images", "train_plus_test", "digits"))
     if stored(on_train):
         text = (f"(b) evaluating on training images gives {_pct(on_train.metrics['accuracy'])} after "
-                f"{s.diagnosis_epochs} epoch(s)")
+                f"{counted(s.diagnosis_epochs, 'epoch')}")
         if stored(runs.main):
             text += (f", and the running training accuracy of the main run reaches "
                      f"{_pct(runs.main.history[-1]['train_acc'])} by epoch {last_epoch}")
         verdicts.append(text)
     if stored(leaked):
         verdicts.append(f"(c) training on the test images too gives {_pct(leaked.metrics['accuracy'])} on them after "
-                        f"{s.diagnosis_epochs} epoch(s)")
+                        f"{counted(s.diagnosis_epochs, 'epoch')}")
     if stored(digits):
         verdicts.append(f"(d) on the digit stand-in the same network reaches " + _trajectory(
             stage_accuracy(digits, first_epoch), first_epoch, stage_accuracy(digits, last_epoch), last_epoch))
@@ -844,7 +845,7 @@ def conclusion(runs: ChapterRuns, duplicates: dict) -> str:
         if best < 0.985:
             text += (("A short-budget leak does not explain them either: " if mistakes < 0.985 else "")
                      + "evaluating on training images or training on the test images reaches "
-                     f"{_pct(mistakes)} after {s.diagnosis_epochs} epoch(s)"
+                     f"{_pct(mistakes)} after {counted(s.diagnosis_epochs, 'epoch')}"
                      + (", far from 99.06%. " if mistakes < 0.985 else ", in the range of the study's figures. "))
             digit_last = stage_accuracy(digits, last_epoch)
             text += (f"On the digit stand-in the same network and recipe reach "

@@ -20,6 +20,7 @@ import math
 from dataclasses import dataclass
 from functools import lru_cache
 
+from ..claims import counted
 from ..config import RunConfig
 from ..params import ChapterSpec, Param, boolean, int_list, optional, positive_int, resolve
 from ..store import describe, stored_runs  # noqa: F401  (the notebook calls chapter.stored_runs)
@@ -840,7 +841,7 @@ def conclusion(runs: ChapterRuns) -> str:
         first, second = order[0], order[1]
         won, n = wins(runs, first, second)
         lines.append(
-            f"- **Ranking, with {n} seed(s) per model.** "
+            f"- **Ranking, with {counted(n, 'seed')} per model.** "
             + ", ".join(f"{LABELS[k]} {100 * means[k][0]:.2f}% ± {100 * means[k][1]:.2f}" for k in order)
             + f". {LABELS[first]} is ahead of {LABELS[second]} in {won} of {n} seeds"
             + (", so the top place is settled at this sample size." if won == n and n > 1 else

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..claims import counted
 from ..config import RunConfig
 from ..params import ChapterSpec, Param, boolean, int_list, optional, positive_int, resolve
 from ..store import describe, table_or_pending
@@ -187,7 +188,7 @@ def fill_store(settings, store, workers, runs=None) -> None:
                            progress=settings.progress)
     failed = [o for o in outcomes if not o.ok]
     if failed:
-        raise RuntimeError(f"{len(failed)} run(s) failed; first error:\n{failed[0].error}")
+        raise RuntimeError(f"{counted(len(failed), 'run')} failed; first error:\n{failed[0].error}")
 
 
 @dataclass
@@ -618,7 +619,7 @@ def conclusion(runs: ChapterRuns) -> str:
             f"- **Best model.** The study's best configuration (2 x {settings.best_width}, batch "
             f"{settings.base_batch_size}, learning rate {fmt_lr(settings.base_lr)}, cross-entropy) reaches "
             f"{100 * val_mean:.2f}%{spread(val_std)} validation and {100 * test_mean:.2f}%{spread(test_std)} test "
-            f"accuracy over {len(best)} seed(s) (study: 89.9% and 89.3%).")
+            f"accuracy over {counted(len(best), 'seed')} (study: 89.9% and 89.3%).")
     else:
         lines.append("- **Best model.** The study's best configuration has no stored run yet; the claims below are "
                      "judged on the sweeps that are stored.")
@@ -626,7 +627,7 @@ def conclusion(runs: ChapterRuns) -> str:
                  + (": " + "; ".join(reproduced) + "." if reproduced else "."))
     capped = capped_runs(runs)
     if capped:
-        lines.append(f"- **Epoch limit.** {len(capped)} stored run(s) used all {settings.epochs} epochs without "
+        lines.append(f"- **Epoch limit.** {counted(len(capped), 'stored run')} used all {settings.epochs} epochs without "
                      f"meeting the patience rule ({', '.join(capped)}): they were still improving, so their "
                      "accuracy is a lower bound set by our epoch limit (the study states none).")
     not_held = [c for c in judged if c.verdict != REPRODUCED]
@@ -700,4 +701,4 @@ def best_figure(runs: ChapterRuns):
     settings = runs.settings
     label = f"2 x {settings.best_width}, batch {settings.base_batch_size}, lr {fmt_lr(settings.base_lr)}"
     return plots.learning_curves({label: [run.history for run in stored]},
-                                 title=f"Best configuration: {len(stored)} seed(s), up to the shortest run")
+                                 title=f"Best configuration: {counted(len(stored), 'seed')}, up to the shortest run")
