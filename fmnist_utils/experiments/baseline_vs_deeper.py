@@ -318,7 +318,8 @@ def comparison_claims(m1: list, m2: list) -> list:
         holds = all((b < a) if model2_should_be_lower else (b > a) for a, b in pairs)
         mean1, mean2 = float(np.mean(ours1)), float(np.mean(ours2))
         return Claim(claim, study, f"Model-1 {mean1:.4f}, Model-2 {mean2:.4f} (mean)",
-                     REPRODUCED if holds else NOT_REPRODUCED, f"direction, in each of {counted(len(pairs), 'seed pair')}")
+                     REPRODUCED if holds else NOT_REPRODUCED,
+                     f"direction, in each of {counted(len(pairs), 'seed pair')}")
 
     rows = [
         compare("Model-2 confuses Dress and Coat less", "Figures 6-7 (qualitative)",
