@@ -506,7 +506,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--warmup", type=int, default=None, help="untimed steps first (default 5; --quick 1)")
     parser.add_argument("--min-time", type=float, default=None,
                         help="time at least this many seconds per measurement (default 1.0; --quick 0)")
-    parser.add_argument("--repeats", type=int, default=1, help="alternating timings per pipeline; best kept")
+    parser.add_argument("--repeats", type=int, default=None,
+                        help="alternating timings per pipeline, best kept (default 3; --quick 1): one timing of a "
+                             "batch-8 model can read 10-20%% low")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: all cores)")
     parser.add_argument("--matmul-sizes", type=int, nargs="+", default=None,
                         help="square matmul sizes for the peak (default 2048 4096; --quick 256)")
@@ -522,6 +524,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args.steps = args.steps if args.steps is not None else (3 if quick else 30)
     args.warmup = args.warmup if args.warmup is not None else (1 if quick else 5)
     args.min_time = args.min_time if args.min_time is not None else (0.0 if quick else 1.0)
+    args.repeats = args.repeats if args.repeats is not None else (1 if quick else 3)
     args.matmul_sizes = tuple(args.matmul_sizes or ((256,) if quick else (2048, 4096)))
     args.parallel = (not quick) if args.parallel is None else args.parallel
     for name in ("steps", "repeats"):
