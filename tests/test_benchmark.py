@@ -106,6 +106,7 @@ def test_speed_page_reports_each_target_as_met_or_missed(quick_result):
     geomean_line = next(line for line in page.splitlines() if "| 1.55x over 2 cases" in line)
     assert geomean_line.endswith("| **met** |")
     loading_free = (result["cases"][0]["loading_free_speedup"] * result["cases"][1]["loading_free_speedup"]) ** 0.5
+    assert result["geomean_loading_free_speedup"] == pytest.approx(loading_free)
     assert f"(if the reference's data loading took no time: {loading_free:.2f}x)" in geomean_line
     assert "model1 at least 45% of the matmul peak | 50.0% | **met** |" in page
     assert "| 1.20x (resnet_mini) | **missed** |" in page
