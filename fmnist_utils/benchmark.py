@@ -544,19 +544,22 @@ def main(argv: list[str] | None = None) -> int:
     cases = select_cases(args.models)  # fails before any work on an unknown name
     threads = args.threads or available_cores()
     load_fashion_mnist()  # fail early (DataError) if the data are missing
-    load_before = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
-    if load_before is not None and load_before > 0.5:
+    # Measured while this process sleeps, so it counts only other work; the one-minute load average
+    # would also count a benchmark that finished a minute ago.
+    busy_before = other_work_share(1.0)
+    if busy_before > BUSY_SHARE:
         # Other processes on the cores make every timing noisy, and with threads > free cores
         # OpenMP's spinning threads can make small-batch steps many times slower.
-        print(f"warning: load average {load_before:.2f} before the benchmark: other processes are "
-              f"running; timings will be noisy (consider --threads 1)", file=sys.stderr)
+        print(f"warning: other work keeps {100 * busy_before:.0f}% of the cores busy before the benchmark; "
+              f"timings will read low and noisy (stop it, or consider --threads 1)", file=sys.stderr)
     previous_threads = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
         result = run_benchmark(args, cases, threads)
     finally:
         torch.set_num_threads(previous_threads)
-    result["load_average_before"] = load_before
+    result["other_work_share_before"] = busy_before
+    result["other_work_share_after"] = other_work_share(1.0)  # work that started during the run shows here
     output = Path(args.output)
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(json.dumps(result, indent=1) + "\n")
@@ -668,10 +671,11 @@ def speed_markdown(result: dict | None) -> str:
     def met(ok: bool) -> str:
         return "**met**" if ok else "**missed**"
 
-    load = result.get("load_average_before")
+    busy = [result.get(f"other_work_share_{when}") for when in ("before", "after")]
     lines += ["", f"Measured {result['date']} on {result['cpu_model']} ({result['cores']} cores, {result['threads']} "
               f"threads), torch {result['torch']}"
-              + (f"; load average before the run {load:.2f}" if load is not None else "")
+              + (f"; other work on the cores {100 * busy[0]:.0f}% just before the run and {100 * busy[1]:.0f}% "
+                 f"just after" if None not in busy else "")
               + f". Float32 matrix-multiply peak: {peak['gflops']:.1f} GFLOP/s.", "",
               "| Target | Measured | |", "|---|---|---|",
               f"| no model slower than the reference | slowest: {slowest['key']} at {slowest['speedup']:.2f}x "

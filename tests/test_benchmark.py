@@ -40,6 +40,8 @@ def test_quick_run_measures_both_pipelines(quick_result):
     assert quick_result["threads"] == 1
     for key in ("torch", "cpu_model", "date", "flop_convention"):
         assert quick_result[key]
+    for when in ("before", "after"):
+        assert 0 <= quick_result[f"other_work_share_{when}"] <= 1
 
 
 def test_reference_loading_share_and_its_amdahl_bound(quick_result):
@@ -94,7 +96,7 @@ def test_unknown_model_is_a_clear_error(tmp_path):
 
 def test_speed_page_reports_each_target_as_met_or_missed(quick_result):
     result = json.loads(json.dumps(quick_result))  # a copy to edit
-    result["load_average_before"] = 0.1
+    result["other_work_share_before"], result["other_work_share_after"] = 0.02, 0.31
     for row, speedup in zip(result["cases"], (0.8, 3.0)):
         row["speedup"] = speedup
     result["geomean_speedup"] = (0.8 * 3.0) ** 0.5
@@ -103,6 +105,7 @@ def test_speed_page_reports_each_target_as_met_or_missed(quick_result):
     page = speed_markdown(result)
     assert page.count("| model1 |") == 1 and page.count("| lenet5 |") == 1
     assert "slowest: model1 at 0.80x | **missed**" in page
+    assert "other work on the cores 2% just before the run and 31% just after" in page
     geomean_line = next(line for line in page.splitlines() if "| 1.55x over 2 cases" in line)
     assert geomean_line.endswith("| **met** |")
     loading_free = (result["cases"][0]["loading_free_speedup"] * result["cases"][1]["loading_free_speedup"]) ** 0.5
