@@ -659,7 +659,8 @@ def repeat_speedups(row: dict) -> list[float]:
 
 
 def _spread(row: dict) -> str:
-    low, high = min(repeat_speedups(row)), max(repeat_speedups(row))
+    ratios = repeat_speedups(row)
+    low, high = min(ratios), max(ratios)
     return f"{low:.2f}x" if f"{low:.2f}" == f"{high:.2f}" else f"{low:.2f}-{high:.2f}x"
 
 
