@@ -387,3 +387,9 @@ def test_a_lightweight_model_more_accurate_than_cnn3_128_has_no_cost():
     assert "1.10 points above our CNN-3-128 after 62 epochs" in text and "loses nothing" in text
     assert "91.10% after 62, its best stage 91.50% after 30" in text
     assert "8.17 points below the study's peak" in text  # peak against peak
+    aug_staged = [{"epoch": e, "accuracy": a, "train_seconds": 60.0 * e} for e, a in ((2, 0.85), (14, 0.902), (30, 0.90))]
+    runs.augmented = fake(chapter.augmented_config(s), staged=aug_staged, metrics={"accuracy": 0.90})
+    text = chapter.conclusion(runs, {"test images": 10_000, "test images with a training copy": 0})
+    # against 91.50% at stage 30, not 91.10% at 62: the augmented run stops at 30 epochs
+    assert ("the best stage reaches 90.20% (original paper: 99.65%), 1.30 points below the best stage without "
+            "augmentation up to the same 30 epochs.") in text
