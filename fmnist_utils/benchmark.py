@@ -683,11 +683,10 @@ def speed_markdown(result: dict | None) -> str:
     def met(ok: bool) -> str:
         return "**met**" if ok else "**missed**"
 
-    busy = [result.get(f"other_work_share_{when}") for when in ("before", "after")]
     lines += ["", f"Measured {result['date']} on {result['cpu_model']} ({result['cores']} cores, {result['threads']} "
               f"threads), torch {result['torch']}"
-              + (f"; other work on the cores {100 * busy[0]:.0f}% just before the run and {100 * busy[1]:.0f}% "
-                 f"just after" if None not in busy else "")
+              + f"; other work on the cores {100 * result['other_work_share_before']:.0f}% just before the run and "
+                f"{100 * result['other_work_share_after']:.0f}% just after"
               + f". Float32 matrix-multiply peak: {peak['gflops']:.1f} GFLOP/s.", "",
               "| Target | Measured | |", "|---|---|---|",
               f"| no model slower than the reference | slowest: {slowest['key']} at {slowest['speedup']:.2f}x "
