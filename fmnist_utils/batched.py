@@ -59,8 +59,8 @@ from tqdm.auto import tqdm
 from .config import RunConfig, canonical_json
 from .evaluate import evaluate_model, summary_metrics
 from .models import build_model
-from .train import (TrainResult, _improved, _save_atomic, choose_device, epoch_order, make_loss, make_optimizer,
-                    prepare_splits)
+from .train import (TrainResult, _improved, _save_atomic, choose_device, epoch_order, keep_freed_memory, make_loss,
+                    make_optimizer, prepare_splits)
 
 # Fields that may differ between the members of one group; every other field must be equal.
 PER_MEMBER = ("loss", "optimizer", "lr", "weight_decay", "epochs", "monitor", "patience", "select_best",
@@ -241,6 +241,7 @@ class BatchedTrainer:
         self.configs = list(configs)
         self.shared = configs[0]
         self.device = choose_device(device)
+        keep_freed_memory()
         models = []
         for config in configs:
             torch.manual_seed(config.seed)  # the same initialisation as train.Engine.build

@@ -8,8 +8,11 @@ checkpoint selection, fixed step budgets, staged evaluation, and resumable per-e
 from __future__ import annotations
 
 import copy
+import ctypes
+import functools
 import math
 import os
+import platform
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,6 +41,27 @@ def choose_device(device: str = "auto") -> torch.device:
     if device not in ("cpu", "cuda", "mps") and not device.startswith("cuda:"):
         raise ValueError(f"device={device!r}; allowed: auto, cpu, cuda, cuda:N, mps")
     return torch.device(device)
+
+
+# mallopt parameters of glibc's <malloc.h>
+_M_TRIM_THRESHOLD, _M_MMAP_MAX = -1, -4
+
+
+@functools.cache
+def keep_freed_memory() -> bool:
+    """Make glibc's malloc keep freed memory for reuse instead of giving it back to the kernel.
+
+    By default glibc serves each large block (a batch's activations and gradients) with a fresh
+    ``mmap`` and unmaps it when freed, so every training step faults those pages in again one by one:
+    a fifth of a Model-1 step on the book's CPU (``fmnist-book benchmark`` counts the page faults per
+    step of both pipelines). Serving every block from the heap and never trimming it removes them. The
+    numbers do not change: PyTorch aligns its buffers itself (a test compares parameters bit for bit).
+    The price is that the process keeps its peak memory until it exits. Applied once per process;
+    returns False where the C library is not glibc."""
+    if platform.libc_ver()[0] != "glibc":
+        return False
+    mallopt = ctypes.CDLL(None).mallopt  # the running process's own C library
+    return bool(mallopt(_M_MMAP_MAX, 0)) and bool(mallopt(_M_TRIM_THRESHOLD, 2**31 - 1))
 
 
 def prefers_channels_last(model: nn.Module) -> bool:
@@ -135,14 +159,21 @@ def make_loss(name: str):
     return loss
 
 
-def make_optimizer(config: RunConfig, model: nn.Module) -> torch.optim.Optimizer:
+def make_optimizer(config: RunConfig, model: nn.Module, multi_tensor: bool = True) -> torch.optim.Optimizer:
+    """The configured optimiser. ``multi_tensor`` selects PyTorch's ``foreach`` kernels, which on the
+    CPU give bit-identical updates to its default per-parameter loop (the tests check it) for less
+    Python work per step: 1.2x for ResNet-Mini at batch 8. ``fused_optimizer`` (opt-in, part of a run's
+    key) changes the rounding. ``multi_tensor=False`` keeps PyTorch's default, as the studies ran."""
     params = model.parameters()
-    fused = {"fused": True} if config.fused_optimizer else {}  # absent, not False: keeps the default kernels
+    if config.fused_optimizer:
+        kernels = {"fused": True}
+    else:
+        kernels = {"foreach": True} if multi_tensor else {}  # absent, not False: PyTorch's default choice
     if config.optimizer == "adam":
-        return torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay, **fused)
+        return torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay, **kernels)
     if config.optimizer == "adamw":
-        return torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay, **fused)
-    return torch.optim.SGD(params, lr=config.lr, weight_decay=config.weight_decay, momentum=0.9, **fused)
+        return torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay, **kernels)
+    return torch.optim.SGD(params, lr=config.lr, weight_decay=config.weight_decay, momentum=0.9, **kernels)
 
 
 def make_scheduler(config: RunConfig, optimizer: torch.optim.Optimizer):
@@ -210,6 +241,7 @@ class Engine:
     @classmethod
     def build(cls, config: RunConfig, device: str = "auto", channels_last: bool | None = None) -> "Engine":
         torch_device = choose_device(device)
+        keep_freed_memory()
         torch.manual_seed(config.seed)  # weight initialisation and dropout
         model = build_model(config.model, **config.model_args)
         if channels_last is None:

@@ -1,4 +1,7 @@
 import math
+import platform
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -6,7 +9,7 @@ import torch
 
 from fmnist_utils.config import RunConfig
 from fmnist_utils.models import build_model
-from fmnist_utils.train import make_loss, prefers_channels_last, train
+from fmnist_utils.train import Engine, make_loss, make_optimizer, prefers_channels_last, train
 
 
 def test_same_seed_same_machine_identical_results(tiny_config):
@@ -36,6 +39,59 @@ def test_fused_optimizer_is_opt_in_deterministic_and_the_same_update_rule(tiny_c
     assert fused.history[0]["val_loss"] == pytest.approx(plain.history[0]["val_loss"], rel=1e-4)
     with pytest.raises(ValueError, match="fused_optimizer='yes'"):
         tiny_config.replace(fused_optimizer="yes")
+
+
+@pytest.mark.parametrize("optimizer, weight_decay", [("adam", 1e-3), ("adamw", 1e-2), ("sgd", 5e-4)])
+def test_multi_tensor_optimizer_updates_are_bit_identical_to_pytorchs_default(tiny_config, optimizer, weight_decay):
+    # The engine's speed-up may not change a stored run's numbers: same parameters to the bit after
+    # steps through conv, batch norm (ResNet-Mini, channels_last) and the optimiser's state.
+    config = tiny_config.replace(model="resnet_mini", optimizer=optimizer, weight_decay=weight_decay, batch_size=8)
+
+    def parameters_after_steps(multi_tensor: bool) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+        engine = Engine.build(config, device="cpu")
+        engine.optimizer = make_optimizer(config, engine.model, multi_tensor=multi_tensor)
+        assert engine.optimizer.defaults["foreach"] is (True if multi_tensor else None)
+        before = [p.detach().clone() for p in engine.model.parameters()]
+        order = engine.epoch_order(steps=4)
+        for step in range(4):
+            engine.step(order[step * 8: (step + 1) * 8])
+        return before, [p.detach().clone() for p in engine.model.parameters()]
+
+    (before, multi), (_, default) = parameters_after_steps(True), parameters_after_steps(False)
+    assert not any(torch.equal(a, b) for a, b in zip(before, multi))  # every parameter moved
+    assert all(torch.equal(a, b) for a, b in zip(multi, default, strict=True))
+
+
+KEEP_FREED_MEMORY_PROBE = """
+import hashlib, resource, sys, torch
+import fmnist_utils.train as train
+from fmnist_utils.config import RunConfig
+if sys.argv[1] == "default":
+    train.keep_freed_memory = lambda: False  # Engine.build's call then leaves glibc's defaults
+torch.set_num_threads(1)
+engine = train.Engine.build(RunConfig(model="model1", train_subset=1536, batch_size=128, seed=3), device="cpu")
+order = engine.epoch_order(steps=12)
+for step in range(12):
+    if step == 4:  # the first steps grow the heap to its working size
+        faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    engine.step(order[step * 128: (step + 1) * 128])
+faults = (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults) / 8
+digest = hashlib.sha256(b"".join(p.detach().numpy().tobytes() for p in engine.model.parameters()))
+print(faults, digest.hexdigest())
+"""
+
+
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="a glibc malloc setting")
+def test_keeping_freed_memory_removes_page_faults_and_changes_no_number():
+    def probe(mode: str) -> tuple[float, str]:
+        out = subprocess.run([sys.executable, "-c", KEEP_FREED_MEMORY_PROBE, mode], capture_output=True, text=True,
+                             check=True).stdout.split()
+        return float(out[0]), out[1]
+
+    (default_faults, default_digest), (kept_faults, kept_digest) = probe("default"), probe("kept")
+    assert kept_digest == default_digest  # the same parameters to the bit after 12 steps
+    assert default_faults > 1000  # Model-1's activations at batch 128 are mapped afresh each step...
+    assert kept_faults < default_faults / 10  # ...and reused once the allocator keeps them
 
 
 def test_training_learns(tiny_config):
