@@ -5,19 +5,23 @@ For one representative model (and training recipe) of every chapter, it measures
 * of a **reference** pipeline written the way the studies wrote it: a ``torchvision.datasets.
   FashionMNIST``-style ``Dataset`` that hands out one ``PIL.Image`` per index, per-image
   ``transforms.Compose([...augmentation..., ToTensor(), Normalize(...)])``, a default
-  ``DataLoader(shuffle=True)`` (``num_workers=0``), an NCHW model and the study's optimiser; and
+  ``DataLoader(shuffle=True)`` (``num_workers=0``), an NCHW model and the study's optimiser with
+  PyTorch's default kernels (on the CPU, a Python loop over the parameters), in a process of its own
+  with the C library's default memory allocator; and
 * of **our engine** (``fmnist_utils.train``): the split pre-converted to one float tensor by the
   engine's own ``prepare_splits``, batches as index slices of a ``torch.randperm`` order, batched
   tensor augmentation (``augment_batch``), ``channels_last`` for convolutional models, the same
-  model, batch size and optimiser (``make_optimizer``, ``make_loss``);
+  model, batch size and optimiser (``make_optimizer``: its multi-tensor kernels, the same updates to
+  the bit; ``make_loss``), and freed memory kept for reuse (``keep_freed_memory``);
 
-and reports the speed-up (engine / reference). It also measures
+and reports the speed-up (engine / reference) and the page faults per step of each. It also measures
 
 * the achieved GFLOP/s of the engine per model and its share of this machine's float32
   matrix-multiply peak (``torch.mm`` on square matrices, same thread count, best of a few repeats);
 * for chapter 4, the throughput of two independent batch-8 trainings side by side (two processes,
   one thread each) against the same two trainings one after another in one process with all
-  threads.
+  threads;
+* the time per element of dropout's random mask (``bernoulli_``) at one thread and at all.
 
 FLOP convention: ``torch.utils.flop_counter.FlopCounterMode`` counts the matrix-multiply-like
 operations (convolutions, linear layers, batched matmuls, attention) of one forward pass, at 2 FLOPs
@@ -45,6 +49,7 @@ import multiprocessing as mp
 import os
 import platform
 import queue as queue_module
+import resource
 import sys
 import time
 from dataclasses import dataclass, field
@@ -201,7 +206,7 @@ class ReferenceLoop:
         self.model = build_model(config.model, **config.model_args).train()  # NCHW, as the studies ran
         self.loader = torch.utils.data.DataLoader(dataset, batch_size=case.batch_size, shuffle=True)
         self.criterion = nn.CrossEntropyLoss()
-        self.optimizer = make_optimizer(config, self.model)
+        self.optimizer = make_optimizer(config, self.model, multi_tensor=False)  # PyTorch's default kernels
         self.batches = iter(self.loader)
         self.running_loss, self.correct = 0.0, 0
         self.loading_seconds = 0.0  # time spent waiting for the DataLoader's batches
@@ -222,6 +227,67 @@ class ReferenceLoop:
         self.running_loss += loss.item() * inputs.size(0)
         self.correct += outputs.argmax(1).eq(targets).sum().item()
         return len(targets)
+
+
+def _reference_server(case: "Case", threads: int, connection) -> None:
+    """Body of a reference process: one case's ``ReferenceLoop``, timed on request. Like a study's
+    script it trains one model per process and never builds an ``Engine``, so it keeps the C library's
+    default allocator (the engine changes it for its whole process: ``train.keep_freed_memory``)."""
+    torch.set_num_threads(threads)
+    try:
+        loop = ReferenceLoop(case)
+        connection.send(None)
+        while (request := connection.recv()) is not None:
+            warmup, steps, min_time = request
+            for _ in range(warmup):
+                loop.step()
+            loading_before = loop.loading_seconds
+            timing = time_steps(loop.step, 0, steps, min_time)
+            connection.send({**timing, "loading_seconds": loop.loading_seconds - loading_before})
+    except Exception as error:  # reported to the parent, which raises it there
+        connection.send({"error": repr(error)})
+
+
+class ReferenceProcess:
+    """One case's reference pipeline in a spawned process of its own, timed when the parent asks (so
+    the two pipelines never run at the same time). Use as a context manager."""
+
+    def __init__(self, case: "Case", threads: int):
+        context = mp.get_context("spawn")
+        self.connection, child = context.Pipe()
+        self.process = context.Process(target=_reference_server, args=(case, threads, child), daemon=True)
+        self.process.start()
+        child.close()
+        self._receive()  # built, or the error that stopped it
+
+    def _receive(self):
+        try:
+            reply = self.connection.recv()
+        except EOFError:
+            self.process.join(timeout=5)
+            raise RuntimeError(f"the reference process died (exit code {self.process.exitcode})") from None
+        if reply is not None and "error" in reply:
+            raise RuntimeError(f"the reference pipeline failed: {reply['error']}")
+        return reply
+
+    def time(self, warmup: int, steps: int, min_time: float) -> dict:
+        """``time_steps`` of the reference loop, plus the seconds it spent waiting for batches."""
+        self.connection.send((warmup, steps, min_time))
+        return self._receive()
+
+    def __enter__(self) -> "ReferenceProcess":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.process.is_alive():
+            try:
+                self.connection.send(None)
+            except OSError:
+                pass
+            self.process.join(timeout=10)
+        if self.process.is_alive():
+            self.process.terminate()
+        self.connection.close()
 
 
 class EngineLoop:
@@ -248,11 +314,17 @@ class EngineLoop:
         return len(y)
 
 
+def _page_faults() -> int:
+    """Minor page faults of this process so far: pages the kernel had to map in on first touch."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+
+
 def time_steps(step, warmup: int, steps: int, min_time: float) -> dict:
     """``warmup`` untimed calls, then at least ``steps`` timed ones lasting at least ``min_time`` s."""
     for _ in range(warmup):
         step()
     images = done = 0
+    faults = _page_faults()
     started = time.perf_counter()
     while True:
         images += step()
@@ -260,7 +332,8 @@ def time_steps(step, warmup: int, steps: int, min_time: float) -> dict:
         seconds = time.perf_counter() - started
         if done >= steps and seconds >= min_time:
             break
-    return {"images": images, "steps": done, "seconds": seconds, "images_per_s": images / seconds}
+    return {"images": images, "steps": done, "seconds": seconds, "images_per_s": images / seconds,
+            "page_faults_per_step": (_page_faults() - faults) / done}
 
 
 def op_profile(case: Case, warmup: int = 3, steps: int = 10, top: int = 8) -> list[dict]:
@@ -337,6 +410,29 @@ def matmul_peak(sizes: tuple[int, ...], repeats: int) -> dict:
             "threads": torch.get_num_threads()}
 
 
+def dropout_mask_speed(threads: int, elements: int = 1 << 21, repeats: int = 3) -> dict:
+    """Nanoseconds per element of ``Tensor.bernoulli_`` (how ``nn.Dropout`` draws its mask), best of
+    ``repeats``, with one thread and with ``threads``. The profiles show dropout as a large share of a
+    step; equal times at both thread counts mean the masks are drawn on one core whatever the setting."""
+    x = torch.empty(elements)
+    generator = torch.Generator().manual_seed(0)  # leaves the global RNG (the models' dropout) alone
+    previous = torch.get_num_threads()
+    per_threads = {}
+    try:
+        for count in sorted({1, threads}):
+            torch.set_num_threads(count)
+            x.bernoulli_(0.5, generator=generator)  # warm-up
+            best = math.inf
+            for _ in range(repeats):
+                started = time.perf_counter()
+                x.bernoulli_(0.5, generator=generator)
+                best = min(best, time.perf_counter() - started)
+            per_threads[str(count)] = best / elements * 1e9
+    finally:
+        torch.set_num_threads(previous)
+    return {"ns_per_element": per_threads, "elements": elements, "repeats": repeats}
+
+
 # --------------------------------------------------------------------------- parallel configurations
 
 
@@ -403,17 +499,15 @@ def measure_parallel(case: Case, threads: int, warmup: int, steps: int, min_time
 # --------------------------------------------------------------------------- one run
 
 
-def measure_case(case: Case, warmup: int, steps: int, min_time: float, repeats: int, peak_gflops: float) -> dict:
-    reference, engine = ReferenceLoop(case), EngineLoop(case)
-    for _ in range(warmup):
-        reference.step()
-        engine.step()
+def measure_case(case: Case, threads: int, warmup: int, steps: int, min_time: float, repeats: int,
+                 peak_gflops: float) -> dict:
+    engine = EngineLoop(case)
     ref_runs, engine_runs = [], []
-    for _ in range(repeats):  # alternate, so that background load hits both alike
-        loading_before = reference.loading_seconds
-        ref_runs.append(time_steps(reference.step, 0, steps, min_time))
-        ref_runs[-1]["loading_seconds"] = reference.loading_seconds - loading_before
-        engine_runs.append(time_steps(engine.step, 0, steps, min_time))
+    with ReferenceProcess(case, threads) as reference:
+        for repeat in range(repeats):  # alternate, so that background load hits both alike
+            first = warmup if repeat == 0 else 0
+            ref_runs.append(reference.time(first, steps, min_time))
+            engine_runs.append(time_steps(engine.step, first, steps, min_time))
     ref_best = max(ref_runs, key=lambda r: r["images_per_s"])
     # Amdahl: removing the reference's data loading, and nothing else, would give at most this
     loading_share = ref_best["loading_seconds"] / ref_best["seconds"]
@@ -430,6 +524,8 @@ def measure_case(case: Case, warmup: int, steps: int, min_time: float, repeats: 
         "speedup": engine_best["images_per_s"] / ref_best["images_per_s"],
         "reference_loading_share": loading_share,
         "loading_free_speedup": 1 / (1 - loading_share),
+        "reference_page_faults_per_step": ref_best["page_faults_per_step"],
+        "engine_page_faults_per_step": engine_best["page_faults_per_step"],
         **flops,
         "engine_gflops": gflops,
         "share_of_peak": gflops / peak_gflops,
@@ -470,14 +566,18 @@ def geometric_mean(values: list[float]) -> float:
     return math.exp(sum(math.log(v) for v in values) / len(values))
 
 
+def _faults(row: dict) -> str:
+    return f"{row['reference_page_faults_per_step']:,.0f} / {row['engine_page_faults_per_step']:,.0f}"
+
+
 def format_table(result: dict) -> str:
     header = f"{'model':<28} {'batch':>5} {'reference img/s':>16} {'engine img/s':>13} {'speed-up':>9} " \
-             f"{'ref. loading':>13} {'GFLOP/s':>8} {'% of peak':>10}"
+             f"{'ref. loading':>13} {'page faults/step ref./eng.':>27} {'GFLOP/s':>8} {'% of peak':>10}"
     lines = [header, "-" * len(header)]
     for row in result["cases"]:
         lines.append(f"{row['key']:<28} {row['batch_size']:>5} {row['reference_images_per_s']:>16,.0f} "
                      f"{row['engine_images_per_s']:>13,.0f} {row['speedup']:>8.2f}x "
-                     f"{100 * row['reference_loading_share']:>12.1f}% "
+                     f"{100 * row['reference_loading_share']:>12.1f}% {_faults(row):>27} "
                      f"{row['engine_gflops']:>8.1f} {100 * row['share_of_peak']:>9.1f}%")
     lines.append("-" * len(header))
     peak = result["matmul_peak"]
@@ -493,6 +593,7 @@ def format_table(result: dict) -> str:
             f"2 processes x 1 thread {parallel['side_by_side']['images_per_s']:,.0f} img/s vs one after "
             f"another with {parallel['one_after_another']['threads']} threads "
             f"{parallel['one_after_another']['images_per_s']:,.0f} img/s -> {parallel['ratio']:.2f}x")
+    lines.append(dropout_sentence(result["dropout_mask"]))
     lines.append(f"FLOPs: {FLOP_CONVENTION}")
     return "\n".join(lines)
 
@@ -575,10 +676,11 @@ def run_benchmark(args: argparse.Namespace, cases: list[Case], threads: int) -> 
     bar = tqdm(cases, desc="benchmark", unit="model", disable=args.no_progress)
     for case in bar:
         bar.set_postfix_str(case.key)
-        rows.append(measure_case(case, args.warmup, args.steps, args.min_time, args.repeats, peak["gflops"]))
+        rows.append(measure_case(case, threads, args.warmup, args.steps, args.min_time, args.repeats, peak["gflops"]))
     bar.close()
     # the profile that explains the peak-share target, for the models it is about
     profiles = {case.key: op_profile(case) for case in cases if case.key in PEAK_CASES and not args.quick}
+    dropout = dropout_mask_speed(threads, elements=1 << 16 if args.quick else 1 << 21)
     parallel = None
     if args.parallel:
         parallel = measure_parallel(case_by_key(args.parallel_model), threads, args.warmup, args.steps, args.min_time)
@@ -599,6 +701,7 @@ def run_benchmark(args: argparse.Namespace, cases: list[Case], threads: int) -> 
         "geomean_loading_free_speedup": geometric_mean([row["loading_free_speedup"] for row in rows]),
         "parallel": parallel,
         "op_profiles": profiles,
+        "dropout_mask": dropout,
     }
 
 
@@ -664,18 +767,31 @@ def _spread(row: dict) -> str:
     return f"{low:.2f}x" if f"{low:.2f}" == f"{high:.2f}" else f"{low:.2f}-{high:.2f}x"
 
 
+def dropout_sentence(dropout: dict) -> str:
+    """Dropout's mask speed at one thread and at the benchmark's thread count, and what it means."""
+    rates = dropout["ns_per_element"]
+    counts = sorted(rates, key=int)
+    measured = " and ".join(f"{rates[c]:.1f} ns per element with {c} thread{'s' if c != '1' else ''}" for c in counts)
+    if len(counts) == 1:
+        return f"Dropout masks (`bernoulli_`): {measured}."
+    gain = rates[counts[0]] / rates[counts[-1]]
+    verdict = ("drawn on one core whatever the thread count" if gain < 1.2
+               else f"drawn in parallel ({gain:.1f}x faster with {counts[-1]} threads)")
+    return f"Dropout masks (`bernoulli_`): {measured}, i.e. {verdict}."
+
+
 def speed_markdown(result: dict | None) -> str:
     """The appendix's tables and target checks, written from a ``benchmark.json`` result."""
     if result is None:
         return "*No benchmark has been recorded yet: run `make benchmark` on an otherwise idle machine.*\n"
     lines = ["| Case | Ch. | Batch | Reference img/s | Engine img/s | Speed-up | Per repeat | Reference time loading "
-             "data | Speed-up if loading were free | GFLOP/s | % of peak |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             "data | Speed-up if loading were free | Page faults per step, reference / engine | GFLOP/s | % of peak |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for row in result["cases"]:
         lines.append(f"| {row['key']} | {row['chapter']} | {row['batch_size']} | {row['reference_images_per_s']:,.0f} "
                      f"| {row['engine_images_per_s']:,.0f} | {row['speedup']:.2f}x | {_spread(row)} "
                      f"| {100 * row['reference_loading_share']:.1f}% | {row['loading_free_speedup']:.2f}x "
-                     f"| {row['engine_gflops']:.1f} | {100 * row['share_of_peak']:.1f}% |")
+                     f"| {_faults(row)} | {row['engine_gflops']:.1f} | {100 * row['share_of_peak']:.1f}% |")
     peak, parallel = result["matmul_peak"], result["parallel"]
     slowest = min(result["cases"], key=lambda row: row["speedup"])
     shares = {row["key"]: row["share_of_peak"] for row in result["cases"] if row["key"] in PEAK_CASES}
@@ -707,6 +823,7 @@ def speed_markdown(result: dict | None) -> str:
                   "|---|---:|---:|---:|"]
         lines += [f"| `{op['op']}` | {op['calls_per_step']:g} | {op['ms_per_step']:.1f} | {100 * op['share']:.1f}% |"
                   for op in ops]
+    lines += ["", dropout_sentence(result["dropout_mask"])]
     return "\n".join(lines) + "\n"
 
 

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from fmnist_utils.benchmark import (ReferenceLoop, StudyDataset, case_by_key, count_flops, main, op_profile,
+from fmnist_utils.benchmark import (Case, ReferenceLoop, ReferenceProcess, StudyDataset, case_by_key, count_flops, main, op_profile,
                                     other_work_share, repeat_speedups, select_cases, speed_markdown)
 
 # Model-1 forward multiply-adds per image: conv1 (26x26 outputs, 32 channels, 1x3x3 kernel),
@@ -43,6 +43,10 @@ def test_quick_run_measures_both_pipelines(quick_result):
         assert quick_result[key]
     for when in ("before", "after"):
         assert 0 <= quick_result[f"other_work_share_{when}"] <= 1
+    for row in rows.values():  # counted in each pipeline's own process
+        assert row["reference_page_faults_per_step"] >= 0 and row["engine_page_faults_per_step"] >= 0
+    assert list(quick_result["dropout_mask"]["ns_per_element"]) == ["1"]  # --threads 1: one count to time
+    assert quick_result["dropout_mask"]["ns_per_element"]["1"] > 0
 
 
 def test_reference_loading_share_and_its_amdahl_bound(quick_result):
@@ -66,6 +70,11 @@ def test_reference_loop_counts_the_time_spent_waiting_for_batches(monkeypatch):
         loop.step()
     elapsed = time.perf_counter() - started
     assert 3 * 8 * 0.002 <= loop.loading_seconds < elapsed
+
+
+def test_reference_process_reports_the_error_that_stopped_it():
+    with pytest.raises(RuntimeError, match="the reference pipeline failed: .*no_such_model"):
+        ReferenceProcess(Case("broken", 1, "no_such_model", 8), threads=1)
 
 
 def test_model1_flops_match_the_analytic_count(quick_result):
@@ -104,9 +113,11 @@ def test_speed_page_reports_each_target_as_met_or_missed(quick_result):
     result["cases"][0]["engine_runs"] = [{"images_per_s": 80.0}, {"images_per_s": 105.0}]
     result["geomean_speedup"] = (0.8 * 3.0) ** 0.5
     result["cases"][0]["share_of_peak"] = 0.5  # model1
+    result["cases"][0]["reference_page_faults_per_step"], result["cases"][0]["engine_page_faults_per_step"] = 12651.7, 0
     result["parallel"] = {"batch_size": 8, "model": "resnet_mini", "ratio": 1.2}
     page = speed_markdown(result)
     assert page.count("| model1 |") == 1 and page.count("| lenet5 |") == 1
+    assert "| 12,652 / 0 |" in next(line for line in page.splitlines() if line.startswith("| model1 |"))
     assert "slowest: model1 at 0.80x (per repeat 0.80-1.05x) | **missed**" in page
     assert "other work on the cores 2% just before the run and 31% just after" in page
     geomean_line = next(line for line in page.splitlines() if "| 1.55x over 2 cases" in line)
@@ -116,6 +127,11 @@ def test_speed_page_reports_each_target_as_met_or_missed(quick_result):
     assert f"(if the reference's data loading took no time: {loading_free:.2f}x)" in geomean_line
     assert "model1 at least 45% of the matmul peak | 50.0% | **met** |" in page
     assert "| 1.20x (resnet_mini) | **missed** |" in page
+    result["dropout_mask"]["ns_per_element"] = {"1": 10.6, "2": 10.2}
+    assert ("Dropout masks (`bernoulli_`): 10.6 ns per element with 1 thread and 10.2 ns per element with "
+            "2 threads, i.e. drawn on one core whatever the thread count.") in speed_markdown(result)
+    result["dropout_mask"]["ns_per_element"] = {"1": 10.6, "2": 5.4}
+    assert "i.e. drawn in parallel (2.0x faster with 2 threads)." in speed_markdown(result)
     assert "No benchmark has been recorded yet" in speed_markdown(None)
 
 
