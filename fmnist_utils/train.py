@@ -1,8 +1,10 @@
 """The one training loop of the book.
 
 Data live in memory as one float tensor per split (moved to the device once); a batch is an index
-slice, augmentation is batched on tensors, and convolutional models run in ``channels_last``. The
-loop supports what the five studies need: Adam/AdamW/SGD, ReduceLROnPlateau, early stopping, best-
+slice, augmentation is batched on tensors, convolutional models run in ``channels_last``, the
+optimiser uses PyTorch's multi-tensor kernels and the process keeps freed memory for the next step
+(the last two change no number; see ``make_optimizer`` and ``keep_freed_memory``). The loop
+supports what the five studies need: Adam/AdamW/SGD, ReduceLROnPlateau, early stopping, best-
 checkpoint selection, fixed step budgets, staged evaluation, and resumable per-epoch checkpoints.
 """
 from __future__ import annotations
