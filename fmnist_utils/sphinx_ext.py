@@ -6,6 +6,9 @@ explorers and formulas render without any CDN, which the offline browser test ne
 the CDN defaults of myst-nb and Sphinx stay. (Not `_static/`: Jupyter Book would load every script
 found there on every page.)
 
+**Tables.** ``sphinx_static/fmnist_book.css`` tightens the Markdown tables so that the generated
+pages' many numeric columns fit the text column.
+
 **Scripts.** With Sphinx 7.4, sphinx-thebe 0.3.1 registers its configuration script twice, and the
 second `const THEBE_JS_URL` is a JavaScript error on every page; identical scripts are dropped.
 """
@@ -15,6 +18,8 @@ WIDGETS_DIR = "jupyter-widgets"
 CDN = "https://cdn.jsdelivr.net/npm/"  # only for widget libraries the bundle does not contain
 
 
+STATIC_DIR = Path(__file__).parent / "sphinx_static"
+BOOK_CSS = "fmnist_book.css"
 VENDOR_DIR = "_vendor"
 MATHJAX_SCRIPT = "mathjax/tex-mml-chtml.js"  # finds its fonts in output/chtml/fonts/ beside itself
 
@@ -34,6 +39,7 @@ def local_mathjax(vendor_dir: Path) -> str | None:
 
 
 def _use_local_assets(app, config) -> None:
+    config.html_static_path = [*config.html_static_path, str(STATIC_DIR)]
     vendor = Path(app.srcdir) / VENDOR_DIR
     scripts, mathjax = local_renderer(vendor), local_mathjax(vendor)
     if scripts or mathjax:
@@ -59,5 +65,6 @@ def _drop_duplicate_scripts(app, pagename, templatename, context, doctree) -> No
 
 def setup(app):
     app.connect("config-inited", _use_local_assets)
+    app.add_css_file(BOOK_CSS)
     app.connect("html-page-context", _drop_duplicate_scripts)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
