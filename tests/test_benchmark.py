@@ -7,8 +7,9 @@ import time
 
 import pytest
 
-from fmnist_utils.benchmark import (Case, ReferenceLoop, ReferenceProcess, StudyDataset, case_by_key, count_flops, main, op_profile,
-                                    other_work_share, repeat_speedups, select_cases, speed_markdown)
+from fmnist_utils.benchmark import (Case, ReferenceLoop, ReferenceProcess, StudyDataset, best_of_peaks, case_by_key,
+                                    count_flops, main, op_profile, other_work_share, repeat_speedups, select_cases,
+                                    speed_markdown)
 
 # Model-1 forward multiply-adds per image: conv1 (26x26 outputs, 32 channels, 1x3x3 kernel),
 # conv2 (24x24, 64, 32x3x3), fc1 (9216 -> 128), fc2 (128 -> 10); biases are not counted.
@@ -70,6 +71,14 @@ def test_reference_loop_counts_the_time_spent_waiting_for_batches(monkeypatch):
         loop.step()
     elapsed = time.perf_counter() - started
     assert 3 * 8 * 0.002 <= loop.loading_seconds < elapsed
+
+
+def test_peak_is_the_best_per_size_of_the_measurements_before_and_after(quick_result):
+    assert quick_result["matmul_peak"]["measurements"] == 2
+    before = {"gflops": 150.0, "gflops_per_size": {"2048": 140.0, "4096": 150.0}, "repeats": 3, "threads": 2}
+    after = {"gflops": 190.0, "gflops_per_size": {"2048": 190.0, "4096": 120.0}, "repeats": 3, "threads": 2}
+    peak = best_of_peaks(before, after)
+    assert peak["gflops_per_size"] == {"2048": 190.0, "4096": 150.0} and peak["gflops"] == 190.0
 
 
 def test_reference_process_reports_the_error_that_stopped_it():
