@@ -54,9 +54,10 @@ def keep_freed_memory() -> bool:
     """Make glibc's malloc keep freed memory for reuse instead of giving it back to the kernel.
 
     By default glibc serves each large block (a batch's activations and gradients) with a fresh
-    ``mmap`` and unmaps it when freed, so every training step faults those pages in again one by one:
-    a fifth of a Model-1 step on the book's CPU (``fmnist-book benchmark`` counts the page faults per
-    step of both pipelines). Serving every block from the heap and never trimming it removes them. The
+    ``mmap`` and unmaps it when freed, so a training step can fault those pages in again one by one,
+    up to a fifth of a Model-1 step on the book's CPU (glibc adapts its threshold to what it has seen,
+    so how often depends on the process's history; ``fmnist-book benchmark`` counts the page faults
+    per step of both pipelines). Serving every block from the heap and never trimming it removes them. The
     numbers do not change: PyTorch aligns its buffers itself (a test compares parameters bit for bit).
     The price is that the process keeps its peak memory until it exits. Applied once per process;
     returns False where the C library is not glibc."""
