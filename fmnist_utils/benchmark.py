@@ -393,6 +393,17 @@ def count_flops(case: Case, n: int = 8) -> dict:
             "counted_forward_backward_flops_per_image": counter.get_total_flops() / n}
 
 
+def best_seconds(call, repeats: int) -> float:
+    """The shortest of ``repeats`` timed calls of ``call``, after one untimed warm-up call."""
+    call()
+    best = math.inf
+    for _ in range(repeats):
+        started = time.perf_counter()
+        call()
+        best = min(best, time.perf_counter() - started)
+    return best
+
+
 def matmul_peak(sizes: tuple[int, ...], repeats: int) -> dict:
     """float32 ``torch.mm`` GFLOP/s on square matrices (2 n^3 FLOPs), best of ``repeats`` per size."""
     per_size = {}
@@ -400,13 +411,7 @@ def matmul_peak(sizes: tuple[int, ...], repeats: int) -> dict:
         generator = torch.Generator().manual_seed(n)
         a, b = torch.randn(n, n, generator=generator), torch.randn(n, n, generator=generator)
         out = torch.empty(n, n)
-        torch.mm(a, b, out=out)  # warm-up
-        best = math.inf
-        for _ in range(repeats):
-            started = time.perf_counter()
-            torch.mm(a, b, out=out)
-            best = min(best, time.perf_counter() - started)
-        per_size[str(n)] = 2 * n**3 / best / 1e9
+        per_size[str(n)] = 2 * n**3 / best_seconds(lambda: torch.mm(a, b, out=out), repeats) / 1e9
     return {"gflops": max(per_size.values()), "gflops_per_size": per_size, "repeats": repeats,
             "threads": torch.get_num_threads()}
 
@@ -431,13 +436,8 @@ def dropout_mask_speed(threads: int, elements: int = 1 << 21, repeats: int = 3) 
     try:
         for count in sorted({1, threads}):
             torch.set_num_threads(count)
-            x.bernoulli_(0.5, generator=generator)  # warm-up
-            best = math.inf
-            for _ in range(repeats):
-                started = time.perf_counter()
-                x.bernoulli_(0.5, generator=generator)
-                best = min(best, time.perf_counter() - started)
-            per_threads[str(count)] = best / elements * 1e9
+            seconds = best_seconds(lambda: x.bernoulli_(0.5, generator=generator), repeats)
+            per_threads[str(count)] = seconds / elements * 1e9
     finally:
         torch.set_num_threads(previous)
     return {"ns_per_element": per_threads, "elements": elements, "repeats": repeats}
