@@ -6,6 +6,7 @@
     fmnist-book run baseline_vs_deeper -o out.ipynb -p profile quick -p epochs 2
     fmnist-book publish            # execute every chapter from the store into book/
     fmnist-book time --profile smoke   # measure each chapter's wall time from an empty store
+    fmnist-book verify             # every stored run against the current code and its own predictions
 """
 from __future__ import annotations
 
@@ -208,6 +209,29 @@ def cmd_scorecard(args) -> int:
     return 0
 
 
+def cmd_verify(args) -> int:
+    """Check every stored run against the current code and its own predictions; optionally record fingerprints."""
+    from .store import ResultStore, stale_message
+
+    store = ResultStore(args.store)
+    entries = store.entries()
+    if args.keys:
+        unknown = sorted(set(args.keys) - {run.key for run in entries})
+        if unknown:
+            raise ValueError(f"no stored run {', '.join(unknown)} in {store.runs_dir}")
+        entries = [run for run in entries if run.key in args.keys]
+    recorded = [run.key for run in entries if (args.record or args.update)
+                and store.record_fingerprint(run, update=args.update)]
+    for key in recorded:
+        print(f"recorded the current code's fingerprint for {key}")
+    problems = {run.key: found for run in entries if (found := store.verify(run))}
+    if problems:
+        print(stale_message(problems), file=sys.stderr)
+        return 1
+    print(f"{len(entries)} stored runs verified: each matches the current code, and its metrics match its predictions")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="fmnist-book", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -245,6 +269,14 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(func=cmd_time)
     p = sub.add_parser("scorecard", help="rebuild book/scorecard.md, compute.md and speed.md from the store")
     p.set_defaults(func=cmd_scorecard)
+    p = sub.add_parser("verify", help="check every stored run against the current code and its predictions")
+    p.add_argument("keys", nargs="*", help="only these runs (default: every stored run)")
+    p.add_argument("--store", default=None, help="results store folder (default: book/results)")
+    p.add_argument("--record", action="store_true",
+                   help="record the current fingerprint in runs stored before fingerprints existed")
+    p.add_argument("--update", action="store_true",
+                   help="re-record runs whose code changed while their model still computes the same on the probe")
+    p.set_defaults(func=cmd_verify)
     sub.add_parser("benchmark", help="engine vs reference pipeline and matmul peak (see `benchmark --help`)")
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["benchmark"]:  # the benchmark parses its own options

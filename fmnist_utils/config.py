@@ -1,7 +1,8 @@
 """The run configuration: everything that decides a run's numbers, and nothing else.
 
-A run's store key is a hash of this configuration plus a fingerprint of the built model, so editing
-a model's definition never reuses a stale result. Settings that do not change the numbers (device,
+A run's store key is a hash of this configuration plus the built model's printed structure; what the
+model computes is checked on every read against a fingerprint recorded with the run (``fingerprint``),
+so editing a model's definition never reuses a stale result. Settings that do not change the numbers (device,
 threads, progress bars) are arguments of ``train``/``get_or_train`` instead.
 """
 from __future__ import annotations
@@ -131,9 +132,9 @@ def canonical_json(data) -> str:
     return json.dumps(data, sort_keys=True, separators=(",", ":"))
 
 
-def run_key(config: RunConfig, model_fingerprint: str) -> str:
+def run_key(config: RunConfig, model_structure: str) -> str:
     """``<model>-<12 hex>``: readable in a directory listing, unique by content."""
-    payload = canonical_json({"config": config.identity(), "model": model_fingerprint, "engine": ENGINE_VERSION})
+    payload = canonical_json({"config": config.identity(), "model": model_structure, "engine": ENGINE_VERSION})
     return f"{config.model}-{hashlib.sha256(payload.encode()).hexdigest()[:12]}"
 
 

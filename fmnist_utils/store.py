@@ -6,6 +6,11 @@ An entry is written into a temporary directory and renamed into place, so a read
 of one; a run in progress lives in ``checkpoints/<key>.pt`` and resumes from its last epoch.
 A classical baseline (``config.ClassicalConfig``, fitted by ``classical.fit_classical``) is an entry
 of the same layout: no history or weights, its fit and predict times under ``timing``.
+
+Every entry records the fingerprint of the code that made it (``fingerprint.fingerprint``), and every
+read checks it against the current code: a run whose model no longer computes what it was trained
+with is refused (``StaleRunError``) instead of shown. ``verify`` also re-derives each run's headline
+metrics from its stored predictions, so a changed metric definition cannot hide behind the store.
 """
 from __future__ import annotations
 
@@ -24,6 +29,7 @@ import torch
 
 from . import __version__
 from .config import ClassicalConfig, RunConfig, canonical_json, classical_key, config_from_dict, run_key
+from .fingerprint import check as check_fingerprint, fingerprint, probe_agrees
 from .models import build_model, count_parameters
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -34,8 +40,25 @@ class StoreError(RuntimeError):
     """A store entry is unreadable; the message says which one and how to fix it."""
 
 
-def model_fingerprint(config: RunConfig) -> str:
-    """Architecture text and parameter count of the configured model (building it is cheap)."""
+class StaleRunError(StoreError):
+    """A stored run was made by code that computes something else than the current code."""
+
+
+def stale_message(problems: dict[str, list[str]]) -> str:
+    """One message for stale runs: which runs, what changed (with its file), and the two ways out."""
+    lines = [f"{len(problems)} stored run(s) no longer match the code that reads them:"]
+    for key, found in problems.items():
+        lines += [f"  {key}: " + "; ".join(found)]
+    lines.append("If the change was meant to change what these models compute, delete those entries under "
+                 "book/results/runs/ and train them again (fmnist-book train CHAPTER). If it computes the same "
+                 "(a refactoring), `fmnist-book verify --update` records the new code hashes; it refuses where "
+                 "the model's outputs changed.")
+    return "\n".join(lines)
+
+
+def model_structure(config: RunConfig) -> str:
+    """Architecture text and parameter count of the configured model, part of its key (building it is
+    cheap). What ``forward`` computes is checked by the recorded ``fingerprint`` instead."""
     model = build_model(config.model, **config.model_args)
     return f"{model!r}|{count_parameters(model)}"
 
@@ -48,10 +71,22 @@ def _git_commit() -> str | None:
         return None
 
 
+def cpu_model() -> str | None:
+    """The CPU's model name (``platform.processor()`` is empty on Linux). Float results of the same code
+    differ between CPUs (their vector kernels round differently), so a run records where it ran."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or None
+
+
 def provenance(device: str, threads: int) -> dict:
     return {
         "fmnist_utils": __version__, "commit": _git_commit(), "torch": torch.__version__,
-        "python": platform.python_version(), "machine": platform.machine(), "processor": platform.processor(),
+        "python": platform.python_version(), "machine": platform.machine(), "processor": cpu_model(),
         "device": device, "threads": threads, "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
     }
 
@@ -168,7 +203,7 @@ class ResultStore:
         identity = canonical_json(config.identity())
         if identity not in self._keys:
             self._keys[identity] = (classical_key(config) if isinstance(config, ClassicalConfig)
-                                    else run_key(config, model_fingerprint(config)))
+                                    else run_key(config, model_structure(config)))
         return self._keys[identity]
 
     def checkpoint_path(self, config: RunConfig) -> Path:
@@ -187,6 +222,9 @@ class ResultStore:
         except (OSError, ValueError) as error:
             raise StoreError(f"store entry {path} is damaged ({error}). Delete that directory and the run "
                              f"will be trained again; nothing else in the store is affected.") from None
+        problems = check_fingerprint(result.get("fingerprint"), fingerprint(stored_config))
+        if problems:
+            raise StaleRunError(stale_message({key: problems}))
         return StoredRun(key=key, path=path, config=stored_config, result=result)
 
     def status(self, config: RunConfig) -> StoredRun | MissingRun:
@@ -222,6 +260,7 @@ class ResultStore:
                        "resumed_from_epoch": result.resumed_from_epoch},
             "provenance": provenance(result.device, result.threads),
         }
+        record["fingerprint"] = fingerprint(config)
         (tmp / "result.json").write_text(json.dumps(record, indent=1) + "\n")
         np.savez_compressed(tmp / "predictions.npz", **result.predictions)
         if save_weights:
@@ -259,6 +298,37 @@ class ResultStore:
 
         result = train(config, checkpoint_path=self.checkpoint_path(config), **train_kwargs)
         return self.put(result, save_weights=save_weights)
+
+    def verify(self, run: StoredRun) -> list[str]:
+        """What is wrong with a stored run: its code fingerprint against the current code, and its headline
+        metrics against those re-derived from its stored predictions and the true labels."""
+        from .evaluate import summary_metrics
+
+        problems = check_fingerprint(run.result.get("fingerprint"), fingerprint(run.config))
+        derived = summary_metrics(run.targets, run.predictions)
+        for name, value in derived.items():
+            stored = run.metrics.get(name)
+            if stored is None or not np.isclose(stored, value, rtol=0, atol=1e-9):
+                problems.append(f"metric {name} is {stored} in the store but {value:.6f} from its predictions "
+                                f"(fmnist_utils/evaluate.py summary_metrics)")
+        return problems
+
+    def record_fingerprint(self, run: StoredRun, *, update: bool = False) -> bool:
+        """Write the current code's fingerprint into a run's ``result.json`` (atomically).
+
+        Without ``update`` only a run that has none gets one (entries stored before fingerprints
+        existed); with ``update`` a run whose code hashes changed while its model still computes the same
+        on the probe is re-recorded. A run whose outputs changed is never re-recorded. Returns whether the
+        entry was written."""
+        current, stored = fingerprint(run.config), run.result.get("fingerprint")
+        if stored == current or (stored and not (update and probe_agrees(stored, current))):
+            return False
+        result = {**run.result, "fingerprint": current}
+        tmp = run.path / f".result.json.{os.getpid()}.tmp"
+        tmp.write_text(json.dumps(result, indent=1) + "\n")
+        os.replace(tmp, run.path / "result.json")
+        run.result = result
+        return True
 
     def entries(self) -> list[StoredRun]:
         """Every stored run (for the scorecard and compute totals)."""

@@ -1,7 +1,7 @@
 import pytest
 
 from fmnist_utils.config import RunConfig, run_key
-from fmnist_utils.store import ResultStore, model_fingerprint
+from fmnist_utils.store import ResultStore, model_structure
 
 
 def test_key_depends_on_every_result_changing_field():
@@ -21,7 +21,7 @@ def test_key_is_stable_and_ignores_defaults_spelled_out():
 
 def test_key_changes_when_the_model_definition_changes():
     config = RunConfig(model="model1")
-    assert run_key(config, model_fingerprint(config)) != run_key(config, model_fingerprint(config) + "x")
+    assert run_key(config, model_structure(config)) != run_key(config, model_structure(config) + "x")
 
 
 def test_round_trip_through_json():

@@ -24,14 +24,18 @@ def model_names() -> list[str]:
     return sorted(_BUILDERS)
 
 
-def build_model(name: str, **kwargs) -> nn.Module:
+def builder(name: str) -> Callable[..., nn.Module]:
+    """The function registered as ``name``."""
     try:
-        builder = _BUILDERS[name]
+        return _BUILDERS[name]
     except KeyError:
         raise ValueError(
             f"unknown model {name!r}; known models: {', '.join(model_names())}"
         ) from None
-    return builder(**kwargs)
+
+
+def build_model(name: str, **kwargs) -> nn.Module:
+    return builder(name)(**kwargs)
 
 
 def count_parameters(model: nn.Module) -> int:
