@@ -7,12 +7,113 @@ our seed-to-seed standard deviation, so a noisy quantity is not judged on one lu
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
 REPRODUCED, NOT_REPRODUCED, NOT_COMPARABLE, MISSING = "reproduced", "not reproduced", "not comparable", "missing run"
+
+_NUMBER = re.compile(r"^([-+]?[0-9][0-9,]*(?:\.[0-9]+)?)\s*(%|K|M|x|points)?$")
+
+
+@dataclass(frozen=True)
+class StudyClaim:
+    """One headline claim of a study, registered once: the only place its number is typed.
+
+    ``printed`` is the value exactly as the study prints it ("92.72%", "+1.35 points", "0.270", "62K",
+    "2,067,850", "15.7x", or words such as "MobileNet-Lite" for an ordering); ``value`` parses it into the
+    unit the book computes in (a fraction for percentages and accuracy points) and ``rounding`` is half a
+    unit of its last printed digit.
+    ``quantity`` says what it measures ("test accuracy, best epoch", "validation loss, final epoch",
+    "ordering of test accuracy", ...); the verdict functions refuse a row that measured something else.
+    A claim the chapter does not test carries the reason in ``not_tested``.
+    """
+
+    id: str
+    claim: str  # the claim, in a few words
+    where: str  # where it stands in the study: "Table 1", "section 4.2", "abstract", "Figure 6"
+    printed: str  # the study's value exactly as printed
+    quantity: str  # what it measures
+    not_tested: str = ""  # why the chapter does not test it (empty: tested)
+    material: float | None = None  # a difference that matters, in value units (default: 1 point, or 10%)
+
+    def _parsed(self):
+        match = _NUMBER.match(self.printed.strip())
+        if not match:
+            return None
+        number, suffix = match.groups()
+        decimals = len(number.split(".")[1]) if "." in number else 0
+        value = float(number.replace(",", ""))
+        if suffix in ("%", "points"):
+            unit = "%" if suffix == "%" else " points"
+            return value / 100, 0.5 * 10 ** -decimals / 100, 100.0, unit, max(decimals, 2)
+        if suffix in ("K", "M"):
+            factor = 1e3 if suffix == "K" else 1e6
+            return value * factor, 0.5 * 10 ** -decimals * factor, 1.0, "", 0
+        return value, 0.5 * 10 ** -decimals, 1.0, "", max(decimals, 3) if decimals else 0
+
+    @property
+    def numeric(self) -> bool:
+        return self._parsed() is not None
+
+    @property
+    def value(self) -> float:
+        parsed = self._parsed()
+        if parsed is None:
+            raise ValueError(f"claim {self.id!r}: {self.printed!r} is not a number")
+        return parsed[0]
+
+    @property
+    def rounding(self) -> float:
+        """Half a unit of the study's last printed digit (0.005 points for "92.72%")."""
+        return self._parsed()[1] if self.numeric else 0.0
+
+    @property
+    def scale(self) -> float:
+        return self._parsed()[2] if self.numeric else 1.0
+
+    @property
+    def unit(self) -> str:
+        return self._parsed()[3] if self.numeric else ""
+
+    @property
+    def display_digits(self) -> int:
+        return self._parsed()[4] if self.numeric else 2
+
+    @property
+    def material_difference(self) -> float:
+        if self.material is not None:
+            return self.material
+        return 0.01 if self.scale == 100 else 0.1 * abs(self.value)
+
+
+class Registry:
+    """A chapter's claims, by id, in the order the study makes them."""
+
+    def __init__(self, claims: list[StudyClaim]):
+        ids = [c.id for c in claims]
+        duplicates = sorted({i for i in ids if ids.count(i) > 1})
+        if duplicates:
+            raise ValueError(f"claim ids registered twice: {duplicates}")
+        self.claims = list(claims)
+        self._by_id = {c.id: c for c in claims}
+
+    def __getitem__(self, claim_id: str) -> StudyClaim:
+        try:
+            return self._by_id[claim_id]
+        except KeyError:
+            raise KeyError(f"no claim {claim_id!r} registered; known: {', '.join(self._by_id)}") from None
+
+    def __iter__(self):
+        return iter(self.claims)
+
+    def __len__(self) -> int:
+        return len(self.claims)
+
+    def untested(self) -> list[StudyClaim]:
+        return [c for c in self.claims if c.not_tested]
 
 
 @dataclass

@@ -1,0 +1,356 @@
+"""The book's one verdict procedure: every claim row of every chapter comes out of these functions.
+
+A chapter registers each headline claim of its study once (``claims.StudyClaim``: the claim, where it
+stands, the value exactly as printed, the quantity it measures) and judges it with the function for
+its kind. Five outcomes, plus the claims a chapter registers as not tested:
+
+*reproduced*
+    our estimate agrees with the study's value within a tolerance made of the study's printed
+    precision and the seed-to-seed noise, and that tolerance is small enough to matter;
+*not reproduced*
+    our estimate lies outside that tolerance; for an ordering or a direction, the opposite holds
+    with statistical support;
+*inconclusive*
+    the data cannot tell: the interval covers the study's value *and* a materially different one, a
+    direction is not significant either way, or no seed-noise estimate exists for a single run;
+*not comparable*
+    the study's quantity cannot be measured as it was defined (a run stopped by its epoch cap while
+    still improving, for a claim about the best achievable value; timings bound to other hardware),
+    with the reason;
+*missing run*
+    a run the row needs is not in the store yet.
+
+The rules, by kind of claim (``RULES`` holds the text the book prints):
+
+value (``judge_value``)
+    The study reports one run; we have ``n`` seeds with mean ``m`` and a seed standard deviation
+    ``s`` with ``df`` degrees of freedom (from these seeds, or, for a single run, a measured spread
+    of the same model family under the nearest protocol, named in the row). A new single run of the
+    study's would fall within ``h = t(0.975, df) * s * sqrt(1 + 1/n) + r`` of ``m``, where ``r`` is
+    half a unit of the study's last printed digit. Study value within ``h``: reproduced when ``h`` is
+    at most the quantity's material difference (1 accuracy point, 10% of a loss), else inconclusive;
+    outside ``h``: not reproduced.
+difference (``judge_difference``)
+    The same rule for a difference between two configurations (their seeds are independent: Welch's
+    standard error, no pairing of seeds between architectures).
+direction (``judge_direction``)
+    "A is higher (lower) than B": the 95% Welch t-interval of mean(A) - mean(B). Entirely on the
+    claimed side: reproduced; entirely on the other: not reproduced; covering zero: inconclusive.
+best (``judge_best``)
+    "X is the best of these": the top group is the highest mean and every configuration whose
+    difference from it has a 95% Welch interval covering zero. Top group inside the claimed set:
+    reproduced; disjoint from it: not reproduced; otherwise inconclusive (tied).
+trade-off (``judge_tradeoff``)
+    "X is the best trade-off of accuracy and cost": a configuration is dominated when another costs no
+    more and is significantly more accurate, or costs less and is not significantly less accurate.
+    Claimed configuration undominated: reproduced, and the row names every undominated one;
+    dominated: not reproduced.
+count (``judge_count``)
+    A deterministic number (parameters): equal after rounding ours to the study's printed precision.
+
+Single runs of configurations without seeds of their own borrow the spread of their family through
+``Noise``; a deterministic pipeline (a classical estimator without randomness) has ``Noise.none``.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Mapping, Sequence
+
+import numpy as np
+from scipy import stats as _stats
+
+from .claims import StudyClaim
+
+REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE = "reproduced", "not reproduced", "inconclusive"
+NOT_COMPARABLE, MISSING, NOT_TESTED = "not comparable", "missing run", "not tested"
+VERDICTS = (REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE, NOT_COMPARABLE, MISSING, NOT_TESTED)
+LEVEL = 0.95
+EPS = 1e-9  # float slack: 0.855 against "86%" sits exactly on the rounding edge
+
+RULES = {
+    "value": "study within t·s·√(1+1/n) + rounding of our mean, and that band at most the material difference",
+    "difference": "as for a value, on the difference of two means (Welch)",
+    "direction": "95% Welch interval of the difference on the claimed side",
+    "best": "top group (means not separable from the highest, 95% Welch) inside the claimed set",
+    "tradeoff": "claimed configuration undominated in accuracy and cost (accuracy differences tested, 95% Welch)",
+    "count": "equal at the study's printed precision",
+}
+
+
+@dataclass(frozen=True)
+class Noise:
+    """Seed-to-seed standard deviation of one run's value, with its degrees of freedom and origin."""
+
+    sd: float
+    df: float
+    source: str
+
+    @classmethod
+    def of(cls, values: Sequence[float], source: str = "") -> "Noise | None":
+        """The spread of ``values`` (seeds of one configuration); None with fewer than two."""
+        x = np.asarray(values, dtype=float)
+        if len(x) < 2:
+            return None
+        return cls(float(x.std(ddof=1)), len(x) - 1, source or f"{len(x)} seeds")
+
+    @classmethod
+    def pooled(cls, groups: Sequence[Sequence[float]], source: str) -> "Noise | None":
+        """The within-configuration spread pooled over several configurations of one family."""
+        ss, df = 0.0, 0
+        for values in groups:
+            x = np.asarray(values, dtype=float)
+            if len(x) > 1:
+                ss += float(((x - x.mean()) ** 2).sum())
+                df += len(x) - 1
+        return cls(math.sqrt(ss / df), df, source) if df else None
+
+    @classmethod
+    def none(cls, source: str = "deterministic: no random seed") -> "Noise":
+        return cls(0.0, math.inf, source)
+
+
+@dataclass
+class Verdict:
+    """One row of a chapter's 'study vs this book' table."""
+
+    id: str
+    claim: str
+    where: str
+    study: str
+    ours: str
+    verdict: str
+    rule: str = ""
+    note: str = ""
+    quantity: str = ""
+    # for the book's overview figure: ours - study and the tolerance, in the claim's display unit
+    difference: float | None = None
+    tolerance: float | None = None
+    extra: dict = field(default_factory=dict)
+
+
+def _row(claim: StudyClaim, ours: str, verdict: str, rule: str = "", note: str = "", **numbers) -> Verdict:
+    return Verdict(claim.id, claim.claim, claim.where, claim.printed, ours, verdict, rule, note, claim.quantity,
+                   **numbers)
+
+
+def missing(claim: StudyClaim, note: str = "") -> Verdict:
+    return _row(claim, "-", MISSING, note=note)
+
+
+def not_comparable(claim: StudyClaim, ours: str, reason: str) -> Verdict:
+    return _row(claim, ours, NOT_COMPARABLE, note=reason)
+
+
+def not_tested(claim: StudyClaim) -> Verdict:
+    return _row(claim, "-", NOT_TESTED, note=claim.not_tested)
+
+
+def _check(claim: StudyClaim, measured: str) -> None:
+    if measured != claim.quantity:
+        raise ValueError(f"claim {claim.id!r} is about {claim.quantity!r}; the row measured {measured!r}: compare "
+                         "like with like (best with best, final with final, test with test)")
+
+
+def _t(df: float) -> float:
+    return float(_stats.t.ppf(0.5 + LEVEL / 2, df)) if math.isfinite(df) else float(_stats.norm.ppf(0.5 + LEVEL / 2))
+
+
+def _fmt(value: float, claim: StudyClaim, sign: bool = False) -> str:
+    digits = claim.display_digits
+    text = f"{value * claim.scale:{'+' if sign else ''}.{digits}f}"
+    return text + claim.unit
+
+
+def _band(claim: StudyClaim, diff: float, half: float, note: str, ours: str, rule_extra: str) -> Verdict:
+    material = claim.material_difference
+    rule = f"±{_fmt(half, claim)} ({rule_extra}); material {_fmt(material, claim)}"
+    numbers = {"difference": diff * claim.scale, "tolerance": half * claim.scale}
+    if abs(diff) <= half + EPS:
+        if half <= material:
+            return _row(claim, ours, REPRODUCED, rule, note, **numbers)
+        return _row(claim, ours, INCONCLUSIVE, rule,
+                    _join(note, f"the band ±{_fmt(half, claim)} also holds values {_fmt(material, claim)} away"),
+                    **numbers)
+    return _row(claim, ours, NOT_REPRODUCED, rule, note, **numbers)
+
+
+def _join(*parts: str) -> str:
+    return "; ".join(p for p in parts if p)
+
+
+def judge_value(claim: StudyClaim, values: Sequence[float] | None, *, measured: str, noise: Noise | None = None,
+                capped: str = "", note: str = "") -> Verdict:
+    """Our per-seed ``values`` of the claim's quantity against the study's single run.
+
+    ``noise`` is required when fewer than two values are given (the family's measured spread);
+    ``capped`` names why the runs cannot measure the quantity (e.g. stopped by the epoch cap while
+    improving) and makes the row not comparable."""
+    _check(claim, measured)
+    if values is None or len(values) == 0:
+        return missing(claim, note)
+    x = np.asarray(values, dtype=float)
+    mean = float(x.mean())
+    noise = Noise.of(x) if len(x) > 1 and noise is None else noise
+    ours = _fmt(mean, claim) + (f" ± {_fmt(float(x.std(ddof=1)), claim)} (n={len(x)})" if len(x) > 1 else "")
+    if capped:
+        return not_comparable(claim, ours, _join(capped, note))
+    if noise is None:
+        return _row(claim, ours, INCONCLUSIVE, "no seed-noise estimate", _join(note, "one run and no measured spread"))
+    half = _t(noise.df) * noise.sd * math.sqrt(1 + 1 / len(x)) + claim.rounding
+    note = _join(note, f"noise: {noise.source}" if len(x) < 2 or noise.source != f"{len(x)} seeds" else "")
+    return _band(claim, mean - claim.value, half, note, ours, f"n={len(x)}, s={_fmt(noise.sd, claim)}")
+
+
+def welch(a: Sequence[float], b: Sequence[float], noise: Noise | None = None) -> tuple[float, float, float] | None:
+    """Mean(a) - mean(b), its standard error and degrees of freedom (Welch), seeds unpaired.
+
+    A group with one value borrows ``noise`` (its family's spread); None when no spread is known."""
+    xa, xb = np.asarray(a, float), np.asarray(b, float)
+    parts, dfs = [], []
+    for x in (xa, xb):
+        if len(x) > 1:
+            var, df = float(x.var(ddof=1)), len(x) - 1
+        elif noise is not None:
+            var, df = noise.sd ** 2, noise.df
+        else:
+            return None
+        parts.append(var / len(x))
+        dfs.append(df)
+    se2 = sum(parts)
+    if se2 == 0:
+        return float(xa.mean() - xb.mean()), 0.0, math.inf
+    denominator = sum(p ** 2 / d for p, d in zip(parts, dfs) if math.isfinite(d))
+    df = se2 ** 2 / denominator if denominator > 0 else math.inf
+    return float(xa.mean() - xb.mean()), math.sqrt(se2), df
+
+
+def judge_difference(claim: StudyClaim, a: Sequence[float] | None, b: Sequence[float] | None, *, measured: str,
+                     noise: Noise | None = None, note: str = "") -> Verdict:
+    """The study's difference between two configurations (one run each) against ours, mean(a) - mean(b)."""
+    _check(claim, measured)
+    if not a or not b:
+        return missing(claim, note)
+    estimate = welch(a, b, noise)
+    diff = float(np.mean(a) - np.mean(b))
+    ours = _fmt(diff, claim, sign=True) + f" (n={len(a)}, {len(b)})"
+    if estimate is None:
+        return _row(claim, ours, INCONCLUSIVE, "no seed-noise estimate", _join(note, "single runs, no measured spread"))
+    # a single study run of each configuration: each side adds one run's variance to our means' variance
+    sd = [np.std(x, ddof=1) if len(x) > 1 else noise.sd for x in (a, b)]
+    half = _t(estimate[2]) * math.sqrt(sum(s ** 2 * (1 + 1 / len(x)) for s, x in zip(sd, (a, b)))) + claim.rounding
+    return _band(claim, diff - claim.value, half, note, ours, "Welch")
+
+
+def judge_direction(claim: StudyClaim, a: Sequence[float] | None, b: Sequence[float] | None, *, measured: str,
+                    higher: bool = True, noise: Noise | None = None, names: tuple[str, str] = ("A", "B"),
+                    scale: float | None = None, digits: int | None = None, note: str = "") -> Verdict:
+    """The claim "a is higher than b" (``higher=False``: lower), tested on the difference of means."""
+    _check(claim, measured)
+    if not a or not b:
+        return missing(claim, note)
+    scale = claim.scale if scale is None else scale
+    digits = claim.display_digits if digits is None else digits
+    estimate = welch(a, b, noise)
+    diff = float(np.mean(a) - np.mean(b))
+    means = f"{names[0]} {np.mean(a) * scale:.{digits}f}, {names[1]} {np.mean(b) * scale:.{digits}f}"
+    if estimate is None:
+        return _row(claim, means + f" (n={len(a)}, {len(b)})", INCONCLUSIVE, "no seed-noise estimate",
+                    _join(note, "single runs, no measured spread"))
+    _, se, df = estimate
+    half = _t(df) * se
+    low, high = (diff - half) * scale, (diff + half) * scale
+    ours = f"{means}; difference {diff * scale:+.{digits}f} [{low:+.{digits}f}, {high:+.{digits}f}] (n={len(a)}, {len(b)})"
+    claimed = 1 if higher else -1
+    side = 1 if diff - half > 0 else -1 if diff + half < 0 else 0
+    verdict = REPRODUCED if side == claimed else NOT_REPRODUCED if side == -claimed else INCONCLUSIVE
+    return _row(claim, ours, verdict, RULES["direction"], note)
+
+
+def top_group(groups: Mapping[str, Sequence[float]], *, higher: bool = True,
+              noise: Noise | None = None) -> tuple[list[str], str]:
+    """The configuration with the best mean and every one not separable from it (95% Welch)."""
+    sign = 1 if higher else -1
+    leader = max(groups, key=lambda g: sign * float(np.mean(groups[g])))
+    top = [leader]
+    for name, values in groups.items():
+        if name == leader:
+            continue
+        estimate = welch(groups[leader], values, noise)
+        if estimate is None or sign * estimate[0] - _t(estimate[2]) * estimate[1] <= 0:
+            top.append(name)
+    return top, leader
+
+
+def judge_best(claim: StudyClaim, groups: Mapping[str, Sequence[float]] | None, claimed: str | Sequence[str], *,
+               measured: str, higher: bool = True, noise: Noise | None = None, scale: float | None = None,
+               digits: int | None = None, note: str = "") -> Verdict:
+    """The claim "``claimed`` is the best of ``groups``" (several names: "one of these is best")."""
+    _check(claim, measured)
+    if not groups or any(not v for v in groups.values()):
+        return missing(claim, note)
+    claimed = {claimed} if isinstance(claimed, str) else set(claimed)
+    unknown = claimed - set(groups)
+    if unknown:
+        raise ValueError(f"claim {claim.id!r}: claimed {sorted(unknown)} not among {sorted(groups)}")
+    scale = claim.scale if scale is None else scale
+    digits = claim.display_digits if digits is None else digits
+    if noise is None and any(len(v) < 2 for v in groups.values()):
+        return _row(claim, "-", INCONCLUSIVE, "no seed-noise estimate", _join(note, "single runs, no measured spread"))
+    top, leader = top_group(groups, higher=higher, noise=noise)
+    means = ", ".join(f"{g} {np.mean(v) * scale:.{digits}f}" for g, v in groups.items())
+    ours = f"best: {leader}; tied with it: {', '.join(t for t in top if t != leader) or 'none'} ({means})"
+    if set(top) <= claimed:
+        verdict = REPRODUCED
+    elif not set(top) & claimed:
+        verdict = NOT_REPRODUCED
+    else:
+        verdict = INCONCLUSIVE
+    return _row(claim, ours, verdict, RULES["best"], _join(note, f"noise for single runs: {noise.source}"
+                                                           if noise is not None and any(len(v) < 2 for v in groups.values()) else ""))
+
+
+def undominated(accuracy: Mapping[str, Sequence[float]], cost: Mapping[str, float], *,
+                noise: Noise | None = None) -> list[str]:
+    """Configurations no other one beats: cheaper-or-equal and significantly more accurate, or cheaper and not
+    significantly less accurate (accuracy: higher is better; cost: lower is better)."""
+    def significantly_higher(x: str, y: str) -> bool | None:
+        estimate = welch(accuracy[x], accuracy[y], noise)
+        return None if estimate is None else estimate[0] - _t(estimate[2]) * estimate[1] > 0
+
+    front = []
+    for g in accuracy:
+        dominated = any(
+            (cost[h] <= cost[g] and significantly_higher(h, g)) or
+            (cost[h] < cost[g] and not significantly_higher(g, h))
+            for h in accuracy if h != g)
+        if not dominated:
+            front.append(g)
+    return front
+
+
+def judge_tradeoff(claim: StudyClaim, accuracy: Mapping[str, Sequence[float]] | None, cost: Mapping[str, float],
+                   claimed: str | Sequence[str], *, measured: str, cost_name: str, noise: Noise | None = None,
+                   note: str = "") -> Verdict:
+    """The claim "``claimed`` is the best trade-off of accuracy and ``cost_name``"."""
+    _check(claim, measured)
+    if not accuracy or any(not v for v in accuracy.values()):
+        return missing(claim, note)
+    if noise is None and any(len(v) < 2 for v in accuracy.values()):
+        return _row(claim, "-", INCONCLUSIVE, "no seed-noise estimate", _join(note, "single runs, no measured spread"))
+    claimed = {claimed} if isinstance(claimed, str) else set(claimed)
+    front = undominated(accuracy, cost, noise=noise)
+    verdict = REPRODUCED if set(front) & claimed else NOT_REPRODUCED
+    ours = f"undominated in accuracy and {cost_name}: {', '.join(front)}"
+    return _row(claim, ours, verdict, RULES["tradeoff"], note)
+
+
+def judge_count(claim: StudyClaim, ours: int | float | None, *, measured: str, note: str = "") -> Verdict:
+    """A deterministic number (a parameter count) against the study's, at the study's printed precision."""
+    _check(claim, measured)
+    if ours is None:
+        return missing(claim, note)
+    agree = abs(ours - claim.value) <= claim.rounding * (1 + EPS)
+    return _row(claim, f"{ours:,.0f}" if float(ours).is_integer() else f"{ours:g}",
+                REPRODUCED if agree else NOT_REPRODUCED, RULES["count"], note,
+                difference=(ours - claim.value) * claim.scale, tolerance=claim.rounding * claim.scale)

@@ -1,0 +1,146 @@
+"""The one verdict procedure, on constructed runs: each class, and the rules behind it."""
+import pytest
+
+from fmnist_utils.claims import Registry, StudyClaim
+from fmnist_utils.verdicts import (INCONCLUSIVE, MISSING, NOT_COMPARABLE, NOT_REPRODUCED, NOT_TESTED, REPRODUCED,
+                                   Noise, judge_best, judge_count, judge_difference, judge_direction, judge_tradeoff,
+                                   judge_value, not_tested, top_group, undominated)
+
+ACC = "test accuracy, best epoch"
+
+
+def claim(printed: str, quantity: str = ACC, **kw) -> StudyClaim:
+    return StudyClaim("c", "a claim", "Table 1", printed, quantity, **kw)
+
+
+def test_planted_agreement_is_reproduced():
+    row = judge_value(claim("92.72%"), [0.9270, 0.9281, 0.9262], measured=ACC)
+    assert row.verdict == REPRODUCED
+    assert row.ours == "92.71% ± 0.10% (n=3)"
+    assert abs(row.difference) < row.tolerance
+
+
+def test_planted_contradiction_is_not_reproduced():
+    row = judge_value(claim("99.06%"), [0.886, 0.888, 0.887], measured=ACC)
+    assert row.verdict == NOT_REPRODUCED
+    assert row.difference == pytest.approx(-10.36)
+
+
+def test_noisy_agreement_is_inconclusive():
+    """Three seeds spread by 0.06 on a loss of 0.5: the band holds the study's 0.676 and 0.5 alike."""
+    loss = "validation loss, final epoch"
+    row = judge_value(claim("0.676", loss), [0.45, 0.57, 0.50], measured=loss)
+    assert row.verdict == INCONCLUSIVE
+    assert "also holds values" in row.note
+
+
+def test_a_small_difference_beyond_tight_noise_is_not_reproduced():
+    row = judge_value(claim("92.72%"), [0.9200, 0.9202, 0.9198], measured=ACC)
+    assert row.verdict == NOT_REPRODUCED
+
+
+def test_capped_run_is_not_comparable():
+    row = judge_value(claim("89.90%"), [0.893, 0.894], measured=ACC, capped="stopped by the 50-epoch cap while improving")
+    assert row.verdict == NOT_COMPARABLE and "50-epoch cap" in row.note
+
+
+def test_missing_and_not_tested():
+    assert judge_value(claim("92.72%"), [], measured=ACC).verdict == MISSING
+    untested = claim("9.59 s", "test pass time", not_tested="hardware-bound")
+    assert not_tested(untested).verdict == NOT_TESTED and not_tested(untested).note == "hardware-bound"
+
+
+def test_single_run_needs_a_measured_family_spread():
+    assert judge_value(claim("91.10%"), [0.9049], measured=ACC).verdict == INCONCLUSIVE
+    wide = Noise.of([0.9070, 0.9049, 0.9112], "ResNet-Mini, 3 seeds")  # t(2) = 4.3: a band of 1.9 points
+    assert judge_value(claim("91.10%"), [0.9049], measured=ACC, noise=wide).verdict == INCONCLUSIVE
+    family = Noise(0.003, 10, "chapter 4's models, 3 seeds each")
+    row = judge_value(claim("91.10%"), [0.9049], measured=ACC, noise=family)
+    assert row.verdict == REPRODUCED and "chapter 4's models" in row.note
+    far = judge_value(claim("99.67%"), [0.9148], measured=ACC, noise=family)
+    assert far.verdict == NOT_REPRODUCED
+
+
+def test_deterministic_pipeline_is_judged_at_printed_precision():
+    assert judge_value(claim("86%"), [0.855], measured=ACC, noise=Noise.none()).verdict == REPRODUCED
+    assert judge_value(claim("86.0%"), [0.855], measured=ACC, noise=Noise.none()).verdict == NOT_REPRODUCED
+
+
+def test_like_with_like_is_enforced():
+    with pytest.raises(ValueError, match="compare like with like"):
+        judge_value(claim("99.67%", "test accuracy, peak"), [0.9113], measured="test accuracy, final epoch")
+
+
+def test_difference_uses_unpaired_seeds():
+    diff = "difference in test accuracy"
+    a, b = [0.9237, 0.9251, 0.9224], [0.9199, 0.9210, 0.9190]
+    assert judge_difference(claim("+1.35 points", diff), a, b, measured=diff).verdict == NOT_REPRODUCED
+    assert judge_difference(claim("+0.40 points", diff), a, b, measured=diff).verdict == REPRODUCED
+    # chapter 1's Model-2 spreads by half a point over 3 seeds: +0.37 cannot be told from +1.35
+    noisy = [0.9199, 0.9250, 0.9148]
+    assert judge_difference(claim("+1.35 points", diff), a, noisy, measured=diff).verdict == INCONCLUSIVE
+
+
+@pytest.mark.parametrize("a, b, verdict", [
+    ([0.92, 0.921, 0.919], [0.90, 0.901, 0.899], REPRODUCED),  # clearly higher
+    ([0.90, 0.901, 0.899], [0.92, 0.921, 0.919], NOT_REPRODUCED),  # clearly lower
+    ([0.92, 0.90, 0.91], [0.905, 0.915, 0.91], INCONCLUSIVE),  # mixed across seeds: not 'not reproduced'
+])
+def test_direction(a, b, verdict):
+    row = judge_direction(claim("A > B", "ordering of test accuracy"), a, b, measured="ordering of test accuracy")
+    assert row.verdict == verdict
+
+
+def test_direction_lower_is_better():
+    loss = "ordering of validation loss"
+    row = judge_direction(claim("A < B", loss), [0.30, 0.31], [0.40, 0.41], measured=loss, higher=False)
+    assert row.verdict == REPRODUCED
+
+
+def test_best_uses_a_test_over_seeds():
+    best = "ordering of test accuracy"
+    groups = {"x": [0.910, 0.911, 0.912], "y": [0.900, 0.901, 0.899], "z": [0.909, 0.913, 0.905]}
+    assert top_group(groups)[0] == ["x", "z"]
+    assert judge_best(claim("x", best), groups, "x", measured=best).verdict == INCONCLUSIVE  # tied with z
+    assert judge_best(claim("y", best), groups, "y", measured=best).verdict == NOT_REPRODUCED
+    assert judge_best(claim("x or z", best), groups, ["x", "z"], measured=best).verdict == REPRODUCED
+    clear = {"x": [0.930, 0.931, 0.932], "y": [0.900, 0.901, 0.899]}
+    assert judge_best(claim("x", best), clear, "x", measured=best).verdict == REPRODUCED
+
+
+def test_best_of_single_runs_needs_noise():
+    best = "ordering of test accuracy"
+    groups = {"a": [0.91], "b": [0.89]}
+    assert judge_best(claim("a", best), groups, "a", measured=best).verdict == INCONCLUSIVE
+    noise = Noise(0.002, 2, "family")
+    assert judge_best(claim("a", best), groups, "a", measured=best, noise=noise).verdict == REPRODUCED
+
+
+def test_tradeoff_names_every_undominated_configuration():
+    accuracy = {"small": [0.90, 0.901, 0.899], "mid": [0.91, 0.911, 0.909], "big": [0.91, 0.912, 0.908],
+                "bad": [0.88, 0.881, 0.879]}
+    cost = {"small": 1.0, "mid": 2.0, "big": 5.0, "bad": 3.0}
+    assert undominated(accuracy, cost) == ["small", "mid"]
+    tradeoff = "accuracy and parameters"
+    row = judge_tradeoff(claim("mid", tradeoff), accuracy, cost, "mid", measured=tradeoff, cost_name="parameters")
+    assert row.verdict == REPRODUCED and row.ours.endswith("small, mid")
+    assert judge_tradeoff(claim("big", tradeoff), accuracy, cost, "big", measured=tradeoff,
+                          cost_name="parameters").verdict == NOT_REPRODUCED
+
+
+def test_count_at_printed_precision():
+    params = "parameters"
+    assert judge_count(claim("62K", params), 61_706, measured=params).verdict == REPRODUCED
+    assert judge_count(claim("11K", params), 175_370, measured=params).verdict == NOT_REPRODUCED
+    assert judge_count(claim("2,067,850", params), 2_067_850, measured=params).verdict == REPRODUCED
+    assert judge_count(claim("178,968", params), 174_858, measured=params).verdict == NOT_REPRODUCED
+
+
+def test_registry_ids_are_unique_and_looked_up():
+    a, b = StudyClaim("a", "x", "T1", "1%", "q"), StudyClaim("b", "y", "T1", "2%", "q", not_tested="why")
+    registry = Registry([a, b])
+    assert registry["a"] is a and registry.untested() == [b] and len(registry) == 2
+    with pytest.raises(ValueError, match="twice"):
+        Registry([a, a])
+    with pytest.raises(KeyError, match="no claim 'z'"):
+        registry["z"]
