@@ -151,20 +151,28 @@ def numeric_claim(claim: str, study: float, values, *, floor: float, scale: floa
                  f"±{tolerance * scale:.{digits}f}{unit}", note)
 
 
-def claims_frame(claims: list[Claim]):
-    """The chapter's 'study vs this book' table as a DataFrame, one row per claim."""
+COLUMNS = {"claim": "Claim", "where": "Where", "study": "Study", "ours": "This book", "verdict": "Verdict",
+           "rule": "Rule", "note": "Note"}
+
+
+def _as_dict(row) -> dict:
+    return row if isinstance(row, dict) else asdict(row)
+
+
+def claims_frame(rows: list):
+    """The chapter's 'study vs this book' table as a DataFrame, one row per registered claim."""
     import pandas as pd  # only the notebooks need it; the chapters' prose helpers above do not
 
-    frame = pd.DataFrame([asdict(c) for c in claims])
-    return frame.rename(columns={"claim": "Claim", "study": "Study", "ours": "This book", "verdict": "Verdict",
-                                 "tolerance": "Tolerance", "note": "Note"}).set_index("Claim")
+    frame = pd.DataFrame([_as_dict(r) for r in rows])
+    frame = frame[[c for c in COLUMNS if c in frame]].rename(columns=COLUMNS)
+    return frame.set_index("Claim")
 
 
-def save_claims(chapter: str, title: str, claims: list[Claim], store_root: Path) -> Path:
+def save_claims(chapter: str, title: str, rows: list, store_root: Path) -> Path:
     """Keep a chapter's rows beside the store so the book's scorecard is built from them."""
     path = Path(store_root) / "claims" / f"{chapter}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"chapter": chapter, "title": title, "claims": [asdict(c) for c in claims]},
+    path.write_text(json.dumps({"chapter": chapter, "title": title, "claims": [_as_dict(r) for r in rows]},
                                indent=1) + "\n")
     return path
 
@@ -173,8 +181,13 @@ def load_claims(store_root: Path) -> list[dict]:
     return [json.loads(p.read_text()) for p in sorted((Path(store_root) / "claims").glob("*.json"))]
 
 
+def _cell(text) -> str:
+    return str(text or "").replace("|", "\\|").replace("\n", " ")
+
+
 def scorecard_markdown(store_root: Path) -> str:
-    """The book's scorecard: every chapter's claim rows, as saved by the chapters from the store."""
+    """The book's scorecard: every chapter's claim rows, as saved by the chapters from the store, with the
+    rule each verdict used and its note."""
     chapters = load_claims(store_root)
     if not chapters:
         return "_No chapter has been executed into the store yet._\n"
@@ -185,7 +198,8 @@ def scorecard_markdown(store_root: Path) -> str:
             counts[claim["verdict"]] = counts.get(claim["verdict"], 0) + 1
         summary = ", ".join(f"{verdict}: {n}" for verdict, n in sorted(counts.items()))
         lines += [f"### {chapter['title']}", "", f"{{doc}}`{chapter['chapter']}`: {summary}.", "",
-                  "| Claim | Study | This book | Verdict |", "|---|---|---|---|"]
-        lines += [f"| {c['claim']} | {c['study']} | {c['ours']} | {c['verdict']} |" for c in chapter["claims"]]
+                  "| Claim | Where | Study | This book | Verdict | Rule | Note |", "|---|---|---|---|---|---|---|"]
+        lines += ["| " + " | ".join(_cell(c.get(k)) for k in ("claim", "where", "study", "ours", "verdict", "rule", "note"))
+                  + " |" for c in chapter["claims"]]
         lines.append("")
     return "\n".join(lines)

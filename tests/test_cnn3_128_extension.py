@@ -44,8 +44,8 @@ def test_diagnosis_runs_differ_from_the_main_run_only_in_the_mistake():
     s = settings()
     main = chapter.main_config(s)
     runs = chapter.diagnosis_configs(s)
-    assert runs["train_images"] == main.replace(epochs=2, eval_at_epochs=(), eval_on="train")
-    assert runs["train_plus_test"] == main.replace(epochs=2, eval_at_epochs=(), track_test=False, train_on="train+test")
+    assert runs["train_images"] == main.replace(eval_on="train")  # the main run's full budget and stages
+    assert runs["train_plus_test"] == main.replace(track_test=False, train_on="train+test")
     assert runs["digits"] == main.replace(dataset="digits")
 
 
@@ -192,7 +192,7 @@ def test_an_interrupted_staged_run_shows_the_stages_it_finished(tmp_path):
 
 
 def test_evaluating_on_training_images_uses_the_same_network_as_the_main_run(tmp_path):
-    s = settings("paper", stages=[1, 2], diagnosis_epochs=1)
+    s = settings("paper", stages=[1, 2])
     store = ResultStore(tmp_path)
     main = store.get_or_train(small(chapter.main_config(s)), progress=False, threads=1)
     on_train = store.get_or_train(small(chapter.diagnosis_configs(s)["train_images"]), progress=False, threads=1)
@@ -353,8 +353,10 @@ def test_lightweight_claims_and_conclusion_from_constructed_runs():
                                metrics={"accuracy": 0.915}, parameters=174_858)
     digits_staged = [{"epoch": e, "accuracy": a, "train_seconds": 1.0} for e, a in ((2, 0.95), (62, 0.99))]
     runs.diagnosis = {
-        "train_images": fake(chapter.diagnosis_configs(s)["train_images"], metrics={"accuracy": 0.91}),
-        "train_plus_test": fake(chapter.diagnosis_configs(s)["train_plus_test"], metrics={"accuracy": 0.93}),
+        "train_images": fake(chapter.diagnosis_configs(s)["train_images"], metrics={"accuracy": 0.91},
+                             staged=[{"epoch": 2, "accuracy": 0.91, "train_seconds": 1.0}]),
+        "train_plus_test": fake(chapter.diagnosis_configs(s)["train_plus_test"], metrics={"accuracy": 0.93},
+                                staged=[{"epoch": 2, "accuracy": 0.93, "train_seconds": 1.0}]),
         "digits": fake(chapter.diagnosis_configs(s)["digits"], staged=digits_staged, metrics={"accuracy": 0.99}),
     }
     result = verdicts(chapter.claims(runs))

@@ -144,3 +144,22 @@ def test_registry_ids_are_unique_and_looked_up():
         Registry([a, a])
     with pytest.raises(KeyError, match="no claim 'z'"):
         registry["z"]
+
+
+def test_every_registered_claim_gets_exactly_one_row():
+    from fmnist_utils.chapter import complete_rows
+
+    a = StudyClaim("a", "x", "T1", "92.72%", ACC)
+    b = StudyClaim("b", "y", "T2", "9.59 s", "test pass time", not_tested="hardware-bound")
+    c = StudyClaim("c", "z", "T3", "88.0%", ACC)
+    registry = Registry([a, b, c])
+    row_a = judge_value(a, [0.927, 0.928], measured=ACC)
+    row_c = judge_value(c, [], measured=ACC)
+    rows = complete_rows(registry, [row_c, row_a])
+    assert [r.id for r in rows] == ["a", "b", "c"] and rows[1].verdict == NOT_TESTED
+    with pytest.raises(ValueError, match="without a row: c"):
+        complete_rows(registry, [row_a])
+    with pytest.raises(ValueError, match="two rows"):
+        complete_rows(registry, [row_a, row_a, row_c])
+    with pytest.raises(ValueError, match="registered as not tested"):
+        complete_rows(registry, [row_a, row_c, not_tested(b)])

@@ -1,0 +1,71 @@
+"""What every chapter module is, and the scaffolding they share.
+
+A chapter module (``fmnist_utils/experiments/<name>.py``) holds only its study: what it claims
+(``REGISTRY``), what it runs (``SPEC``, ``plan``, ``gather``), its tables, figures and prose. The
+contract is ``Chapter``; this module supplies the rest: settings from the notebook's parameters, the
+claim rows completed from the registry (every registered claim gets exactly one row), and the
+notebook's closing table, saved for the book's scorecard.
+"""
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any, Callable, Protocol
+
+from .claims import Registry, claims_frame, save_claims
+from .params import ChapterSpec, resolve
+from .verdicts import NOT_TESTED, Verdict, not_tested
+
+
+class Chapter(Protocol):
+    """The contract of a chapter module (its notebook and ``fmnist-book`` rely on it)."""
+
+    TITLE: str
+    SPEC: ChapterSpec
+    REGISTRY: Registry
+
+    def settings_from(self, namespace: dict) -> SimpleNamespace: ...
+
+    def plan(self, settings) -> list[tuple[Any, bool]]: ...  # (configuration, needs weights)
+
+    def gather(self, settings) -> Any: ...
+
+    def claims(self, runs) -> list[Verdict]: ...  # one judged row per tested claim of REGISTRY
+
+
+def settings_function(spec: ChapterSpec) -> Callable[[dict], SimpleNamespace]:
+    """``settings_from`` for a chapter: the notebook's globals resolved against its parameters."""
+
+    def settings_from(namespace: dict) -> SimpleNamespace:
+        return resolve(spec, namespace)
+
+    return settings_from
+
+
+def complete_rows(registry: Registry, judged: list[Verdict]) -> list[Verdict]:
+    """Every registered claim once, in the registry's order: the judged rows and the not-tested ones.
+
+    A tested claim without a row, a row for an unregistered or untested claim, or two rows for one
+    claim is a mistake in the chapter, and stops here rather than leaving a claim out silently."""
+    by_id: dict[str, Verdict] = {}
+    for row in judged:
+        if row.id in by_id:
+            raise ValueError(f"claim {row.id!r} has two rows")
+        claim = registry[row.id]  # raises for an unregistered id
+        if claim.not_tested:
+            raise ValueError(f"claim {row.id!r} is registered as not tested ({claim.not_tested}) but was judged")
+        by_id[row.id] = row
+    unjudged = [c.id for c in registry if not c.not_tested and c.id not in by_id]
+    if unjudged:
+        raise ValueError(f"registered claims without a row: {', '.join(unjudged)}")
+    return [by_id[c.id] if c.id in by_id else not_tested(c) for c in registry]
+
+
+def claims_table(name: str, chapter: Chapter, runs, store_root):
+    """The notebook's 'study vs this book' table: judge, complete from the registry, save, show."""
+    rows = complete_rows(chapter.REGISTRY, chapter.claims(runs))
+    save_claims(name, chapter.TITLE, rows, store_root)
+    return claims_frame(rows)
+
+
+def tested(rows: list[Verdict]) -> list[Verdict]:
+    return [r for r in rows if r.verdict != NOT_TESTED]
