@@ -39,6 +39,8 @@ with ``--repeats`` > 1 the reference and engine timings alternate and the best o
 
     fmnist-book benchmark                              # every model, writes book/results/benchmark.json
     fmnist-book benchmark -- --models model1 lenet5 --steps 10   # options after "--" (see cli.py)
+    fmnist-book benchmark --output mine.json           # written there; the book's pages stay as they are
+    fmnist-book benchmark --render mine.json           # a saved result as the speed appendix's tables
     python -m fmnist_utils.benchmark --quick --models model1
 """
 from __future__ import annotations
@@ -626,7 +628,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="measure the chapter-4 parallel configurations (default: on, off with --quick)")
     parser.add_argument("--parallel-model", default="resnet_mini", choices=LIGHTWEIGHT,
                         help="chapter-4 model of the parallel measurement (default resnet_mini)")
-    parser.add_argument("--output", default=str(DEFAULT_OUTPUT), help="JSON file (default book/results/benchmark.json)")
+    parser.add_argument("--output", default=str(DEFAULT_OUTPUT),
+                        help="JSON file (default book/results/benchmark.json, the book's result: `fmnist-book "
+                             "benchmark` then regenerates the pages made from it; any other file leaves them alone)")
+    parser.add_argument("--render", metavar="JSON", default=None,
+                        help="measure nothing: print a saved result as the speed appendix's Markdown tables")
     parser.add_argument("--quick", action="store_true", help="a few steps and a small matmul: a smoke test")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
@@ -644,13 +650,21 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error("--warmup and --min-time must not be negative")
     if args.threads is not None and args.threads < 1:
         parser.error("--threads must be at least 1")
+    if args.render is not None and not Path(args.render).is_file():
+        parser.error(f"--render: no file {args.render} (give a JSON file that `fmnist-book benchmark` wrote)")
     return args
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, render_book=None) -> int:
+    """Measure, write the result's JSON and print its table; ``render_book`` (``fmnist-book benchmark``
+    passes the regeneration of the book's pages) is called only when the JSON is the book's own result
+    file, ``DEFAULT_OUTPUT``: a measurement written elsewhere leaves the book alone."""
     if argv and argv[0] == "--":  # `fmnist-book benchmark -- --models ...` passes the separator on
         argv = argv[1:]
     args = parse_args(argv)
+    if args.render is not None:
+        print(speed_markdown(json.loads(Path(args.render).read_text())), end="")
+        return 0
     cases = select_cases(args.models)  # fails before any work on an unknown name
     threads = args.threads or available_cores()
     load_fashion_mnist()  # fail early (DataError) if the data are missing
@@ -675,6 +689,12 @@ def main(argv: list[str] | None = None) -> int:
     output.write_text(json.dumps(result, indent=1) + "\n")
     print(format_table(result))
     print(f"wrote {output}")
+    if output.resolve() == DEFAULT_OUTPUT.resolve():
+        if render_book is not None:
+            render_book()
+    else:
+        print(f"book pages left as they are (they follow {DEFAULT_OUTPUT}); "
+              f"`fmnist-book benchmark --render {output}` prints this result as the speed appendix's tables")
     return 0
 
 

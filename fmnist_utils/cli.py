@@ -250,8 +250,8 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:1] == ["benchmark"]:  # the benchmark parses its own options
         from .benchmark import main as benchmark_main
 
-        status = benchmark_main(argv[1:])
-        return status or cmd_scorecard(None)  # book/speed.md follows the new benchmark.json
+        # book/speed.md and compute.md follow the book's benchmark.json, and only that file
+        return benchmark_main(argv[1:], render_book=lambda: cmd_scorecard(None))
     args = parser.parse_args(argv)
     try:
         return args.func(args)

@@ -167,3 +167,51 @@ def test_other_work_share_sees_a_busy_core():
         spinner.wait()
     assert busy >= 0.8 / os.cpu_count()  # one spinning process is at least most of one core's share
     assert busy <= 1.0
+
+
+@pytest.fixture
+def stubbed_benchmark(monkeypatch, tmp_path):
+    """`fmnist-book benchmark` with the measurement replaced by the committed result (no minutes of CPU),
+    the book's own result file moved to a scratch folder, and page regeneration recorded, not done."""
+    from fmnist_utils import benchmark, cli
+
+    committed = benchmark.last_result()
+    monkeypatch.setattr(benchmark, "run_benchmark", lambda args, cases, threads: json.loads(json.dumps(committed)))
+    monkeypatch.setattr(benchmark, "other_work_share", lambda seconds=0.5: 0.0)
+    monkeypatch.setattr(benchmark, "DEFAULT_OUTPUT", tmp_path / "book" / "benchmark.json")
+    regenerated = []
+    monkeypatch.setattr(cli, "write_reports", lambda: regenerated.append(True) or [])
+    return cli, tmp_path, regenerated
+
+
+def test_benchmark_written_elsewhere_leaves_the_book_pages_alone(stubbed_benchmark, capsys):
+    cli, tmp_path, regenerated = stubbed_benchmark
+    elsewhere = tmp_path / "elsewhere.json"
+    assert cli.main(["benchmark", "--output", str(elsewhere), "--no-progress"]) == 0
+    assert json.loads(elsewhere.read_text())["cases"] and regenerated == []
+    out = capsys.readouterr().out
+    assert f"wrote {elsewhere}" in out and "book pages left as they are" in out
+    assert f"fmnist-book benchmark --render {elsewhere}" in out
+
+
+def test_benchmark_written_to_the_book_regenerates_its_pages(stubbed_benchmark):
+    cli, tmp_path, regenerated = stubbed_benchmark
+    assert cli.main(["benchmark", "--no-progress"]) == 0
+    assert (tmp_path / "book" / "benchmark.json").exists() and regenerated == [True]
+
+
+def test_render_prints_a_saved_result_as_the_appendix_tables(stubbed_benchmark, capsys):
+    from fmnist_utils.benchmark import last_result
+
+    cli, tmp_path, regenerated = stubbed_benchmark
+    saved = tmp_path / "saved.json"
+    saved.write_text(json.dumps(last_result()))
+    assert cli.main(["benchmark", "--render", str(saved)]) == 0
+    assert capsys.readouterr().out == speed_markdown(last_result())
+    assert regenerated == []
+
+
+def test_render_of_a_missing_file_is_a_clear_error(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        main(["--render", str(tmp_path / "none.json")])
+    assert f"--render: no file {tmp_path / 'none.json'}" in capsys.readouterr().err
