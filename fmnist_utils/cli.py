@@ -245,7 +245,7 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(func=cmd_time)
     p = sub.add_parser("scorecard", help="rebuild book/scorecard.md, compute.md and speed.md from the store")
     p.set_defaults(func=cmd_scorecard)
-    sub.add_parser("benchmark", help="engine vs reference pipeline and matmul peak (see `benchmark --help`)")
+    sub.add_parser("benchmark", help="engine vs reference pipeline, GFLOP/s vs the CPU's peak (see `benchmark --help`)")
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["benchmark"]:  # the benchmark parses its own options
         from .benchmark import main as benchmark_main
