@@ -57,13 +57,21 @@ class FashionMNIST:
 
 
 def candidate_dirs() -> list[tuple[str, Path]]:
-    """Where to look, in order: $FMNIST_DATA_DIR, the repository's data/, the Debian package."""
-    found = []
+    """Where to look, in order, when neither ``data_dir`` nor $FMNIST_DATA_DIR names a folder: the
+    repository's data/, the Debian package, torchvision's download cache."""
+    return [("repository data/", REPO_DIR), ("dataset-fashion-mnist package", SYSTEM_DIR),
+            ("torchvision download cache", DOWNLOAD_DIR / "FashionMNIST" / "raw")]
+
+
+def _named_dir(data_dir: str | None) -> tuple[Path, str] | None:
+    """The folder the caller (``data_dir``) or the user ($FMNIST_DATA_DIR) named, and what an error
+    about it starts with. Such a folder is used or refused, never passed over for the other places."""
+    if data_dir is not None:
+        return Path(data_dir), ""
     if os.environ.get("FMNIST_DATA_DIR"):
-        found.append(("FMNIST_DATA_DIR", Path(os.environ["FMNIST_DATA_DIR"])))
-    found += [("repository data/", REPO_DIR), ("dataset-fashion-mnist package", SYSTEM_DIR),
-              ("torchvision download cache", DOWNLOAD_DIR / "FashionMNIST" / "raw")]
-    return found
+        return Path(os.environ["FMNIST_DATA_DIR"]), (f"FMNIST_DATA_DIR points to {os.environ['FMNIST_DATA_DIR']} "
+                                                   "(while it is set, the only place looked in): ")
+    return None
 
 
 def _file_in(folder: Path, stem: str) -> Path | None:
@@ -89,6 +97,11 @@ def _read_idx(path: Path, expected_sha256: str) -> np.ndarray:
     return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim).reshape(shape)
 
 
+def _read_all(folder: Path) -> dict[str, np.ndarray]:
+    """The four verified arrays of a folder known to hold all four files."""
+    return {key: _read_idx(_file_in(folder, stem), sha) for key, (stem, sha) in FILES.items()}
+
+
 def _complete_dir() -> tuple[str, Path] | None:
     for label, folder in candidate_dirs():
         if all(_file_in(folder, stem) for stem, _ in FILES.values()):
@@ -108,12 +121,19 @@ def _download() -> None:
 
 @lru_cache(maxsize=4)
 def load_fashion_mnist(data_dir: str | None = None) -> FashionMNIST:
-    """Load and verify the four IDX files; ``data_dir`` overrides the search order."""
-    if data_dir is not None:
-        located = ("data_dir argument", Path(data_dir))
-        missing = [stem for stem, _ in FILES.values() if not _file_in(located[1], stem)]
+    """Load and verify the four IDX files from ``data_dir``, else from $FMNIST_DATA_DIR, else from the
+    first complete folder of ``candidate_dirs`` (downloading them there as a last resort). A folder
+    named by ``data_dir`` or $FMNIST_DATA_DIR that lacks a file or holds a corrupt one is an error."""
+    named = _named_dir(data_dir)
+    if named is not None:
+        folder, why = named
+        missing = [stem for stem, _ in FILES.values() if not _file_in(folder, stem)]
         if missing:
-            raise DataError(f"{data_dir} lacks {', '.join(missing)} (.gz or uncompressed).\n{HOW_TO_PROVIDE}")
+            raise DataError(f"{why}{folder} lacks {', '.join(missing)} (.gz or uncompressed).\n{HOW_TO_PROVIDE}")
+        try:
+            arrays = _read_all(folder)
+        except DataError as error:
+            raise DataError(f"{why}{error}") from None
     else:
         located = _complete_dir()
         if located is None:
@@ -124,8 +144,8 @@ def load_fashion_mnist(data_dir: str | None = None) -> FashionMNIST:
             _download()
             located = _complete_dir()
             assert located is not None
-    folder = located[1]
-    arrays = {key: _read_idx(_file_in(folder, stem), sha) for key, (stem, sha) in FILES.items()}
+        folder = located[1]
+        arrays = _read_all(folder)
     return FashionMNIST(
         train_images=torch.from_numpy(arrays["train_images"].copy()),
         train_labels=torch.from_numpy(arrays["train_labels"].astype(np.int64)),

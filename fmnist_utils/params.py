@@ -4,9 +4,15 @@ A chapter's first cell (tagged ``parameters``) assigns every parameter, ``None``
 profile's value". Papermill injects overrides after it; the chapter's next cell calls
 ``resolve(SPEC, globals())``, which rejects unknown names and bad values with a message that names
 the parameter and the allowed values, before anything is trained.
+
+A list parameter (one whose presets are lists) also accepts the forms a command line gives it:
+papermill's ``-p seeds '[7, 8]'`` arrives as the string "[7, 8]", ``-p seeds 7,8`` as "7,8" and
+``-p seeds 7`` as the int 7; ``read_list`` turns each into a list before the parameter's check.
 """
 from __future__ import annotations
 
+import ast
+import json
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any, Callable
@@ -31,6 +37,46 @@ class Param:
         if isinstance(self.presets, dict) and set(self.presets) <= set(PROFILES) and self.presets:
             return self.presets[profile]
         return self.presets
+
+    @property
+    def is_list(self) -> bool:
+        """A list parameter: its presets are lists, and ``resolve`` reads its value with ``read_list``."""
+        return any(isinstance(self.preset(profile), (list, tuple)) for profile in PROFILES)
+
+    def how_to_pass(self) -> str:
+        """How to give this list parameter on a command line, with its paper preset as the example."""
+        example = json.dumps(self.preset("paper"))
+        return f"pass a list as -p {self.name} '{example}' or -y '{self.name}: {example}'"
+
+
+def _literal_or_text(text: str):
+    """One comma-separated item: the Python literal it spells (7, 0.1, 'ce'), else the text itself (ce)."""
+    text = text.strip()
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text
+
+
+def read_list(value):
+    """A list parameter's value as a list, from any form a command line gives it.
+
+    A list stays as it is and a tuple becomes a list; a string holding a list or tuple literal
+    ("[7, 8]", papermill's ``-p seeds '[7, 8]'``) becomes that list; a comma-separated string
+    ("7,8", "none,batch") becomes its items, each read as a literal where it is one and kept as text
+    otherwise; a single value (``-p seeds 7`` arrives as 7, "7" or "batch") becomes a list of that one
+    value. The result may still be wrong (a list of strings where integers are due): the parameter's
+    check judges it.
+    """
+    if isinstance(value, (list, tuple)):
+        return list(value)
+    if isinstance(value, str):
+        try:
+            value = ast.literal_eval(value.strip())
+        except (ValueError, SyntaxError):
+            return [_literal_or_text(item) for item in value.split(",")]
+        return list(value) if isinstance(value, (list, tuple)) else [value]
+    return [value]
 
 
 def positive_int(value) -> str | None:
@@ -106,8 +152,11 @@ def resolve(spec: ChapterSpec, namespace: dict) -> SimpleNamespace:
         if value is None:
             value = param.preset(profile)
         if param.check is not None and value is not None:
-            problem = param.check(value)
+            checked = read_list(value) if param.is_list else value
+            problem = param.check(checked)
             if problem:
-                raise ParameterError(f"parameter {param.name}={value!r} is not valid; it must be {problem}")
+                advice = f"; {param.how_to_pass()}" if param.is_list else ""
+                raise ParameterError(f"parameter {param.name}={value!r} is not valid; it must be {problem}{advice}")
+            value = checked
         settings[param.name] = value
     return SimpleNamespace(**settings)

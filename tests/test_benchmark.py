@@ -4,16 +4,23 @@ import os
 import subprocess
 import sys
 import time
+from types import SimpleNamespace
 
 import pytest
 
+from fmnist_utils import benchmark
 from fmnist_utils.benchmark import (Case, ReferenceLoop, ReferenceProcess, StudyDataset, best_of_peaks, case_by_key,
-                                    count_flops, main, op_profile, other_work_share, repeat_speedups, select_cases,
-                                    speed_markdown)
+                                    count_flops, format_table, last_result, main, op_profile, other_work_share,
+                                    repeat_speedups, select_cases, speed_markdown, theoretical_peak)
 
 # Model-1 forward multiply-adds per image: conv1 (26x26 outputs, 32 channels, 1x3x3 kernel),
 # conv2 (24x24, 64, 32x3x3), fc1 (9216 -> 128), fc2 (128 -> 10); biases are not counted.
 MODEL1_MACS = 26 * 26 * 32 * 9 + 24 * 24 * 64 * 32 * 9 + 9216 * 128 + 128 * 10
+
+# 2 cores x 16 float32 lanes x 2 FLOPs per FMA x 2 FMA units x 3.7 GHz
+AVX512_PEAK = {"gflops": 473.6, "cores": 2, "float32_lanes": 16, "vector_extension": "AVX-512",
+               "fma_units_per_core": 2, "clock_mhz": 3700.0, "clock_source": "maximum clock, cpufreq cpuinfo_max_freq",
+               "missing": None}
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +40,9 @@ def test_quick_run_measures_both_pipelines(quick_result):
         assert row["speedup"] == pytest.approx(row["engine_images_per_s"] / row["reference_images_per_s"])
         assert repeat_speedups(row) == [pytest.approx(row["speedup"])]  # --quick times one repeat
         assert row["engine_gflops"] > 0
-        assert row["share_of_peak"] == pytest.approx(row["engine_gflops"] / quick_result["matmul_peak"]["gflops"])
+        assert row["share_of_matmul"] == pytest.approx(row["engine_gflops"] / quick_result["matmul_peak"]["gflops"])
+        ceiling = quick_result["theoretical_peak"]["gflops"]
+        assert row["share_of_theoretical_peak"] == (ceiling and pytest.approx(row["engine_gflops"] / ceiling))
     assert rows["model1"]["batch_size"] == 128 and rows["lenet5"]["batch_size"] == 8
     assert rows["model1"]["channels_last"]
     assert quick_result["matmul_peak"]["gflops"] > 0
@@ -121,7 +130,8 @@ def test_speed_page_reports_each_target_as_met_or_missed(quick_result):
     result["cases"][0]["reference_runs"] = [{"images_per_s": 100.0}, {"images_per_s": 100.0}]
     result["cases"][0]["engine_runs"] = [{"images_per_s": 80.0}, {"images_per_s": 105.0}]
     result["geomean_speedup"] = (0.8 * 3.0) ** 0.5
-    result["cases"][0]["share_of_peak"] = 0.5  # model1
+    result["theoretical_peak"] = dict(AVX512_PEAK)
+    result["cases"][0]["share_of_theoretical_peak"] = 0.5  # model1
     result["cases"][0]["reference_page_faults_per_step"], result["cases"][0]["engine_page_faults_per_step"] = 12651.7, 0
     result["parallel"] = {"batch_size": 8, "model": "resnet_mini", "ratio": 1.2}
     page = speed_markdown(result)
@@ -136,7 +146,7 @@ def test_speed_page_reports_each_target_as_met_or_missed(quick_result):
     loading_free = (result["cases"][0]["loading_free_speedup"] * result["cases"][1]["loading_free_speedup"]) ** 0.5
     assert result["geomean_loading_free_speedup"] == pytest.approx(loading_free)
     assert f"(if the reference's data loading took no time: {loading_free:.2f}x)" in geomean_line
-    assert "model1 at least 45% of the matmul peak | 50.0% | **met** |" in page
+    assert "model1 at least 45% of the theoretical peak (effective GFLOP/s) | 50.0% | **met** |" in page
     assert "| 1.20x (resnet_mini) | **missed** |" in page
     result["dropout_mask"]["ns_per_element"] = {"1": 10.6, "2": 10.2}
     assert ("Dropout masks (`bernoulli_`): 10.6 ns per element with 1 thread and 10.2 ns per element with "
@@ -167,3 +177,142 @@ def test_other_work_share_sees_a_busy_core():
         spinner.wait()
     assert busy >= 0.8 / os.cpu_count()  # one spinning process is at least most of one core's share
     assert busy <= 1.0
+
+
+@pytest.fixture
+def stubbed_benchmark(monkeypatch, tmp_path):
+    """`fmnist-book benchmark` with the measurement replaced by the committed result (no minutes of CPU),
+    the book's own result file moved to a scratch folder, and page regeneration recorded, not done."""
+    from fmnist_utils import benchmark, cli
+
+    committed = benchmark.last_result()
+    monkeypatch.setattr(benchmark, "run_benchmark", lambda args, cases, threads: json.loads(json.dumps(committed)))
+    monkeypatch.setattr(benchmark, "other_work_share", lambda seconds=0.5: 0.0)
+    monkeypatch.setattr(benchmark, "DEFAULT_OUTPUT", tmp_path / "book" / "benchmark.json")
+    regenerated = []
+    monkeypatch.setattr(cli, "write_reports", lambda: regenerated.append(True) or [])
+    return cli, tmp_path, regenerated
+
+
+def test_benchmark_written_elsewhere_leaves_the_book_pages_alone(stubbed_benchmark, capsys):
+    cli, tmp_path, regenerated = stubbed_benchmark
+    elsewhere = tmp_path / "elsewhere.json"
+    assert cli.main(["benchmark", "--output", str(elsewhere), "--no-progress"]) == 0
+    assert json.loads(elsewhere.read_text())["cases"] and regenerated == []
+    out = capsys.readouterr().out
+    assert f"wrote {elsewhere}" in out and "book pages left as they are" in out
+    assert f"fmnist-book benchmark --render {elsewhere}" in out
+
+
+def test_benchmark_written_to_the_book_regenerates_its_pages(stubbed_benchmark):
+    cli, tmp_path, regenerated = stubbed_benchmark
+    assert cli.main(["benchmark", "--no-progress"]) == 0
+    assert (tmp_path / "book" / "benchmark.json").exists() and regenerated == [True]
+
+
+def test_render_prints_a_saved_result_as_the_appendix_tables(stubbed_benchmark, capsys):
+    from fmnist_utils.benchmark import last_result
+
+    cli, tmp_path, regenerated = stubbed_benchmark
+    saved = tmp_path / "saved.json"
+    saved.write_text(json.dumps(last_result()))
+    assert cli.main(["benchmark", "--render", str(saved)]) == 0
+    assert capsys.readouterr().out == speed_markdown(last_result())
+    assert regenerated == []
+
+
+def test_render_of_a_missing_file_is_a_clear_error(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        main(["--render", str(tmp_path / "none.json")])
+    assert f"--render: no file {tmp_path / 'none.json'}" in capsys.readouterr().err
+
+
+@pytest.fixture
+def fake_cpu(monkeypatch, tmp_path):
+    """A CPU described by files the test writes: /proc/cpuinfo, cpufreq's maximum, psutil's counts."""
+    import psutil
+
+    def describe(flags="fpu avx avx2 fma avx512f", mhz="2100.000", max_khz="3700000", physical=2,
+                 psutil_max=0.0):
+        cpuinfo = tmp_path / "cpuinfo"
+        cpuinfo.write_text(f"processor\t: 0\nmodel name\t: Test CPU\n" + (f"cpu MHz\t\t: {mhz}\n" if mhz else "")
+                           + f"flags\t\t: {flags}\n\n")
+        monkeypatch.setattr(benchmark, "CPUINFO", cpuinfo)
+        max_freq = tmp_path / "cpuinfo_max_freq"
+        if max_khz:
+            max_freq.write_text(max_khz + "\n")
+        monkeypatch.setattr(benchmark, "CPU_MAX_FREQ", max_freq if max_khz else tmp_path / "absent")
+        monkeypatch.setattr(psutil, "cpu_count", lambda logical=True: physical if not logical else 2 * physical)
+        frequency = SimpleNamespace(current=float(mhz or 0), min=0.0, max=psutil_max)  # as psutil without cpufreq
+        monkeypatch.setattr(psutil, "cpu_freq", lambda: frequency)
+
+    return describe
+
+
+def test_theoretical_peak_multiplies_cores_lanes_fma_units_and_the_maximum_clock(fake_cpu):
+    fake_cpu()
+    peak = theoretical_peak(threads=2)
+    assert peak["gflops"] == pytest.approx(2 * 16 * 2 * 2 * 3.7)  # AVX-512, 2 FMA units, 3.7 GHz
+    assert (peak["vector_extension"], peak["clock_source"], peak["missing"]) == (
+        "AVX-512", "maximum clock, cpufreq cpuinfo_max_freq", None)
+    fake_cpu(flags="fpu avx avx2 fma")
+    assert theoretical_peak(threads=2)["gflops"] == pytest.approx(2 * 8 * 2 * 2 * 3.7)  # AVX2: 8 lanes
+    fake_cpu(physical=1)
+    assert theoretical_peak(threads=2)["cores"] == 1  # two threads on one core share its FMA units
+
+
+def test_theoretical_peak_clock_falls_back_to_psutil_then_cpuinfo(fake_cpu):
+    fake_cpu(max_khz=None, psutil_max=3500.0)
+    peak = theoretical_peak(threads=1)
+    assert peak["clock_mhz"] == 3500.0 and "psutil" in peak["clock_source"]
+    fake_cpu(max_khz=None)
+    peak = theoretical_peak(threads=1)
+    assert peak["clock_mhz"] == 2100.0 and peak["clock_source"] == 'current clock, /proc/cpuinfo "cpu MHz"'
+
+
+def test_unreadable_clock_or_vector_width_is_said_not_guessed(fake_cpu):
+    fake_cpu(max_khz=None, mhz=None)
+    peak = theoretical_peak(threads=2)
+    assert peak["gflops"] is None and "the clock could not be read" in peak["missing"]
+    fake_cpu(flags="fp asimd")  # an ARM CPU: no x86 vector flags
+    peak = theoretical_peak(threads=2)
+    assert peak["gflops"] is None and "vector width is unknown" in peak["missing"]
+
+
+def _result_with(ceiling):
+    """The committed result as a new run would record it: theoretical peak and both shares."""
+    result = last_result()
+    result["theoretical_peak"] = ceiling
+    for row in result["cases"]:
+        row["share_of_matmul"] = row.pop("share_of_peak")
+        row["share_of_theoretical_peak"] = ceiling["gflops"] and row["engine_gflops"] / ceiling["gflops"]
+    return result
+
+
+def test_speed_page_shares_are_of_the_theoretical_peak_with_the_matmul_beside_it():
+    result = _result_with(dict(AVX512_PEAK))
+    cnn = next(row for row in result["cases"] if row["key"] == "cnn3_128_b128")
+    cnn["engine_gflops"] = 1.126 * result["matmul_peak"]["gflops"]  # above the measured matmul, as seen on Zen 5
+    cnn["share_of_theoretical_peak"] = cnn["engine_gflops"] / AVX512_PEAK["gflops"]
+    page = speed_markdown(result)
+    assert "| Engine effective GFLOP/s | % of theoretical peak |" in page
+    assert ("Theoretical float32 peak: 2 cores x 16 lanes (AVX-512) x 2 FLOPs per fused multiply-add x 2 FMA units "
+            "per core (assumed) x 3.70 GHz (maximum clock, cpufreq cpuinfo_max_freq) = 473.6 GFLOP/s; the float32 "
+            "matrix-multiply rate measured with `torch.mm` is 198.1 GFLOP/s, 42% of it.") in page
+    assert "| cnn3_128_b128 at least 45% of the theoretical peak (effective GFLOP/s) | 47.1% | **met** |" in page
+    assert "| model1 at least 45% of the theoretical peak (effective GFLOP/s) | 24.1% | **missed** |" in page
+    assert "matmul peak" not in page and "% of theor." in format_table(result)
+
+
+def test_speed_page_of_a_result_without_a_theoretical_peak_says_so():
+    committed = speed_markdown(last_result())  # recorded before the theoretical peak was
+    assert "| Engine effective GFLOP/s | % of measured matmul rate |" in committed
+    assert "| 143.2 | 72.3% |" in committed
+    assert "The theoretical ceiling (vector width, FMA units, clock) was not recorded in this result" in committed
+    assert ("| cnn3_128_b128 at least 45% of the theoretical peak (effective GFLOP/s) | no theoretical peak in this "
+            "result (72.3% of the measured matmul rate) | **not checked** |") in committed
+    assert "matmul peak" not in committed and "% of matmul" in format_table(last_result())
+    unread = speed_markdown(_result_with({**AVX512_PEAK, "gflops": None, "clock_mhz": None, "clock_source": None,
+                                          "missing": "the clock could not be read (no cpufreq maximum)"}))
+    assert "No theoretical float32 peak: the clock could not be read (no cpufreq maximum)." in unread
+    assert "| % of measured matmul rate |" in unread and "**not checked**" in unread

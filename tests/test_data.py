@@ -96,3 +96,42 @@ def test_environment_variable_takes_precedence(tmp_path, monkeypatch):
         assert load_fashion_mnist().source == str(tmp_path)
     finally:
         load_fashion_mnist.cache_clear()
+
+
+def _load_with_environment(monkeypatch, folder):
+    monkeypatch.setenv("FMNIST_DATA_DIR", str(folder))
+    load_fashion_mnist.cache_clear()
+    try:
+        return load_fashion_mnist()
+    finally:
+        load_fashion_mnist.cache_clear()
+
+
+def test_environment_variable_naming_a_missing_folder_is_refused(tmp_path, monkeypatch):
+    """The other places hold the data (the Debian package here), yet a folder the user named wins or fails."""
+    absent = tmp_path / "no-such-folder"
+    with pytest.raises(DataError) as error:
+        _load_with_environment(monkeypatch, absent)
+    message = str(error.value)
+    assert f"FMNIST_DATA_DIR points to {absent} (while it is set, the only place looked in): {absent} lacks train-images-idx3-ubyte" in message
+    assert "apt-get install dataset-fashion-mnist" in message  # the ways to provide the data
+
+
+def test_environment_variable_naming_an_incomplete_folder_is_refused(tmp_path, monkeypatch):
+    _copy_dataset(tmp_path)
+    (tmp_path / "t10k-labels-idx1-ubyte.gz").unlink()
+    with pytest.raises(DataError) as error:
+        _load_with_environment(monkeypatch, tmp_path)
+    message = str(error.value)
+    assert f"FMNIST_DATA_DIR points to {tmp_path} (while it is set, the only place looked in): {tmp_path} lacks t10k-labels-idx1-ubyte" in message
+
+
+def test_environment_variable_naming_a_corrupt_file_is_refused(tmp_path, monkeypatch):
+    _copy_dataset(tmp_path)
+    victim = tmp_path / "train-labels-idx1-ubyte.gz"
+    victim.write_bytes(gzip.compress(b"not Fashion-MNIST"))
+    with pytest.raises(DataError) as error:
+        _load_with_environment(monkeypatch, tmp_path)
+    message = str(error.value)
+    assert f"FMNIST_DATA_DIR points to {tmp_path}" in message
+    assert str(victim) in message and "corrupt" in message and "apt-get install dataset-fashion-mnist" in message

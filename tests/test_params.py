@@ -1,3 +1,5 @@
+import json
+
 import pytest
 
 from fmnist_utils.experiments import CHAPTERS
@@ -37,3 +39,73 @@ def test_bad_values_fail_with_the_allowed_values(given, words):
     with pytest.raises(ParameterError) as error:
         chapter.settings_from(kernel_namespace(**given))
     assert words in str(error.value)
+
+
+@pytest.mark.parametrize("given, expected", [
+    ("[7]", [7]),  # papermill's -p seeds '[7]'
+    ("[7, 8]", [7, 8]),
+    ("7,8", [7, 8]),  # -p seeds 7,8
+    (" 7, 8 ", [7, 8]),
+    (7, [7]),  # papermill's -p seeds 7 arrives as an int
+    ("7", [7]),
+    ((7, 8), [7, 8]),
+    ([7, 8], [7, 8]),
+])
+def test_list_parameter_accepts_the_forms_a_command_line_gives(given, expected):
+    assert chapter.settings_from(kernel_namespace(seeds=given)).seeds == expected
+
+
+def _list_params():
+    for name, module in CHAPTERS.items():
+        for param in module.SPEC.all_params:
+            if param.is_list:
+                yield pytest.param(module, param, id=f"{name}.{param.name}")
+
+
+@pytest.mark.parametrize("module, param", list(_list_params()))
+def test_every_list_parameter_reads_a_list_literal_and_a_comma_separated_string(module, param):
+    preset = param.preset("paper")
+    expected = getattr(module.settings_from({"profile": "paper"}), param.name)  # the preset, as the chapter keeps it
+    settings = module.settings_from({"profile": "paper", param.name: json.dumps(preset)})
+    assert getattr(settings, param.name) == expected
+    if all(isinstance(v, (int, float, str)) for v in preset):  # flat lists also as "a,b,c"
+        settings = module.settings_from({"profile": "paper", param.name: ",".join(map(str, preset))})
+        assert getattr(settings, param.name) == expected
+
+
+def test_list_parameters_cover_every_kind_of_list():
+    names = {p.values[1].name for p in _list_params()}
+    assert {"seeds", "dropouts", "norms", "widths", "lrs", "losses", "architectures", "classical_models"} <= names
+
+
+@pytest.mark.parametrize("given", ["[7", "seven", "[7, 'x']", "7.5"])
+def test_unreadable_list_names_the_parameter_and_how_to_pass_it(given):
+    with pytest.raises(ParameterError) as error:
+        chapter.settings_from(kernel_namespace(seeds=given))
+    message = str(error.value)
+    assert f"seeds={given!r} is not valid; it must be a non-empty list of integers" in message
+    assert "-p seeds '[42, 43, 44]'" in message and "-y 'seeds: [42, 43, 44]'" in message
+
+
+def test_papermill_parameters_reach_resolve_as_lists(tmp_path):
+    """papermill's -p gives strings (or an int for 7), -y gives YAML values; both end as lists of ints."""
+    import nbformat
+    from click.testing import CliRunner
+    from papermill.cli import papermill
+
+    notebook = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3", "language": "python",
+                                                                 "display_name": "Python 3"}})
+    notebook.cells = [nbformat.v4.new_code_cell("profile = 'paper'\nseeds = None\nablation_seeds = None\nepochs = None",
+                                                metadata={"tags": ["parameters"]})]
+    source, output = tmp_path / "in.ipynb", tmp_path / "out.ipynb"
+    nbformat.write(notebook, source)
+    result = CliRunner().invoke(papermill, [str(source), str(output), "--prepare-only", "--no-progress-bar",
+                                            "-p", "seeds", "[7, 8]", "-p", "ablation_seeds", "7",
+                                            "-y", "epochs: 2"])
+    assert result.exit_code == 0, result.output
+    namespace = {}
+    for cell in nbformat.read(output, as_version=4).cells:  # the parameters cell, then papermill's injection
+        exec(cell.source, namespace)
+    assert namespace["seeds"] == "[7, 8]"  # what papermill hands the notebook
+    settings = chapter.settings_from({k: v for k, v in namespace.items() if k != "__builtins__"})
+    assert (settings.seeds, settings.ablation_seeds, settings.epochs) == ([7, 8], [7], 2)
