@@ -97,6 +97,8 @@ class StoredRun:
     path: Path
     config: RunConfig | ClassicalConfig
     result: dict
+    # the entry that holds it, when that is a twin with another epoch cap that stopped early before both caps
+    stored_as: str | None = None
 
     @property
     def history(self) -> list[dict]:
@@ -198,6 +200,7 @@ class ResultStore:
         self.runs_dir = self.root / "runs"
         self.checkpoint_dir = self.root / "checkpoints"
         self._keys: dict[str, str] = {}
+        self._by_rest: dict | None = None  # configurations without their epoch cap -> entries (stopped twins)
 
     def key(self, config: RunConfig | ClassicalConfig) -> str:
         identity = canonical_json(config.identity())
@@ -209,11 +212,35 @@ class ResultStore:
     def checkpoint_path(self, config: RunConfig) -> Path:
         return self.checkpoint_dir / f"{self.key(config)}.pt"
 
+    def _stopped_twin(self, config: RunConfig) -> Path | None:
+        """A stored run that is provably this run: the same configuration with another epoch cap, stopped early
+        before either cap. Early stopping ends training at the same epoch whatever the cap, and nothing else in a
+        run depends on the cap (no schedule reads it), so raising a cap never retrains a run that had stopped."""
+        if not isinstance(config, RunConfig) or config.patience is None:
+            return None
+        if self._by_rest is None:
+            self._by_rest = {}
+            for path in sorted(self.runs_dir.glob("*/config.json")):
+                data = json.loads(path.read_text())
+                if "estimator" not in data:
+                    rest = canonical_json({k: v for k, v in data.items() if k != "epochs"})
+                    self._by_rest.setdefault(rest, []).append((data["epochs"], path.parent))
+        rest = canonical_json({k: v for k, v in config.to_dict().items() if k != "epochs"})
+        for epochs, path in self._by_rest.get(rest, []):
+            if epochs == config.epochs or path.name != self.key(config.replace(epochs=epochs)):
+                continue
+            result = json.loads((path / "result.json").read_text())
+            if result.get("stopped_early") and result["metrics"]["epochs_run"] <= config.epochs:
+                return path
+        return None
+
     def get(self, config: RunConfig) -> StoredRun | None:
         key = self.key(config)
         path = self.runs_dir / key
         if not path.exists():
-            return None
+            path = self._stopped_twin(config)
+            if path is None:
+                return None
         try:
             result = json.loads((path / "result.json").read_text())
             stored_config = config_from_dict(json.loads((path / "config.json").read_text()))
@@ -224,7 +251,9 @@ class ResultStore:
                              f"will be trained again; nothing else in the store is affected.") from None
         problems = check_fingerprint(result.get("fingerprint"), fingerprint(stored_config))
         if problems:
-            raise StaleRunError(stale_message({key: problems}))
+            raise StaleRunError(stale_message({path.name: problems}))
+        if path.name != key:  # the stopped twin answers for this configuration under its own entry
+            return StoredRun(key=key, path=path, config=config, result=result, stored_as=path.name)
         return StoredRun(key=key, path=path, config=stored_config, result=result)
 
     def status(self, config: RunConfig) -> StoredRun | MissingRun:
@@ -272,6 +301,7 @@ class ResultStore:
             shutil.rmtree(tmp)
         else:
             os.replace(tmp, final)
+        self._by_rest = None  # the new entry may be another configuration's stopped twin
         return self.get(config)
 
     def get_or_train(self, config: RunConfig, *, train_missing: bool = True, save_weights: bool = False,

@@ -119,3 +119,23 @@ def test_an_empty_table_becomes_a_note_naming_what_is_pending():
     assert table_or_pending(frame, "Timings") is frame
     note = table_or_pending(pd.DataFrame(), "Timings")
     assert "Timings: none of its runs is in the store yet" in note.data
+
+
+def test_a_run_that_stopped_early_answers_for_a_raised_epoch_cap(tmp_path):
+    """Early stopping ends a run at the same epoch whatever its cap: raising the cap retrains nothing that had
+    stopped, while a run that hit its cap, or a cap below where the run stopped, is a different run."""
+    from fmnist_utils.config import RunConfig
+
+    store = ResultStore(tmp_path)
+    config = RunConfig(model="mlp", model_args={"width": 16}, train_subset=256, eval_subset=256, batch_size=32,
+                       lr=0.05, epochs=12, patience=1, val_fraction=0.1)
+    run = store.get_or_train(config, progress=False, threads=1, device="cpu")
+    assert run.result["stopped_early"] and run.metrics["epochs_run"] < 12
+    raised = store.get(config.replace(epochs=40))
+    assert raised.stored_as == run.key and raised.key == store.key(config.replace(epochs=40))
+    assert raised.metrics == run.metrics and raised.config.epochs == 40
+    assert store.get(config.replace(epochs=run.metrics["epochs_run"] - 1)) is None  # stops before that run did
+    assert store.get(config.replace(epochs=40, seed=7)) is None  # anything else differs: another run
+    capped = store.get_or_train(config.replace(lr=1e-4, epochs=2), progress=False, threads=1, device="cpu")
+    assert not capped.result["stopped_early"]
+    assert store.get(config.replace(lr=1e-4, epochs=3)) is None  # a run that hit its cap proves nothing about more
