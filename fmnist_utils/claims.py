@@ -203,3 +203,25 @@ def scorecard_markdown(store_root: Path) -> str:
                   + " |" for c in chapter["claims"]]
         lines.append("")
     return "\n".join(lines)
+
+
+EXAMPLE_ORDER = ("reproduced", "not reproduced", "inconclusive", "not comparable", "missing run", "not tested")
+
+
+def verdict_examples_markdown(store_root: Path) -> str:
+    """One real row per verdict class, from the chapters' saved tables: the introduction's worked examples."""
+    chapters = load_claims(store_root)
+    lines = []
+    for verdict in EXAMPLE_ORDER:
+        found = next(((c, r) for c in chapters for r in c["claims"] if r["verdict"] == verdict
+                      and (r.get("rule") or verdict in ("missing run", "not tested", "not comparable"))), None)
+        if found is None:
+            lines.append(f"- **{verdict}**: no row of the book has this verdict at present.")
+            continue
+        chapter, row = found
+        detail = "; ".join(part for part in (f"rule: {row['rule']}" if row.get("rule") else "", row.get("note") or "")
+                           if part)
+        lines.append(f"- **{verdict}**: {{doc}}`{chapter['chapter']}`, *{_cell(row['claim'])}* ({_cell(row.get('where'))}): "
+                     f"the study prints {_cell(row['study'])}, this book measures {_cell(row['ours'])}"
+                     + (f" ({_cell(detail)})" if detail else "") + ".")
+    return "\n".join(lines) + "\n"

@@ -339,3 +339,44 @@ def step_and_epoch_loss(steps, step_losses, epoch_end_steps, epoch_losses: dict[
         fig.suptitle(title)
     fig.tight_layout()
     return fig
+
+
+VERDICT_COLORS = {"reproduced": "#1b9e77", "not reproduced": "#d95f02", "inconclusive": "#7570b3",
+                  "not comparable": "#999999", "missing run": "#cccccc", "not tested": "#cccccc"}
+
+
+def verdict_overview(chapters: list[dict], clip: float = 6.0):
+    """Every numeric claim of the book: (ours - study) in units of its tolerance, coloured by verdict.
+
+    ``chapters`` are the saved claim tables (``claims.load_claims``). Inside the shaded band |x| <= 1 our
+    estimate agrees with the study within the tolerance; points beyond ``clip`` tolerances are drawn at the
+    edge as arrows, with their value written beside them. One panel per chapter, stacked."""
+    panels = [(c, [r for r in c["claims"] if r.get("difference") is not None and r.get("tolerance")])
+              for c in chapters]
+    panels = [(c, rows) for c, rows in panels if rows]
+    heights = [max(1.2, 0.22 * len(rows) + 0.6) for _, rows in panels] or [1.0]
+    fig, axes = plt.subplots(len(heights), 1, figsize=(8, sum(heights) + 0.6), squeeze=False,
+                             gridspec_kw={"height_ratios": heights})
+    for ax, (chapter, rows) in zip(axes[:, 0], panels):
+        ratios = np.array([r["difference"] / r["tolerance"] for r in rows])
+        y = np.arange(len(rows))[::-1]
+        ax.axvspan(-1, 1, color="#1b9e77", alpha=0.12, linewidth=0)
+        ax.axvline(0, color="black", linewidth=0.8)
+        for yi, ratio, row in zip(y, ratios, rows):
+            shown = float(np.clip(ratio, -clip, clip))
+            marker = ">" if ratio > clip else "<" if ratio < -clip else "o"
+            ax.plot(shown, yi, marker, color=VERDICT_COLORS.get(row["verdict"], "black"), markersize=6)
+            if marker != "o":
+                ax.annotate(f"{ratio:+.0f}", (shown, yi), xytext=(-6 if ratio > 0 else 6, 0),
+                            textcoords="offset points", ha="right" if ratio > 0 else "left", va="center", fontsize=8)
+        ax.set_yticks(y, [r["claim"][:48] for r in rows], fontsize=8)
+        ax.set_xlim(-clip - 0.5, clip + 0.5)
+        ax.set_title(chapter["title"], fontsize=10, loc="left")
+        ax.grid(axis="y", alpha=0)
+    axes[-1, 0].set_xlabel("(this book - study) / tolerance   (shaded: within the tolerance)")
+    handles = [plt.Line2D([], [], marker="o", linestyle="", color=color, label=verdict)
+               for verdict, color in VERDICT_COLORS.items() if verdict in ("reproduced", "not reproduced",
+                                                                            "inconclusive", "not comparable")]
+    fig.legend(handles=handles, loc="upper center", ncol=4, fontsize=8, frameon=False)
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.35 / (sum(heights) + 0.6)))
+    return fig

@@ -5,7 +5,7 @@ import papermill
 import pytest
 
 from fmnist_utils.claims import counted, scorecard_markdown
-from fmnist_utils.cli import COMPUTE, SCORECARD, SPEED, report_texts
+from fmnist_utils.cli import COMPUTE, EXAMPLES, SCORECARD, SPEED, VERDICT_FIGURE, report_texts, verdict_figure_png
 from fmnist_utils.experiments import CHAPTERS
 from fmnist_utils.store import DEFAULT_ROOT, REPO_ROOT
 
@@ -71,10 +71,11 @@ def test_published_prose_has_no_placeholder_plurals():
 
 def test_scorecard_compute_ledger_and_speed_page_are_generated_from_the_store():
     texts = report_texts()
-    assert set(texts) == {SCORECARD, COMPUTE, SPEED}
+    assert set(texts) == {SCORECARD, COMPUTE, SPEED, EXAMPLES}
     for path, text in texts.items():
         assert path.read_text() == text, f"{path.name} is stale: run `fmnist-book scorecard`"
     assert texts[SCORECARD].split("\n", 2)[2] == scorecard_markdown(DEFAULT_ROOT)
+    assert VERDICT_FIGURE.read_bytes() == verdict_figure_png(), "book/figures/verdicts.png is stale: run `fmnist-book scorecard`"
 
 
 @pytest.mark.slow
