@@ -13,7 +13,7 @@ To pin a new version: ``python tests/test_engine_pin.py`` prints the current val
 from __future__ import annotations
 
 import math
-import pprint
+import textwrap
 
 import pytest
 import torch
@@ -24,8 +24,10 @@ from fmnist_utils.train import train
 
 CHANGED = ("the engine's numbers changed: if intended, bump ENGINE_VERSION in fmnist_utils/config.py (every stored "
            "run is then retrained) and pin the new trajectory here")
-# Same machine kind, same libraries, one thread: the engine is deterministic and repeated runs (also in
-# fresh processes) agree to the bit. The tolerance only absorbs the last digits of a float64 sum.
+HOW_TO_PIN = "python tests/test_engine_pin.py prints the current numbers as a PINNED entry"
+# On one kind of machine (CI's) with one thread, repeated runs, in one process or in fresh ones, agree to
+# the bit. A relative 1e-6 still catches small changes: Adam's eps at 1e-7 instead of 1e-8 moves the CNN's
+# step losses by up to 3e-6 and its parameter sum by 4e-5.
 REL = 1e-6
 
 
@@ -66,10 +68,14 @@ def numbers(result) -> dict:
 
 
 def current() -> dict[str, dict]:
-    torch.set_num_threads(1)
-    got = {name: numbers(train(config, device="cpu", threads=1, progress=False)) for name, config in CASES.items()}
-    for number, result in enumerate(train_batched(BATCHED, device="cpu", threads=1)):
-        got[f"batched mlp group, member {number}"] = numbers(result)
+    """The numbers of every case, trained now on the CPU with one thread."""
+    previous = torch.get_num_threads()
+    try:
+        got = {name: numbers(train(config, device="cpu", threads=1, progress=False)) for name, config in CASES.items()}
+        for number, result in enumerate(train_batched(BATCHED, device="cpu", threads=1)):
+            got[f"batched mlp group, member {number}"] = numbers(result)
+    finally:
+        torch.set_num_threads(previous)
     return got
 
 
@@ -162,10 +168,23 @@ def got() -> dict[str, dict]:
 
 @pytest.mark.parametrize("case", list(CASES) + [f"batched mlp group, member {n}" for n in range(len(BATCHED))])
 def test_the_engine_reproduces_its_pinned_numbers(got, case):
-    assert ENGINE_VERSION in PINNED, f"no numbers pinned for ENGINE_VERSION {ENGINE_VERSION}: {CHANGED}"
+    assert ENGINE_VERSION in PINNED, (f"no numbers pinned for ENGINE_VERSION {ENGINE_VERSION}: pin them in {__file__} "
+                                      f"({HOW_TO_PIN})")
     found = differences(got[case], PINNED[ENGINE_VERSION][case])
-    assert not found, CHANGED + "\n" + "\n".join(found[:10])
+    assert not found, f"{CHANGED} ({HOW_TO_PIN})\n" + "\n".join(found[:10])
+
+
+def pinned_entry(got: dict[str, dict]) -> str:
+    """``got`` as the lines of a ``PINNED`` entry for the current version, laid out as the one above."""
+    lines = [f"    {ENGINE_VERSION}: {{"]
+    for case, values in got.items():
+        lines.append(f'        "{case}": {{')
+        lines += [textwrap.fill(f"{value!r},", width=112, initial_indent=f'            "{key}": ',
+                                subsequent_indent=" " * 16, break_long_words=False,
+                                break_on_hyphens=False) for key, value in values.items()]
+        lines.append("        },")
+    return "\n".join(lines + ["    },"])
 
 
 if __name__ == "__main__":
-    pprint.pprint({ENGINE_VERSION: current()}, width=120, sort_dicts=False)
+    print(pinned_entry(current()))
