@@ -14,13 +14,15 @@ any other buffer-free model runs through ``functional_call`` under ``vmap``. Wha
   Adam kernel with that member's settings (``torch.optim.Adam(fused=True)``'s kernel); where a device
   has none, ``_adam_functional`` follows ``torch.optim.Adam``'s single-tensor update op by op with a
   per-member step size. Both are checked against ``torch.optim.Adam`` in the tests;
-* **early stopping, best-checkpoint selection, epochs, staged and test evaluations**: the very rules
-  of ``train.train``. A member that stops is evaluated, handed back, and removed from the stack (its
-  parameters freeze, its history ends); the others go on.
+* **history, early stopping, best-checkpoint selection, epochs, staged and test evaluations,
+  checkpoint and final evaluation**: each member has its own ``epochs.RunProgress``, the object
+  ``train.train`` keeps for a sequential run. A member that stops is evaluated, handed back, and
+  removed from the stack (its parameters freeze, its history ends); the others go on.
 
 Each member's result is an ordinary ``TrainResult``; ``ResultStore.put`` stores it under the key the
-sequential run would have, and its per-epoch checkpoint is written in ``train.train``'s own format at
-``store.checkpoint_path(config)``, so an interrupted batched run resumes either batched or alone.
+sequential run would have, and its per-epoch checkpoint (``RunProgress.save_checkpoint``, the format
+``train.train`` writes and reads) goes to ``store.checkpoint_path(config)``, so an interrupted batched
+run resumes either batched or alone.
 Numbers agree with sequential training to float rounding (batched and single matrix multiplies round
 differently), not bit for bit. Only the timing differs: a member's ``train_seconds`` is its share
 (wall time / members trained) of the group's epoch.
@@ -39,6 +41,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import functools
 import json
 import math
 import multiprocessing
@@ -46,10 +49,8 @@ import sys
 import time
 import traceback
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass, field, fields
-from pathlib import Path
+from dataclasses import fields
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -57,10 +58,9 @@ from torch.func import functional_call, stack_module_state, vmap
 from tqdm.auto import tqdm
 
 from .config import RunConfig, canonical_json
-from .evaluate import evaluate_model, summary_metrics
+from .epochs import RunProgress, TrainResult
 from .models import build_model
-from .train import (TrainResult, _improved, _save_atomic, choose_device, epoch_order, keep_freed_memory, make_loss,
-                    make_optimizer, prepare_splits)
+from .train import choose_device, epoch_order, keep_freed_memory, make_loss, make_optimizer, prepare_splits
 
 # Fields that may differ between the members of one group; every other field must be equal.
 PER_MEMBER = ("loss", "optimizer", "lr", "weight_decay", "epochs", "monitor", "patience", "select_best",
@@ -210,21 +210,6 @@ def _member_views(stacks: dict[str, torch.Tensor]) -> list[list[torch.Tensor]]:
     return [list(views) for views in zip(*per_name)]
 
 
-@dataclass
-class _Member:
-    config: RunConfig
-    generator: torch.Generator
-    checkpoint_path: Path | None = None
-    history: list = field(default_factory=list)
-    staged: list = field(default_factory=list)
-    best_value: float | None = None
-    best_epoch: int | None = None
-    best_state: dict | None = None
-    bad_epochs: int = 0
-    stopped_early: bool = False
-    done: bool = False
-
-
 class BatchedTrainer:
     """The members' stacked parameters, Adam moments and bookkeeping; ``run`` trains them all."""
 
@@ -271,7 +256,7 @@ class BatchedTrainer:
             self.forward_shared = vmap(forward, in_dims=(0, None))  # every member the same images
         self.splits = prepare_splits(self.shared, self.device, channels_last=False)
         paths = checkpoint_paths or [None] * len(configs)
-        self.members = [_Member(c, torch.Generator().manual_seed(c.seed), Path(p) if p else None)
+        self.members = [RunProgress(c, torch.Generator().manual_seed(c.seed), p or None)
                         for c, p in zip(configs, paths)]
         self.active = list(range(len(configs)))  # member index of each slot of the stack
         self.resumed_from = self._resume()
@@ -446,21 +431,15 @@ class BatchedTrainer:
         return optimizer.state_dict()
 
     def _save_checkpoint(self, slot: int) -> None:
-        member = self.members[self.active[slot]]
+        """The member's checkpoint, as its sequential twin's ``train.train`` writes it."""
         module = self.member_module(self.member_state(slot))
-        _save_atomic({
-            "model": module.state_dict(), "optimizer": self._optimizer_state(slot, module), "scheduler": None,
-            "generator": member.generator.get_state(), "torch_rng": torch.get_rng_state(),
-            "history": member.history, "staged": member.staged, "best_value": member.best_value,
-            "best_epoch": member.best_epoch, "best_state": member.best_state, "bad_epochs": member.bad_epochs,
-            "threads": torch.get_num_threads(),  # for the cost estimates of book/compute.md
-        }, member.checkpoint_path)
+        self.members[self.active[slot]].save_checkpoint(module.state_dict(), self._optimizer_state(slot, module),
+                                                        scheduler_state=None)
 
     def _resume(self) -> int:
         """Load the members' checkpoints (``train.train``'s format); all must be at the same epoch."""
-        states = [torch.load(m.checkpoint_path, map_location=self.device, weights_only=True)
-                  if m.checkpoint_path is not None and m.checkpoint_path.exists() else None for m in self.members]
-        epochs = {len(s["history"]) if s is not None else 0 for s in states}
+        states = [member.resume(self.device) for member in self.members]
+        epochs = {member.epochs_done for member in self.members}
         if len(epochs) > 1:
             raise ValueError(f"members' checkpoints are at different epochs {sorted(epochs)}; group them by "
                              "checkpoint epoch (run_grouped does)")
@@ -468,7 +447,7 @@ class BatchedTrainer:
             return 0
         names = list(self.params)
         with torch.no_grad():
-            for slot, (member, state) in enumerate(zip(self.members, states)):
+            for slot, state in enumerate(states):
                 for name in names:
                     self.params[name][slot].copy_(state["model"][name])
                 moments = state["optimizer"]["state"]
@@ -476,35 +455,13 @@ class BatchedTrainer:
                     self.exp_avg[name][slot].copy_(moments[number]["exp_avg"])
                     self.exp_avg_sq[name][slot].copy_(moments[number]["exp_avg_sq"])
                 self.adam_steps = int(moments[0]["step"])
-                member.generator.set_state(state["generator"])
-                member.history, member.staged = state["history"], state["staged"]
-                member.best_value, member.best_epoch = state["best_value"], state["best_epoch"]
-                member.best_state, member.bad_epochs = state["best_state"], state["bad_epochs"]
         return epochs.pop()
 
     def _finish(self, slot: int) -> TrainResult:
-        """Final evaluation of one member with ``evaluate_model``, as ``train.train`` ends."""
+        """The member's selected state evaluated and returned, as ``train.train`` ends."""
         member = self.members[self.active[slot]]
-        config = member.config
-        state = member.best_state if config.select_best and member.best_state is not None else self.member_state(slot)
-        model = self.member_module(state)
-        started = time.perf_counter()
-        final = evaluate_model(model, self.splits.eval_x, self.splits.eval_y, make_loss(config.loss),
-                               config.eval_batch_size)
-        metrics = summary_metrics(self.splits.eval_y.cpu().numpy(), final.predictions)
-        metrics.update(loss=final.loss, epochs_run=len(member.history),
-                       best_epoch=member.best_epoch if config.select_best else len(member.history))
-        if member.checkpoint_path is not None and member.checkpoint_path.exists():
-            member.checkpoint_path.unlink()
-        return TrainResult(
-            config=config, model=model.eval(), history=member.history, metrics=metrics,
-            predictions={"pred": final.predictions.astype(np.uint8),
-                         "confidence": final.confidence.astype(np.float16)},
-            staged=member.staged, best_epoch=member.best_epoch, stopped_early=member.stopped_early,
-            train_seconds=sum(r["train_seconds"] for r in member.history),
-            eval_seconds=sum(r["eval_seconds"] for r in member.history) + time.perf_counter() - started,
-            device=str(self.device), threads=torch.get_num_threads(), resumed_from_epoch=self.resumed_from,
-        )
+        return member.finish(self.member_module(self.member_state(slot)), self.splits.eval_x, self.splits.eval_y,
+                             make_loss(member.config.loss), self.device)
 
     def _drop(self, slots: list[int]) -> None:
         keep = [s for s in range(len(self.active)) if s not in slots]
@@ -537,46 +494,28 @@ class BatchedTrainer:
             count = len(self.active)
             train_seconds = (time.perf_counter() - started) / count
             started = time.perf_counter()
-            rows = []
-            for slot, i in enumerate(self.active):
-                config = self.members[i].config
-                row = {"epoch": epoch + 1, "train_loss": trained["loss"][slot], "train_acc": trained["acc"][slot],
-                       "train_images": trained["seen"], "lr": config.lr}
-                if config.log_every_steps:
-                    row["step_losses"] = trained["step_losses"][slot]
-                rows.append(row)
+            members = [self.members[i] for i in self.active]
+            val = test = [None] * count  # (loss, accuracy) per member
             if self.splits.val_x is not None:
-                for row, loss, acc in zip(rows, *self.evaluate(self.splits.val_x, self.splits.val_y)):
-                    row.update(val_loss=loss, val_acc=acc)
-            if any(self.members[i].config.track_test for i in self.active):
-                for row, i, loss, acc in zip(rows, self.active, *self.evaluate(self.splits.test_x, self.splits.test_y)):
-                    if self.members[i].config.track_test:
-                        row.update(test_loss=loss, test_acc=acc)
-            if any(epoch + 1 in self.members[i].config.eval_at_epochs for i in self.active):
-                for row, i, loss, acc in zip(rows, self.active, *self.evaluate(self.splits.eval_x, self.splits.eval_y)):
-                    member = self.members[i]
+                val = list(zip(*self.evaluate(self.splits.val_x, self.splits.val_y)))
+            if any(member.config.track_test for member in members):
+                test = [pair if member.config.track_test else None
+                        for member, pair in zip(members, zip(*self.evaluate(self.splits.test_x, self.splits.test_y)))]
+            if any(epoch + 1 in member.config.eval_at_epochs for member in members):
+                for member, (loss, acc) in zip(members, zip(*self.evaluate(self.splits.eval_x, self.splits.eval_y))):
                     if epoch + 1 in member.config.eval_at_epochs:
-                        member.staged.append({"epoch": epoch + 1, "loss": loss, "accuracy": acc, "train_seconds":
-                                              sum(r["train_seconds"] for r in member.history) + train_seconds})
+                        member.add_stage(epoch + 1, loss, acc, train_seconds)
             eval_seconds = (time.perf_counter() - started) / count
-            finished = []
-            for slot, (i, row) in enumerate(zip(self.active, rows)):
-                member, config = self.members[i], self.members[i].config
-                row.update(train_seconds=train_seconds, eval_seconds=eval_seconds)
-                member.history.append(row)
-                if config.monitor != "last":
-                    value = row[config.monitor]
-                    if _improved(value, member.best_value, config.monitor):
-                        member.best_value, member.best_epoch, member.bad_epochs = value, epoch + 1, 0
-                        if config.select_best:
-                            member.best_state = self.member_state(slot)
-                    else:
-                        member.bad_epochs += 1
-                member.stopped_early = config.patience is not None and member.bad_epochs >= config.patience
-                member.done = member.stopped_early or epoch + 1 >= config.epochs
-                if not member.done and member.checkpoint_path is not None:
+            rows, finished = [], []
+            for slot, member in enumerate(members):
+                rows.append(member.record(
+                    epoch + 1, train_loss=trained["loss"][slot], train_acc=trained["acc"][slot],
+                    train_images=trained["seen"], lr=member.config.lr, step_losses=trained["step_losses"][slot],
+                    val=val[slot], test=test[slot], train_seconds=train_seconds, eval_seconds=eval_seconds))
+                member.judge(functools.partial(self.member_state, slot))
+                if member.wants_checkpoint:
                     self._save_checkpoint(slot)
-                if member.done:
+                if member.over:
                     finished.append(slot)
             if on_epoch_end is not None:
                 on_epoch_end(epoch + 1, dict(zip(self.active, rows)))

@@ -6,6 +6,10 @@ optimiser uses PyTorch's multi-tensor kernels and the process keeps freed memory
 (the last two change no number; see ``make_optimizer`` and ``keep_freed_memory``). The loop
 supports what the five studies need: Adam/AdamW/SGD, ReduceLROnPlateau, early stopping, best-
 checkpoint selection, fixed step budgets, staged evaluation, and resumable per-epoch checkpoints.
+``train`` computes each epoch's numbers (steps, validation, test and staged evaluations); what is done
+with them after the epoch - the history row, the scheduler step, best-checkpoint bookkeeping, early
+stopping, the checkpoint, the final selection and evaluation - is ``epochs.RunProgress``, which the
+batched trainer (``batched``) shares.
 """
 from __future__ import annotations
 
@@ -13,10 +17,9 @@ import copy
 import ctypes
 import functools
 import math
-import os
 import platform
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +31,8 @@ from tqdm.auto import tqdm
 from .augment import AugmentSpec, augment_batch
 from .config import RunConfig
 from .data import load_fashion_mnist, split_indices, to_float
-from .evaluate import evaluate_model, summary_metrics
+from .epochs import RunProgress, TrainResult
+from .evaluate import evaluate_model
 from .models import build_model
 
 
@@ -186,42 +190,12 @@ def make_scheduler(config: RunConfig, optimizer: torch.optim.Optimizer):
     return None
 
 
-def _improved(value: float, best: float | None, monitor: str) -> bool:
-    if best is None:
-        return True
-    return value > best if monitor.endswith("acc") else value < best
-
-
 def epoch_order(config: RunConfig, n_train: int, steps: int, generator: torch.Generator) -> torch.Tensor:
     """One epoch's shuffle of ``n_train`` indices (repeated when a fixed step budget is longer than one pass)."""
     order = torch.randperm(n_train, generator=generator)
     while len(order) < steps * config.batch_size and config.steps_per_epoch:
         order = torch.cat([order, torch.randperm(n_train, generator=generator)])
     return order
-
-
-@dataclass
-class TrainResult:
-    config: RunConfig
-    model: nn.Module  # the selected (best or last) model, in eval mode
-    history: list[dict]  # one row per epoch
-    metrics: dict  # final evaluation of the selected model
-    predictions: dict[str, np.ndarray]  # "pred" (uint8) and "confidence" (float16) per eval image
-    staged: list[dict] = field(default_factory=list)  # evaluations after `eval_at_epochs`
-    best_epoch: int | None = None
-    stopped_early: bool = False
-    train_seconds: float = 0.0
-    eval_seconds: float = 0.0
-    device: str = "cpu"
-    threads: int = 1
-    resumed_from_epoch: int = 0
-
-
-def _save_atomic(obj, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
 
 
 @dataclass
@@ -299,29 +273,19 @@ def train(
     model, splits, optimizer, scheduler = engine.model, engine.splits, engine.optimizer, engine.scheduler
     generator, loss_fn, torch_device = engine.generator, engine.loss_fn, engine.device
 
-    history: list[dict] = []
-    staged: list[dict] = []
-    best_value, best_epoch, best_state, bad_epochs = None, None, None, 0
-    start_epoch, stopped_early = 0, False
-    checkpoint_path = Path(checkpoint_path) if checkpoint_path else None
-    if checkpoint_path is not None and checkpoint_path.exists():
-        state = torch.load(checkpoint_path, map_location=torch_device, weights_only=True)
+    run = RunProgress(config, generator, checkpoint_path or None)
+    state = run.resume(torch_device)
+    if state is not None:
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         if scheduler is not None:
             scheduler.load_state_dict(state["scheduler"])
-        generator.set_state(state["generator"])
         torch.set_rng_state(state["torch_rng"])
-        history, staged = state["history"], state["staged"]
-        best_value, best_epoch, best_state, bad_epochs = (
-            state["best_value"], state["best_epoch"], state["best_state"], state["bad_epochs"])
-        start_epoch = len(history)
-    resumed_from = start_epoch
 
     n_train = len(splits.train_y)
     steps = config.steps_per_epoch or math.ceil(n_train / config.batch_size)
-    epoch_bar = tqdm(range(start_epoch, config.epochs), desc=config.model, unit="epoch",
-                     initial=start_epoch, total=config.epochs, disable=not progress)
+    epoch_bar = tqdm(range(run.epochs_done, config.epochs), desc=config.model, unit="epoch",
+                     initial=run.epochs_done, total=config.epochs, disable=not progress)
     for epoch in epoch_bar:
         model.train()
         started = time.perf_counter()
@@ -342,64 +306,29 @@ def train(
         train_seconds = time.perf_counter() - started
 
         started = time.perf_counter()
-        row = {"epoch": epoch + 1, "train_loss": loss_sum.item() / seen, "train_acc": correct.item() / seen,
-               "train_images": seen, "lr": optimizer.param_groups[0]["lr"]}
-        if config.log_every_steps:  # losses of steps 1, 1 + n, 1 + 2n, ... of this epoch
-            row["step_losses"] = torch.stack(step_losses).tolist()
+        lr = optimizer.param_groups[0]["lr"]  # the rate this epoch trained with, before the scheduler steps
+        val = test = None
         if splits.val_x is not None:
             val = evaluate_model(model, splits.val_x, splits.val_y, loss_fn, config.eval_batch_size)
-            row.update(val_loss=val.loss, val_acc=val.accuracy)
         if config.track_test:
             test = evaluate_model(model, splits.test_x, splits.test_y, loss_fn, config.eval_batch_size)
-            row.update(test_loss=test.loss, test_acc=test.accuracy)
         if epoch + 1 in config.eval_at_epochs:
             stage = evaluate_model(model, splits.eval_x, splits.eval_y, loss_fn, config.eval_batch_size)
-            staged.append({"epoch": epoch + 1, "loss": stage.loss, "accuracy": stage.accuracy,
-                           "train_seconds": sum(r["train_seconds"] for r in history) + train_seconds})
-        row.update(train_seconds=train_seconds, eval_seconds=time.perf_counter() - started)
-        history.append(row)
-
-        if config.monitor != "last":
-            value = row[config.monitor]
-            if scheduler is not None:
-                scheduler.step(value)
-            if _improved(value, best_value, config.monitor):
-                best_value, best_epoch, bad_epochs = value, epoch + 1, 0
-                if config.select_best:
-                    best_state = copy.deepcopy(model.state_dict())
-            else:
-                bad_epochs += 1
+            run.add_stage(epoch + 1, stage.loss, stage.accuracy, train_seconds)
+        row = run.record(epoch + 1, train_loss=loss_sum.item() / seen, train_acc=correct.item() / seen,
+                         train_images=seen, lr=lr,
+                         step_losses=torch.stack(step_losses).tolist() if config.log_every_steps else None,
+                         val=(val.loss, val.accuracy) if val is not None else None,
+                         test=(test.loss, test.accuracy) if test is not None else None,
+                         train_seconds=train_seconds, eval_seconds=time.perf_counter() - started)
+        run.judge(lambda: copy.deepcopy(model.state_dict()), scheduler)
         epoch_bar.set_postfix({k: f"{row[k]:.4f}" for k in ("train_loss", "val_loss", "val_acc") if k in row})
-        stopped_early = config.patience is not None and bad_epochs >= config.patience
-        if checkpoint_path is not None and epoch + 1 < config.epochs and not stopped_early:
-            _save_atomic({
-                "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                "scheduler": scheduler.state_dict() if scheduler is not None else None,
-                "generator": generator.get_state(), "torch_rng": torch.get_rng_state(),
-                "history": history, "staged": staged, "best_value": best_value, "best_epoch": best_epoch,
-                "best_state": best_state, "bad_epochs": bad_epochs,
-                "threads": torch.get_num_threads(),  # for the cost estimates of book/compute.md
-            }, checkpoint_path)
+        if run.wants_checkpoint:
+            run.save_checkpoint(model.state_dict(), optimizer.state_dict(),
+                                scheduler.state_dict() if scheduler is not None else None)
         if on_epoch_end is not None:
             on_epoch_end(epoch + 1, row)
-        if stopped_early:
+        if run.stopped_early:
             break
     epoch_bar.close()
-
-    if config.select_best and best_state is not None:
-        model.load_state_dict(best_state)
-    started = time.perf_counter()
-    final = evaluate_model(model, splits.eval_x, splits.eval_y, loss_fn, config.eval_batch_size)
-    metrics = summary_metrics(splits.eval_y.cpu().numpy(), final.predictions)
-    metrics.update(loss=final.loss, epochs_run=len(history),
-                   best_epoch=best_epoch if config.select_best else len(history))
-    if checkpoint_path is not None and checkpoint_path.exists():
-        checkpoint_path.unlink()
-    return TrainResult(
-        config=config, model=model.eval(), history=history, metrics=metrics,
-        predictions={"pred": final.predictions.astype(np.uint8), "confidence": final.confidence.astype(np.float16)},
-        staged=staged, best_epoch=best_epoch, stopped_early=stopped_early,
-        train_seconds=sum(r["train_seconds"] for r in history),
-        eval_seconds=sum(r["eval_seconds"] for r in history) + time.perf_counter() - started,
-        device=str(torch_device), threads=torch.get_num_threads(), resumed_from_epoch=resumed_from,
-    )
+    return run.finish(model, splits.eval_x, splits.eval_y, loss_fn, torch_device)

@@ -126,6 +126,7 @@ def test_plateau_scheduler_halves_the_learning_rate(tiny_config):
 
 
 def test_fixed_step_budget_and_validation_steps(tiny_config, monkeypatch):
+    import fmnist_utils.epochs as epochs
     import fmnist_utils.train as engine
 
     evaluated = []
@@ -135,7 +136,8 @@ def test_fixed_step_budget_and_validation_steps(tiny_config, monkeypatch):
         evaluated.append(len(y))
         return real(model, x, y, *args, **kwargs)
 
-    monkeypatch.setattr(engine, "evaluate_model", spy)
+    monkeypatch.setattr(engine, "evaluate_model", spy)  # the epochs' evaluations
+    monkeypatch.setattr(epochs, "evaluate_model", spy)  # the final one
     # 10 steps of 64 from 256 images: the budget wraps around into a second shuffled pass
     config = tiny_config.replace(steps_per_epoch=10, batch_size=64, val_steps=2, epochs=1, eval_subset=None)
     result = engine.train(config, progress=False)
@@ -177,7 +179,12 @@ def test_interrupted_run_resumes_to_the_same_result(tiny_config, tmp_path):
 
     with pytest.raises(KeyboardInterrupt):
         train(config, progress=False, checkpoint_path=checkpoint, on_epoch_end=stop_after_first_epoch)
-    assert checkpoint.exists()
+    # the format checkpoints in the wild have (ResultStore.status reads history, staged, threads)
+    state = torch.load(checkpoint, weights_only=True)
+    assert list(state) == ["model", "optimizer", "scheduler", "generator", "torch_rng", "history", "staged",
+                           "best_value", "best_epoch", "best_state", "bad_epochs", "threads"]
+    assert list(state["history"][0]) == ["epoch", "train_loss", "train_acc", "train_images", "lr", "val_loss",
+                                         "val_acc", "train_seconds", "eval_seconds"]
     resumed = train(config, progress=False, checkpoint_path=checkpoint)
     assert resumed.resumed_from_epoch == 1 and not checkpoint.exists()
     uninterrupted = train(config, progress=False)

@@ -1,0 +1,182 @@
+"""The end-of-epoch rules of one run, shared by ``train.train`` and ``batched.BatchedTrainer``.
+
+``RunProgress`` owns what a run accumulates between its epochs and how it is judged: the history rows
+(their fields and order), the staged evaluations, the monitored value (best value and epoch, the best
+state for ``select_best``, epochs without improvement), the scheduler step on the monitored value,
+early stopping, the per-epoch checkpoint (its keys and format, which ``ResultStore.status`` reads and
+older checkpoints already have), resuming from it, and the end: restoring the selected state, the final
+evaluation and the ``TrainResult``. The training loops only compute each epoch's numbers.
+"""
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+from torch import nn
+
+from .config import RunConfig
+from .evaluate import evaluate_model, summary_metrics
+
+
+@dataclass
+class TrainResult:
+    config: RunConfig
+    model: nn.Module  # the selected (best or last) model, in eval mode
+    history: list[dict]  # one row per epoch
+    metrics: dict  # final evaluation of the selected model
+    predictions: dict[str, np.ndarray]  # "pred" (uint8) and "confidence" (float16) per eval image
+    staged: list[dict] = field(default_factory=list)  # evaluations after `eval_at_epochs`
+    best_epoch: int | None = None
+    stopped_early: bool = False
+    train_seconds: float = 0.0
+    eval_seconds: float = 0.0
+    device: str = "cpu"
+    threads: int = 1
+    resumed_from_epoch: int = 0
+
+
+def save_atomic(obj, path: Path) -> None:
+    """``torch.save`` to a temporary file next to ``path``, then rename: a reader never sees half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+@dataclass
+class RunProgress:
+    """One run's history, staged evaluations, monitor bookkeeping and checkpoint, epoch by epoch.
+
+    ``generator`` is the run's shuffling (and augmentation) generator: its state goes into the checkpoint.
+    """
+
+    config: RunConfig
+    generator: torch.Generator
+    checkpoint_path: str | Path | None = None  # kept as a Path
+    history: list[dict] = field(default_factory=list)
+    staged: list[dict] = field(default_factory=list)
+    best_value: float | None = None
+    best_epoch: int | None = None
+    best_state: dict | None = None
+    bad_epochs: int = 0
+    stopped_early: bool = False
+    resumed_from: int = 0  # epochs done when the run was resumed from its checkpoint
+
+    def __post_init__(self):
+        if self.checkpoint_path is not None:
+            self.checkpoint_path = Path(self.checkpoint_path)
+
+    @property
+    def epochs_done(self) -> int:
+        return len(self.history)
+
+    @property
+    def over(self) -> bool:
+        """Stopped early or through its epochs."""
+        return self.stopped_early or self.epochs_done >= self.config.epochs
+
+    @property
+    def wants_checkpoint(self) -> bool:
+        """A checkpoint path is set and the run goes on (a finished run leaves no checkpoint)."""
+        return self.checkpoint_path is not None and not self.over
+
+    def trained_seconds(self, this_epoch: float = 0.0) -> float:
+        """Training time of the recorded epochs, plus ``this_epoch`` (one not recorded yet)."""
+        return sum(r["train_seconds"] for r in self.history) + this_epoch
+
+    def improved(self, value: float) -> bool:
+        """Strictly better than the best so far (higher for accuracies, lower for losses)."""
+        if self.best_value is None:
+            return True
+        return value > self.best_value if self.config.monitor.endswith("acc") else value < self.best_value
+
+    def add_stage(self, epoch: int, loss: float, accuracy: float, train_seconds: float) -> None:
+        """An evaluation after ``epoch`` (one of ``eval_at_epochs``), before that epoch's row is recorded;
+        ``train_seconds`` is that epoch's training time, the entry keeps the run's total."""
+        self.staged.append({"epoch": epoch, "loss": loss, "accuracy": accuracy,
+                            "train_seconds": self.trained_seconds(train_seconds)})
+
+    def record(self, epoch: int, *, train_loss: float, train_acc: float, train_images: int, lr: float,
+               step_losses: list[float] | None = None, val: tuple[float, float] | None = None,
+               test: tuple[float, float] | None = None, train_seconds: float, eval_seconds: float) -> dict:
+        """Append the epoch's history row and return it. ``val`` and ``test`` are (loss, accuracy);
+        ``step_losses`` goes in only when the configuration logs them."""
+        row = {"epoch": epoch, "train_loss": train_loss, "train_acc": train_acc, "train_images": train_images,
+               "lr": lr}
+        if self.config.log_every_steps:  # losses of steps 1, 1 + n, 1 + 2n, ... of this epoch
+            row["step_losses"] = step_losses
+        if val is not None:
+            row.update(val_loss=val[0], val_acc=val[1])
+        if test is not None:
+            row.update(test_loss=test[0], test_acc=test[1])
+        row.update(train_seconds=train_seconds, eval_seconds=eval_seconds)
+        self.history.append(row)
+        return row
+
+    def judge(self, model_state: Callable[[], dict], scheduler=None) -> None:
+        """Apply the monitor to the last row: the scheduler steps on the monitored value, an improvement
+        becomes the best (with ``model_state()``, a copy of the model's state, when ``select_best``), and
+        ``patience`` epochs without one stop the run."""
+        config = self.config
+        if config.monitor != "last":
+            value = self.history[-1][config.monitor]
+            if scheduler is not None:
+                scheduler.step(value)
+            if self.improved(value):
+                self.best_value, self.best_epoch, self.bad_epochs = value, self.epochs_done, 0
+                if config.select_best:
+                    self.best_state = model_state()
+            else:
+                self.bad_epochs += 1
+        self.stopped_early = config.patience is not None and self.bad_epochs >= config.patience
+
+    def save_checkpoint(self, model_state: dict, optimizer_state: dict, scheduler_state: dict | None) -> None:
+        """Write the checkpoint ``resume`` reads (``ResultStore.status`` reads its history, staged, threads)."""
+        save_atomic({
+            "model": model_state, "optimizer": optimizer_state, "scheduler": scheduler_state,
+            "generator": self.generator.get_state(), "torch_rng": torch.get_rng_state(),
+            "history": self.history, "staged": self.staged, "best_value": self.best_value,
+            "best_epoch": self.best_epoch, "best_state": self.best_state, "bad_epochs": self.bad_epochs,
+            "threads": torch.get_num_threads(),  # for the cost estimates of book/compute.md
+        }, self.checkpoint_path)
+
+    def resume(self, device: torch.device) -> dict | None:
+        """Take over the checkpoint's history, staged evaluations, monitor and generator state, if there
+        is a checkpoint; returns it (the caller restores model, optimiser, scheduler), else None."""
+        if self.checkpoint_path is None or not self.checkpoint_path.exists():
+            return None
+        state = torch.load(self.checkpoint_path, map_location=device, weights_only=True)
+        self.generator.set_state(state["generator"])
+        self.history, self.staged = state["history"], state["staged"]
+        self.best_value, self.best_epoch = state["best_value"], state["best_epoch"]
+        self.best_state, self.bad_epochs = state["best_state"], state["bad_epochs"]
+        self.resumed_from = self.epochs_done
+        return state
+
+    def finish(self, model: nn.Module, eval_x: torch.Tensor, eval_y: torch.Tensor, loss_fn,
+               device: torch.device) -> TrainResult:
+        """Restore the best state into ``model`` (with ``select_best``), evaluate it on the eval set,
+        delete the checkpoint and return the run's result."""
+        config = self.config
+        if config.select_best and self.best_state is not None:
+            model.load_state_dict(self.best_state)
+        started = time.perf_counter()
+        final = evaluate_model(model, eval_x, eval_y, loss_fn, config.eval_batch_size)
+        metrics = summary_metrics(eval_y.cpu().numpy(), final.predictions)
+        metrics.update(loss=final.loss, epochs_run=self.epochs_done,
+                       best_epoch=self.best_epoch if config.select_best else self.epochs_done)
+        if self.checkpoint_path is not None and self.checkpoint_path.exists():
+            self.checkpoint_path.unlink()
+        return TrainResult(
+            config=config, model=model.eval(), history=self.history, metrics=metrics,
+            predictions={"pred": final.predictions.astype(np.uint8), "confidence": final.confidence.astype(np.float16)},
+            staged=self.staged, best_epoch=self.best_epoch, stopped_early=self.stopped_early,
+            train_seconds=self.trained_seconds(),
+            eval_seconds=sum(r["eval_seconds"] for r in self.history) + time.perf_counter() - started,
+            device=str(device), threads=torch.get_num_threads(), resumed_from_epoch=self.resumed_from,
+        )
