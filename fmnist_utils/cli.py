@@ -108,8 +108,13 @@ def cmd_train(args) -> int:
                          workers=workers, threads_per_worker=args.threads,
                          device="cpu" if settings.device == "auto" else settings.device,
                          save_weights={store.key(c) for c, weights in runs if weights})
-    failed = [o for o in outcomes if not o.ok]
-    print(f"{len(outcomes) - len(failed)} runs in the store, {len(failed)} failed")
+    unique = {o.key: o for o in outcomes}  # ablation grids repeat runs
+    stored = {key for key, o in unique.items() if o.ok and store.get(o.config) is not None}  # what is there
+    lost = [key for key, o in unique.items() if o.ok and key not in stored]
+    if lost:
+        print(f"reported finished but not in {store.root}: {', '.join(lost)}")
+    failed = len(unique) - len(stored)
+    print(f"{len(stored)} runs in the store, {failed} failed")
     return 1 if failed else 0
 
 

@@ -4,6 +4,9 @@ Each entry holds ``config.json``, ``result.json`` (history, metrics, staged eval
 provenance), ``predictions.npz`` and, where a chapter needs the model again, ``weights.safetensors``.
 An entry is written into a temporary directory and renamed into place, so a reader never sees half
 of one; a run in progress lives in ``checkpoints/<key>.pt`` and resumes from its last epoch.
+Training itself needs no store (``train_run``): it returns a ``FinishedRun``, plain data that
+``ResultStore.write`` stores, so a Dask worker trains with checkpoints of its own and returns the
+run to the client, which writes it.
 A classical baseline (``config.ClassicalConfig``, fitted by ``classical.fit_classical``) is an entry
 of the same layout: no history or weights, its fit and predict times under ``timing``.
 
@@ -61,6 +64,13 @@ def model_structure(config: RunConfig) -> str:
     cheap). What ``forward`` computes is checked by the recorded ``fingerprint`` instead."""
     model = build_model(config.model, **config.model_args)
     return f"{model!r}|{count_parameters(model)}"
+
+
+def config_key(config: RunConfig | ClassicalConfig) -> str:
+    """A configuration's store key (``ResultStore.key`` caches it)."""
+    if isinstance(config, ClassicalConfig):
+        return classical_key(config)
+    return run_key(config, model_structure(config))
 
 
 def _git_commit() -> str | None:
@@ -205,8 +215,7 @@ class ResultStore:
     def key(self, config: RunConfig | ClassicalConfig) -> str:
         identity = canonical_json(config.identity())
         if identity not in self._keys:
-            self._keys[identity] = (classical_key(config) if isinstance(config, ClassicalConfig)
-                                    else run_key(config, model_structure(config)))
+            self._keys[identity] = config_key(config)
         return self._keys[identity]
 
     def checkpoint_path(self, config: RunConfig) -> Path:
@@ -269,34 +278,28 @@ class ResultStore:
         return MissingRun(key=self.key(config), config=config, staged=staged, history=history, threads=threads)
 
     def put(self, result, save_weights: bool = False) -> StoredRun:
-        """Write a ``TrainResult`` atomically (temporary directory, then rename)."""
-        config = result.config
+        """Write a ``TrainResult`` (or ``ClassicalResult``) atomically; see ``write``."""
+        return self.write(FinishedRun.from_result(result, self.key(result.config), save_weights))
+
+    def write(self, run: FinishedRun) -> StoredRun:
+        """Write a finished run atomically (temporary directory, then rename); a Dask client writes what
+        its workers return this way. A run whose key differs from this store's key for its configuration
+        (a worker with other library versions) is refused."""
+        config = config_from_dict(run.config)
         key = self.key(config)
+        if run.record["key"] != key:
+            raise StoreError(f"a run came back with the key {run.record['key']}, but its configuration's key here "
+                             f"is {key}: the package or library versions where it trained (a Dask worker) differ "
+                             f"from these. Install the same versions in both places and train it again.")
         final = self.runs_dir / key
         tmp = self.runs_dir / f".tmp-{key}-{os.getpid()}"
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
-        (tmp / "config.json").write_text(json.dumps(config.to_dict(), indent=1, sort_keys=True) + "\n")
-        record = _classical_record(result, key) if isinstance(config, ClassicalConfig) else {
-            "key": key,
-            "parameters": count_parameters(result.model),
-            "metrics": result.metrics,
-            "history": result.history,
-            "staged": result.staged,
-            "best_epoch": result.best_epoch,
-            "stopped_early": result.stopped_early,
-            "timing": {"train_seconds": result.train_seconds, "eval_seconds": result.eval_seconds,
-                       "resumed_from_epoch": result.resumed_from_epoch},
-            "provenance": provenance(result.device, result.threads),
-        }
-        record["fingerprint"] = fingerprint(config)
-        (tmp / "result.json").write_text(json.dumps(record, indent=1) + "\n")
-        np.savez_compressed(tmp / "predictions.npz", **result.predictions)
-        if save_weights:
-            from safetensors.torch import save_file
-
-            state = {k: v.detach().cpu().contiguous() for k, v in result.model.state_dict().items()}
-            save_file(state, tmp / "weights.safetensors")
+        (tmp / "config.json").write_text(json.dumps(run.config, indent=1, sort_keys=True) + "\n")
+        (tmp / "result.json").write_text(json.dumps(run.record, indent=1) + "\n")
+        np.savez_compressed(tmp / "predictions.npz", **run.predictions)
+        if run.weights is not None:
+            (tmp / "weights.safetensors").write_bytes(run.weights)
         if final.exists():  # a concurrent writer finished first: keep the existing entry
             shutil.rmtree(tmp)
         else:
@@ -318,16 +321,8 @@ class ResultStore:
             return run
         if not train_missing:
             return self.status(config)
-        if isinstance(config, ClassicalConfig):
-            if save_weights:
-                raise StoreError(f"run {self.key(config)} is a classical baseline; it has no weights to store")
-            from .classical import fit_classical
-
-            return self.put(fit_classical(config, threads=train_kwargs.get("threads")))
-        from .train import train
-
-        result = train(config, checkpoint_path=self.checkpoint_path(config), **train_kwargs)
-        return self.put(result, save_weights=save_weights)
+        return self.write(train_run(config, save_weights=save_weights, checkpoint_path=self.checkpoint_path(config),
+                                    **train_kwargs))
 
     def verify(self, run: StoredRun) -> list[str]:
         """What is wrong with a stored run: its code fingerprint against the current code, and its headline
@@ -371,17 +366,75 @@ class ResultStore:
         return runs
 
 
-def _classical_record(result, key: str) -> dict:
-    """``result.json`` of a classical run: the same layout, no history, fit and predict times."""
+@dataclass
+class FinishedRun:
+    """A trained run as plain, picklable data: what ``ResultStore.write`` stores.
+
+    Built where the run trained (a local process or a Dask worker) by ``from_result``; a Dask worker
+    returns it to the client, which writes it into its own store.
+    """
+
+    config: dict  # ``config.to_dict()``
+    record: dict  # result.json: key, parameters, metrics, history, staged, timing, provenance
+    predictions: dict[str, np.ndarray]  # "pred" and "confidence" per evaluated image
+    weights: bytes | None = None  # the selected model as safetensors, only where asked
+
+    @classmethod
+    def from_result(cls, result, key: str, save_weights: bool = False) -> FinishedRun:
+        """From a ``train.TrainResult`` or a ``classical.ClassicalResult`` stored under ``key``."""
+        weights = None
+        if save_weights:
+            from safetensors.torch import save
+
+            weights = save({k: v.detach().cpu().contiguous() for k, v in result.model.state_dict().items()})
+        return cls(config=result.config.to_dict(), record=run_record(result, key), predictions=result.predictions,
+                   weights=weights)
+
+
+def train_run(config: RunConfig | ClassicalConfig, *, save_weights: bool = False, checkpoint_path=None,
+              **train_kwargs) -> FinishedRun:
+    """Train a ``RunConfig`` (``train.train``, resuming from ``checkpoint_path``) or fit a
+    ``ClassicalConfig`` (``classical.fit_classical``; only ``threads`` applies) and return the run.
+    Needs no store: a Dask worker calls it with a checkpoint folder of its own."""
+    key = config_key(config)
+    if isinstance(config, ClassicalConfig):
+        if save_weights:
+            raise StoreError(f"run {key} is a classical baseline; it has no weights to store")
+        from .classical import fit_classical
+
+        return FinishedRun.from_result(fit_classical(config, threads=train_kwargs.get("threads")), key)
+    from .train import train
+
+    return FinishedRun.from_result(train(config, checkpoint_path=checkpoint_path, **train_kwargs), key, save_weights)
+
+
+def run_record(result, key: str) -> dict:
+    """``result.json`` of a ``TrainResult``, or of a ``ClassicalResult`` (the same layout: no history,
+    fit and predict times); the provenance is that of the machine it runs on."""
+    if isinstance(result.config, ClassicalConfig):
+        return {
+            "key": key,
+            "kind": "classical",
+            "parameters": None,
+            "metrics": result.metrics,
+            "history": [],
+            "staged": [],
+            "details": result.details,
+            "timing": {"train_seconds": result.fit_seconds, "eval_seconds": result.predict_seconds,
+                       "fit_seconds": result.fit_seconds, "predict_seconds": result.predict_seconds},
+            "provenance": provenance("cpu", result.threads),
+            "fingerprint": fingerprint(result.config),
+        }
     return {
         "key": key,
-        "kind": "classical",
-        "parameters": None,
+        "parameters": count_parameters(result.model),
         "metrics": result.metrics,
-        "history": [],
-        "staged": [],
-        "details": result.details,
-        "timing": {"train_seconds": result.fit_seconds, "eval_seconds": result.predict_seconds,
-                   "fit_seconds": result.fit_seconds, "predict_seconds": result.predict_seconds},
-        "provenance": provenance("cpu", result.threads),
+        "history": result.history,
+        "staged": result.staged,
+        "best_epoch": result.best_epoch,
+        "stopped_early": result.stopped_early,
+        "timing": {"train_seconds": result.train_seconds, "eval_seconds": result.eval_seconds,
+                   "resumed_from_epoch": result.resumed_from_epoch},
+        "provenance": provenance(result.device, result.threads),
+        "fingerprint": fingerprint(result.config),  # of the code that trained it (a Dask worker's own)
     }

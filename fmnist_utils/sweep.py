@@ -1,23 +1,27 @@
 """Run many configurations: side by side on this machine, or on a Dask cluster.
 
-Either way each configuration trains through ``ResultStore.get_or_train`` in a worker, so finished
-runs land in the store as they complete, a crash loses only the run it hit, and nothing in a chapter
-depends on the executor.
+Either way each configuration trains through ``store.train_run`` in a worker and finished runs land
+in the store as they complete, so a crash loses only the run it hit and nothing in a chapter depends
+on the executor. Local worker processes write the store themselves (``ResultStore.get_or_train``).
+Dask workers need not see the client's disk: each returns its finished run (a ``store.FinishedRun``)
+and the client writes it; resume checkpoints stay on the worker's machine (``worker_checkpoint_dir``).
 """
 from __future__ import annotations
 
 import multiprocessing
 import os
+import tempfile
 import threading
 import traceback
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 from tqdm.auto import tqdm
 
 from .config import RunConfig, config_from_dict
-from .store import ResultStore
+from .store import FinishedRun, ResultStore, config_key, train_run
 
 
 @dataclass
@@ -54,6 +58,44 @@ def _train_one(store_root: str, config_dict: dict, threads: int, device: str,
         return run.key, None
     except Exception:  # noqa: BLE001 - reported back with the full traceback
         return store.key(config), traceback.format_exc()
+
+
+def worker_checkpoint_dir() -> Path:
+    """Where a Dask worker keeps the checkpoints of the runs it trains: ``fmnist-book-checkpoints`` in
+    its machine's temporary folder, shared by the workers there and kept across worker restarts, so
+    a run retried on that machine resumes from its last epoch (losing the folder costs only time)."""
+    return Path(tempfile.gettempdir()) / "fmnist-book-checkpoints"
+
+
+def _train_remote(config_dict: dict, threads: int, device: str,
+                  save_weights: bool) -> tuple[FinishedRun | None, str | None]:
+    """Dask worker body: train one configuration without the client's store, checkpointing in
+    ``worker_checkpoint_dir()``; return the finished run for the client to store, or the traceback.
+    Never raises, so one failure loses nothing else."""
+    try:
+        config = config_from_dict(config_dict)  # a RunConfig or a ClassicalConfig
+        checkpoint = worker_checkpoint_dir() / f"{config_key(config)}.pt"
+        return train_run(config, save_weights=save_weights, checkpoint_path=checkpoint, threads=threads, device=device,
+                         progress=False), None
+    except Exception:  # noqa: BLE001 - reported back with the full traceback
+        return None, traceback.format_exc()
+
+
+def _store_remote(future, store: ResultStore) -> str | None:
+    """Write the run a Dask task returned into ``store``; None once it is there, else why it is not."""
+    try:
+        run, error = future.result()
+    except Exception as error:  # noqa: BLE001 - KilledWorker, a lost worker, a cancelled task, ...
+        return (f"the Dask task ended without returning the run: {type(error).__name__}: {error}\n"
+                f"(where a worker died while training it, its last epoch's checkpoint stays in "
+                f"{worker_checkpoint_dir().name} in that machine's temporary folder, and a retry there resumes)\n")
+    if error is not None:
+        return error
+    try:
+        store.write(run)
+    except Exception:  # noqa: BLE001 - a full disk, a key that differs on the worker, ...
+        return traceback.format_exc()
+    return None
 
 
 @contextmanager
@@ -103,8 +145,10 @@ def run_sweep(
 
     ``executor="local"`` starts ``workers`` processes (default: one per core) with
     ``threads_per_worker`` threads each; ``executor="dask"`` submits to the ``dask.distributed``
-    scheduler at ``address`` (or to a ``Client`` given as ``address``). ``save_weights`` holds the
-    store keys whose weights a chapter needs.
+    scheduler at ``address`` (or to a ``Client`` given as ``address``), whose workers return each
+    finished run to be written here. ``save_weights`` holds the store keys whose weights a chapter
+    needs. A run is reported ok only once it is in ``store``; one that failed, or whose Dask worker
+    died, is reported with the reason.
     """
     store = store or ResultStore()
     if executor not in ("local", "dask"):
@@ -135,13 +179,12 @@ def run_sweep(
 
     # a Manager queue reaches processes on this machine only: Dask workers report whole runs
     with epoch_reports(bar, enabled=progress and bool(todo) and executor == "local") as reports:
-        args = [(str(store.root), c.to_dict(), threads_per_worker, device, store.key(c) in save_weights, reports)
-                for c in todo]
         if todo and executor == "local":
             workers = workers or default_workers()
             context = multiprocessing.get_context("spawn")  # fork after torch's thread pools start can hang
             with ProcessPoolExecutor(max_workers=min(workers, len(todo)), mp_context=context) as pool:
-                futures = {pool.submit(_train_one, *a): c for a, c in zip(args, todo)}
+                futures = {pool.submit(_train_one, str(store.root), c.to_dict(), threads_per_worker, device,
+                                       store.key(c) in save_weights, reports): c for c in todo}
                 for future in as_completed(futures):
                     record(futures[future], *future.result())
         elif todo:
@@ -149,9 +192,12 @@ def run_sweep(
 
             client = address if isinstance(address, Client) else Client(address)
             try:
-                futures = {client.submit(_train_one, *a, pure=False): c for a, c in zip(args, todo)}
+                futures = {client.submit(_train_remote, c.to_dict(), threads_per_worker, device,
+                                         store.key(c) in save_weights, pure=False): c for c in todo}
                 for future in dask_completed(list(futures)):
-                    record(futures[future], *future.result())
+                    config = futures[future]
+                    record(config, store.key(config), _store_remote(future, store))
+                    future.release()  # dealt with: the cluster may drop its result
             finally:
                 if not isinstance(address, Client):
                     client.close()

@@ -139,3 +139,26 @@ def test_a_run_that_stopped_early_answers_for_a_raised_epoch_cap(tmp_path):
     capped = store.get_or_train(config.replace(lr=1e-4, epochs=2), progress=False, threads=1, device="cpu")
     assert not capped.result["stopped_early"]
     assert store.get(config.replace(lr=1e-4, epochs=3)) is None  # a run that hit its cap proves nothing about more
+
+
+def test_a_finished_run_is_written_like_a_put_and_a_foreign_key_is_refused(tiny_config, tmp_path):
+    """What a Dask worker returns (a FinishedRun) makes the same entry as ``put``; one whose key differs
+    from the client's (other library versions on the worker) is refused, naming both keys."""
+    import pickle
+
+    from fmnist_utils.store import FinishedRun
+
+    result = train(tiny_config, progress=False)
+    put = ResultStore(tmp_path / "put").put(result, save_weights=True)
+    key = put.key
+    finished = pickle.loads(pickle.dumps(FinishedRun.from_result(result, key, save_weights=True)))
+    written = ResultStore(tmp_path / "written").write(finished)
+    assert sorted(p.name for p in written.path.iterdir()) == sorted(p.name for p in put.path.iterdir())
+    for name in ("config.json", "weights.safetensors"):
+        assert (written.path / name).read_bytes() == (put.path / name).read_bytes()
+    assert written.metrics == put.metrics and written.history == put.history
+    assert np.array_equal(written.predictions, put.predictions)
+    foreign = FinishedRun(finished.config, {**finished.record, "key": "model1-000000000000"}, finished.predictions)
+    with pytest.raises(StoreError, match=f"model1-000000000000.*{key}.*same versions"):
+        ResultStore(tmp_path / "foreign").write(foreign)
+    assert ResultStore(tmp_path / "foreign").get(tiny_config) is None

@@ -89,3 +89,19 @@ def test_train_command_names_an_unknown_run_and_trains_nothing(tmp_path, capsys)
     error = capsys.readouterr().err
     assert "model1-000000000000" in error and "fmnist-book status baseline_vs_deeper" in error
     assert not list(tmp_path.rglob("result.json"))
+
+
+def test_train_command_counts_the_store_not_the_reports(tmp_path, monkeypatch, capsys):
+    """A run reported finished that is not in the store is counted as failed and named."""
+    from fmnist_utils import cli, sweep
+    from fmnist_utils.experiments import CHAPTERS
+
+    settings = CHAPTERS["baseline_vs_deeper"].settings_from({"profile": "smoke", "store_dir": str(tmp_path)})
+    config = [c for c, _ in CHAPTERS["baseline_vs_deeper"].plan(settings)][0]
+    key = ResultStore(tmp_path).key(config)
+    monkeypatch.setattr(sweep, "run_sweep", lambda configs, store, **kwargs: [sweep.SweepOutcome(key, config, ok=True)])
+    status = cli.main(["train", "baseline_vs_deeper", "--profile", "smoke", "-p", "store_dir", str(tmp_path),
+                       "--executor", "dask", "--only", key])
+    out = capsys.readouterr().out
+    assert status == 1
+    assert f"reported finished but not in {tmp_path}: {key}" in out and "0 runs in the store, 1 failed" in out
