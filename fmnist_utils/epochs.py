@@ -150,7 +150,9 @@ class RunProgress:
         is a checkpoint; returns it (the caller restores model, optimiser, scheduler), else None."""
         if self.checkpoint_path is None or not self.checkpoint_path.exists():
             return None
-        state = torch.load(self.checkpoint_path, map_location=device, weights_only=True)
+        # RNG and generator states must stay CPU tensors; model, optimiser and best states are copied onto the
+        # training device when loaded into the model and optimiser
+        state = torch.load(self.checkpoint_path, map_location="cpu", weights_only=True)
         self.generator.set_state(state["generator"])
         self.history, self.staged = state["history"], state["staged"]
         self.best_value, self.best_epoch = state["best_value"], state["best_epoch"]
