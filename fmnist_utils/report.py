@@ -126,6 +126,7 @@ class CostModel:
         self.stopped: dict[tuple, list[int]] = {}  # (stopping rule[, model]) -> epochs run
         self.family: dict[str, list] = {}  # (model, batch size) -> [(config, timing)] of any model arguments
         self._flops: dict[str, float] = {}
+        self.by_architecture: dict[tuple, list] = {}  # (model, arguments) -> [(batch size, timing)]
         for run in store.entries():
             if isinstance(run.config, RunConfig):  # classical baselines have no epochs
                 self._add(run.config, _epoch_timing(run.history, run.result["provenance"].get("threads") or 1))
@@ -139,9 +140,13 @@ class CostModel:
             timing = _EpochTiming(threads / case.engine_images_per_s, 0.0)
             self.benchmark[_identity(case, ("model", "model_args", "batch_size"))] = timing
             self.family.setdefault(_identity(case, ("model", "batch_size")), []).append((case, timing))
+            self.by_architecture.setdefault(_identity(case, ("model", "model_args")), []).append(
+                (case.batch_size, timing))
 
     def _add(self, config: RunConfig, timing: _EpochTiming | None) -> None:
         if timing is not None:
+            self.by_architecture.setdefault(_identity(config, ("model", "model_args")), []).append(
+                (config.batch_size, timing))
             self.timings.setdefault(("same", _identity(config, _EPOCH_COST_FIELDS)), []).append(timing)
             self.timings.setdefault(("batch", _identity(config, ("model", "model_args", "batch_size"))), []).append(timing)
             self.family.setdefault(_identity(config, ("model", "batch_size")), []).append((config, timing))
@@ -186,6 +191,14 @@ class CostModel:
             flops = self.flops(config)
             hours = _mean([t.core_hours(images) * flops / self.flops(c) for c, t in relatives])
             return hours, f"other sizes of `{config.model}`, scaled by FLOPs"
+        smaller = [(batch, timing) for batch, timing in self.by_architecture.get(_identity(config, ("model", "model_args")), [])
+                   if batch < config.batch_size]
+        if smaller:
+            # per image, a larger batch costs less (fewer optimiser steps, fuller kernels): the closest smaller
+            # batch measured bounds this one from above; the run's own epochs replace it
+            batch = max(b for b, _ in smaller)
+            hours = _mean([t.core_hours(images) for b, t in smaller if b == batch])
+            return hours, f"this architecture at batch {batch} (an upper bound for batch {config.batch_size})"
         return None, "nothing measured at this batch size yet"
 
     def expected_epochs(self, config: RunConfig) -> float:

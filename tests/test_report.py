@@ -136,3 +136,15 @@ def test_status_command_prints_each_missing_runs_cost(tmp_path, capsys):
     missing = [line for line in lines if line.startswith("missing ")]
     assert missing and all("core-hours (expected / at most): " in line for line in missing)
     assert lines[-1].startswith(f"{len(missing)} missing, ")
+
+
+def test_a_larger_batch_is_bounded_by_the_closest_smaller_batch_measured(tiny_config, tmp_path):
+    store = ResultStore(tmp_path)
+    run = store.get_or_train(tiny_config, progress=False, threads=1)
+    larger = dataclasses.replace(tiny_config, batch_size=tiny_config.batch_size * 4, seed=5)
+    smaller = dataclasses.replace(tiny_config, batch_size=max(1, tiny_config.batch_size // 2), seed=6)
+    costs = CostModel(store)
+    hours, source = costs.per_epoch(store.key(larger), larger)
+    assert hours == pytest.approx(costs.per_epoch(run.key, tiny_config)[0])
+    assert f"batch {tiny_config.batch_size} (an upper bound" in source
+    assert costs.per_epoch(store.key(smaller), smaller) == (None, "nothing measured at this batch size yet")
