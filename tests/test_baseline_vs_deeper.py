@@ -1,9 +1,16 @@
+import dataclasses
+
 import numpy as np
 import pytest
 
-from fmnist_utils.claims import NOT_REPRODUCED, REPRODUCED, numeric_claim
+from fmnist_utils.chapter import complete_rows
+from fmnist_utils.data import CLASSES
 from fmnist_utils.experiments import baseline_vs_deeper as chapter
 from fmnist_utils.store import MissingRun, StoredRun
+from fmnist_utils.verdicts import (INCONCLUSIVE, MISSING, NOT_COMPARABLE, NOT_REPRODUCED, NOT_TESTED, REPRODUCED)
+
+SEEDS = (42, 43, 44)
+TARGETS = np.repeat(np.arange(10), 100)
 
 
 def paper():
@@ -35,49 +42,202 @@ def test_plan_has_every_seed_and_the_full_ablation_grid():
     assert weights == [("model1", 42), ("model2", 42)]
 
 
-def test_numeric_verdicts_use_the_floor_or_twice_the_spread():
-    assert numeric_claim("x", 0.9272, [0.925, 0.926, 0.927], floor=0.005).verdict == REPRODUCED
-    assert numeric_claim("x", 0.9272, [0.915, 0.916, 0.914], floor=0.005).verdict == NOT_REPRODUCED
-    wide = numeric_claim("x", 0.9272, [0.90, 0.93, 0.96], floor=0.005)  # spread 0.03 -> tolerance 0.06
-    assert wide.verdict == REPRODUCED and wide.tolerance == "±6.00%"
-    assert numeric_claim("x", 0.9, [], floor=0.005).verdict == "missing run"
+def test_registry_holds_the_studys_numbers_once_with_their_quantities():
+    registry = chapter.REGISTRY
+    assert registry["m1_accuracy"].value == 0.9272 and registry["m2_accuracy"].value == 0.9137
+    assert registry["accuracy_gap"].value == pytest.approx(0.0135)
+    m1, m2 = registry["m1_accuracy"].value, registry["m2_accuracy"].value
+    assert registry["accuracy_gap"].value == pytest.approx(m1 - m2)
+    assert registry["m2_f1_shirt"].value == 0.7408 and registry["m2_recall_shirt"].value == 0.653
+    assert all(registry[f"m{m}_f1_{chapter.slug(name)}"].where == f"Figure {3 + m}" for m in (1, 2) for name in CLASSES)
+    assert all(c.quantity for c in registry) and all(c.not_tested for c in registry.untested())
+    assert not hasattr(chapter, "STUDY_TEST") and not hasattr(chapter, "STUDY_CLASS_REPORT")
 
 
-def fake_run(model, seed, accuracy, predictions, targets, lrs=None):
-    settings = paper()
-    config = chapter.config(settings, chapter.study_cell(model), seed)
-    history = [{"epoch": e + 1, "val_acc": 0.93, "lr": lr} for e, lr in enumerate(lrs or [1e-3] * 12)]
-    metrics = {"accuracy": accuracy, "macro_f1": accuracy, "weighted_f1": accuracy, "best_epoch": 12, "epochs_run": 12}
-    run = StoredRun(key=f"{model}-{seed}", path=None, config=config, result={"metrics": metrics, "history": history})
-    run.__dict__.update(predictions=predictions, targets=targets)  # fill the cached properties
+def predictions(confused: dict[tuple[str, str], int] | None = None) -> np.ndarray:
+    """Perfect predictions except ``n`` images of class a called b for each (a, b): n in ``confused``."""
+    pred = TARGETS.copy()
+    for (a, b), n in (confused or {}).items():
+        start = CLASSES.index(a) * 100
+        taken = np.flatnonzero(pred[start:start + 100] == CLASSES.index(a))[:n]
+        pred[start + taken] = CLASSES.index(b)
+    return pred
+
+
+def fake_run(cell, seed, accuracy=0.92, *, pred=None, lrs=None, val_acc=None, val_loss=None, train_acc=0.95,
+             epochs=12, f1=None):
+    config = chapter.config(paper(), cell, seed)
+    if epochs != 12:
+        config = dataclasses.replace(config, epochs=epochs)
+    val_acc = val_acc or [0.90 + 0.0025 * e for e in range(epochs)]
+    val_loss = val_loss or [0.40 - 0.01 * e for e in range(9)] + [0.33, 0.335, 0.34][:max(0, epochs - 9)]
+    history = [{"epoch": e + 1, "train_acc": train_acc, "val_acc": val_acc[e], "val_loss": val_loss[e],
+                "lr": (lrs or [1e-3] * epochs)[e]} for e in range(epochs)]
+    metrics = {"accuracy": accuracy, "macro_f1": f1 or accuracy, "weighted_f1": f1 or accuracy, "best_epoch": 9,
+               "epochs_run": epochs}
+    run = StoredRun(key=f"{cell.label}-{seed}", path=None, config=config,
+                    result={"metrics": metrics, "history": history})
+    run.__dict__.update(predictions=predictions() if pred is None else pred, targets=TARGETS)  # the cached properties
     return run
 
 
-def test_claims_on_constructed_runs():
-    targets = np.repeat(np.arange(10), 100)
-    good = targets.copy()
-    good[600:650] = 4  # 50 shirts called coats: Shirt recall 0.5, the hardest class
-    lrs = [1e-3] * 7 + [5e-4] * 5  # first reduced epoch: 8
-    runs = chapter.ChapterRuns(
-        main={"model1": [fake_run("model1", s, 0.9272, good, targets) for s in (42, 43)],
-              "model2": [fake_run("model2", s, 0.9137, good, targets, lrs) for s in (42, 43)]},
-        ablation={}, seeds=[42, 43], ablation_seeds=[42])
-    claims = {c.claim: c for c in chapter.claims(runs)}
-    assert claims["model1: test accuracy"].verdict == REPRODUCED
-    assert claims["Model-1 beats Model-2 on test accuracy"].verdict == REPRODUCED
-    assert claims["Model-2 learning rate reduced around epoch 8"].verdict == REPRODUCED
-    assert claims["model2: Shirt recall"].verdict == NOT_REPRODUCED  # 0.5 vs the study's 0.653
-    assert "Shirt" in claims["model2: Shirt recall"].note
+def constructed(accuracy=None, ablation=None, **per_model) -> chapter.ChapterRuns:
+    """Three seeds of each study setup and one run of each other ablation cell.
+
+    ``accuracy``: model -> three test accuracies; ``ablation``: (architecture, augmentation, recipe) -> accuracy of
+    the one-run cells; ``per_model``: keyword -> {model: [one value per seed]} passed to ``fake_run``."""
+    accuracy = accuracy or {"model1": [0.9272, 0.9270, 0.9274], "model2": [0.9137, 0.9135, 0.9139]}
+    main = {}
+    for model in chapter.MODELS:
+        cell = chapter.study_cell(model)
+        main[model] = [fake_run(cell, seed, accuracy[model][i],
+                                **{k: v[model][i] for k, v in per_model.items() if model in v})
+                       for i, seed in enumerate(SEEDS)]
+    grid = {}
+    for cell in chapter.ablation_cells():
+        if cell in (chapter.study_cell("model1"), chapter.study_cell("model2")):
+            grid[cell] = [main[cell.architecture][0]]  # the same stored run as the main seed 42
+        else:
+            value = (ablation or {}).get((cell.architecture, cell.augmentation, cell.recipe), 0.92)
+            grid[cell] = [fake_run(cell, 42, value)]
+    return chapter.ChapterRuns(main=main, ablation=grid, seeds=list(SEEDS), ablation_seeds=[42])
 
 
-def test_missing_runs_become_missing_claims_not_numbers():
+def rows_of(runs) -> dict:
+    return {row.id: row for row in complete_rows(chapter.REGISTRY, chapter.claims(runs))}
+
+
+def test_every_registered_claim_gets_exactly_one_row():
+    rows = complete_rows(chapter.REGISTRY, chapter.claims(constructed()))
+    assert [r.id for r in rows] == [c.id for c in chapter.REGISTRY]
+    untested = {c.id for c in chapter.REGISTRY.untested()}
+    assert {r.id for r in rows if r.verdict == NOT_TESTED} == untested
+    assert "seed_fluctuation" in untested and "scheduler_helps_m2" in untested
+
+
+def test_an_empty_store_gives_missing_runs_not_numbers():
     settings = paper()
-    missing = [MissingRun("k", chapter.config(settings, chapter.study_cell(m), 42)) for m in ("model1", "model2")]
-    runs = chapter.ChapterRuns(main={"model1": missing[:1], "model2": missing[1:]}, ablation={}, seeds=[42],
-                               ablation_seeds=[42])
-    claims = chapter.claims(runs)
-    assert {c.verdict for c in claims if "test accuracy" in c.claim} == {"missing run"}
+    main = {m: [MissingRun(f"{m}-{s}", chapter.config(settings, chapter.study_cell(m), s)) for s in SEEDS]
+            for m in chapter.MODELS}
+    ablation = {cell: [MissingRun(cell.label, chapter.config(settings, cell, 42))] for cell in chapter.ablation_cells()}
+    runs = chapter.ChapterRuns(main=main, ablation=ablation, seeds=list(SEEDS), ablation_seeds=[42])
+    rows = complete_rows(chapter.REGISTRY, chapter.claims(runs))
+    verdicts = {r.id: r.verdict for r in rows if r.verdict != NOT_TESTED}
+    # the parameter counts need no run: the architectures alone give them
+    assert verdicts.pop("m2_fewer_parameters") == REPRODUCED
+    assert set(verdicts.values()) == {MISSING}
     assert "once both models" in chapter.conclusion(runs, chapter.ablation_table(runs))
+
+
+def test_study_values_reproduced_and_the_noisy_ones_inconclusive():
+    rows = rows_of(constructed(accuracy={"model1": [0.9272, 0.9270, 0.9274], "model2": [0.9254, 0.9161, 0.9183]}))
+    assert rows["m1_accuracy"].verdict == REPRODUCED
+    # Model-2's seeds spread by half a point: the band holds the study's value and one a point away
+    assert rows["m2_accuracy"].verdict == INCONCLUSIVE
+
+
+def test_a_gap_within_seed_noise_is_inconclusive_not_not_reproduced():
+    """The book's Model-1 and Model-2 accuracies: Model-1 ahead in two seed pairs, behind in one. The old rule
+    ('sign in every seed pair') said 'not reproduced'; the difference of means is not separable from zero."""
+    rows = rows_of(constructed(accuracy={"model1": [0.9233, 0.9225, 0.9252], "model2": [0.9254, 0.9161, 0.9183]}))
+    assert rows["m1_more_accurate"].verdict == INCONCLUSIVE
+    assert rows["accuracy_gap"].verdict == INCONCLUSIVE and rows["accuracy_gap"].ours.startswith("+0.37 points")
+    text = chapter.conclusion(constructed(accuracy={"model1": [0.9233, 0.9225, 0.9252],
+                                                    "model2": [0.9254, 0.9161, 0.9183]}),
+                              chapter.ablation_table(constructed()))
+    assert "the study's ordering is inconclusive here" in text and "+1.35 points is inconclusive" in text
+
+
+def test_a_clear_gap_is_reproduced_and_a_reversed_one_not_reproduced():
+    clear = rows_of(constructed(accuracy={"model1": [0.9272, 0.9270, 0.9274], "model2": [0.9137, 0.9135, 0.9139]}))
+    assert clear["m1_more_accurate"].verdict == REPRODUCED and clear["accuracy_gap"].verdict == REPRODUCED
+    reversed_ = rows_of(constructed(accuracy={"model1": [0.9137, 0.9135, 0.9139], "model2": [0.9272, 0.9270, 0.9274]}))
+    assert reversed_["m1_more_accurate"].verdict == NOT_REPRODUCED
+
+
+def test_qualitative_rows_with_mixed_seeds_are_inconclusive():
+    """Dress-Coat confusions: Model-2 lower on the mean and in two of three seed pairs (5 vs 3, 4 vs 5, 6 vs 2).
+    The old rule ('every seed pair') called this 'not reproduced'; over unpaired seeds it is inconclusive."""
+    m1 = [predictions({("Dress", "Coat"): n}) for n in (5, 4, 6)]
+    m2 = [predictions({("Dress", "Coat"): n}) for n in (3, 5, 2)]
+    rows = rows_of(constructed(pred={"model1": m1, "model2": m2}))
+    assert rows["m2_less_dress_coat"].verdict == INCONCLUSIVE
+    clear = rows_of(constructed(pred={"model1": [predictions({("Dress", "Coat"): n}) for n in (9, 10, 11)],
+                                      "model2": [predictions({("Dress", "Coat"): n}) for n in (2, 3, 2)]}))
+    assert clear["m2_less_dress_coat"].verdict == REPRODUCED
+    assert clear["m1_less_pullover_shirt"].verdict == INCONCLUSIVE  # no difference at all: not 'not reproduced'
+
+
+def test_hardest_class_and_the_studys_own_contradiction():
+    shirts = [predictions({("Shirt", "T-shirt/top"): n, ("Pullover", "Coat"): 1}) for n in (30, 32, 29)]
+    coats = [predictions({("Coat", "Pullover"): n}) for n in (30, 31, 33)]
+    rows = rows_of(constructed(pred={"model1": shirts, "model2": coats}))
+    assert rows["hardest_m1"].verdict == REPRODUCED  # Shirt, alone at the bottom
+    assert rows["hardest_m2"].verdict == NOT_REPRODUCED  # Coat is the hardest, clearly
+    # the text says Model-2 raises Dress recall; the study's own figures say 0.9440 against 0.9460
+    assert "opposite: Model-1 0.9460, Model-2 0.9440" in rows["m2_recall_up_dress"].note
+    assert "opposite" in rows["m2_ahead_sneaker"].note and "opposite" not in rows["m2_ahead_bag"].note
+
+
+@pytest.mark.parametrize("lrs, verdict", [
+    ([[1e-3] * 8 + [5e-4] * 4] * 3, REPRODUCED),  # 8 epochs at the initial rate in every seed
+    ([[1e-3] * 12] * 3, NOT_REPRODUCED),  # never reduced within the 12 epochs
+    ([[1e-3] * 10 + [5e-4] * 2, [1e-3] * 12, [1e-3] * 12], INCONCLUSIVE),  # the book's runs: 10, >=12, >=12
+])
+def test_learning_rate_reduction_epoch(lrs, verdict):
+    rows = rows_of(constructed(lrs={"model2": lrs}))
+    assert rows["m2_lr_reduced"].verdict == verdict
+    assert chapter.epochs_at_initial_rate(constructed(lrs={"model2": lrs}).main["model2"][0]) == \
+        next((i for i, lr in enumerate(lrs[0]) if lr < 1e-3), 12)
+
+
+def test_validation_band_reads_the_settled_epochs_not_the_best_one():
+    """Runs whose validation accuracy peaks early and settles at 92.8-93.4%: the band claim (92.7-93.5%) is
+    about the settled epochs, so an early peak of 99% must not count."""
+    curve = [0.88, 0.90, 0.99, 0.91, 0.92, 0.925, 0.926, 0.927, 0.925, 0.928, 0.932, 0.934]
+    rows = rows_of(constructed(val_acc={"model1": [[v + d for v in curve] for d in (-0.0015, 0, 0.0015)]}))
+    assert rows["m1_val_low"].verdict == REPRODUCED and rows["m1_val_high"].verdict == REPRODUCED
+    assert rows["m1_val_high"].ours.startswith("93.40%")
+
+
+def test_runs_of_another_protocol_are_not_comparable():
+    runs = constructed()
+    for group in runs.main.values():
+        group[:] = [fake_run(chapter.study_cell(r.config.model), r.config.seed, epochs=3) for r in group]
+    rows = rows_of(runs)
+    judged = {r.id: r for r in rows.values() if r.verdict != NOT_TESTED}
+    assert judged.pop("m2_fewer_parameters").verdict == REPRODUCED
+    assert {r.verdict for r in judged.values()} == {NOT_COMPARABLE}
+    assert "epochs=3 (study: 12)" in judged["m1_accuracy"].note
+
+
+def test_ablation_answer_follows_the_architecture_rows():
+    # Model-2's network clearly ahead with Model-2's training, level with Model-1's: the attribution fails there
+    runs = constructed(ablation={("model1", "crop+flip", "model2"): 0.8867, ("model2", "none", "model1"): 0.9272})
+    rows = rows_of(runs)
+    assert rows["arch_m2_training"].verdict == NOT_REPRODUCED
+    assert rows["arch_m1_training"].verdict == INCONCLUSIVE
+    assert "borrow Model-1's seed spread" in rows["arch_m2_training"].note
+    text = chapter.conclusion(runs, chapter.ablation_table(runs))
+    assert ("With Model-2's training training" not in text and "With Model-2's training the deeper network is the "
+            "more accurate beyond seed noise, so the study's attribution of its gap to depth is not reproduced "
+            "there; with Model-1's training the two networks cannot be told apart.") in text
+    # Model-1's network clearly ahead under both trainings: the study's attribution holds
+    runs = constructed(ablation={("model1", "crop+flip", "model2"): 0.9300, ("model2", "none", "model1"): 0.9100})
+    rows = rows_of(runs)
+    assert rows["arch_m1_training"].verdict == rows["arch_m2_training"].verdict == REPRODUCED
+    assert "Depth itself costs accuracy here, as the study concluded." in chapter.conclusion(
+        runs, chapter.ablation_table(runs))
+
+
+def test_a_single_seed_is_inconclusive_without_a_measured_spread():
+    runs = constructed()
+    for model, group in runs.main.items():
+        group[:] = group[:1]
+    rows = rows_of(runs)
+    assert rows["m1_accuracy"].verdict == INCONCLUSIVE and "no measured spread" in rows["m1_accuracy"].note
+    assert rows["m1_more_accurate"].verdict == INCONCLUSIVE
+    assert rows["arch_m2_training"].verdict == INCONCLUSIVE  # no family spread to borrow either
 
 
 @pytest.mark.parametrize("model, layers", list(chapter.ACTIVATION_LAYERS.items()))
@@ -89,34 +249,3 @@ def test_activation_layers_exist_and_give_feature_maps(model, layers):
 
     maps = capture_activations(build_model(model), layers, torch.zeros(1, 1, 28, 28))
     assert list(maps) == list(layers) and all(m.dim() == 4 for m in maps.values())
-
-
-def ablation_frame(depth_effects: dict) -> "pd.DataFrame":
-    """Eight cells: Model-1 at 0.90 everywhere, Model-2 ahead by the given points per (augmentation, recipe)."""
-    import pandas as pd
-
-    rows = []
-    for (augmentation, recipe), points in depth_effects.items():
-        for architecture, accuracy in (("model1", 0.90), ("model2", 0.90 + points / 100)):
-            rows.append({"architecture": architecture, "augmentation": augmentation, "recipe": recipe,
-                         "test accuracy": accuracy, "std": float("nan"), "runs": "1/1"})
-    return pd.DataFrame(rows)
-
-
-@pytest.mark.parametrize("effects, expected", [
-    ({("none", "model1"): 0.3, ("none", "model2"): -0.5, ("crop+flip", "model1"): 3.5, ("crop+flip", "model2"): 3.9},
-     "it clearly helps with crop+flip and Model-1's recipe (+3.50) and with crop+flip and Model-2's recipe (+3.90)"),
-    ({("none", "model1"): -3.0, ("none", "model2"): -2.0, ("crop+flip", "model1"): -2.5, ("crop+flip", "model2"): 0.1},
-     "Depth itself costs accuracy here"),
-    ({("none", "model1"): -3.0, ("none", "model2"): 0.0, ("crop+flip", "model1"): 3.0, ("crop+flip", "model2"): 0.1},
-     "Depth helps with crop+flip and Model-1's recipe (+3.00) but hurts without augmentation and Model-1's recipe"),
-])
-def test_ablation_answer_counts_only_effects_beyond_seed_noise(effects, expected):
-    targets = np.arange(10)
-    runs = chapter.ChapterRuns(
-        main={"model1": [fake_run("model1", s, a, targets, targets) for s, a in ((42, 0.920), (43, 0.922))],
-              "model2": [fake_run("model2", s, a, targets, targets) for s, a in ((42, 0.918), (43, 0.924))]},
-        ablation={}, seeds=[42, 43], ablation_seeds=[42])
-    text = chapter.conclusion(runs, ablation_frame(effects))
-    assert expected in text
-    assert "(Ablation seeds: 42; one run per cell.)" in text
