@@ -100,6 +100,36 @@ def int_list(value) -> str | None:
     return None
 
 
+def positive_float(value) -> str | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        return "a positive number"
+    return None
+
+
+def positive_float_list(value) -> str | None:
+    if not isinstance(value, (list, tuple)) or not value or any(positive_float(v) for v in value):
+        return "a non-empty list of positive numbers"
+    return None
+
+
+def probability_list(value) -> str | None:
+    """Probabilities strictly between 0 and 1 (dropout rates); the list may be empty."""
+    if not isinstance(value, (list, tuple)) or any(
+            isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 < v < 1 for v in value):
+        return "a list of probabilities in (0, 1) (may be empty)"
+    return None
+
+
+def subset_of(*allowed):
+    """A non-empty list drawn from ``allowed``."""
+    def check(value) -> str | None:
+        if not isinstance(value, (list, tuple)) or not value or any(v not in allowed for v in value):
+            return "a non-empty list drawn from " + ", ".join(repr(a) for a in allowed)
+        return None
+
+    return check
+
+
 def boolean(value) -> str | None:
     return None if isinstance(value, bool) else "True or False"
 

@@ -203,6 +203,11 @@ def table_or_pending(frame, what: str):
     return Markdown(f"*{what}: none of its runs is in the store yet (see the run overview at the top).*")
 
 
+def _without_cap(config: RunConfig) -> str:
+    """What the store key hashes, less the epoch cap: equal for the same run under two caps."""
+    return canonical_json({k: v for k, v in config.identity().items() if k != "epochs"})
+
+
 class ResultStore:
     def __init__(self, root: str | Path | None = None):
         root = root or os.environ.get("FMNIST_STORE") or DEFAULT_ROOT
@@ -232,10 +237,14 @@ class ResultStore:
             for path in sorted(self.runs_dir.glob("*/config.json")):
                 data = json.loads(path.read_text())
                 if "estimator" not in data:
-                    rest = canonical_json({k: v for k, v in data.items() if k != "epochs"})
-                    self._by_rest.setdefault(rest, []).append((data["epochs"], path.parent))
-        rest = canonical_json({k: v for k, v in config.to_dict().items() if k != "epochs"})
-        for epochs, path in self._by_rest.get(rest, []):
+                    # through RunConfig: an entry written before a field existed lacks it in its file
+                    try:
+                        stored = RunConfig.from_dict(data)
+                    except (TypeError, ValueError) as error:
+                        raise StoreError(f"store entry {path.parent} has a configuration this code cannot read "
+                                         f"({error}); delete that directory to train it again") from None
+                    self._by_rest.setdefault(_without_cap(stored), []).append((stored.epochs, path.parent))
+        for epochs, path in self._by_rest.get(_without_cap(config), []):
             if epochs == config.epochs or path.name != self.key(config.replace(epochs=epochs)):
                 continue
             result = json.loads((path / "result.json").read_text())

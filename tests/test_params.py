@@ -109,3 +109,25 @@ def test_papermill_parameters_reach_resolve_as_lists(tmp_path):
     assert namespace["seeds"] == "[7, 8]"  # what papermill hands the notebook
     settings = chapter.settings_from({k: v for k, v in namespace.items() if k != "__builtins__"})
     assert (settings.seeds, settings.ablation_seeds, settings.epochs) == ([7, 8], [7], 2)
+
+
+@pytest.mark.parametrize("check, good, bad, words", [
+    ("positive_float", [2.05e-5, 3], [0, -1.0, True, "1e-3"], "a positive number"),
+    ("positive_float_list", [[5e-2, 2.05e-6], (1,)], [[], [1e-3, 0.0], 1e-3], "a non-empty list of positive numbers"),
+    ("probability_list", [[], [0.2, 0.5]], [[1.0], [0], [True], 0.2], "a list of probabilities in (0, 1)"),
+])
+def test_generic_number_checks(check, good, bad, words):
+    from fmnist_utils import params
+
+    function = getattr(params, check)
+    assert all(function(value) is None for value in good)
+    assert all(function(value) == words or words in function(value) for value in bad)
+
+
+def test_subset_of_names_the_allowed_values():
+    from fmnist_utils.params import subset_of
+
+    check = subset_of("ce", "mse")
+    assert check(["mse", "ce"]) is None
+    for bad in ([], ["hinge"], "ce"):
+        assert check(bad) == "a non-empty list drawn from 'ce', 'mse'"

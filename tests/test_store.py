@@ -162,3 +162,25 @@ def test_a_finished_run_is_written_like_a_put_and_a_foreign_key_is_refused(tiny_
     with pytest.raises(StoreError, match=f"model1-000000000000.*{key}.*same versions"):
         ResultStore(tmp_path / "foreign").write(foreign)
     assert ResultStore(tmp_path / "foreign").get(tiny_config) is None
+
+
+def test_a_stopped_run_stored_before_a_field_existed_answers_for_a_raised_cap(tmp_path):
+    """An entry written before a configuration field was added lacks that field in its config.json (its key is
+    unchanged: keys hash non-default fields only); it is still the twin of the same run under a raised cap."""
+    import json
+
+    from fmnist_utils.config import RunConfig
+
+    store = ResultStore(tmp_path)
+    config = RunConfig(model="mlp", model_args={"width": 16}, train_subset=256, eval_subset=256, batch_size=32,
+                       lr=0.05, epochs=12, patience=1, val_fraction=0.1)
+    run = store.get_or_train(config, progress=False, threads=1, device="cpu")
+    assert run.result["stopped_early"]
+    path = run.path / "config.json"
+    data = json.loads(path.read_text())
+    del data["fused_optimizer"]  # as in the entries stored before fused_optimizer existed
+    path.write_text(json.dumps(data))
+    older = ResultStore(tmp_path)
+    assert older.get(config).key == run.key
+    raised = older.get(config.replace(epochs=40))
+    assert raised is not None and raised.stored_as == run.key and raised.metrics == run.metrics

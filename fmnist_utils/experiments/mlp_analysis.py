@@ -8,6 +8,16 @@ factor of it (the loss sweep uses the study's 1 x 128 network, as its Figures 2-
 study: the best configuration over several seeds, a joint width x learning-rate grid, and dropout /
 batch normalisation on the best MLP.
 
+The study stops its runs by patience alone; the paper profile's epoch cap (1000) is only a safety net,
+set above where patience stopping is expected to end even the slowest run (learning rate 2.05e-6, ten
+times below the base rate). A run the cap ends anyway cannot say what patience stopping would have
+reached, and its rows say so ("not comparable").
+
+Every headline claim of the study is registered once in ``REGISTRY`` and judged by
+``fmnist_utils.verdicts``. The study reports "final" accuracies, so the rows read the final epoch's
+validation accuracy (the test set is evaluated only at the kept checkpoint). The sweeps train one seed
+per setting; their noise is the measured seed spread of the study's best configuration.
+
 Runs that share an architecture and batch size (the learning-rate and loss sweeps, the seeds) train
 together as one batched computation (``fmnist_utils.batched``) and land in the store under the keys a
 sequential run would have.
@@ -15,46 +25,26 @@ sequential run would have.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
-from ..claims import counted
-from ..config import RunConfig
-from ..params import ChapterSpec, Param, boolean, int_list, optional, positive_int, resolve
+import numpy as np
+
+from ..chapter import settings_function
+from ..claims import Registry, StudyClaim, counted
+from ..config import RunConfig, canonical_json
+from ..params import (ChapterSpec, Param, boolean, int_list, optional, positive_float, positive_float_list,
+                      positive_int, probability_list, subset_of)
 from ..store import describe, table_or_pending
+from ..verdicts import (INCONCLUSIVE, MISSING, NOT_COMPARABLE, NOT_REPRODUCED, REPRODUCED, Noise, judge_best,
+                        judge_direction, judge_tradeoff, judge_value, missing, not_comparable, top_group)
 
 TITLE = "MLP hyperparameter sweeps"
-STUDY = "03_mlp_analysis.md"
 LOSSES = ("ce", "mse", "mae")
 LOSS_NAMES = {"ce": "cross-entropy", "mse": "MSE (softmax vs one-hot)", "mae": "MAE (softmax vs one-hot)"}
 
-
-def _positive_float(value) -> str | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-        return "a positive number"
-    return None
-
-
-def _positive_floats(value) -> str | None:
-    if not isinstance(value, (list, tuple)) or not value or any(_positive_float(v) for v in value):
-        return "a non-empty list of positive numbers"
-    return None
-
-
-def _dropouts(value) -> str | None:
-    if not isinstance(value, (list, tuple)) or any(
-            isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 < v < 1 for v in value):
-        return "a list of dropout probabilities in (0, 1) (may be empty)"
-    return None
-
-
-def _losses(value) -> str | None:
-    if not isinstance(value, (list, tuple)) or not value or any(v not in LOSSES for v in value):
-        return "a non-empty list drawn from " + ", ".join(repr(v) for v in LOSSES)
-    return None
-
-
 SPEC = ChapterSpec("mlp_analysis", [
-    Param("epochs", {"paper": 50, "quick": 8, "smoke": 2}, positive_int,
-          "maximum epochs per run; patience stopping usually ends a run earlier"),
+    Param("epochs", {"paper": 1000, "quick": 8, "smoke": 2}, positive_int,
+          "maximum epochs per run: a safety cap (the study has none); patience stopping ends the paper runs"),
     Param("patience", {"paper": 5, "quick": 3, "smoke": 1}, positive_int,
           "stop after this many epochs without a lower validation loss"),
     Param("train_subset", {"paper": None, "quick": 10_000, "smoke": 512}, optional(positive_int),
@@ -65,9 +55,9 @@ SPEC = ChapterSpec("mlp_analysis", [
           "width of the base MLP (2 hidden layers) and of the depth sweep"),
     Param("base_batch_size", {"paper": 512, "quick": 512, "smoke": 64}, positive_int,
           "batch size of every run outside the batch-size sweep"),
-    Param("base_lr", {"paper": 2.05e-5, "quick": 2.05e-4, "smoke": 2.05e-3}, _positive_float,
+    Param("base_lr", {"paper": 2.05e-5, "quick": 2.05e-4, "smoke": 2.05e-3}, positive_float,
           "Adam learning rate of every run outside the learning-rate sweep"),
-    Param("losses", ["ce", "mse", "mae"], _losses, "losses of the loss sweep"),
+    Param("losses", ["ce", "mse", "mae"], subset_of(*LOSSES), "losses of the loss sweep"),
     Param("loss_width", 128, positive_int, "width of the 1-hidden-layer MLP of the loss sweep"),
     Param("depths", {"paper": [1, 2, 3, 4], "quick": [1, 2, 3, 4], "smoke": [1, 2, 3]}, int_list,
           "hidden layers of the depth sweep"),
@@ -76,7 +66,7 @@ SPEC = ChapterSpec("mlp_analysis", [
     Param("batch_sizes", {"paper": [1, 8, 16, 64, 256, 512, 1024], "quick": [16, 64, 256, 512], "smoke": [16, 64]},
           int_list, "batch sizes of the batch-size sweep"),
     Param("lrs", {"paper": [5e-2, 2.05e-3, 2.05e-4, 2.05e-5, 2.05e-6], "quick": [5e-2, 2.05e-3, 2.05e-4, 2.05e-5],
-                  "smoke": [2.05e-3, 2.05e-4]}, _positive_floats, "learning rates of the learning-rate sweep"),
+                  "smoke": [2.05e-3, 2.05e-4]}, positive_float_list, "learning rates of the learning-rate sweep"),
     Param("step_batch_size", {"paper": 16, "quick": 16, "smoke": 16}, positive_int,
           "batch size whose loss is also recorded per learning step"),
     Param("log_every_steps", {"paper": 10, "quick": 5, "smoke": 1}, positive_int,
@@ -91,23 +81,138 @@ SPEC = ChapterSpec("mlp_analysis", [
     Param("joint_widths", {"paper": [512, 1024, 2096, 4192], "quick": [256, 512, 1024], "smoke": [16, 32]},
           int_list, "widths of the joint width x learning-rate grid"),
     Param("joint_lrs", {"paper": [2.05e-5, 6.5e-5, 2.05e-4], "quick": [2.05e-4, 6.5e-4], "smoke": [2.05e-3, 2.05e-4]},
-          _positive_floats, "learning rates of the joint grid"),
-    Param("dropouts", {"paper": [0.2], "quick": [0.2], "smoke": [0.2]}, _dropouts,
+          positive_float_list, "learning rates of the joint grid"),
+    Param("dropouts", {"paper": [0.2], "quick": [0.2], "smoke": [0.2]}, probability_list,
           "dropout rates tried on the best MLP"),
     Param("batch_norm", True, boolean, "also train the best MLP with batch normalisation"),
 ])
-
-# The study's numbers (section 3.6, Table 2; section 5 quotes 89.7% validation).
-STUDY_BEST = {"depth": 2, "width": 4192, "batch_size": 512, "lr": 2.05e-5, "loss": "ce"}
-STUDY_VAL_ACC, STUDY_VAL_ACC_ALT, STUDY_TEST_ACC = 0.899, 0.897, 0.893
-STUDY_LR_RANGE = (2.0e-5, 3.0e-5)
-STUDY_BATCH_RANGE = (256, 512)
-NOISE_FLOOR = 0.003  # 0.3 points: about the binomial standard error of accuracy on 12k validation images
+settings_from = settings_function(SPEC)
 SWEEPS = ("loss", "depth", "width", "batch", "lr")  # the study's one-factor-at-a-time sweeps
 
+# ----- what a row measures ----------------------------------------------------------------------------
 
-def settings_from(namespace: dict):
-    return resolve(SPEC, namespace)
+@dataclass(frozen=True)
+class Measure:
+    """One number read from a stored run, named by the quantity it is (the claims' like-with-like check)."""
+
+    quantity: str
+    read: Callable
+    scale: float = 100.0  # display: fractions as percent
+    digits: int = 2
+    cap_bound: bool = False  # capped runs give a lower bound (an epoch count) rather than nothing
+    epochs_needed: int = 1
+
+    def __call__(self, run) -> float:
+        return float(self.read(run))
+
+
+FINAL_VAL = Measure("validation accuracy, final epoch", lambda r: r.history[-1]["val_acc"])
+FINAL_TRAIN = Measure("training accuracy, final epoch", lambda r: r.history[-1]["train_acc"])
+FINAL_GAP = Measure("the train - validation accuracy gap, final epoch",
+                    lambda r: r.history[-1]["train_acc"] - r.history[-1]["val_acc"])
+KEPT_EPOCH = Measure("the epoch of lowest validation loss", lambda r: r.metrics["best_epoch"], scale=1.0, digits=1,
+                     cap_bound=True)
+EARLY_VAL = Measure("validation accuracy, epoch 5", lambda r: r.history[4]["val_acc"], epochs_needed=5)
+KEPT_TEST = Measure("test accuracy, lowest-validation-loss checkpoint", lambda r: r.metrics["accuracy"])
+
+
+def ordering(measure: Measure) -> str:
+    return f"ordering of {measure.quantity}"
+
+
+ORDER, ORDER_TRAIN, ORDER_GAP = ordering(FINAL_VAL), ordering(FINAL_TRAIN), ordering(FINAL_GAP)
+ORDER_EPOCHS, ORDER_EARLY = ordering(KEPT_EPOCH), ordering(EARLY_VAL)
+TRADEOFF = f"{FINAL_VAL.quantity}, against training time"
+GAP = "training against validation accuracy, final epoch"
+
+
+# ----- what the study claims ------------------------------------------------------------------------
+
+REGISTRY = Registry([
+    StudyClaim("factors_matter", "architecture and training hyperparameters strongly change dynamics and accuracy",
+               "abstract", "significantly influence", "effect of each swept factor",
+               not_tested="a summary: each factor's effect has its own row (loss, depth, width, batch size, "
+                          "learning rate)"),
+    StudyClaim("sweep_ranges", "the ranges of Table 1 are the ranges swept", "Table 1, section 2.1, Figure 10",
+               "1.5e-5 - 2.35e-4", "learning rates and widths swept",
+               not_tested="an inconsistency of the study's own text, not a measurement: Table 1 gives learning "
+                          "rates 1.5e-5 to 2.35e-4 and widths up to 4192, section 2.1 widths up to 4096, while "
+                          "Figure 10 sweeps 2.05e-6 to 5e-2; the chapter sweeps the figures' values"),
+    StudyClaim("stopping_rule", "patience stopping watches the loss (2.2) or validation accuracy (4.2)",
+               "section 2.2, 4.2", "loss / validation accuracy", "stopping criterion",
+               not_tested="the study names two criteria for one rule; the chapter stops on the validation loss "
+                          "(section 2.2) after 5 epochs without a new minimum (the study gives no patience)"),
+    StudyClaim("ce_best", "cross-entropy beats MSE and MAE", "section 3.1, 4.2, 5", "cross-entropy", ORDER),
+    StudyClaim("depth_best", "2-3 hidden layers perform best", "section 3.2, 4.1, 5", "2-3 hidden layers", ORDER),
+    StudyClaim("depth_one_faster", "one hidden layer converges faster than 2-3", "section 3.2",
+               "converged faster", ORDER_EPOCHS),
+    StudyClaim("depth_one_lower", "one hidden layer ends slightly less accurate than 2-3", "section 3.2",
+               "slightly lower final accuracy", ORDER),
+    StudyClaim("depth_four_overfits", "4 hidden layers start overfitting earlier", "section 3.2, 4.1",
+               "overfitting earlier", ORDER_EPOCHS),
+    StudyClaim("deeper_lower_lr", "deeper networks need lower, more carefully tuned learning rates",
+               "section 3.2, 3.5, 4.2", "lower learning rates", "best learning rate per depth",
+               not_tested="needs a learning-rate sweep at each depth; the study and the chapter sweep the "
+                          "learning rate at 2 hidden layers only"),
+    StudyClaim("width_wider_better", "wider layers (1024-4192) reach the highest accuracy", "section 3.3",
+               "1024-4192", ORDER),
+    StudyClaim("width_underfit", "layers narrower than 512 underfit", "section 3.3", "below 512", ORDER_TRAIN),
+    StudyClaim("width_fast_start", "4192-unit layers converge faster at first", "section 3.3",
+               "faster initial convergence", ORDER_EARLY),
+    StudyClaim("width_regularisation", "4192-unit layers need more careful regularisation", "section 3.3",
+               "more careful regularization", "regularisation needed per width",
+               not_tested="the study gives no measure; the chapter's dropout and batch-normalisation runs use "
+                          "the 4192-unit network only, so they compare no widths"),
+    StudyClaim("width_optimum", "about 2096 units balances accuracy and training cost", "section 3.3",
+               "around 2096 neurons", TRADEOFF),
+    StudyClaim("batch_small_unstable", "batches of 1 and 8 train noisily and unstably", "section 3.4",
+               "unstable training", "stability of training",
+               not_tested="the study gives no measure of stability; the chapter shows the curves and, for "
+                          "batch 16, the spread of single-step losses"),
+    StudyClaim("batch_large_more_epochs", "batches of 256-512 need more epochs than 64-128", "section 3.4",
+               "required more epochs", ORDER_EPOCHS),
+    StudyClaim("batch_medium_balance", "batches of 64-128 balance stability and speed", "section 3.4", "64, 128",
+               TRADEOFF),
+    StudyClaim("batch_tradeoff", "batches of 256-512 are the best trade-off", "section 3.4, 4.2, 5", "256-512",
+               TRADEOFF),
+    StudyClaim("step_spikes", "per-step losses are spikier than per-epoch losses", "section 3.4.1, Figure 9",
+               "spikiness", "spread of single-step against per-epoch loss",
+               not_tested="an explanation of Figure 9 that holds by construction (an epoch's loss is the mean of "
+                          "its steps'); the chapter redraws the figure and tabulates each epoch's step spread"),
+    StudyClaim("lr_small_slow", "too small a learning rate (2.05e-6) converges slowly", "section 3.5",
+               "slow convergence", ORDER_EPOCHS),
+    StudyClaim("lr_large_unstable", "too large a learning rate (5e-2) trains unstably", "section 3.5",
+               "unstable training", ORDER),
+    StudyClaim("lr_best", "learning rates of 2e-5 to 3e-5 are best", "section 3.5, 5", "2.0e-5 to 3.0e-5", ORDER),
+    StudyClaim("best_config", "the Table 2 configuration is the best of the sweeps", "section 3.6, Table 2",
+               "batch size 512, learning rate 2.05e-5, Cross-Entropy, 2 hidden layers, width 4192", ORDER),
+    StudyClaim("best_val", "best model: validation accuracy", "Table 2", "89.9%", "validation accuracy, final epoch"),
+    StudyClaim("best_val_conclusion", "best model: validation accuracy as the conclusion quotes it", "section 5",
+               "89.7%", "validation accuracy, final epoch"),
+    StudyClaim("best_test", "best model: test accuracy", "Table 2, section 5", "89.3%", "test accuracy, final epoch"),
+    StudyClaim("best_overfits", "the best model overfits (training above validation accuracy)",
+               "section 3.6, Figure 11", "overfitting", GAP),
+    StudyClaim("best_generalises", "the best model generalises well", "section 5", "good generalization",
+               "validation against test accuracy",
+               not_tested="no measure is given; it rests on the validation and test accuracies (rows "
+                          "best_val_conclusion, best_test) and contradicts section 3.6 (row best_overfits)"),
+    StudyClaim("width_vs_depth", "widening helps more than deepening", "section 4.1, 5",
+               "width more than depth", ORDER),
+    StudyClaim("architecture_best", "2-3 hidden layers of 2000+ units are best", "section 4.1, 5",
+               "2-3 layers, 2000-4000 neurons", ORDER),
+    StudyClaim("wide_matches_deeper", "2 x 4192 is about as accurate as deeper networks and trains faster",
+               "section 4.1", "nearly the same accuracy", "accuracy and time against deeper 4192-unit networks",
+               not_tested="the study's deeper networks at width 4192 are in none of its sweeps (its depth sweep "
+                          "is at 2096), and the chapter trains none"),
+    StudyClaim("gap_capacity", "the largest models (4 layers, 4000+ units) have the largest gaps",
+               "section 4.1, 4.3", "larger gaps", ORDER_GAP),
+    StudyClaim("gap_loss", "cross-entropy has a smaller gap than MSE and MAE", "section 4.3", "smaller gaps",
+               ORDER_GAP),
+    StudyClaim("patience_saves", "patience stopping saved computation", "section 4.2",
+               "saved computational resources", "compute saved by early stopping",
+               not_tested="a property of the protocol rather than a finding: every run of the chapter stops by "
+                          "patience as well"),
+])
 
 
 def fmt_lr(lr: float) -> str:
@@ -222,7 +327,32 @@ def selected_row(run) -> dict:
 
 
 def val_acc(run) -> float:
+    """Validation accuracy of the kept checkpoint."""
     return selected_row(run)["val_acc"]
+
+
+def ended_by_cap(run) -> bool:
+    """Trained to its epoch cap without meeting the patience rule."""
+    return not run.result.get("stopped_early") and run.metrics["epochs_run"] >= run.config.epochs
+
+
+def cap_text(run) -> str:
+    best, cap = run.metrics["best_epoch"], run.config.epochs
+    return f"ended by the {cap}-epoch cap " + (
+        "while still improving" if best == cap else f"{counted(cap - best, 'epoch')} after its best, patience unmet")
+
+
+def run_seconds(run) -> float:
+    """Training seconds of the whole run as stored (this book's machine, one thread per run)."""
+    return sum(row["train_seconds"] for row in run.history)
+
+
+def run_name(sweep: str, label) -> str:
+    """A sweep setting named so that it reads alone (in lists that mix sweeps)."""
+    prefix = {"loss": "loss ", "best": "Table 2 ", "joint": "joint grid ", "steps": "steps "}.get(sweep, "")
+    if sweep == "regularisation" and label == "none":
+        return "no regularisation"
+    return prefix + setting_name(sweep, label)
 
 
 def setting_name(sweep: str, label) -> str:
@@ -241,6 +371,64 @@ def setting_name(sweep: str, label) -> str:
     if sweep == "joint":
         return f"width {label[0]}, lr {fmt_lr(label[1])}"
     return str(label)
+
+
+def architecture(config: RunConfig) -> str:
+    return f"{config.model_args['hidden_layers']} x {config.model_args['width']}"
+
+
+@dataclass
+class Setting:
+    """One configuration with every seed the chapter trains of it (stored or missing runs)."""
+
+    name: str
+    runs: list
+
+    @property
+    def config(self) -> RunConfig:
+        return self.runs[0].config
+
+    @property
+    def missing(self) -> bool:
+        return not all(is_stored(run) for run in self.runs)
+
+    @property
+    def capped(self) -> list:
+        return [run for run in self.runs if is_stored(run) and ended_by_cap(run)]
+
+    def values(self, measure: Measure) -> list[float]:
+        return [measure(run) for run in self.runs]
+
+    def mean(self, measure: Measure) -> float:
+        return float(np.mean(self.values(measure)))
+
+
+def _family(config: RunConfig) -> str:
+    """A configuration apart from its seed."""
+    return canonical_json({k: v for k, v in config.identity().items() if k != "seed"})
+
+
+def _families(runs: "ChapterRuns") -> dict[str, dict]:
+    """Every run of the chapter, by configuration apart from the seed (the seeds of one configuration)."""
+    families: dict[str, dict] = {}
+    for pairs in runs.sweeps.values():
+        for _, run in pairs:
+            families.setdefault(_family(run.config), {}).setdefault(run.key, run)
+    return families
+
+
+def sweep_settings(runs: "ChapterRuns", sweep: str, name: Callable | None = None) -> dict:
+    """{label: Setting} of a sweep; a configuration trained with several seeds brings all of them."""
+    families = _families(runs)
+    return {label: Setting(name(run.config) if name else setting_name(sweep, label),
+                           list(families[_family(run.config)].values()))
+            for label, run in runs.sweeps[sweep]}
+
+
+def best_setting(runs: "ChapterRuns") -> Setting:
+    """The study's best configuration (Table 2) over the chapter's seeds."""
+    seeds = [run for _, run in runs.sweeps["best"]]
+    return Setting(f"Table 2: {architecture(seeds[0].config)}", seeds)
 
 
 def overview(runs: ChapterRuns):
@@ -290,24 +478,23 @@ def parameter_table(settings):
 
 
 def sweep_table(runs: ChapterRuns, sweep: str):
-    """Per setting: epochs, the kept checkpoint's epoch and accuracies, and the train-validation gap."""
+    """Per setting: how the run ended, the final epoch's accuracies (what the claims read) and the kept checkpoint's."""
     import pandas as pd
 
     rows = []
     for label, run in runs.sweeps[sweep]:
         row = {"setting": setting_name(sweep, label)}
         if is_stored(run):
-            kept = selected_row(run)
+            final = run.history[-1]
             row.update({"epochs run": run.metrics["epochs_run"], "best epoch": run.metrics["best_epoch"],
-                        "train acc": kept["train_acc"], "val acc": kept["val_acc"],
-                        "gap (train - val)": kept["train_acc"] - kept["val_acc"], "test acc": run.metrics["accuracy"],
-                        "stopped early": "yes" if run.result.get("stopped_early") else "no"})
+                        "ended by": cap_text(run) if ended_by_cap(run) else "patience",
+                        "train acc": final["train_acc"], "val acc": final["val_acc"],
+                        "gap (train - val)": final["train_acc"] - final["val_acc"],
+                        "val acc (kept)": val_acc(run), "test acc (kept)": run.metrics["accuracy"]})
         else:
             row.update({"epochs run": "missing"})
         rows.append(row)
     return pd.DataFrame(rows).set_index("setting").round(4)
-
-
 def histories(runs: ChapterRuns, sweep: str) -> dict:
     """{setting: [history]} of the stored runs of a sweep, for plots.learning_curves."""
     return {setting_name(sweep, label): [run.history] for label, run in runs.sweeps[sweep] if is_stored(run)}
@@ -375,282 +562,472 @@ def best_table(runs: ChapterRuns):
     """The study's best configuration over seeds, beside Table 2 of the study."""
     import pandas as pd
 
-    from ..claims import mean_std
-
     rows, stored = [], [run for _, run in runs.sweeps["best"] if is_stored(run)]
     for label, run in runs.sweeps["best"]:
         if is_stored(run):
-            rows.append({"run": f"seed {label}", "best epoch": run.metrics["best_epoch"],
-                         "train acc": f"{selected_row(run)['train_acc']:.4f}", "val acc": f"{val_acc(run):.4f}",
-                         "test acc": f"{run.metrics['accuracy']:.4f}"})
+            rows.append({"run": f"seed {label}", "epochs run": run.metrics["epochs_run"],
+                         "train acc": f"{FINAL_TRAIN(run):.4f}", "val acc": f"{FINAL_VAL(run):.4f}",
+                         "best epoch": run.metrics["best_epoch"], "val acc (kept)": f"{val_acc(run):.4f}",
+                         "test acc (kept)": f"{KEPT_TEST(run):.4f}", "test acc": "not evaluated"})
         else:
-            rows.append({"run": f"seed {label}", "best epoch": "missing"})
+            rows.append({"run": f"seed {label}", "epochs run": "missing"})
     if len(stored) > 1:
-        rows.append({"run": f"mean ± std (n={len(stored)})", "best epoch": "",
-                     "train acc": "{:.4f} ± {:.4f}".format(*mean_std([selected_row(r)["train_acc"] for r in stored])),
-                     "val acc": "{:.4f} ± {:.4f}".format(*mean_std([val_acc(r) for r in stored])),
-                     "test acc": "{:.4f} ± {:.4f}".format(*mean_std([r.metrics["accuracy"] for r in stored]))})
-    rows.append({"run": "study (Table 2)", "best epoch": "", "train acc": "", "val acc": f"{STUDY_VAL_ACC:.4f}",
-                 "test acc": f"{STUDY_TEST_ACC:.4f}"})
+        def spread(values) -> str:
+            return f"{np.mean(values):.4f} ± {np.std(values, ddof=1):.4f}"
+
+        rows.append({"run": f"mean ± std (n={len(stored)})", "epochs run": "",
+                     "train acc": spread([FINAL_TRAIN(r) for r in stored]),
+                     "val acc": spread([FINAL_VAL(r) for r in stored]), "best epoch": "",
+                     "val acc (kept)": spread([val_acc(r) for r in stored]),
+                     "test acc (kept)": spread([KEPT_TEST(r) for r in stored]), "test acc": ""})
+    quoted = REGISTRY["best_val_conclusion"].printed
+    rows.append({"run": "study (Table 2)", "epochs run": "", "train acc": "",
+                 "val acc": f"{REGISTRY['best_val'].value:.4f} ({quoted} in section 5)",
+                 "best epoch": "", "val acc (kept)": "", "test acc (kept)": "",
+                 "test acc": f"{REGISTRY['best_test'].value:.4f}"})
     return pd.DataFrame(rows).set_index("run")
 
 
 def joint_table(runs: ChapterRuns, metric: str = "val acc"):
-    """Width x learning rate: validation (or test) accuracy of the kept checkpoint; NaN where missing."""
+    """Width x learning rate: the final epoch's validation accuracy ("val acc", mean over seeds where a cell has
+    several) or the kept checkpoint's test accuracy ("test acc"); NaN where missing."""
     import pandas as pd
 
+    measure = {"val acc": FINAL_VAL, "test acc": KEPT_TEST}[metric]
     cells = {}
-    for (width, lr), run in runs.sweeps["joint"]:
-        value = float("nan")
-        if is_stored(run):
-            value = val_acc(run) if metric == "val acc" else run.metrics["accuracy"]
+    for (width, lr), setting in sweep_settings(runs, "joint").items():
+        value = float("nan") if setting.missing else setting.mean(measure)
         cells.setdefault(f"lr {fmt_lr(lr)}", {})[width] = value
     frame = pd.DataFrame(cells)
     frame.index.name = "width (2 hidden layers)"
     return frame.round(4)
 
 
-def noise(runs: ChapterRuns) -> tuple[float, str]:
-    """The smallest validation-accuracy difference we call real: max(0.3 points, 2 x seed std of the best config)."""
-    from ..claims import mean_std
-
-    stored = [run for _, run in runs.sweeps["best"] if is_stored(run)]
-    if len(stored) > 1:
-        _, std = mean_std([val_acc(r) for r in stored])
-        if 2 * std > NOISE_FLOOR:
-            return 2 * std, f"2 x seed std of the best configuration (n={len(stored)})"
-    return NOISE_FLOOR, "0.3 points (floor)"
-
-
-def _stored(runs: ChapterRuns, sweep: str) -> dict:
-    return {label: run for label, run in runs.sweeps[sweep] if is_stored(run)}
-
-
-def capped_runs(runs: ChapterRuns) -> list[str]:
-    """Runs (as "sweep setting") that trained for the full epoch budget: patience never stopped them."""
-    seen, capped = set(), []
-    for sweep, pairs in runs.sweeps.items():
-        for label, run in pairs:
-            if is_stored(run) and run.key not in seen and run.metrics["epochs_run"] >= run.config.epochs:
-                seen.add(run.key)
-                capped.append(f"{sweep} {label}")
-    return capped
-
-
-def _complete(runs: ChapterRuns, sweep: str) -> bool:
-    return all(is_stored(run) for _, run in runs.sweeps[sweep])
-
-
-def one_factor_runs(runs: ChapterRuns) -> dict:
-    """Every stored run of the study's sweeps (and the best configuration's first seed), by setting name."""
-    found = {}
-    for sweep in SWEEPS + ("best",):
-        for label, run in runs.sweeps[sweep][:1] if sweep == "best" else runs.sweeps[sweep]:
-            if is_stored(run):
-                name = "study's best configuration" if sweep == "best" else f"{sweep}: {setting_name(sweep, label)}"
-                found.setdefault(run.key, (name, run))
-    return dict(found.values())
-
-
-def best_of(candidates: dict) -> tuple[str, object]:
-    name = max(candidates, key=lambda n: val_acc(candidates[n]))
-    return name, candidates[name]
-
-
-def claims(runs: ChapterRuns) -> list:
-    """Every claim of the study beside our measurement, with a verdict."""
-    from ..claims import MISSING, NOT_REPRODUCED, REPRODUCED, Claim, numeric_claim
-
-    settings = runs.settings
-    margin, margin_text = noise(runs)
-    tolerance = f"±{100 * margin:.2f} points ({margin_text})"
-    best = [run for _, run in runs.sweeps["best"] if is_stored(run)]
-    rows = [
-        numeric_claim("Best model: validation accuracy", STUDY_VAL_ACC, [val_acc(r) for r in best], floor=0.005,
-                      note="the study's conclusion quotes 89.7%; ours: the kept (minimum validation loss) epoch"),
-        numeric_claim("Best model: test accuracy", STUDY_TEST_ACC, [r.metrics["accuracy"] for r in best], floor=0.005),
-    ]
-
-    def verdict(ok: bool) -> str:
-        return REPRODUCED if ok else NOT_REPRODUCED
-
-    def pct(run) -> str:
-        return f"{100 * val_acc(run):.2f}%"
-
-    # the study's best configuration against everything the one-factor sweeps tried
-    candidates = one_factor_runs(runs)
-    study_text = f"2 x {settings.best_width}, batch {settings.base_batch_size}, lr {fmt_lr(settings.base_lr)}, CE"
-    if best and is_stored(runs.sweeps["best"][0][1]) and all(_complete(runs, s) for s in SWEEPS):
-        mine = runs.sweeps["best"][0][1]
-        name, top = best_of(candidates)
-        rows.append(Claim("The study's best configuration is the best of the sweeps", study_text,
-                          f"best of the sweeps: {name} ({pct(top)}); study's configuration {pct(mine)}",
-                          verdict(val_acc(mine) >= val_acc(top) - margin), tolerance, "validation accuracy, seed "
-                          f"{mine.config.seed}"))
-    else:
-        rows.append(Claim("The study's best configuration is the best of the sweeps", study_text, "-", MISSING))
-
-    losses = _stored(runs, "loss")
-    if "ce" in losses and len(losses) == len(runs.sweeps["loss"]) > 1:
-        others = [k for k in losses if k != "ce"]
-        ours = ", ".join(f"{k.upper()} {pct(losses[k])}" for k in losses)
-        rows.append(Claim("Cross-entropy beats MSE and MAE", "CE best", ours,
-                          verdict(all(val_acc(losses["ce"]) > val_acc(losses[k]) + margin for k in others)),
-                          tolerance, f"1 x {settings.loss_width} MLP, validation accuracy"))
-    else:
-        rows.append(Claim("Cross-entropy beats MSE and MAE", "CE best", "-", MISSING))
-
-    depths = _stored(runs, "depth")
-    if _complete(runs, "depth") and depths:
-        top_depth = max(depths, key=lambda d: val_acc(depths[d]))
-        near = [d for d in depths if val_acc(depths[d]) >= val_acc(depths[top_depth]) - margin]
-        ours = ", ".join(f"{d}: {pct(r)}" for d, r in depths.items())
-        rows.append(Claim("2-3 hidden layers perform best", "2-3 layers", ours + f" (best: {top_depth})",
-                          verdict(any(d in (2, 3) for d in near)), tolerance,
-                          f"width {settings.base_width}; reproduced if 2 or 3 layers is within the tolerance of the best"))
-    else:
-        rows.append(Claim("2-3 hidden layers perform best", "2-3 layers", "-", MISSING))
-
-    widths = _stored(runs, "width")
-    width_claim = "Wider is better up to about 2096 units (narrow nets underfit)"
-    if _complete(runs, "width") and widths and settings.base_width in widths:
-        top_width = max(widths, key=lambda w: val_acc(widths[w]))
-        near = [w for w in widths if val_acc(widths[w]) >= val_acc(widths[top_width]) - margin]
-        narrow = min(widths)
-        ours = ", ".join(f"{w}: {pct(r)}" for w, r in widths.items())
-        ok = settings.base_width in near and val_acc(widths[top_width]) > val_acc(widths[narrow]) + margin
-        rows.append(Claim(width_claim, "optimum ~2096", ours + f" (best: {top_width})", verdict(ok), tolerance,
-                          f"reproduced if width {settings.base_width} is within the tolerance of the best width "
-                          f"and width {narrow} is clearly worse"))
-    else:
-        rows.append(Claim(width_claim, "optimum ~2096", "-", MISSING))
-
-    base = widths.get(settings.base_width) or depths.get(2)
-    wide = _stored(runs, "best").get(settings.seeds[0])
-    deeper = {d: r for d, r in depths.items() if d > 2}
-    if base is not None and wide is not None and deeper:
-        best_deeper = max(deeper, key=lambda d: val_acc(deeper[d]))
-        gain_width = val_acc(wide) - val_acc(base)
-        gain_depth = val_acc(deeper[best_deeper]) - val_acc(base)
-        rows.append(Claim("Width helps more than depth", "width > depth",
-                          f"2 x {settings.base_width} -> 2 x {settings.best_width}: {100 * gain_width:+.2f} points; "
-                          f"-> {best_deeper} layers (best deeper): {100 * gain_depth:+.2f} points",
-                          verdict(gain_width - gain_depth > margin), tolerance,
-                          "validation accuracy gained from the base by widening vs by deepening"))
-    else:
-        rows.append(Claim("Width helps more than depth", "width > depth", "-", MISSING))
-
-    batches = _stored(runs, "batch")
-    if _complete(runs, "batch") and batches:
-        top = max(val_acc(r) for r in batches.values())
-        good = [b for b, r in batches.items() if val_acc(r) >= top - margin]
-
-        def seconds_to_best(run) -> float:
-            return sum(r["train_seconds"] for r in run.history[: run.metrics["best_epoch"]])
-
-        fastest = min(good, key=lambda b: seconds_to_best(batches[b]))
-        low, high = STUDY_BATCH_RANGE
-        rows.append(Claim("Batch 256-512 is the best trade-off of accuracy and training time", "256-512",
-                          f"within the tolerance of the best accuracy: {', '.join(map(str, good))}; "
-                          f"of these the fastest to its best epoch: {fastest}",
-                          verdict(low <= fastest <= high), tolerance,
-                          "training time: stored seconds on this machine, to the kept epoch"))
-    else:
-        rows.append(Claim("Batch 256-512 is the best trade-off of accuracy and training time", "256-512", "-", MISSING))
-
-    rates = _stored(runs, "lr")
-    if _complete(runs, "lr") and rates:
-        top_lr = max(rates, key=lambda lr: val_acc(rates[lr]))
-        near = [lr for lr in rates if val_acc(rates[lr]) >= val_acc(rates[top_lr]) - margin]
-        low, high = STUDY_LR_RANGE
-        ours = ", ".join(f"{fmt_lr(lr)}: {pct(r)}" for lr, r in rates.items())
-        rows.append(Claim("A learning rate of 2e-5 to 3e-5 is best", "2e-5 - 3e-5", ours + f" (best: {fmt_lr(top_lr)})",
-                          verdict(any(low <= lr <= high for lr in near)), tolerance,
-                          f"2 x {settings.base_width}, batch {settings.base_batch_size}, at most {settings.epochs} "
-                          "epochs; reproduced if a rate in the range is within the tolerance of the best"))
-    else:
-        rows.append(Claim("A learning rate of 2e-5 to 3e-5 is best", "2e-5 - 3e-5", "-", MISSING))
-
-    if best:
-        gaps = [selected_row(r)["train_acc"] - val_acc(r) for r in best]
-        mean_gap = sum(gaps) / len(gaps)
-        rows.append(Claim("The best model overfits (train accuracy above validation)", "gap visible",
-                          f"train - validation accuracy at the kept epoch: {100 * mean_gap:+.2f} points (n={len(gaps)})",
-                          verdict(mean_gap > margin), tolerance))
-    else:
-        rows.append(Claim("The best model overfits (train accuracy above validation)", "gap visible", "-", MISSING))
-    return rows
-
-
-def joint_finding(runs: ChapterRuns) -> dict | None:
-    """The best cell of the joint grid against the study's configuration (first seed), or None if incomplete."""
-    grid = _stored(runs, "joint")
-    mine = runs.sweeps["best"][0][1]
-    if not grid or len(grid) < len(runs.sweeps["joint"]) or not is_stored(mine):
-        return None
-    (width, lr), top = max(grid.items(), key=lambda item: val_acc(item[1]))
-    return {"width": width, "lr": lr, "val_acc": val_acc(top), "test_acc": top.metrics["accuracy"],
-            "study_config_val_acc": val_acc(mine), "study_config_test_acc": mine.metrics["accuracy"],
-            "gain": val_acc(top) - val_acc(mine)}
-
-
 def regularisation_table(runs: ChapterRuns):
     return sweep_table(runs, "regularisation")
 
 
+def capped_runs(runs: ChapterRuns) -> list[str]:
+    """Stored runs that the epoch cap ended before the patience rule did, as "sweep setting (how)"."""
+    seen, capped = set(), []
+    for sweep, pairs in runs.sweeps.items():
+        for label, run in pairs:
+            if is_stored(run) and run.key not in seen and ended_by_cap(run):
+                seen.add(run.key)
+                capped.append(f"{run_name(sweep, label)} ({cap_text(run)})")
+    return capped
+
+
+# ----- the study's claims, judged --------------------------------------------------------------------
+
+@dataclass
+class Blocked:
+    """Why a row cannot be judged yet (a run is missing) or at all (a run cannot measure the quantity)."""
+
+    verdict: str
+    note: str
+
+
+def _blocked(settings: list[Setting], measure: Measure, *, bounds: bool = False) -> Blocked | None:
+    """Missing runs first, then runs the epoch cap ended (unless ``bounds``: the caller uses them as lower
+    bounds), then runs too short for the measure. Each run is named once, by the first setting that reads it."""
+    named = {}
+    for setting in settings:
+        for run in setting.runs:
+            seed = f", seed {run.config.seed}" if len(setting.runs) > 1 else ""
+            named.setdefault(run.key, (setting.name + seed, run))
+    absent = [name for name, run in named.values() if not is_stored(run)]
+    if absent:
+        return Blocked(MISSING, "not in the store yet: " + ", ".join(absent))
+    capped = [f"{name} {cap_text(run)}" for name, run in named.values() if ended_by_cap(run)]
+    if capped and not bounds:
+        return Blocked(NOT_COMPARABLE, "; ".join(capped) + f": the epoch cap, not patience stopping, ended "
+                       f"{'it' if len(capped) == 1 else 'them'}, so {measure.quantity} is not what the study's "
+                       "patience stopping gives")
+    short = [name for name, run in named.values() if len(run.history) < measure.epochs_needed]
+    if short:
+        return Blocked(NOT_COMPARABLE, f"shorter than {counted(measure.epochs_needed, 'epoch')}: " + ", ".join(short))
+    return None
+
+
+def _means(settings: list[Setting], measure: Measure) -> str:
+    return ", ".join(f"{s.name} {s.mean(measure) * measure.scale:.{measure.digits}f}" for s in settings)
+
+
+def _stop(claim: StudyClaim, blocked: Blocked, settings: list[Setting], measure: Measure):
+    if blocked.verdict == MISSING:
+        return missing(claim, blocked.note)
+    return not_comparable(claim, _means(settings, measure), blocked.note)
+
+
+def noise_seeds(runs: ChapterRuns) -> Setting:
+    seeds = best_setting(runs)
+    return Setting(f"{seeds.name} (noise)", seeds.runs)
+
+
+def family_noise(runs: ChapterRuns, measure: Measure) -> Noise | None:
+    """The seed spread of ``measure`` in the study's best configuration: the noise of the sweeps' single runs."""
+    seeds = best_setting(runs)
+    return Noise.of(seeds.values(measure),
+                    f"seed spread of {measure.quantity} in the study's best configuration "
+                    f"({architecture(seeds.config)}, {counted(len(seeds.runs), 'seed')}); the sweeps train one seed "
+                    "per setting")
+
+
+def _absent(claim: StudyClaim, what: str):
+    return not_comparable(claim, "-", f"this profile's sweeps lack {what}")
+
+
+def _best(claim: StudyClaim, runs: ChapterRuns, groups: list[Setting], claimed: list[Setting], measure: Measure, *,
+          higher: bool = True, note: str = ""):
+    blocked = _blocked(groups + [noise_seeds(runs)], measure)
+    if blocked:
+        return _stop(claim, blocked, groups, measure)
+    return judge_best(claim, {s.name: s.values(measure) for s in groups}, [s.name for s in claimed],
+                      measured=ordering(measure), higher=higher, noise=family_noise(runs, measure),
+                      scale=measure.scale, digits=measure.digits, note=note)
+
+
+def _direction(claim: StudyClaim, runs: ChapterRuns, a: Setting, b: Setting, measure: Measure, *, higher: bool,
+               note: str = ""):
+    """"a is higher (lower) than b". With an epoch count, a capped run's count is a lower bound: the verdict stands
+    when a larger count could only strengthen it, and the row is not comparable otherwise."""
+    seeds = noise_seeds(runs)
+    blocked = _blocked([a, b, seeds], measure, bounds=measure.cap_bound) or _blocked([seeds], measure)
+    if blocked:
+        return _stop(claim, blocked, [a, b], measure)
+    row = judge_direction(claim, a.values(measure), b.values(measure), measured=ordering(measure), higher=higher,
+                          noise=family_noise(runs, measure), names=(a.name, b.name), scale=measure.scale,
+                          digits=measure.digits, note=note)
+    capped = [s for s in (a, b) if s.capped]
+    if not capped:
+        return row
+    # a's count growing raises a - b; b's lowers it
+    grows_toward = {REPRODUCED: higher, NOT_REPRODUCED: not higher}.get(row.verdict)
+    stands = len(capped) == 1 and grows_toward is not None and (capped[0] is a) == grows_toward
+    bounds = "; ".join(f"{s.name} {cap_text(run)}" for s in capped for run in s.capped)
+    if stands:
+        row.note = "; ".join(p for p in (row.note, f"{bounds}: its epoch is a lower bound, which can only "
+                                                    "strengthen this verdict") if p)
+        return row
+    return not_comparable(claim, row.ours, f"{bounds}: its epoch is only a lower bound, which cannot settle this")
+
+
+def _tradeoff(claim: StudyClaim, runs: ChapterRuns, groups: list[Setting], claimed: list[Setting], note: str = ""):
+    blocked = _blocked(groups + [noise_seeds(runs)], FINAL_VAL)
+    if blocked:
+        return _stop(claim, blocked, groups, FINAL_VAL)
+    seconds = {s.name: float(np.mean([run_seconds(run) for run in s.runs])) for s in groups}
+    costs = ", ".join(f"{name} {value:,.0f} s" for name, value in seconds.items())
+    return judge_tradeoff(claim, {s.name: s.values(FINAL_VAL) for s in groups}, seconds, [s.name for s in claimed],
+                          measured=TRADEOFF, cost_name="training time", noise=family_noise(runs, FINAL_VAL),
+                          note="; ".join(p for p in (note, "training time of the whole run on this book's machine, "
+                                                           "one thread per run (a member of a batched group is charged "
+                                                           f"its share of the group's time): {costs}") if p))
+
+
+def _pick(settings: list[Setting], measure: Measure, *, lowest: bool) -> Setting:
+    """The setting with the lowest (highest) mean; the first while any is missing (the row waits anyway)."""
+    if any(s.missing for s in settings):
+        return settings[0]
+    return (min if lowest else max)(settings, key=lambda s: s.mean(measure))
+
+
+def _architectures(runs: ChapterRuns) -> list[Setting]:
+    """The depth and width sweeps and the best configuration: every architecture at the base training settings."""
+    found = {}
+    for setting in [best_setting(runs), *sweep_settings(runs, "depth", architecture).values(),
+                    *sweep_settings(runs, "width", architecture).values()]:
+        found.setdefault(_family(setting.config), setting)
+    return list(found.values())
+
+
+def _one_factor(runs: ChapterRuns) -> list[Setting]:
+    """Every configuration the study's sweeps try, and its best configuration, once each."""
+    found = {_family(best_setting(runs).config): best_setting(runs)}
+    base = runs.settings
+    for sweep in SWEEPS:
+        for label, setting in sweep_settings(runs, sweep).items():
+            config = setting.config
+            is_base = (config.model_args == {"hidden_layers": 2, "width": base.base_width} and config.loss == "ce"
+                       and config.batch_size == base.base_batch_size and config.lr == base.base_lr)
+            name = f"base {architecture(config)}" if is_base else run_name(sweep, label)
+            found.setdefault(_family(config), Setting(name, setting.runs))
+    return list(found.values())
+
+
+def _loss_rows(runs: ChapterRuns) -> list:
+    losses = sweep_settings(runs, "loss")
+    rows = []
+    for claim_id, measure, higher in (("ce_best", FINAL_VAL, True), ("gap_loss", FINAL_GAP, False)):
+        claim = REGISTRY[claim_id]
+        if "ce" not in losses or len(losses) < 2:
+            rows.append(_absent(claim, "cross-entropy beside another loss"))
+        else:
+            rows.append(_best(claim, runs, list(losses.values()), [losses["ce"]], measure, higher=higher,
+                              note=f"1 hidden layer of {runs.settings.loss_width} units"))
+    return rows
+
+
+def _depth_rows(runs: ChapterRuns) -> list:
+    depths = sweep_settings(runs, "depth")
+    middle = [depths[d] for d in (2, 3) if d in depths]
+    rows = []
+    claim = REGISTRY["depth_best"]
+    rows.append(_best(claim, runs, list(depths.values()), middle, FINAL_VAL, note=f"width {runs.settings.base_width}")
+                if middle and len(depths) > len(middle) else _absent(claim, "2 or 3 hidden layers beside other depths"))
+    for claim_id, measure, lowest in (("depth_one_faster", KEPT_EPOCH, True), ("depth_one_lower", FINAL_VAL, False)):
+        claim = REGISTRY[claim_id]
+        if 1 not in depths or not middle:
+            rows.append(_absent(claim, "1 hidden layer beside 2 or 3"))
+            continue
+        rival = _pick(middle, measure, lowest=lowest)
+        rows.append(_direction(claim, runs, depths[1], rival, measure, higher=False,
+                               note="against whichever of 2 and 3 layers is hardest to beat"))
+    claim = REGISTRY["depth_four_overfits"]
+    shallower = [s for d, s in depths.items() if d < 4]
+    if 4 not in depths or not shallower:
+        rows.append(_absent(claim, "4 hidden layers beside fewer"))
+    else:
+        rows.append(_direction(claim, runs, depths[4], _pick(shallower, KEPT_EPOCH, lowest=True), KEPT_EPOCH,
+                               higher=False, note="the validation loss rises after its lowest epoch; against the "
+                                                  "earliest of the shallower networks"))
+    return rows
+
+
+def _width_rows(runs: ChapterRuns) -> list:
+    widths = sweep_settings(runs, "width")
+    rows = []
+    claim = REGISTRY["width_wider_better"]
+    wide = [s for w, s in widths.items() if w >= 1024]
+    rows.append(_best(claim, runs, list(widths.values()), wide, FINAL_VAL) if wide and len(wide) < len(widths)
+                else _absent(claim, "widths on both sides of 1024"))
+    claim = REGISTRY["width_underfit"]
+    narrow, rest = [w for w in widths if w < 512], [w for w in widths if w >= 512]
+    rows.append(_direction(claim, runs, widths[max(narrow)], widths[min(rest)], FINAL_TRAIN, higher=False,
+                           note="underfitting read as a lower training accuracy; the widest below 512 against the "
+                                "narrowest from 512")
+                if narrow and rest else _absent(claim, "widths on both sides of 512"))
+    claim = REGISTRY["width_fast_start"]
+    below = [w for w in widths if w < 4192]
+    rows.append(_direction(claim, runs, widths[4192], widths[max(below)], EARLY_VAL, higher=True,
+                           note="against the next narrower width") if 4192 in widths and below
+                else _absent(claim, "width 4192 beside a narrower one"))
+    claim = REGISTRY["width_optimum"]
+    rows.append(_tradeoff(claim, runs, list(widths.values()), [widths[2096]]) if 2096 in widths and len(widths) > 1
+                else _absent(claim, "width 2096 beside other widths"))
+    return rows
+
+
+def _batch_rows(runs: ChapterRuns) -> list:
+    batches = sweep_settings(runs, "batch")
+    large = [s for b, s in batches.items() if b in (256, 512)]
+    medium = [s for b, s in batches.items() if b in (64, 128)]
+    rows = []
+    claim = REGISTRY["batch_large_more_epochs"]
+    rows.append(_direction(claim, runs, _pick(large, KEPT_EPOCH, lowest=True), _pick(medium, KEPT_EPOCH, lowest=False),
+                           KEPT_EPOCH, higher=True, note="the quicker of the large batches against the slower medium "
+                                                         "one") if large and medium
+                else _absent(claim, "a batch of 256 or 512 beside one of 64 or 128"))
+    note = ("accuracy for the study's performance, whole-run time for its efficiency and speed (stability has no "
+            "measure); batches below 16 use the fused Adam step")
+    for claim_id, claimed, what in (("batch_medium_balance", medium, "a batch of 64 or 128"),
+                                    ("batch_tradeoff", large, "a batch of 256 or 512")):
+        claim = REGISTRY[claim_id]
+        rows.append(_tradeoff(claim, runs, list(batches.values()), claimed, note=note)
+                    if claimed and len(batches) > len(claimed) else _absent(claim, f"{what} beside other batches"))
+    return rows
+
+
+def _lr_rows(runs: ChapterRuns) -> list:
+    rates = sweep_settings(runs, "lr")
+    base = runs.settings.base_lr
+    rows = []
+    claim = REGISTRY["lr_small_slow"]
+    smallest = min(rates)
+    rows.append(_direction(claim, runs, rates[smallest], rates[base], KEPT_EPOCH, higher=True)
+                if base in rates and smallest < base else _absent(claim, "a rate below the base rate"))
+    claim = REGISTRY["lr_large_unstable"]
+    largest = max(rates)
+    rows.append(_direction(claim, runs, rates[largest], rates[base], FINAL_VAL, higher=False,
+                           note="instability read as the accuracy it costs; the figure shows the validation loss "
+                                "jumping")
+                if base in rates and largest > base else _absent(claim, "a rate above the base rate"))
+    claim = REGISTRY["lr_best"]
+    inside = [s for lr, s in rates.items() if 2.0e-5 <= lr <= 3.0e-5]
+    rows.append(_best(claim, runs, list(rates.values()), inside, FINAL_VAL,
+                      note=f"2 x {runs.settings.base_width}, batch {runs.settings.base_batch_size}")
+                if inside and len(inside) < len(rates) else _absent(claim, "rates inside and outside 2e-5 to 3e-5"))
+    return rows
+
+
+def _best_model_rows(runs: ChapterRuns) -> list:
+    best = best_setting(runs)
+    rows = []
+    blocked = _blocked([best], FINAL_VAL)
+    for claim_id in ("best_val", "best_val_conclusion"):
+        claim = REGISTRY[claim_id]
+        if blocked and blocked.verdict == MISSING:
+            rows.append(missing(claim, blocked.note))
+        else:
+            rows.append(judge_value(claim, best.values(FINAL_VAL), measured=FINAL_VAL.quantity,
+                                    capped=blocked.note if blocked else "",
+                                    note="the study's 'final' accuracy: the last epoch patience stopping reached"))
+    claim = REGISTRY["best_test"]
+    if best.missing:
+        rows.append(missing(claim, "not in the store yet: " + best.name))
+    else:
+        kept = np.asarray(best.values(KEPT_TEST))
+        final_minus_kept = np.asarray(best.values(FINAL_VAL)) - np.asarray([val_acc(run) for run in best.runs])
+        rows.append(not_comparable(
+            claim, f"{100 * kept.mean():.2f}% at the kept checkpoint (n={len(kept)})",
+            "the study's figure is the final model's; our runs evaluate the test set only at the kept checkpoint "
+            "(lowest validation loss, the patience epochs before the final one). On validation the final epoch "
+            f"differs from the kept one by {100 * final_minus_kept.mean():+.2f} points on average"))
+    claim = REGISTRY["best_overfits"]
+    if blocked:
+        rows.append(_stop(claim, blocked, [best], FINAL_VAL))
+    else:
+        rows.append(judge_direction(claim, best.values(FINAL_TRAIN), best.values(FINAL_VAL), measured=GAP,
+                                    higher=True, names=("training", "validation"), scale=100, digits=2,
+                                    note="training accuracy averaged over the final epoch, validation at its end; "
+                                         "the same seeds on both sides, compared unpaired (conservative)"))
+    return rows
+
+
+def _architecture_rows(runs: ChapterRuns) -> list:
+    rows = []
+    settings = runs.settings
+    claim = REGISTRY["width_vs_depth"]
+    deeper = [s for d, s in sweep_settings(runs, "depth", architecture).items() if d > 2]
+    rows.append(_direction(claim, runs, best_setting(runs), _pick(deeper, FINAL_VAL, lowest=False), FINAL_VAL,
+                           higher=True, note=f"both grow the base 2 x {settings.base_width}: widening to "
+                                             f"2 x {settings.best_width} against the better deeper network")
+                if deeper and settings.best_width > settings.base_width
+                else _absent(claim, "a wider best configuration and deeper networks"))
+    shapes = _architectures(runs)
+    claim = REGISTRY["architecture_best"]
+    good = [s for s in shapes
+            if s.config.model_args["hidden_layers"] in (2, 3) and s.config.model_args["width"] >= 2000]
+    rows.append(_best(claim, runs, shapes, good, FINAL_VAL) if good and len(good) < len(shapes)
+                else _absent(claim, "2-3 layers of 2000+ units beside other architectures"))
+    claim = REGISTRY["gap_capacity"]
+    big = [s for s in shapes if s.config.model_args["hidden_layers"] >= 4 or s.config.model_args["width"] >= 4000]
+    rows.append(_best(claim, runs, shapes, big, FINAL_GAP) if big and len(big) < len(shapes)
+                else _absent(claim, "4+ layers or 4000+ units beside smaller networks"))
+    claim = REGISTRY["best_config"]
+    candidates = _one_factor(runs)
+    rows.append(_best(claim, runs, candidates, [candidates[0]], FINAL_VAL))
+    return rows
+
+
+def claims(runs: ChapterRuns) -> list:
+    """One judged row per tested claim of ``REGISTRY`` (``chapter.complete_rows`` adds the untested ones)."""
+    return (_loss_rows(runs) + _depth_rows(runs) + _width_rows(runs) + _batch_rows(runs) + _lr_rows(runs)
+            + _best_model_rows(runs) + _architecture_rows(runs))
+
+
+def joint_finding(runs: ChapterRuns) -> dict | None:
+    """The joint grid's most accurate cell and the cells not separable from it (final-epoch validation accuracy,
+    95% Welch with the best configuration's seed spread), or None while a cell is missing or capped."""
+    cells = {setting.name: setting for setting in sweep_settings(runs, "joint").values()}
+    study = best_setting(runs)
+    if _blocked(list(cells.values()) + [study], FINAL_VAL):
+        return None
+    inside = next((name for name, s in cells.items() if _family(s.config) == _family(study.config)), None)
+    if inside is None:
+        return None
+    top, leader = top_group({name: s.values(FINAL_VAL) for name, s in cells.items()},
+                            noise=family_noise(runs, FINAL_VAL))
+    return {"leader": leader, "val_acc": cells[leader].mean(FINAL_VAL), "test_acc": cells[leader].mean(KEPT_TEST),
+            "tied": [name for name in top if name != leader], "study": inside, "study_in_top": inside in top,
+            "study_val_acc": study.mean(FINAL_VAL), "study_test_acc": study.mean(KEPT_TEST), "seeds": len(study.runs)}
+
+
+def regularisation_effects(runs: ChapterRuns) -> list[tuple[str, float, bool]] | None:
+    """(variant, final-epoch validation accuracy minus the plain network's, separable from it at 95%)."""
+    variants = sweep_settings(runs, "regularisation")
+    if "none" not in variants or len(variants) < 2 or _blocked(list(variants.values()), FINAL_VAL):
+        return None
+    plain, noise = variants["none"], family_noise(runs, FINAL_VAL)
+    effects = []
+    for label, setting in variants.items():
+        if label != "none":
+            top, _ = top_group({"plain": plain.values(FINAL_VAL), label: setting.values(FINAL_VAL)}, noise=noise)
+            effects.append((label, setting.mean(FINAL_VAL) - plain.mean(FINAL_VAL), len(top) == 1))
+    return effects
+
+
+def _claim_list(rows: list) -> str:
+    return "; ".join(f"{row.claim} ({row.id})" for row in rows)
+
+
 def conclusion(runs: ChapterRuns) -> str:
-    """The chapter's answer, written from the stored numbers."""
-    from ..claims import REPRODUCED, mean_std
+    """The chapter's answer, written from the stored numbers and saying no more than the claim rows."""
+    from ..chapter import complete_rows
 
     if not any(is_stored(run) for pairs in runs.sweeps.values() for _, run in pairs):
         return "_The conclusion is written once the chapter has stored runs._"
     settings = runs.settings
-    rows = claims(runs)
-    best = [run for _, run in runs.sweeps["best"] if is_stored(run)]
-    margin, _ = noise(runs)
-    reproduced = [c.claim for c in rows if c.verdict == REPRODUCED]
-    judged = [c for c in rows if c.verdict in (REPRODUCED, "not reproduced")]
+    rows = complete_rows(REGISTRY, claims(runs))
+    row = {r.id: r for r in rows}
+    best = best_setting(runs)
     lines = []
-    if best:
-        val_mean, val_std = mean_std([val_acc(r) for r in best])
-        test_mean, test_std = mean_std([r.metrics["accuracy"] for r in best])
-        spread = lambda std: f" ± {100 * std:.2f}" if std is not None else ""  # noqa: E731
+    if best.missing:
+        lines.append(f"- **Best model.** Not every seed of the study's best configuration is in the store yet, so its "
+                     f"rows wait ({row['best_val'].note}).")
+    else:
+        val, test = best.values(FINAL_VAL), best.values(KEPT_TEST)
+        spread = (lambda v: f" ± {100 * np.std(v, ddof=1):.2f}" if len(v) > 1 else "")  # noqa: E731
         lines.append(
             f"- **Best model.** The study's best configuration (2 x {settings.best_width}, batch "
-            f"{settings.base_batch_size}, learning rate {fmt_lr(settings.base_lr)}, cross-entropy) reaches "
-            f"{100 * val_mean:.2f}%{spread(val_std)} validation and {100 * test_mean:.2f}%{spread(test_std)} test "
-            f"accuracy over {counted(len(best), 'seed')} (study: 89.9% and 89.3%).")
-    else:
-        lines.append("- **Best model.** The study's best configuration has no stored run yet; the claims below are "
-                     "judged on the sweeps that are stored.")
-    lines.append(f"- **Claims.** {len(reproduced)} of {len(judged)} judged claims hold"
-                 + (": " + "; ".join(reproduced) + "." if reproduced else "."))
+            f"{settings.base_batch_size}, learning rate {fmt_lr(settings.base_lr)}, cross-entropy) ends at "
+            f"{100 * np.mean(val):.2f}%{spread(val)} validation accuracy over {counted(len(val), 'seed')}: against the "
+            f"study's {REGISTRY['best_val'].printed} (Table 2) that is *{row['best_val'].verdict}*, against the "
+            f"{REGISTRY['best_val_conclusion'].printed} of its conclusion *{row['best_val_conclusion'].verdict}*. "
+            f"Its test accuracy at the kept checkpoint is {100 * np.mean(test):.2f}%{spread(test)}; the study's "
+            f"{REGISTRY['best_test'].printed} is the final model's, which our runs do not evaluate "
+            f"(*{row['best_test'].verdict}*). Training accuracy above validation accuracy (the study's overfitting): "
+            f"*{row['best_overfits'].verdict}*.")
+    tested = [r for r in rows if r.verdict != "not tested"]
+    counts = {v: [r for r in tested if r.verdict == v] for v in (REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE,
+                                                                   NOT_COMPARABLE, MISSING)}
+    lines.append(f"- **Verdicts.** {counted(len(REGISTRY), 'claim')} registered, {len(tested)} tested: "
+                 + ", ".join(f"{v} {len(rs)}" for v, rs in counts.items()) + ".")
+    labels = {REPRODUCED: "Reproduced", NOT_REPRODUCED: "Not reproduced",
+              INCONCLUSIVE: "Inconclusive (the data cannot tell)",
+              NOT_COMPARABLE: "Not comparable", MISSING: "Waiting for runs"}
+    for verdict, label in labels.items():
+        if counts[verdict]:
+            lines.append(f"  - *{label}:* {_claim_list(counts[verdict])}.")
     capped = capped_runs(runs)
     if capped:
-        lines.append(f"- **Epoch limit.** {counted(len(capped), 'stored run')} used all {settings.epochs} epochs without "
-                     f"meeting the patience rule ({', '.join(capped)}): they were still improving, so their "
-                     "accuracy is a lower bound set by our epoch limit (the study states none).")
-    not_held = [c for c in judged if c.verdict != REPRODUCED]
-    if not_held:
-        lines.append("- **Not reproduced.** " + "; ".join(f"{c.claim} (ours: {c.ours})" for c in not_held) + ".")
+        lines.append(f"- **Epoch cap.** {counted(len(capped), 'stored run')} ended at the {settings.epochs}-epoch cap "
+                     f"before the patience rule stopped {'it' if len(capped) == 1 else 'them'} ({'; '.join(capped)}). "
+                     "The study has no cap: their final accuracy is not the one patience stopping would reach, so the "
+                     "rows that read them are not comparable; the epoch of their lowest validation loss is a lower "
+                     "bound.")
+    else:
+        lines.append("- **Epoch cap.** Every stored run ended by patience stopping, none at the "
+                     f"{settings.epochs}-epoch cap.")
     finding = joint_finding(runs)
     if finding is not None:
-        better = finding["gain"] > margin
         lines.append(
-            f"- **Did one factor at a time miss a better MLP?** The best cell of the width x learning-rate grid is "
-            f"width {finding['width']} at learning rate {fmt_lr(finding['lr'])}: {100 * finding['val_acc']:.2f}% "
-            f"validation ({100 * finding['test_acc']:.2f}% test), against {100 * finding['study_config_val_acc']:.2f}% "
-            f"({100 * finding['study_config_test_acc']:.2f}%) for the study's configuration with the same seed. "
-            + ("That is better by more than the noise margin, so the one-factor search missed it."
-               if better else "The difference is within the noise margin: the one-factor search did not miss a "
-               "clearly better MLP in this grid."))
-    regular = _stored(runs, "regularisation")
-    if "none" in regular and len(regular) > 1:
-        plain = val_acc(regular["none"])
-        effects = ", ".join(f"{label} {100 * (val_acc(run) - plain):+.2f} points"
-                            for label, run in regular.items() if label != "none")
-        lines.append(f"- **Regularisation** (the study's future work) on the best MLP changes validation accuracy "
-                     f"by: {effects} (noise margin ±{100 * margin:.2f}).")
+            f"- **Did one factor at a time miss a better MLP?** The most accurate cell of the width x learning-rate "
+            f"grid is {finding['leader']} ({100 * finding['val_acc']:.2f}% validation at the final epoch, "
+            f"{100 * finding['test_acc']:.2f}% test at the kept checkpoint), against "
+            f"{100 * finding['study_val_acc']:.2f}% ({100 * finding['study_test_acc']:.2f}%) for the study's "
+            f"configuration ({finding['study']}, {counted(finding['seeds'], 'seed')}). "
+            + ("The seed noise cannot separate the two (95% Welch): the one-factor search did not miss a clearly "
+               "better MLP in this grid." if finding["study_in_top"] else
+               "The difference is beyond the seed noise (95% Welch): the one-factor search missed a better MLP.")
+            + (f" Cells not separable from the best: {'; '.join(finding['tied'])}." if finding["tied"] else ""))
+    effects = regularisation_effects(runs)
+    if effects:
+        lines.append("- **Regularisation** (the study's future work) on the best MLP changes the final-epoch "
+                     "validation accuracy by: " + ", ".join(
+                         f"{label} {100 * change:+.2f} points ({'beyond' if real else 'within'} the seed noise)"
+                         for label, change, real in effects) + ".")
     return "\n".join(lines)
 
 
