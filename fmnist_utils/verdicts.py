@@ -207,12 +207,13 @@ def welch(a: Sequence[float], b: Sequence[float], noise: Noise | None = None) ->
 
     A group with one value borrows ``noise`` (its family's spread); None when no spread is known."""
     xa, xb = np.asarray(a, float), np.asarray(b, float)
-    parts, dfs = [], []
+    parts, dfs, borrowed = [], [], 0
     for x in (xa, xb):
         if len(x) > 1:
             var, df = float(x.var(ddof=1)), len(x) - 1
         elif noise is not None:
             var, df = noise.sd ** 2, noise.df
+            borrowed += 1
         else:
             return None
         parts.append(var / len(x))
@@ -220,6 +221,8 @@ def welch(a: Sequence[float], b: Sequence[float], noise: Noise | None = None) ->
     se2 = sum(parts)
     if se2 == 0:
         return float(xa.mean() - xb.mean()), 0.0, math.inf
+    if borrowed == 2:  # one variance estimate serves both sides: its degrees of freedom, not twice them
+        return float(xa.mean() - xb.mean()), math.sqrt(se2), noise.df
     denominator = sum(p ** 2 / d for p, d in zip(parts, dfs) if math.isfinite(d))
     df = se2 ** 2 / denominator if denominator > 0 else math.inf
     return float(xa.mean() - xb.mean()), math.sqrt(se2), df

@@ -163,3 +163,11 @@ def test_every_registered_claim_gets_exactly_one_row():
         complete_rows(registry, [row_a, row_a, row_c])
     with pytest.raises(ValueError, match="registered as not tested"):
         complete_rows(registry, [row_a, row_c, not_tested(b)])
+
+
+def test_two_single_runs_borrowing_one_spread_keep_its_degrees_of_freedom():
+    from fmnist_utils.verdicts import welch
+
+    noise = Noise(0.002, 2, "family, 3 seeds")
+    diff, se, df = welch([0.91], [0.90], noise)
+    assert df == 2 and se == pytest.approx(0.002 * 2 ** 0.5)
