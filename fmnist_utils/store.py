@@ -212,6 +212,10 @@ class ResultStore:
     def checkpoint_path(self, config: RunConfig) -> Path:
         return self.checkpoint_dir / f"{self.key(config)}.pt"
 
+    @staticmethod
+    def _without_cap(config: RunConfig) -> str:
+        return canonical_json({k: v for k, v in config.identity().items() if k != "epochs"})
+
     def _stopped_twin(self, config: RunConfig) -> Path | None:
         """A stored run that is provably this run: the same configuration with another epoch cap, stopped early
         before either cap. Early stopping ends training at the same epoch whatever the cap, and nothing else in a
@@ -223,9 +227,11 @@ class ResultStore:
             for path in sorted(self.runs_dir.glob("*/config.json")):
                 data = json.loads(path.read_text())
                 if "estimator" not in data:
-                    rest = canonical_json({k: v for k, v in data.items() if k != "epochs"})
+                    # compared by identity (the non-default fields), like the keys: a run stored before a
+                    # field with a default joined RunConfig lacks it in its config.json and is still this run
+                    rest = self._without_cap(config_from_dict(data))
                     self._by_rest.setdefault(rest, []).append((data["epochs"], path.parent))
-        rest = canonical_json({k: v for k, v in config.to_dict().items() if k != "epochs"})
+        rest = self._without_cap(config)
         for epochs, path in self._by_rest.get(rest, []):
             if epochs == config.epochs or path.name != self.key(config.replace(epochs=epochs)):
                 continue

@@ -139,3 +139,22 @@ def test_a_run_that_stopped_early_answers_for_a_raised_epoch_cap(tmp_path):
     capped = store.get_or_train(config.replace(lr=1e-4, epochs=2), progress=False, threads=1, device="cpu")
     assert not capped.result["stopped_early"]
     assert store.get(config.replace(lr=1e-4, epochs=3)) is None  # a run that hit its cap proves nothing about more
+
+
+def test_a_stopped_run_stored_before_a_new_config_field_still_answers_for_a_raised_cap(tmp_path):
+    """A field added to RunConfig later (with its default) is absent from older runs' config.json; their keys
+    ignore it (the identity holds non-default fields only), and so must the stopped-twin match."""
+    import json
+
+    from fmnist_utils.config import RunConfig
+
+    store = ResultStore(tmp_path)
+    config = RunConfig(model="mlp", model_args={"width": 16}, train_subset=256, eval_subset=256, batch_size=32,
+                       lr=0.05, epochs=12, patience=1, val_fraction=0.1)
+    run = store.get_or_train(config, progress=False, threads=1, device="cpu")
+    stored = json.loads((run.path / "config.json").read_text())
+    del stored["fused_optimizer"]  # as in the runs stored before that field existed
+    (run.path / "config.json").write_text(json.dumps(stored))
+    fresh = ResultStore(tmp_path)
+    assert fresh.get(config).key == run.key
+    assert fresh.get(config.replace(epochs=40)).stored_as == run.key
