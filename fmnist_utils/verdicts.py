@@ -434,7 +434,8 @@ def judge_relative(claim: StudyClaim, a: Sequence[float] | None, b: Sequence[flo
         elif noise is not None:
             spreads.append((noise.sd, noise.df))
         else:
-            return _row(claim, ours, INCONCLUSIVE, "no seed-noise estimate", _join(note, "single runs, no measured spread"))
+            return _row(claim, ours, INCONCLUSIVE, "no seed-noise estimate",
+                        _join(note, "single runs, no measured spread"))
     gradient = (1 / mb, ma / mb ** 2)
     parts = [(g * s) ** 2 * (1 + 1 / len(x)) for g, (s, _), x in zip(gradient, spreads, (xa, xb))]
     denominator = sum(p ** 2 / df for p, (_, df) in zip(parts, spreads) if math.isfinite(df))
