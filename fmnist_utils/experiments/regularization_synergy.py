@@ -764,7 +764,8 @@ def interaction_table(runs: ChapterRuns, group: str, value: str, level: float = 
                 continue
             cells = pair_cells(runs, group, value, n, p)
             if cells is None:
-                rows.append({"normalisation": n, "dropout": f"{p:g}", "interaction": "missing"})
+                rows.append({"normalisation": n, "dropout": f"{p:g}", "interaction": "missing",
+                             "reading": "missing: a run of its cells is not stored"})
                 continue
             t = interaction(cells, "none", n, 0.0, p, level)
             boot = bootstrap_contrast(cells, interaction_weights("none", n, 0.0, p), level, s.bootstrap)
@@ -781,7 +782,7 @@ def interaction_table(runs: ChapterRuns, group: str, value: str, level: float = 
                 f"{level:.0%} bootstrap": f"[{boot.low:+.3f}, {boot.high:+.3f}]",
                 "reading": "not comparable: runs not converged" if capped else _synergy_word(t, lower_is_better=True),
             })
-    return pd.DataFrame(rows).set_index(["normalisation", "dropout"]) if rows else pd.DataFrame()
+    return pd.DataFrame(rows).fillna("-").set_index(["normalisation", "dropout"]) if rows else pd.DataFrame()
 
 
 def anova(frame, value: str):
