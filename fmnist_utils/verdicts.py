@@ -47,6 +47,17 @@ trade-off (``judge_tradeoff``)
     dominated: not reproduced.
 count (``judge_count``)
     A deterministic number (parameters): equal after rounding ours to the study's printed precision.
+contrast (``judge_contrast``, ``judge_interaction``)
+    "This combination of configuration means lies above (below) zero", above all an interaction ("the
+    pair does more than the sum of its parts": the effect of both minus the two separate effects): the
+    95% t-interval of the contrast (``stats.contrast``: the seed-to-seed variance pooled over every
+    configuration of the experiment, or Welch's over the involved ones). Entirely on the claimed side:
+    reproduced; entirely on the other: not reproduced; covering zero: inconclusive (the data can tell
+    neither the claimed effect nor its absence).
+relative (``judge_relative``)
+    The value rule on a relative change ``1 - mean(a) / mean(b)`` ("60% lower than the baseline"), its
+    spread for a new single run of each configuration by the delta method (seeds unpaired, Welch's
+    degrees of freedom).
 
 Single runs of configurations without seeds of their own borrow the spread of their family through
 ``Noise``; a deterministic pipeline (a classical estimator without randomness) has ``Noise.none``.
@@ -75,6 +86,8 @@ RULES = {
     "best": "top group (means not separable from the highest, 95% Welch) inside the claimed set",
     "tradeoff": "claimed configuration undominated in accuracy and cost (accuracy differences tested, 95% Welch)",
     "count": "equal at the study's printed precision",
+    "contrast": "95% t-interval of the contrast on the claimed side",
+    "relative": "study within t·s·√(1+1/n) + rounding of our relative change (delta method, Welch)",
 }
 
 
@@ -357,3 +370,80 @@ def judge_count(claim: StudyClaim, ours: int | float | None, *, measured: str, n
     return _row(claim, f"{ours:,.0f}" if float(ours).is_integer() else f"{ours:g}",
                 REPRODUCED if agree else NOT_REPRODUCED, RULES["count"], note,
                 difference=(ours - claim.value) * claim.scale, tolerance=claim.rounding * claim.scale)
+
+
+def judge_contrast(claim: StudyClaim, cells: Mapping | None, weights: Mapping[object, float], *, measured: str,
+                   higher: bool = True, pooled: bool = True, capped: str = "", scale: float = 1.0, digits: int = 3,
+                   unit: str = "", note: str = "") -> Verdict:
+    """The claim "the contrast ``sum(w * mean)`` of ``cells`` is above zero" (``higher=False``: below zero).
+
+    ``cells`` maps each configuration to its per-seed values; ``None`` for a configuration (or for all)
+    means some of its runs are not stored, and the row is missing: with ``pooled`` the interval takes
+    its variance from every configuration in ``cells``, so each must be complete. ``capped`` names why
+    the runs cannot measure the quantity (stopped by the epoch cap while improving): not comparable."""
+    from .stats import contrast
+
+    _check(claim, measured)
+    if cells is None or any(v is None or len(v) == 0 for v in cells.values()) or any(k not in cells for k in weights):
+        return missing(claim, note)
+    point = sum(w * float(np.mean(cells[k])) for k, w in weights.items())
+    try:
+        estimate = contrast(cells, weights, LEVEL, pooled)
+    except ValueError:  # no configuration with two seeds: no seed-noise estimate
+        return _row(claim, f"{point * scale:+.{digits}f}{unit} (one run per configuration)", INCONCLUSIVE,
+                    "no seed-noise estimate", _join(note, "single runs, no measured spread"))
+    spread = (f"variance pooled over {len(cells)} configurations" if pooled else "Welch")
+    ours = f"{estimate.format(digits, scale, unit)} ({LEVEL:.0%} t-interval, {spread}, df {estimate.df:.0f})"
+    if capped:
+        return not_comparable(claim, ours, _join(capped, note))
+    claimed = 1 if higher else -1
+    side = estimate.side
+    verdict = REPRODUCED if side == claimed else NOT_REPRODUCED if side == -claimed else INCONCLUSIVE
+    if verdict == INCONCLUSIVE:
+        note = _join(note, "the interval covers zero: neither the claimed effect nor its absence is shown")
+    return _row(claim, ours, verdict, RULES["contrast"], note)
+
+
+def judge_interaction(claim: StudyClaim, cells: Mapping | None, a0, a1, b0, b1, *, measured: str,
+                      higher: bool = True, **options) -> Verdict:
+    """The 2x2 interaction ``(y[a1,b1] - y[a1,b0]) - (y[a0,b1] - y[a0,b0])`` against the claimed side of zero.
+
+    On a loss, "the pair does more than the sum of its parts" is an interaction below zero
+    (``higher=False``). ``options`` go to ``judge_contrast``."""
+    from .stats import interaction_weights
+
+    return judge_contrast(claim, cells, interaction_weights(a0, a1, b0, b1), measured=measured, higher=higher,
+                          **options)
+
+
+def judge_relative(claim: StudyClaim, a: Sequence[float] | None, b: Sequence[float] | None, *, measured: str,
+                   noise: Noise | None = None, note: str = "") -> Verdict:
+    """The study's relative change ``1 - a / b`` (one run of each configuration) against ours, by the value rule.
+
+    A new single run of each would give a ratio within ``t * s_r + r`` of ours, ``s_r`` from the delta
+    method: ``s_r^2 = s_a^2 (1 + 1/n_a) / m_b^2 + m_a^2 s_b^2 (1 + 1/n_b) / m_b^4``. A configuration with one
+    run borrows ``noise`` (its family's spread)."""
+    _check(claim, measured)
+    if not a or not b:
+        return missing(claim, note)
+    xa, xb = np.asarray(a, float), np.asarray(b, float)
+    ma, mb = float(xa.mean()), float(xb.mean())
+    ratio = 1 - ma / mb
+    ours = f"{_fmt(ratio, claim)} (1 - {ma:.4g} / {mb:.4g}; n={len(xa)}, {len(xb)})"
+    spreads = []
+    for x in (xa, xb):
+        if len(x) > 1:
+            spreads.append((float(x.std(ddof=1)), len(x) - 1))
+        elif noise is not None:
+            spreads.append((noise.sd, noise.df))
+        else:
+            return _row(claim, ours, INCONCLUSIVE, "no seed-noise estimate",
+                        _join(note, "single runs, no measured spread"))
+    gradient = (1 / mb, ma / mb ** 2)
+    parts = [(g * s) ** 2 * (1 + 1 / len(x)) for g, (s, _), x in zip(gradient, spreads, (xa, xb))]
+    denominator = sum(p ** 2 / df for p, (_, df) in zip(parts, spreads) if math.isfinite(df))
+    df = sum(parts) ** 2 / denominator if denominator > 0 else math.inf
+    half = _t(df) * math.sqrt(sum(parts)) + claim.rounding
+    if noise is not None and min(len(xa), len(xb)) < 2:
+        note = _join(note, f"noise: {noise.source}")
+    return _band(claim, ratio - claim.value, half, note, ours, "delta method, Welch")

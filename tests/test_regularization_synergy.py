@@ -6,10 +6,11 @@ import pandas as pd
 import pytest
 
 from fmnist_utils import stats
-from fmnist_utils.claims import MISSING, NOT_COMPARABLE, NOT_REPRODUCED, REPRODUCED
+from fmnist_utils.chapter import complete_rows
 from fmnist_utils.experiments import regularization_synergy as chapter
 from fmnist_utils.params import ParameterError
 from fmnist_utils.store import MissingRun, StoredRun
+from fmnist_utils.verdicts import INCONCLUSIVE, MISSING, NOT_COMPARABLE, NOT_REPRODUCED, NOT_TESTED, REPRODUCED
 
 
 # ----- statistics on constructed data --------------------------------------------------------------
@@ -92,6 +93,13 @@ def test_contrast_and_anova_refuse_what_they_cannot_estimate():
         stats.two_way_anova(single, "a", "b", "y")
 
 
+def test_mean_sd_text():
+    assert stats.mean_sd_text([0.4, 0.5, 0.6]) == "0.500 ± 0.100"
+    assert stats.mean_sd_text([0.9012, 0.9034], digits=2, scale=100) == "90.23 ± 0.16"
+    assert stats.mean_sd_text([0.25]) == "0.250"
+    assert stats.mean_sd_text([]) == "missing" and stats.mean_sd_text([], empty="-") == "-"
+
+
 def test_mean_interval():
     estimate = stats.mean_interval([1.0, 2.0, 3.0])
     assert estimate.value == 2.0 and estimate.df == 2
@@ -167,7 +175,8 @@ def test_converged_runs_train_full_passes_with_early_stopping():
     s = paper()
     config = chapter.converged_config(s, chapter.Net(4, 16, "instance", 0.1), seed=1)
     assert config.steps_per_epoch is None and config.val_steps is None
-    assert (config.epochs, config.patience, config.monitor, config.select_best) == (15, 3, "val_loss", True)
+    # the cap is far above where the runs stop: a run that reaches it has not converged
+    assert (config.epochs, config.patience, config.monitor, config.select_best) == (60, 3, "val_loss", True)
     assert config.train_subset is None and config.batch_size == 64
 
 
@@ -224,37 +233,57 @@ def test_bad_parameters_are_named(name, value, message):
 
 def test_parameter_table_reproduces_the_code_counts_and_not_the_others():
     table = chapter.parameter_table()
-    assert list(table["same"]) == ["yes"] * 4 + ["no"] * 6
+    # the text's counts (20,346, 311,178, 93K, 588K), then the code's and the journal's
+    assert list(table["same"]) == ["no", "no", "no", "yes"] + ["yes"] * 4 + ["no"] * 3
     assert table.loc["6L/64F, InstanceNorm (the final model)", "this book"] == "588,106"
+    assert list(table["study"][:4]) == [chapter.REGISTRY[i].printed for i, _, _ in chapter.TEXT_COUNTS]
+
+
+def test_the_studys_numbers_are_typed_once_in_the_registry():
+    assert not [name for name in vars(chapter) if name.startswith("STUDY")]  # the old constants are gone
+    registry = chapter.REGISTRY
+    assert {c.id for c in registry.untested()} == {"vanishing_gradients", "dropout_spatial", "instance_brightness",
+                                                   "mechanisms", "placement", "dropout_scales", "norm_enables_depth"}
+    assert registry["baseline_loss"].value == pytest.approx(0.676)
+    assert registry["baseline_loss"].material_difference == pytest.approx(0.0676)  # 10% of a loss, not 1 point
 
 
 # ----- claims and conclusion on constructed runs ---------------------------------------------------
 
-def fake_run(config, val_losses, test_loss, accuracy, train_loss=1.0):
+def fake_run(config, val_losses, test_loss, accuracy, train_loss=1.0, stopped_early=None):
     history = [{"epoch": e + 1, "train_loss": train_loss if e == 0 else 0.5, "val_loss": v, "val_acc": 0.8}
                for e, v in enumerate(val_losses)]
+    best = int(np.argmin(val_losses)) + 1
+    if stopped_early is None:  # a run with a patience stops early unless told it reached its cap
+        stopped_early = config.patience is not None
     result = {"history": history, "metrics": {"loss": test_loss, "accuracy": accuracy, "epochs_run": len(history),
-                                             "best_epoch": int(np.argmin(val_losses)) + 1},
-              "timing": {"train_seconds": 1.0}, "provenance": {"threads": 1}}
+                                             "best_epoch": best},
+              "stopped_early": stopped_early, "timing": {"train_seconds": 1.0}, "provenance": {"threads": 1}}
     return StoredRun(key=f"k{id(config)}", path=Path("/nonexistent"), config=config, result=result)
 
 
-def fake_runs(settings, loss_of, missing_group=None, noise=0.01):
-    """Every planned run, with validation loss ``loss_of(net)`` plus seed noise; test error follows the loss."""
-    rng = np.random.default_rng(0)
+SEED_NOISE = (-1.0, 0.6, 1.0, -0.4, -0.2)
+
+
+def fake_runs(settings, loss_of, missing_group=None, noise=0.01, missing=(), capped=()):
+    """Every planned run, with validation loss ``loss_of(net)`` plus seed noise; test error follows the loss.
+
+    ``missing`` and ``capped`` name (group, cell key, seed index) of runs not stored / stopped by their cap. The
+    seed noise is the same pattern in every cell, so the constructed effects are exactly what the cells show."""
     groups, nets = {}, {}
     for name, group in chapter.design(settings).items():
         groups[name], nets[name] = {}, {}
         for key, (net, configs) in group.items():
             nets[name][key] = net
             runs = []
-            for config in configs:
-                if name == missing_group:
+            for i, config in enumerate(configs):
+                if name == missing_group or (name, key, i) in missing:
                     runs.append(MissingRun(key="missing", config=config))
                     continue
-                loss = loss_of(net, config) + noise * rng.standard_normal()
+                loss = loss_of(net, config) + noise * SEED_NOISE[i]
                 runs.append(fake_run(config, [loss + 0.2, loss], loss + 0.01, 1 - loss / 4,
-                                     train_loss=0.7 + 1.5 * net.dropout))
+                                     train_loss=0.7 + 1.5 * net.dropout + noise * SEED_NOISE[-1 - i],
+                                     stopped_early=False if (name, key, i) in capped else None))
             groups[name][key] = runs
     return chapter.ChapterRuns(groups, nets, list(settings.seeds), list(settings.factorial_seeds), settings)
 
@@ -278,40 +307,73 @@ def small():
                                   "norms": ["none", "batch", "instance"], "dropouts": [0.0, 0.1, 0.3]})
 
 
-def test_claims_on_additive_runs_reject_the_synergy(small):
-    claims = chapter.claims(fake_runs(small, additive_loss))
-    assert not [c for c in claims if c.verdict == MISSING]
-    synergy = [c for c in claims if "sum of its parts" in c.claim]
-    assert len(synergy) == 3 and all(c.verdict == NOT_REPRODUCED for c in synergy)
-    assert all(c.note == "additive within the uncertainty" for c in synergy)
-    by_name = {c.claim: c for c in claims}
-    assert by_name["6L/64F BatchNorm parameters"].verdict == REPRODUCED
-    assert by_name["Baseline parameters"].verdict == NOT_REPRODUCED
-    assert by_name["InstanceNorm is the best normalisation"].verdict == REPRODUCED
-    assert by_name["0.1 is the best dropout rate"].verdict == REPRODUCED
-    assert by_name["6L/64F is the best architecture"].verdict == REPRODUCED
-    assert by_name["Initial training loss, dropout 0.5"].verdict == REPRODUCED  # 0.7 + 1.5 * 0.5 = 1.45
+def judged(runs) -> dict:
+    return {row.id: row for row in chapter.claims(runs)}
 
 
-def test_claims_on_synergistic_runs_accept_it(small):
-    claims = chapter.claims(fake_runs(small, lambda n, c: additive_loss(n, c, synergy=-0.15)))
-    synergy = [c for c in claims if "sum of its parts" in c.claim]
-    assert all(c.verdict == REPRODUCED for c in synergy)
-    assert all(c.note == "more than the sum of its parts" for c in synergy)
-    assert "Yes" in chapter.conclusion(fake_runs(small, lambda n, c: additive_loss(n, c, synergy=-0.15)))
+def test_every_registered_claim_gets_exactly_one_row(small):
+    rows = complete_rows(chapter.REGISTRY, chapter.claims(fake_runs(small, additive_loss)))
+    assert [r.id for r in rows] == [c.id for c in chapter.REGISTRY]
+    assert {r.id for r in rows if r.verdict == NOT_TESTED} == {c.id for c in chapter.REGISTRY.untested()}
+    assert not [r for r in rows if r.verdict == MISSING]
 
 
-def test_conclusion_reads_overlap_as_diminishing_returns(small):
+def test_an_empty_store_leaves_every_measured_row_missing(small):
+    empty = fake_runs(small, additive_loss, missing=[(g, k, i) for g, group in chapter.design(small).items()
+                                                     for k, (_, configs) in group.items() for i in range(len(configs))])
+    rows = complete_rows(chapter.REGISTRY, chapter.claims(empty))
+    counts = {claim for claim, _, _ in chapter.TEXT_COUNTS}  # parameter counts need no run
+    assert {r.id for r in rows if r.verdict == MISSING} == {
+        c.id for c in chapter.REGISTRY if not c.not_tested and c.id not in counts}
+    assert {r.verdict for r in rows if r.id in counts} <= {REPRODUCED, NOT_REPRODUCED}
+    assert "written once the baseline and final runs are stored" in chapter.conclusion(empty)
+
+
+def test_additive_runs_leave_the_synergy_inconclusive_not_refuted(small):
+    """The interaction of additive effects has an interval covering zero: that is 'inconclusive' (the data
+    cannot tell), not 'not reproduced' (which the chapter used to say)."""
+    rows = judged(fake_runs(small, additive_loss))
+    for claim in ("synergy", "synergy_general", "arch_synergy"):
+        assert rows[claim].verdict == INCONCLUSIVE, claim
+        assert "covers zero" in rows[claim].note
+    assert rows["params_6l"].verdict == REPRODUCED and rows["params_wide"].verdict == NOT_REPRODUCED
+    assert rows["params_4l"].verdict == NOT_REPRODUCED
+    assert rows["instance_best"].verdict == REPRODUCED
+    assert rows["dropout_best"].verdict == REPRODUCED
+    assert rows["arch_best"].verdict == REPRODUCED
+    assert rows["dropout_05_struggles"].verdict == REPRODUCED  # 1.45 against 0.85 first-epoch training loss
+    assert rows["very_deep_degrades"].verdict == REPRODUCED  # 8L/32F 0.6 against 6L/64F 0.5
+    assert rows["depth_over_width"].verdict == INCONCLUSIVE  # 6L/16F and 2L/64F both 0.6: no direction shown
+    text = chapter.conclusion(fake_runs(small, additive_loss))
+    assert "Not shown" in text and "covers zero" in text
+    assert "0.406" in text and "0.544" in text
+
+
+def test_a_tie_for_best_is_inconclusive(small):
+    """InstanceNorm and BatchNorm equally good: 'InstanceNorm is best' is neither shown nor refuted."""
+    def tied(net, config):
+        return additive_loss(net, config) - (0.05 if net.norm == "batch" else 0.0)
+
+    rows = judged(fake_runs(small, tied))
+    assert rows["instance_best"].verdict == INCONCLUSIVE and "tied with it: batch" in rows["instance_best"].ours
+    # dropout 0.1 adds nothing to InstanceNorm: the combination ties with InstanceNorm alone
+    rows = judged(fake_runs(small, lambda n, c: additive_loss(n, c, synergy=+0.05)))
+    assert rows["combined_beats_singles"].verdict == INCONCLUSIVE
+
+
+def test_synergistic_runs_reproduce_it(small):
+    runs = fake_runs(small, lambda n, c: additive_loss(n, c, synergy=-0.15))
+    rows = judged(runs)
+    assert rows["synergy"].verdict == rows["synergy_general"].verdict == REPRODUCED
+    assert rows["combined_beats_singles"].verdict == REPRODUCED
+    assert "Yes, at the study's budget and trained to convergence" in chapter.conclusion(runs)
+
+
+def test_overlapping_runs_refute_it(small):
     runs = fake_runs(small, lambda n, c: additive_loss(n, c, synergy=+0.15))
+    assert judged(runs)["synergy"].verdict == NOT_REPRODUCED
     text = chapter.conclusion(runs)
     assert "partly overlap" in text
-    assert "less than the sum of its parts" in text
-
-
-def test_conclusion_of_additive_runs(small):
-    text = chapter.conclusion(fake_runs(small, additive_loss))
-    assert "indistinguishable from zero" in text
-    assert "0.406" in text and "0.544" in text
 
 
 def test_census_counts_every_pair_and_weighs_it_against_chance(small):
@@ -332,42 +394,83 @@ def test_census_counts_every_pair_and_weighs_it_against_chance(small):
 
 def test_missing_runs_are_missing_not_substituted(small):
     runs = fake_runs(small, additive_loss, missing_group="factorial_converged")
-    claims = chapter.claims(runs)
-    converged = [c for c in claims if c.ours.endswith("converged)") or (c.verdict == MISSING and "sum of its parts" in c.claim)]
-    assert [c.verdict for c in converged] == [MISSING, MISSING]
-    assert "not complete in the store yet" in chapter.conclusion(runs)
+    rows = judged(runs)
+    assert rows["synergy_general"].verdict == MISSING and rows["synergy"].verdict == INCONCLUSIVE
+    text = chapter.conclusion(runs)
+    assert "not all in the store yet" in text and "trained to convergence: not measured yet" in text
     assert chapter.interaction_census(runs)[0] == 8  # the study budget's pairs only
     assert chapter.factorial_frame(runs, "factorial_converged").empty
     assert chapter.factorial_figure(chapter.factorial_frame(runs, "factorial_converged")) is None
     assert chapter.overview(runs).loc["factorial, trained to convergence", "stored"] == "0/45"
 
 
+def test_a_sweep_with_a_seed_missing_is_judged_on_all_its_seeds_or_not_at_all(small):
+    rows = judged(fake_runs(small, additive_loss, missing=[("dropout", 0.1, 2)]))
+    assert {i for i, r in rows.items() if r.verdict == MISSING} == {"dropout_loss", "dropout_best", "initial_01",
+                                                                    "dropout_05_struggles"}
+    table = chapter.dropout_table(fake_runs(small, additive_loss, missing=[("dropout", 0.1, 2)]))
+    assert table.loc["0.1", "runs"] == "2/3"  # the tables show what is stored, with the count
+
+
+def test_a_missing_run_takes_out_its_cell_and_the_interactions_that_need_it(small):
+    runs = fake_runs(small, additive_loss, missing=[("factorial_converged", ("batch", 0.3), 4)])
+    assert judged(runs)["synergy_general"].verdict == INCONCLUSIVE  # its four cells are all stored
+    cells = chapter.factorial_table(runs, "factorial_converged", "validation loss")
+    assert cells.loc["batch", "dropout 0.3"] == "missing" and cells.loc["batch", "dropout 0.1"] != "missing"
+    table = chapter.interaction_table(runs, "factorial_converged", "validation loss")
+    assert table.loc[("batch", "0.3"), "interaction"] == "missing" and table.loc[("batch", "0.3"), "95% t-interval"] == "-"
+    assert table.loc[("instance", "0.3"), "interaction"] != "missing"
+    assert chapter.interaction_census(runs)[0] == 14  # batch + dropout 0.3, converged, on both metrics, drops out
+    assert "1 is not in the store yet" in chapter.convergence_note(runs)
+    assert "Markdown" in type(chapter.factorial_anova(runs, "factorial_converged")).__name__
+
+
+def test_runs_that_reached_the_cap_make_their_rows_not_comparable(small):
+    """A run that ended at its epoch cap (no early stop) has not converged: the converged interactions that need it
+    cannot carry a claim about converged networks; the others still can."""
+    runs = fake_runs(small, additive_loss, capped=[("factorial_converged", ("instance", 0.0), 2)])
+    row = judged(runs)["synergy_general"]
+    assert row.verdict == NOT_COMPARABLE and "2-epoch cap" in row.note and "instance, dropout 0" in row.note
+    table = chapter.interaction_table(runs, "factorial_converged", "validation loss")
+    assert table.loc[("instance", "0.1"), "reading"] == "not comparable: runs not converged"
+    assert table.loc[("batch", "0.1"), "reading"] != "not comparable: runs not converged"
+    assert chapter.interaction_census(runs)[0] == 12  # the two converged instance pairs on both metrics drop out
+    assert "1 reached the 2-epoch cap" in chapter.convergence_note(runs)
+    assert "trained to convergence: not comparable" in chapter.conclusion(runs)
+    # a capped run elsewhere leaves the study's pair alone
+    elsewhere = fake_runs(small, additive_loss, capped=[("factorial_converged", ("batch", 0.3), 0)])
+    assert judged(elsewhere)["synergy_general"].verdict == INCONCLUSIVE
+
+
 def test_one_seed_per_cell_gives_a_point_and_no_verdict():
     s = chapter.settings_from({"profile": "smoke", "factorial_seeds": [1]})
-    claims = chapter.claims(fake_runs(s, additive_loss))
-    interactions = [c for c in claims if c.claim.startswith("IN + dropout")]
-    assert interactions and all(c.verdict == NOT_COMPARABLE for c in interactions)
-    assert not [c for c in claims if c.verdict == MISSING]
+    rows = judged(fake_runs(s, additive_loss))
+    assert rows["synergy"].verdict == rows["synergy_general"].verdict == INCONCLUSIVE
+    assert rows["synergy"].rule == "no seed-noise estimate"
+    assert not [r for r in rows.values() if r.verdict == MISSING]
 
 
 def test_the_studys_own_numbers_are_less_than_the_sum():
     # baseline 0.676, 6L/64F 0.484, regularised 4L/32F 0.324, both 0.270 (the study's text)
+    combined, separate = chapter._studys_own_arch_interaction()
+    assert combined == pytest.approx(0.406) and separate == pytest.approx(0.544)
     cells = {("4L/32F", "none"): [0.676], ("6L/64F", "none"): [0.484], ("4L/32F", "IN"): [0.324],
              ("6L/64F", "IN"): [0.270]}
     point = chapter._interaction_or_point(cells, "4L/32F", "6L/64F", "none", "IN", 0.95)
-    assert point.value == pytest.approx(0.138)  # positive on a loss: less than the sum of the two gains
+    assert point.value == pytest.approx(separate - combined)  # positive on a loss: less than the sum of the gains
     assert point.method == "no replicates"
 
 
 def test_interaction_table_and_figure_on_constructed_runs(small):
     runs = fake_runs(small, lambda n, c: additive_loss(n, c, synergy=-0.15))
     frame = chapter.factorial_frame(runs, "factorial_study")
-    table = chapter.interaction_table(frame, "validation loss", small)
+    table = chapter.interaction_table(runs, "factorial_study", "validation loss")
     assert list(table.index) == [("batch", "0.1"), ("batch", "0.3"), ("instance", "0.1"), ("instance", "0.3")]
     assert table.loc[("instance", "0.1"), "reading"] == "more than the sum of its parts"
-    assert table.loc[("batch", "0.1"), "reading"] == "additive within the uncertainty"
-    assert list(chapter.factorial_table(frame, "validation loss").index) == ["none", "batch", "instance"]
-    assert chapter.anova(frame, "validation loss").loc["norm x dropout", "p"] < 0.001
+    assert table.loc[("batch", "0.1"), "reading"] == "inconclusive: the interval covers zero"
+    assert list(chapter.factorial_table(runs, "factorial_study", "validation loss").index) == ["none", "batch",
+                                                                                                "instance"]
+    assert chapter.factorial_anova(runs, "factorial_study").loc["norm x dropout", "p"] < 0.001
     # half-trained grid (a cell with no stored run): no ANOVA rather than one with empty rows
     partial = frame[~((frame["norm"] == "instance") & (frame["dropout"] == 0.3))]
     assert chapter.anova(partial, "validation loss") is None

@@ -164,9 +164,9 @@ def test_a_finished_run_is_written_like_a_put_and_a_foreign_key_is_refused(tiny_
     assert ResultStore(tmp_path / "foreign").get(tiny_config) is None
 
 
-def test_a_stopped_run_stored_before_a_field_existed_answers_for_a_raised_cap(tmp_path):
-    """An entry written before a configuration field was added lacks that field in its config.json (its key is
-    unchanged: keys hash non-default fields only); it is still the twin of the same run under a raised cap."""
+def test_a_stopped_run_stored_before_a_new_config_field_still_answers_for_a_raised_cap(tmp_path):
+    """A field added to RunConfig later (with its default) is absent from older runs' config.json; their keys
+    ignore it (the identity holds non-default fields only), and so must the stopped-twin match."""
     import json
 
     from fmnist_utils.config import RunConfig

@@ -3,8 +3,9 @@ import pytest
 
 from fmnist_utils.claims import Registry, StudyClaim
 from fmnist_utils.verdicts import (INCONCLUSIVE, MISSING, NOT_COMPARABLE, NOT_REPRODUCED, NOT_TESTED, REPRODUCED,
-                                   Noise, judge_best, judge_count, judge_difference, judge_direction, judge_tradeoff,
-                                   judge_value, not_tested, top_group, undominated)
+                                   Noise, judge_best, judge_contrast, judge_count, judge_difference, judge_direction,
+                                   judge_interaction, judge_relative, judge_tradeoff, judge_value, not_tested, top_group,
+                                   undominated)
 
 ACC = "test accuracy, best epoch"
 
@@ -171,3 +172,66 @@ def test_two_single_runs_borrowing_one_spread_keep_its_degrees_of_freedom():
     noise = Noise(0.002, 2, "family, 3 seeds")
     diff, se, df = welch([0.91], [0.90], noise)
     assert df == 2 and se == pytest.approx(0.002 * 2 ** 0.5)
+
+
+INTERACTION = "interaction of two factors on a loss"
+
+
+def two_by_two(interaction: float, spread: tuple = (-0.01, 0.0, 0.01)) -> dict:
+    """Cells of a 2x2 on a loss: factor a lowers it by 0.2, factor b by 0.05, plus ``interaction`` when both."""
+    means = {("none", 0): 0.6, ("norm", 0): 0.4, ("none", 1): 0.55, ("norm", 1): 0.35 + interaction}
+    return {k: [m + e for e in spread] for k, m in means.items()}
+
+
+@pytest.mark.parametrize("planted, verdict", [
+    (-0.10, REPRODUCED),  # the pair lowers the loss by more than the sum: interval below zero
+    (+0.10, NOT_REPRODUCED),  # less than the sum (the effects overlap): interval above zero
+    (0.005, INCONCLUSIVE),  # the interval covers zero: inconclusive, not evidence against
+])
+def test_interaction_judged_by_the_side_of_its_interval(planted, verdict):
+    c = claim("more than the sum of its parts", INTERACTION)
+    row = judge_interaction(c, two_by_two(planted), "none", "norm", 0, 1, measured=INTERACTION, higher=False)
+    assert row.verdict == verdict
+    assert row.ours.startswith(f"{planted:+.3f} [")
+    assert ("covers zero" in row.note) == (verdict == INCONCLUSIVE)
+
+
+def test_interaction_missing_single_capped_and_like_with_like():
+    c = claim("more than the sum of its parts", INTERACTION)
+    cells = two_by_two(-0.1)
+    incomplete = {**cells, ("norm", 1): None}  # a run of this configuration is not stored yet
+    assert judge_interaction(c, incomplete, "none", "norm", 0, 1, measured=INTERACTION).verdict == MISSING
+    assert judge_interaction(c, None, "none", "norm", 0, 1, measured=INTERACTION).verdict == MISSING
+    single = {k: v[:1] for k, v in cells.items()}
+    row = judge_interaction(c, single, "none", "norm", 0, 1, measured=INTERACTION, higher=False)
+    assert row.verdict == INCONCLUSIVE and row.rule == "no seed-noise estimate"
+    capped = judge_interaction(c, cells, "none", "norm", 0, 1, measured=INTERACTION, higher=False,
+                               capped="2 runs reached the 15-epoch cap")
+    assert capped.verdict == NOT_COMPARABLE and "15-epoch cap" in capped.note
+    with pytest.raises(ValueError, match="like with like"):
+        judge_interaction(c, cells, "none", "norm", 0, 1, measured="interaction of test error")
+
+
+def test_contrast_pools_the_variance_of_every_configuration_given():
+    c = claim("a above 0.9 b", "share of losses")
+    cells = {"a": [0.50, 0.51, 0.49], "b": [0.50, 0.52, 0.48]}
+    # a - 0.9 b = +0.05 with a tight spread: above zero
+    assert judge_contrast(c, cells, {"a": 1, "b": -0.9}, measured="share of losses").verdict == REPRODUCED
+    noisy = {**cells, "c": [0.1, 0.9, 0.5]}  # a noisy third configuration widens the pooled interval only
+    assert judge_contrast(c, noisy, {"a": 1, "b": -0.9}, measured="share of losses").verdict == INCONCLUSIVE
+    assert judge_contrast(c, noisy, {"a": 1, "b": -0.9}, measured="share of losses", pooled=False).verdict == REPRODUCED
+
+
+def test_relative_change_by_the_value_rule():
+    rel = "relative reduction of a loss"
+    final, base = [0.300, 0.305, 0.295], [0.750, 0.760, 0.740]  # 1 - 0.3 / 0.75 = 60%
+    row = judge_relative(claim("60%", rel, material=0.06), final, base, measured=rel)
+    assert row.verdict == REPRODUCED and row.ours.startswith("60.00%")
+    assert judge_relative(claim("40%", rel, material=0.06), final, base, measured=rel).verdict == NOT_REPRODUCED
+    noisy_base = [0.50, 0.75, 1.00]
+    assert judge_relative(claim("60%", rel, material=0.06), final, noisy_base, measured=rel).verdict == INCONCLUSIVE
+    assert judge_relative(claim("60%", rel), final, [], measured=rel).verdict == MISSING
+    assert judge_relative(claim("60%", rel), [0.3], [0.75], measured=rel).verdict == INCONCLUSIVE
+    family = Noise(0.005, 10, "the family's seeds")
+    row = judge_relative(claim("60%", rel, material=0.06), [0.3], [0.75], measured=rel, noise=family)
+    assert row.verdict == REPRODUCED and "the family's seeds" in row.note
