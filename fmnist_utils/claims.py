@@ -131,17 +131,6 @@ def counted(n: int, noun: str) -> str:
     return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
-def mean_sd(values, digits: int = 4, scale: float = 1.0, unit: str = "") -> str:
-    """'0.9237 ± 0.0014': the mean of per-seed values and their standard deviation (ddof 1), for a table cell
-    or a sentence; a single value is shown alone (one seed has no spread). ``scale`` 100 shows fractions as
-    percent (with ``unit`` "%": '92.37% ± 0.14')."""
-    x = np.asarray(values, dtype=float) * scale
-    if x.size == 0:
-        raise ValueError("mean_sd needs at least one value; leave a missing run's cell out instead")
-    text = f"{x.mean():.{digits}f}{unit}"
-    return text + (f" ± {x.std(ddof=1):.{digits}f}" if x.size > 1 else "")
-
-
 def mean_std(values) -> tuple[float, float | None]:
     values = np.asarray(values, dtype=float)
     return float(values.mean()), (float(values.std(ddof=1)) if len(values) > 1 else None)

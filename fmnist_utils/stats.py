@@ -53,15 +53,17 @@ class Estimate:
         return f"{v:+.{digits}f}{unit} [{lo:+.{digits}f}, {hi:+.{digits}f}]"
 
 
-def mean_sd_text(values: Sequence[float], digits: int = 3, scale: float = 1.0, empty: str = "missing") -> str:
-    """``"0.463 ± 0.041"``: the mean and the seed-to-seed standard deviation of ``values`` (times ``scale``),
-    the value alone when there is one, ``empty`` when there is none."""
+def mean_sd_text(values: Sequence[float], digits: int = 3, scale: float = 1.0, empty: str = "missing",
+                 unit: str = "") -> str:
+    """``"0.463 ± 0.041"``: the mean and the seed-to-seed standard deviation (ddof 1) of ``values`` (times
+    ``scale``: 100 with ``unit="%"`` gives ``"92.37% ± 0.14"``), the value alone when there is one (one seed
+    has no spread), ``empty`` when there is none."""
     x = scale * np.asarray(values, dtype=float)
     if len(x) == 0:
         return empty
     if len(x) == 1:
-        return f"{x[0]:.{digits}f}"
-    return f"{x.mean():.{digits}f} ± {x.std(ddof=1):.{digits}f}"
+        return f"{x[0]:.{digits}f}{unit}"
+    return f"{x.mean():.{digits}f}{unit} ± {x.std(ddof=1):.{digits}f}"
 
 
 def mean_interval(values: Sequence[float], level: float = 0.95) -> Estimate:

@@ -8,7 +8,8 @@ from itertools import product
 import numpy as np
 
 from ..chapter import complete_rows, settings_function
-from ..claims import Registry, StudyClaim, counted, mean_sd
+from ..claims import Registry, StudyClaim, counted
+from ..stats import mean_sd_text
 from ..config import RunConfig
 from ..data import CLASSES, TRAIN_MEAN, TRAIN_STD
 from ..params import ChapterSpec, Param, int_list, optional, positive_int, resolve
@@ -337,7 +338,7 @@ def test_table(runs: ChapterRuns):
                          **{k: f"{run.metrics[k]:.4f}" for k in METRICS}})
         if len(stored) > 1:
             rows.append({"model": model, "seed": f"mean ± std (n={len(stored)})", "best epoch": "",
-                         **{k: mean_sd([r.metrics[k] for r in stored]) for k in METRICS}})
+                         **{k: mean_sd_text([r.metrics[k] for r in stored], 4) for k in METRICS}})
         rows.append({"model": model, "seed": "study", "best epoch": "",
                      **{k: f"{REGISTRY[f'm{model[-1]}_{k}'].value:.4f}" for k in METRICS}})
     return pd.DataFrame(rows).set_index(["model", "seed"])
@@ -377,7 +378,7 @@ def class_report_comparison(runs: ChapterRuns, model: str):
     for name in CLASSES:
         study = REGISTRY[f"{prefix}_f1_{slug(name)}"].value
         f1 = [r.loc[name, "f1"] for r in reports]
-        rows.append({"class": name, **{k: mean_sd([r.loc[name, k] for r in reports])
+        rows.append({"class": name, **{k: mean_sd_text([r.loc[name, k] for r in reports], 4)
                                        for k in ("precision", "recall", "f1")},
                      "study f1": f"{study:.4f}", "f1 difference": f"{np.mean(f1) - study:+.4f}"})
     return pd.DataFrame(rows).set_index("class")
@@ -673,7 +674,7 @@ def _ranking(rows: dict, accuracy: dict) -> str:
     }.get(order.verdict, f"The study's ordering is {order.verdict}: {order.note}.")
     return (f"- **Ranking.** Over {counted(len(accuracy['model1']), 'seed')} of Model-1 and "
             f"{counted(len(accuracy['model2']), 'seed')} of Model-2, test accuracy is "
-            f"{mean_sd(accuracy['model1'], 2, 100, '%')} and {mean_sd(accuracy['model2'], 2, 100, '%')} (study: "
+            f"{mean_sd_text(accuracy['model1'], 2, 100, unit='%')} and {mean_sd_text(accuracy['model2'], 2, 100, unit='%')} (study: "
             f"{REGISTRY['m1_accuracy'].value:.2%} and {REGISTRY['m2_accuracy'].value:.2%}). {said} ({order.ours}.) "
             f"The study's lead of {REGISTRY['accuracy_gap'].printed} is {gap.verdict}: ours is {gap.ours}"
             + (f"; rule: {gap.rule}." if gap.rule else "."))
