@@ -142,6 +142,7 @@ def precision_problem(precision: str, device: str | torch.device = "auto") -> st
     if precision not in PRECISIONS:
         return f"precision={precision!r} is unknown; use one of {', '.join(PRECISIONS)}"
     if precision == "bfloat16":
+        device = choose_device(device) if isinstance(device, str) else device  # "auto" named as what it chose
         reason = fast_bfloat16(device)
         if reason is not None:
             return (f"precision='bfloat16' is refused on {device}, which has no fast bfloat16: {reason}. "

@@ -8,7 +8,7 @@ from fmnist_utils.batched import batchable, group_configs
 from fmnist_utils.config import RunConfig
 from fmnist_utils.evaluate import evaluate_model
 from fmnist_utils.store import ResultStore
-from fmnist_utils.train import Engine, fast_bfloat16, make_loss, precision_problem, train
+from fmnist_utils.train import Engine, choose_device, fast_bfloat16, make_loss, precision_problem, train
 
 NO_BFLOAT16_CPU = "processor\t: 0\nmodel name\t: Old CPU\nflags\t\t: fpu sse2 avx avx2 fma avx512f avx512bw\n\n"
 
@@ -113,7 +113,7 @@ def test_evaluation_runs_the_forward_pass_in_the_runs_precision():
     assert float32.loss == evaluate_model(model, x, y, loss_fn, batch_size=128, precision="float32").loss
 
 
-def test_cpu_without_bfloat16_instructions_refuses_with_the_reason_and_the_fix(cpuinfo, tiny_config):
+def test_cpu_without_bfloat16_instructions_refuses_with_the_reason_and_the_fix(cpuinfo, tiny_config, monkeypatch):
     cpuinfo(NO_BFLOAT16_CPU)
     reason = fast_bfloat16("cpu")
     assert "the CPU (Old CPU) lists neither avx512_bf16 nor amx_bf16 among its flags in" in reason
@@ -122,6 +122,10 @@ def test_cpu_without_bfloat16_instructions_refuses_with_the_reason_and_the_fix(c
     message = str(error.value)
     assert message.startswith("precision='bfloat16' is refused on cpu, which has no fast bfloat16: the CPU (Old CPU)")
     assert "Use precision='float32' (the default) on this device" in message
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)  # "auto" then chooses the CPU
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+    assert choose_device() == torch.device("cpu")
+    assert precision_problem("bfloat16", "auto").startswith("precision='bfloat16' is refused on cpu,")
     assert Engine.build(tiny_config, device="cpu").config.precision == "float32"  # float32 needs no check
 
 
