@@ -32,8 +32,9 @@ small models and batches, none for large matrix multiplies, which cost the same 
 a GPU batching also fills the device.
 
 Batching needs models without buffers or dropout (batch norm and dropout would need per-member
-running statistics and random masks: such runs train sequentially), no augmentation and no learning-
-rate scheduler; ``batchable`` says why a configuration cannot join a group.
+running statistics and random masks: such runs train sequentially), no augmentation, no learning-
+rate scheduler and float32 arithmetic (a ``precision="bfloat16"`` run trains sequentially, under the
+engine's autocast); ``batchable`` says why a configuration cannot join a group.
 
     python -m fmnist_utils.batched --benchmark        # 8 small MLPs, batched vs one after another
 """

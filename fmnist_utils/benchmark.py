@@ -16,6 +16,11 @@ For one representative model (and training recipe) of every chapter, it measures
 
 and reports the speed-up (engine / reference) and the page faults per step of each. It also measures
 
+* the engine once more with ``precision="bfloat16"`` (the forward pass under ``torch.autocast``; the
+  optimiser and the weights stay float32), timed alternately with the other two, and its ratio to the
+  engine in float32, where the CPU has bfloat16 instructions (``train.fast_bfloat16``; elsewhere the
+  benchmark stops and names ``--no-bfloat16``, which measures float32 only);
+
 * the effective GFLOP/s of the engine per model (counted FLOPs, below, over the time) and its share
   of this CPU's theoretical float32 peak (``theoretical_peak``: cores x float32 vector lanes x 2
   FLOPs per fused multiply-add x FMA units per core x clock), beside the float32 matrix-multiply
@@ -44,6 +49,7 @@ with ``--repeats`` > 1 the reference and engine timings alternate and the best o
     fmnist-book benchmark                              # every model, writes book/results/benchmark.json
     fmnist-book benchmark -- --models model1 lenet5 --steps 10   # options after "--" (see cli.py)
     fmnist-book benchmark --output mine.json           # written there; the book's pages stay as they are
+    fmnist-book benchmark -- --no-bfloat16             # float32 only (a CPU without bfloat16 instructions)
     fmnist-book benchmark --render mine.json           # a saved result as the speed appendix's tables
     python -m fmnist_utils.benchmark --quick --models model1
 """
@@ -68,18 +74,23 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from .augment import AugmentSpec
+from .claims import counted
 from .config import RunConfig
 from .data import TRAIN_MEAN, TRAIN_STD, load_fashion_mnist, split_indices, to_float
 from .models import build_model
 from .store import REPO_ROOT
-from .train import Engine, make_loss, make_optimizer, prefers_channels_last
+from .train import (Engine, cpu_bfloat16_flags, cpuinfo_field, make_loss, make_optimizer, precision_problem,
+                    prefers_channels_last)
 
 DEFAULT_OUTPUT = REPO_ROOT / "book" / "results" / "benchmark.json"
 
 # The issue's targets, checked on the appendix page; the peak-share target (effective GFLOP/s over the
 # theoretical float32 peak) is about these cases.
-TARGETS = {"geomean_speedup": 1.5, "share_of_peak": 0.45, "parallel_ratio": 1.5}
+TARGETS = {"geomean_speedup": 1.5, "share_of_peak": 0.45, "parallel_ratio": 1.5, "bfloat16_ratio": 1.5}
 PEAK_CASES = ("model1", "cnn3_128_b128")
+# The bfloat16 target is about the convolutional models at this batch size and above; smaller batches
+# (chapter 4's batch 8) are reported beside it.
+BFLOAT16_TARGET_MIN_BATCH = 32
 
 # float32 lanes of the widest vector FMA instructions, by /proc/cpuinfo flag, widest first.
 FLOAT32_LANES = (("avx512f", 16, "AVX-512"), ("avx2", 8, "AVX2"))
@@ -88,7 +99,6 @@ FLOAT32_LANES = (("avx512f", 16, "AVX-512"), ("avx2", 8, "AVX2"))
 # units); some Xeon Silver/Bronze have one 512-bit unit, and Zen 4 runs a 512-bit FMA as two 256-bit
 # halves, so on those the theoretical peak computed here is twice the true one.
 FMA_UNITS_PER_CORE = 2
-CPUINFO = Path("/proc/cpuinfo")
 CPU_MAX_FREQ = Path("/sys/devices/system/cpu/cpu0/cpufreq/cpuinfo_max_freq")  # kHz
 FLOP_CONVENTION = (
     "FlopCounterMode on one forward pass (convolutions, linear layers, matmuls, attention; "
@@ -114,14 +124,14 @@ class Case:
     normalize: tuple[float, float] | None = None  # None: pixels in [0, 1] (ToTensor only)
     augment: dict = field(default_factory=dict)  # AugmentSpec fields
 
-    def config(self, seed: int = 42) -> RunConfig:
+    def config(self, seed: int = 42, precision: str = "float32") -> RunConfig:
         # eval_subset / val_steps keep the validation and test tensors that prepare_splits also
         # builds tiny: only the training split is used here.
         return RunConfig(
             model=self.model, model_args=dict(self.model_args), normalize=self.normalize,
             augment=dict(self.augment), optimizer=self.optimizer, lr=self.lr,
             weight_decay=self.weight_decay, batch_size=self.batch_size, seed=seed,
-            eval_subset=1, val_steps=1,
+            eval_subset=1, val_steps=1, precision=precision,
         )
 
 
@@ -311,8 +321,8 @@ class ReferenceProcess:
 class EngineLoop:
     """Our engine, timed through ``train.Engine.step``: the code the chapters train with."""
 
-    def __init__(self, case: Case, seed: int = 42):
-        self.engine = Engine.build(case.config(seed), device="cpu")
+    def __init__(self, case: Case, seed: int = 42, precision: str = "float32"):
+        self.engine = Engine.build(case.config(seed, precision), device="cpu")
         self.engine.model.train()
         self.channels_last = prefers_channels_last(self.engine.model)  # Engine.build's own rule
         self.batch_size = self.engine.config.batch_size
@@ -442,18 +452,6 @@ def best_of_peaks(*peaks: dict) -> dict:
     return {**peaks[0], "gflops": max(per_size.values()), "gflops_per_size": per_size, "measurements": len(peaks)}
 
 
-def cpuinfo_field(name: str) -> str | None:
-    """The first value of ``name`` in /proc/cpuinfo ("model name", "flags", "cpu MHz"), or None."""
-    try:
-        for line in CPUINFO.read_text().splitlines():
-            key, _, value = line.partition(":")
-            if key.strip() == name:
-                return value.strip()
-    except OSError:
-        pass
-    return None
-
-
 def max_clock_mhz() -> tuple[float, str] | None:
     """The CPU's clock in MHz and where it was read: the maximum (turbo) clock from cpufreq or psutil,
     else /proc/cpuinfo's "cpu MHz" (the current clock; a virtual machine reports its nominal one), else None."""
@@ -581,20 +579,29 @@ def measure_parallel(case: Case, threads: int, warmup: int, steps: int, min_time
 # --------------------------------------------------------------------------- one run
 
 
-def measure_case(case: Case, threads: int, warmup: int, steps: int, min_time: float, repeats: int) -> dict:
-    """Both pipelines on one case; ``run_benchmark`` adds the shares of the theoretical peak and of the
-    measured matmul rate."""
+def best_run(runs: list[dict]) -> dict:
+    return max(runs, key=lambda r: r["images_per_s"])
+
+
+def measure_case(case: Case, threads: int, warmup: int, steps: int, min_time: float, repeats: int,
+                 bfloat16: bool = True) -> dict:
+    """Both pipelines on one case, and the engine in bfloat16 too with ``bfloat16``; ``run_benchmark`` adds
+    the shares of the theoretical peak and of the measured matmul rate."""
     engine = EngineLoop(case)
-    ref_runs, engine_runs = [], []
+    low = EngineLoop(case, precision="bfloat16") if bfloat16 else None
+    ref_runs, engine_runs, bfloat16_runs = [], [], []
     with ReferenceProcess(case, threads) as reference:
-        for repeat in range(repeats):  # alternate, so that background load hits both alike
+        for repeat in range(repeats):  # alternate, so that background load hits all alike
             first = warmup if repeat == 0 else 0
             ref_runs.append(reference.time(first, steps, min_time))
             engine_runs.append(time_steps(engine.step, first, steps, min_time))
-    ref_best = max(ref_runs, key=lambda r: r["images_per_s"])
+            if low is not None:
+                bfloat16_runs.append(time_steps(low.step, first, steps, min_time))
+    ref_best = best_run(ref_runs)
     # Amdahl: removing the reference's data loading, and nothing else, would give at most this
     loading_share = ref_best["loading_seconds"] / ref_best["seconds"]
-    engine_best = max(engine_runs, key=lambda r: r["images_per_s"])
+    engine_best = best_run(engine_runs)
+    bfloat16_best = best_run(bfloat16_runs)["images_per_s"] if bfloat16_runs else None
     flops = count_flops(case)
     gflops = engine_best["images_per_s"] * flops["train_flops_per_image"] / 1e9
     return {
@@ -602,6 +609,7 @@ def measure_case(case: Case, threads: int, warmup: int, steps: int, min_time: fl
         "batch_size": case.batch_size, "optimizer": case.optimizer, "lr": case.lr,
         "weight_decay": case.weight_decay, "normalize": case.normalize, "augment": case.augment,
         "channels_last": engine.channels_last,
+        "convolutional": any(isinstance(m, nn.Conv2d) for m in engine.engine.model.modules()),
         "reference_images_per_s": ref_best["images_per_s"],
         "engine_images_per_s": engine_best["images_per_s"],
         "speedup": engine_best["images_per_s"] / ref_best["images_per_s"],
@@ -612,6 +620,9 @@ def measure_case(case: Case, threads: int, warmup: int, steps: int, min_time: fl
         **flops,
         "engine_gflops": gflops,
         "reference_runs": ref_runs, "engine_runs": engine_runs,
+        "bfloat16_images_per_s": bfloat16_best,
+        "bfloat16_ratio": bfloat16_best and bfloat16_best / engine_best["images_per_s"],
+        "bfloat16_runs": bfloat16_runs,
     }
 
 
@@ -675,6 +686,20 @@ def peak_sentence(result: dict) -> str:
             f"{matmul}, {100 * result['matmul_peak']['gflops'] / ceiling['gflops']:.0f}% of it.")
 
 
+def bfloat16_line(result: dict) -> str:
+    """The printed table's bfloat16 summary: each case's ratio and the geometric means."""
+    skipped = bfloat16_skipped(result)
+    if skipped is not None:
+        return f"bfloat16: not measured ({skipped})"
+    ratios = ", ".join(f"{row['key']} {row['bfloat16_ratio']:.2f}x" for row in result["cases"])
+    groups = bfloat16_groups(result)
+    means = [f"{geometric_mean([r['bfloat16_ratio'] for r in rows]):.2f}x {what}"
+             for what, rows in ((f"over the convolutional models at batch >= {BFLOAT16_TARGET_MIN_BATCH} (target "
+                                 f"{TARGETS['bfloat16_ratio']}x)", groups["target"]),
+                                (f"at batch < {BFLOAT16_TARGET_MIN_BATCH}", groups["small"])) if rows]
+    return f"bfloat16 / float32 (engine): {ratios}" + (f"; geometric mean {', '.join(means)}" if means else "")
+
+
 def format_table(result: dict) -> str:
     basis, shares = peak_shares(result)
     share_header = "% of theor." if basis == "theoretical peak" else "% of matmul"
@@ -701,6 +726,7 @@ def format_table(result: dict) -> str:
             f"2 processes x 1 thread {parallel['side_by_side']['images_per_s']:,.0f} img/s vs one after "
             f"another with {parallel['one_after_another']['threads']} threads "
             f"{parallel['one_after_another']['images_per_s']:,.0f} img/s -> {parallel['ratio']:.2f}x")
+    lines.append(bfloat16_line(result))
     lines.append(dropout_sentence(result["dropout_mask"]))
     lines.append(f"FLOPs: {FLOP_CONVENTION}")
     return "\n".join(lines)
@@ -730,6 +756,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                              "benchmark` then regenerates the pages made from it; any other file leaves them alone)")
     parser.add_argument("--render", metavar="JSON", default=None,
                         help="measure nothing: print a saved result as the speed appendix's Markdown tables")
+    parser.add_argument("--bfloat16", action=argparse.BooleanOptionalAction, default=True,
+                        help="also time the engine with precision='bfloat16' (default: on; needs a CPU with "
+                             "avx512_bf16 or amx_bf16; --no-bfloat16 measures float32 only)")
     parser.add_argument("--quick", action="store_true", help="a few steps and a small matmul: a smoke test")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
@@ -749,6 +778,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error("--threads must be at least 1")
     if args.render is not None and not Path(args.render).is_file():
         parser.error(f"--render: no file {args.render} (give a JSON file that `fmnist-book benchmark` wrote)")
+    if args.render is None and args.bfloat16 and (problem := precision_problem("bfloat16", "cpu")) is not None:
+        parser.error(f"{problem}; or pass --no-bfloat16 to measure float32 only")
     return args
 
 
@@ -803,7 +834,8 @@ def run_benchmark(args: argparse.Namespace, cases: list[Case], threads: int) -> 
     bar = tqdm(cases, desc="benchmark", unit="model", disable=args.no_progress)
     for case in bar:
         bar.set_postfix_str(case.key)
-        rows.append(measure_case(case, threads, args.warmup, args.steps, args.min_time, args.repeats))
+        rows.append(measure_case(case, threads, args.warmup, args.steps, args.min_time, args.repeats,
+                                 bfloat16=args.bfloat16))
     bar.close()
     peak = best_of_peaks(peak_before, matmul_peak(args.matmul_sizes, peak_repeats))
     ceiling = theoretical_peak(threads)
@@ -833,6 +865,9 @@ def run_benchmark(args: argparse.Namespace, cases: list[Case], threads: int) -> 
         "geomean_speedup": geometric_mean([row["speedup"] for row in rows]),
         "geomean_loading_free_speedup": geometric_mean([row["loading_free_speedup"] for row in rows]),
         "parallel": parallel,
+        # measured or not, and with which of the CPU's bfloat16 instructions (train.BFLOAT16_CPU_FLAGS)
+        "bfloat16": {"measured": args.bfloat16, "cpu_flags": cpu_bfloat16_flags(),
+                     "skipped": None if args.bfloat16 else "--no-bfloat16"},
         "op_profiles": profiles,
         "dropout_mask": dropout,
     }
@@ -894,10 +929,85 @@ def repeat_speedups(row: dict) -> list[float]:
     return [e["images_per_s"] / r["images_per_s"] for r, e in zip(row["reference_runs"], row["engine_runs"])]
 
 
-def _spread(row: dict) -> str:
-    ratios = repeat_speedups(row)
+def _spread(ratios: list[float]) -> str:
+    """The range of per-repeat ratios, or the one value where they agree to two decimals."""
     low, high = min(ratios), max(ratios)
     return f"{low:.2f}x" if f"{low:.2f}" == f"{high:.2f}" else f"{low:.2f}-{high:.2f}x"
+
+
+def bfloat16_skipped(result: dict) -> str | None:
+    """Why ``result`` holds no bfloat16 timing (the option that skipped it, or its age); None where it does."""
+    recorded = result.get("bfloat16")
+    if recorded is None:
+        return "recorded before the benchmark measured bfloat16"
+    return None if recorded["measured"] else recorded["skipped"]
+
+
+def bfloat16_groups(result: dict) -> dict[str, list[dict]]:
+    """The cases of the bfloat16 target (convolutional, batch at least ``BFLOAT16_TARGET_MIN_BATCH``) and the
+    cases of smaller batches, reported beside it; call only where ``bfloat16_skipped`` is None."""
+    rows = result["cases"]
+    return {"target": [r for r in rows if r["convolutional"] and r["batch_size"] >= BFLOAT16_TARGET_MIN_BATCH],
+            "small": [r for r in rows if r["batch_size"] < BFLOAT16_TARGET_MIN_BATCH]}
+
+
+def bfloat16_repeat_ratios(row: dict) -> list[float]:
+    """bfloat16 over float32 per alternating repeat (each timed just after the other)."""
+    return [b["images_per_s"] / e["images_per_s"] for e, b in zip(row["engine_runs"], row["bfloat16_runs"])]
+
+
+def bfloat16_target_row(result: dict) -> str:
+    """The bfloat16 line of the targets table: the geometric mean over the target's cases, met or missed."""
+    target = (f"| bfloat16 at least {TARGETS['bfloat16_ratio']}x float32 (engine; geometric mean over the "
+              f"convolutional models at batch {BFLOAT16_TARGET_MIN_BATCH} or more) |")
+    skipped = bfloat16_skipped(result)
+    if skipped is not None:
+        return f"{target} not measured in this result ({skipped}) | **not checked** |"
+    cases = bfloat16_groups(result)["target"]
+    if not cases:
+        return f"{target} no such case in this result | **not checked** |"
+    ratio = geometric_mean([row["bfloat16_ratio"] for row in cases])
+    verdict = "**met**" if ratio >= TARGETS["bfloat16_ratio"] else "**missed**"
+    keys = ", ".join(row["key"] for row in cases)
+    return f"{target} {ratio:.2f}x over {counted(len(cases), 'case')} ({keys}) | {verdict} |"
+
+
+def bfloat16_small_batch_sentence(result: dict) -> str | None:
+    """What bfloat16 gives at the batch sizes below the target's (chapter 4's batch 8), or None."""
+    small = bfloat16_groups(result)["small"]
+    if not small:
+        return None
+    ratio = geometric_mean([row["bfloat16_ratio"] for row in small])
+    batches = " and ".join(str(b) for b in sorted({row["batch_size"] for row in small}))
+    if len(small) == 1:
+        measured = f"({small[0]['key']}) bfloat16 trains at {ratio:.2f}x the float32 speed"
+    else:
+        low = min(small, key=lambda row: row["bfloat16_ratio"])
+        high = max(small, key=lambda row: row["bfloat16_ratio"])
+        measured = (f"({counted(len(small), 'case')}) bfloat16 trains at {ratio:.2f}x the float32 speed (geometric "
+                    f"mean; from {low['bfloat16_ratio']:.2f}x for {low['key']} to {high['bfloat16_ratio']:.2f}x for "
+                    f"{high['key']})")
+    verdict = "faster than" if ratio > 1 else "slower than" if ratio < 1 else "as fast as"
+    return f"At batch {batches} {measured}: {verdict} float32 at this batch size."
+
+
+def bfloat16_markdown(result: dict) -> list[str]:
+    """The appendix's bfloat16 table, or the line that says why the result has none."""
+    skipped = bfloat16_skipped(result)
+    if skipped is not None:
+        return [f"The engine in bfloat16 was not measured in this result ({skipped})."]
+    flags = result["bfloat16"]["cpu_flags"]
+    lines = ["The engine in bfloat16 (`precision=\"bfloat16\"`: the forward pass under `torch.autocast`, weights "
+             "and optimiser in float32) against the engine in float32, timed alternately with the two pipelines "
+             f"above, on a CPU with {' and '.join(flags) if flags else 'no bfloat16 instructions listed'}:", "",
+             "| Case | Batch | Convolutional | Engine float32 img/s | Engine bfloat16 img/s | bfloat16 / float32 "
+             "| Per repeat |",
+             "|---|---:|:-:|---:|---:|---:|---:|"]
+    for row in result["cases"]:
+        lines.append(f"| {row['key']} | {row['batch_size']} | {'yes' if row['convolutional'] else 'no'} "
+                     f"| {row['engine_images_per_s']:,.0f} | {row['bfloat16_images_per_s']:,.0f} "
+                     f"| {row['bfloat16_ratio']:.2f}x | {_spread(bfloat16_repeat_ratios(row))} |")
+    return lines
 
 
 def dropout_sentence(dropout: dict) -> str:
@@ -922,7 +1032,7 @@ def speed_markdown(result: dict | None) -> str:
              "| Case | Ch. | Batch | Reference img/s | Engine img/s | Speed-up | Per repeat |",
              "|---|---:|---:|---:|---:|---:|---:|"]
     lines += [f"| {row['key']} | {row['chapter']} | {row['batch_size']} | {row['reference_images_per_s']:,.0f} "
-              f"| {row['engine_images_per_s']:,.0f} | {row['speedup']:.2f}x | {_spread(row)} |"
+              f"| {row['engine_images_per_s']:,.0f} | {row['speedup']:.2f}x | {_spread(repeat_speedups(row))} |"
               for row in result["cases"]]
     basis, shares = peak_shares(result)
     lines += ["", f"Where the speed-up comes from, and the engine's effective GFLOP/s (counted FLOPs of a training "
@@ -933,6 +1043,7 @@ def speed_markdown(result: dict | None) -> str:
     lines += [f"| {row['key']} | {100 * row['reference_loading_share']:.1f}% | {row['loading_free_speedup']:.2f}x "
               f"| {_faults(row)} | {row['engine_gflops']:.1f} | {100 * shares[row['key']]:.1f}% |"
               for row in result["cases"]]
+    lines += ["", *bfloat16_markdown(result)]
     parallel = result["parallel"]
     slowest = min(result["cases"], key=lambda row: row["speedup"])
 
@@ -946,7 +1057,7 @@ def speed_markdown(result: dict | None) -> str:
               + f". {peak_sentence(result)}", "",
               "| Target | Measured | |", "|---|---|---|",
               f"| no model slower than the reference | slowest: {slowest['key']} at {slowest['speedup']:.2f}x "
-              f"(per repeat {_spread(slowest)}) | {met(slowest['speedup'] >= 1)} |",
+              f"(per repeat {_spread(repeat_speedups(slowest))}) | {met(slowest['speedup'] >= 1)} |",
               f"| geometric-mean speed-up at least {TARGETS['geomean_speedup']}x | {result['geomean_speedup']:.2f}x "
               f"over {len(result['cases'])} cases (if the reference's data loading took no time: "
               f"{result['geomean_loading_free_speedup']:.2f}x) | {met(result['geomean_speedup'] >= TARGETS['geomean_speedup'])} |"]
@@ -961,6 +1072,9 @@ def speed_markdown(result: dict | None) -> str:
         lines.append(f"| independent batch-{parallel['batch_size']} runs side by side at least "
                      f"{TARGETS['parallel_ratio']}x one after another | {parallel['ratio']:.2f}x ({parallel['model']}) "
                      f"| {met(parallel['ratio'] >= TARGETS['parallel_ratio'])} |")
+    lines.append(bfloat16_target_row(result))
+    if bfloat16_skipped(result) is None and (sentence := bfloat16_small_batch_sentence(result)) is not None:
+        lines += ["", sentence]
     for key, ops in (result.get("op_profiles") or {}).items():
         lines += ["", f"Where a training step of **{key}** spends its time (operators by self CPU time, "
                   "`torch.profiler`, 10 steps):", "", "| Operator | Calls per step | ms per step | Share |",

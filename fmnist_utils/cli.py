@@ -308,7 +308,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--update", action="store_true",
                    help="re-record runs whose code changed while their model still computes the same on the probe")
     p.set_defaults(func=cmd_verify)
-    sub.add_parser("benchmark", help="engine vs reference pipeline, GFLOP/s vs the CPU's peak (see `benchmark --help`)")
+    sub.add_parser("benchmark", help="engine vs reference pipeline, bfloat16 vs float32, GFLOP/s vs the CPU's peak "
+                                     "(see `benchmark --help`)")
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["benchmark"]:  # the benchmark parses its own options
         from .benchmark import main as benchmark_main

@@ -18,6 +18,10 @@ MONITORS = ("val_loss", "val_acc", "test_loss", "test_acc", "last")
 TRAIN_SETS = ("train", "train+test")
 DATASETS = ("fashion_mnist", "digits")
 EVAL_SETS = ("test", "train")
+# "float32": every operation in float32, as the published runs trained. "bfloat16": the forward pass runs
+# under torch.autocast(dtype=torch.bfloat16) (matrix multiplies and convolutions in bfloat16); the loss,
+# the backward's accumulation into float32 weights and the optimiser stay float32.
+PRECISIONS = ("float32", "bfloat16")
 
 # Bump when the training loop changes in a way that changes numbers: every stored run is then retrained.
 ENGINE_VERSION = 1
@@ -58,6 +62,9 @@ class RunConfig:
     eval_at_epochs: tuple[int, ...] = ()  # also evaluate on the eval set after these epochs
     track_test: bool = False  # evaluate on the test set every epoch (needed when monitoring test metrics)
     seed: int = 42  # initialisation, shuffling, augmentation and dropout
+    # arithmetic (PRECISIONS): "bfloat16" is faster where the device has bfloat16 instructions (train.fast_bfloat16)
+    # and gives other numbers; the default adds nothing to the key
+    precision: str = "float32"
     # logging (opt-in; the default None adds nothing to the key or the history)
     log_every_steps: int | None = None  # also record the loss of every n-th step: history rows get "step_losses"
 
@@ -77,6 +84,8 @@ class RunConfig:
             problems.append(f"train_on={self.train_on!r} (allowed: {', '.join(TRAIN_SETS)})")
         if self.eval_on not in EVAL_SETS:
             problems.append(f"eval_on={self.eval_on!r} (allowed: {', '.join(EVAL_SETS)})")
+        if self.precision not in PRECISIONS:
+            problems.append(f"precision={self.precision!r} (allowed: {', '.join(PRECISIONS)})")
         for name in ("epochs", "batch_size", "eval_batch_size"):
             if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
                 problems.append(f"{name}={getattr(self, name)!r} (must be a positive integer)")

@@ -162,13 +162,13 @@ class RunProgress:
 
     def finish(self, model: nn.Module, eval_x: torch.Tensor, eval_y: torch.Tensor, loss_fn,
                device: torch.device) -> TrainResult:
-        """Restore the best state into ``model`` (with ``select_best``), evaluate it on the eval set,
-        delete the checkpoint and return the run's result."""
+        """Restore the best state into ``model`` (with ``select_best``), evaluate it on the eval set (in the
+        run's precision), delete the checkpoint and return the run's result."""
         config = self.config
         if config.select_best and self.best_state is not None:
             model.load_state_dict(self.best_state)
         started = time.perf_counter()
-        final = evaluate_model(model, eval_x, eval_y, loss_fn, config.eval_batch_size)
+        final = evaluate_model(model, eval_x, eval_y, loss_fn, config.eval_batch_size, config.precision)
         metrics = summary_metrics(eval_y.cpu().numpy(), final.predictions)
         metrics.update(loss=final.loss, epochs_run=self.epochs_done,
                        best_epoch=self.best_epoch if config.select_best else self.epochs_done)

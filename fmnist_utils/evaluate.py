@@ -1,6 +1,7 @@
 """Evaluation: loss, accuracy and predictions of a model; reports computed from stored predictions."""
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -8,6 +9,7 @@ import pandas as pd
 import torch
 from sklearn.metrics import accuracy_score, classification_report, confusion_matrix, f1_score
 
+from .config import PRECISIONS
 from .data import CLASSES
 
 
@@ -19,18 +21,34 @@ class Evaluation:
     confidence: np.ndarray  # softmax probability of the predicted class
 
 
+def autocast(precision: str, device_type: str):
+    """The context a run's forward passes run in (``RunConfig.precision``): none for "float32";
+    ``torch.autocast`` to bfloat16 for "bfloat16". Training and evaluation both use it."""
+    if precision == "float32":
+        return contextlib.nullcontext()
+    if precision == "bfloat16":
+        return torch.autocast(device_type, dtype=torch.bfloat16)
+    raise ValueError(f"precision={precision!r}; allowed: {', '.join(PRECISIONS)}")
+
+
 @torch.inference_mode()
-def evaluate_model(model, x: torch.Tensor, y: torch.Tensor, loss_fn, batch_size: int = 1000) -> Evaluation:
-    """Mean loss, accuracy and predictions over (x, y), in eval mode (restores the previous mode)."""
+def evaluate_model(model, x: torch.Tensor, y: torch.Tensor, loss_fn, batch_size: int = 1000,
+                   precision: str = "float32") -> Evaluation:
+    """Mean loss, accuracy and predictions over (x, y), in eval mode (restores the previous mode).
+
+    The forward pass runs in ``precision`` (``autocast``); the logits are cast to float32 before the
+    loss and the softmax."""
     was_training = model.training
     model.eval()
     loss_sum = 0.0
     predictions, confidences = [], []
     for start in range(0, len(y), batch_size):
-        logits = model(x[start: start + batch_size])
+        with autocast(precision, x.device.type):
+            logits = model(x[start: start + batch_size])
+        logits = logits.float()
         target = y[start: start + batch_size]
         loss_sum += loss_fn(logits, target).item() * len(target)
-        probabilities = logits.float().softmax(dim=1)
+        probabilities = logits.softmax(dim=1)
         confidence, predicted = probabilities.max(dim=1)
         predictions.append(predicted.cpu())
         confidences.append(confidence.cpu())

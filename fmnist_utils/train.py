@@ -9,7 +9,8 @@ checkpoint selection, fixed step budgets, staged evaluation, and resumable per-e
 ``train`` computes each epoch's numbers (steps, validation, test and staged evaluations); what is done
 with them after the epoch - the history row, the scheduler step, best-checkpoint bookkeeping, early
 stopping, the checkpoint, the final selection and evaluation - is ``epochs.RunProgress``, which the
-batched trainer (``batched``) shares.
+batched trainer (``batched``) shares. A run with ``precision="bfloat16"`` runs its forward passes under
+``torch.autocast`` and is refused where the device has no fast bfloat16 (``fast_bfloat16``).
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ import functools
 import math
 import platform
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,10 +31,10 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from .augment import AugmentSpec, augment_batch
-from .config import RunConfig
+from .config import PRECISIONS, RunConfig
 from .data import load_fashion_mnist, split_indices, to_float
 from .epochs import RunProgress, TrainResult
-from .evaluate import evaluate_model
+from .evaluate import autocast, evaluate_model
 from .models import build_model
 
 
@@ -47,6 +49,105 @@ def choose_device(device: str = "auto") -> torch.device:
     if device not in ("cpu", "cuda", "mps") and not device.startswith("cuda:"):
         raise ValueError(f"device={device!r}; allowed: auto, cpu, cuda, cuda:N, mps")
     return torch.device(device)
+
+
+CPUINFO = Path("/proc/cpuinfo")
+# x86 instructions that compute in bfloat16: AVX-512 BF16 (dot products) and AMX-BF16 (tile matrix multiplies).
+# Without either, PyTorch emulates bfloat16 with float32 instructions plus conversions: slower than float32.
+BFLOAT16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
+
+
+def cpuinfo_field(name: str) -> str | None:
+    """The first value of ``name`` in /proc/cpuinfo ("model name", "flags", "cpu MHz"), or None."""
+    try:
+        for line in CPUINFO.read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() == name:
+                return value.strip()
+    except OSError:
+        pass
+    return None
+
+
+def cpu_bfloat16_flags() -> list[str] | None:
+    """Which of ``BFLOAT16_CPU_FLAGS`` /proc/cpuinfo lists for this CPU; None where it lists no flags."""
+    flags = cpuinfo_field("flags")
+    return None if flags is None else [flag for flag in BFLOAT16_CPU_FLAGS if flag in flags.split()]
+
+
+def _cpu_bfloat16_problem() -> str | None:
+    found = cpu_bfloat16_flags()
+    if found is None:
+        return (f"the CPU's instruction flags could not be read from {CPUINFO}, so its bfloat16 instructions "
+                f"({' or '.join(BFLOAT16_CPU_FLAGS)}) cannot be detected")
+    if not found:
+        return (f"the CPU ({cpuinfo_field('model name') or platform.processor() or 'unknown model'}) lists neither "
+                f"{' nor '.join(BFLOAT16_CPU_FLAGS)} among its flags in {CPUINFO} (PyTorch's vector kernels: "
+                f"{torch.backends.cpu.get_cpu_capability()}), so bfloat16 would be emulated with float32 "
+                "instructions, slower than float32 itself")
+    return None
+
+
+def _cuda_bfloat16_problem(device: torch.device) -> str | None:
+    if not torch.cuda.is_available():
+        return "CUDA is not available to this PyTorch (torch.cuda.is_available() is False)"
+    index = device.index if device.index is not None else torch.cuda.current_device()
+    name = torch.cuda.get_device_name(index)
+    major, minor = torch.cuda.get_device_capability(index)
+    if (major, minor) < (8, 0):
+        return (f"the GPU {name} has compute capability {major}.{minor} (torch.cuda.get_device_capability); "
+                "bfloat16 arithmetic needs 8.0 (Ampere) or newer, below that PyTorch emulates it")
+    with torch.cuda.device(index):
+        if not torch.cuda.is_bf16_supported(including_emulation=False):
+            return (f"torch.cuda.is_bf16_supported(including_emulation=False) is False for the GPU {name} "
+                    f"(torch {torch.__version__}, CUDA {torch.version.cuda})")
+    return None
+
+
+def _mps_bfloat16_problem(device: torch.device) -> str | None:
+    """A matrix multiply under bfloat16 autocast on the device: the installed PyTorch and macOS either run it
+    in bfloat16, or fail, or (with a warning) switch autocast off."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # autocast's "disabling" warning: the dtype below tells it
+            with torch.autocast(device.type, dtype=torch.bfloat16):
+                product = torch.ones(2, 2, device=device) @ torch.ones(2, 2, device=device)
+    except (RuntimeError, TypeError) as error:
+        return f"a bfloat16 matrix multiply on MPS failed with torch {torch.__version__}: {error}"
+    if product.dtype != torch.bfloat16:
+        return (f"torch {torch.__version__} does not autocast to bfloat16 on MPS (a matrix multiply came out "
+                f"{product.dtype})")
+    return None
+
+
+def fast_bfloat16(device: str | torch.device = "auto") -> str | None:
+    """Why ``device`` has no fast bfloat16 arithmetic, with how that was detected; None where it has.
+
+    CPU: ``avx512_bf16`` or ``amx_bf16`` among /proc/cpuinfo's flags. CUDA: compute capability 8.0 or
+    newer and ``torch.cuda.is_bf16_supported(including_emulation=False)``. MPS: a matrix multiply under
+    bfloat16 autocast must run in bfloat16 with the installed PyTorch."""
+    device = choose_device(device) if isinstance(device, str) else device
+    if device.type == "cpu":
+        return _cpu_bfloat16_problem()
+    if device.type == "cuda":
+        return _cuda_bfloat16_problem(device)
+    if device.type == "mps":
+        return _mps_bfloat16_problem(device)
+    return f"no bfloat16 check exists for device type {device.type!r}"
+
+
+def precision_problem(precision: str, device: str | torch.device = "auto") -> str | None:
+    """What is wrong with training in ``precision`` on ``device`` (an unknown precision; bfloat16 where the
+    device has no fast bfloat16, see ``fast_bfloat16``), with the fix; None where nothing is."""
+    if precision not in PRECISIONS:
+        return f"precision={precision!r} is unknown; use one of {', '.join(PRECISIONS)}"
+    if precision == "bfloat16":
+        device = choose_device(device) if isinstance(device, str) else device  # "auto" named as what it chose
+        reason = fast_bfloat16(device)
+        if reason is not None:
+            return (f"precision='bfloat16' is refused on {device}, which has no fast bfloat16: {reason}. "
+                    "Use precision='float32' (the default) on this device")
+    return None
 
 
 # mallopt parameters of glibc's <malloc.h>
@@ -218,6 +319,9 @@ class Engine:
     @classmethod
     def build(cls, config: RunConfig, device: str = "auto", channels_last: bool | None = None) -> "Engine":
         torch_device = choose_device(device)
+        problem = precision_problem(config.precision, torch_device)
+        if problem is not None:
+            raise ValueError(problem)
         keep_freed_memory()
         torch.manual_seed(config.seed)  # weight initialisation and dropout
         model = build_model(config.model, **config.model_args)
@@ -240,11 +344,16 @@ class Engine:
         return epoch_order(self.config, len(self.splits.train_y), steps, self.generator).to(self.device)
 
     def step(self, index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """One optimisation step on the images at ``index``; returns (loss, logits, labels), detached."""
+        """One optimisation step on the images at ``index``; returns (loss, logits, labels), detached.
+
+        With ``precision="bfloat16"`` the forward pass runs under ``torch.autocast``; the loss, the
+        backward pass's gradients of the float32 weights and the optimiser stay float32."""
         x, y = self.splits.train_x[index], self.splits.train_y[index]
         if not self.augment.is_identity():
             x = augment_batch(x, self.augment, self.generator)
-        logits = self.model(x)
+        with autocast(self.config.precision, self.device.type):  # nothing for float32
+            logits = self.model(x)
+        logits = logits.float()  # the loss in float32 (a no-op for float32 logits)
         loss = self.loss_fn(logits, y)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -282,6 +391,9 @@ def train(
             scheduler.load_state_dict(state["scheduler"])
         torch.set_rng_state(state["torch_rng"])
 
+    def evaluate(x: torch.Tensor, y: torch.Tensor):
+        return evaluate_model(model, x, y, loss_fn, config.eval_batch_size, config.precision)
+
     n_train = len(splits.train_y)
     steps = config.steps_per_epoch or math.ceil(n_train / config.batch_size)
     epoch_bar = tqdm(range(run.epochs_done, config.epochs), desc=config.model, unit="epoch",
@@ -309,11 +421,11 @@ def train(
         lr = optimizer.param_groups[0]["lr"]  # the rate this epoch trained with, before the scheduler steps
         val = test = None
         if splits.val_x is not None:
-            val = evaluate_model(model, splits.val_x, splits.val_y, loss_fn, config.eval_batch_size)
+            val = evaluate(splits.val_x, splits.val_y)
         if config.track_test:
-            test = evaluate_model(model, splits.test_x, splits.test_y, loss_fn, config.eval_batch_size)
+            test = evaluate(splits.test_x, splits.test_y)
         if epoch + 1 in config.eval_at_epochs:
-            stage = evaluate_model(model, splits.eval_x, splits.eval_y, loss_fn, config.eval_batch_size)
+            stage = evaluate(splits.eval_x, splits.eval_y)
             run.add_stage(epoch + 1, stage.loss, stage.accuracy, train_seconds)
         row = run.record(epoch + 1, train_loss=loss_sum.item() / seen, train_acc=correct.item() / seen,
                          train_images=seen, lr=lr,

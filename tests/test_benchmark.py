@@ -8,7 +8,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from fmnist_utils import benchmark
+from fmnist_utils import benchmark, train
 from fmnist_utils.benchmark import (Case, ReferenceLoop, ReferenceProcess, StudyDataset, best_of_peaks, case_by_key,
                                     count_flops, format_table, last_result, main, op_profile, other_work_share,
                                     repeat_speedups, select_cases, speed_markdown, theoretical_peak)
@@ -26,8 +26,10 @@ AVX512_PEAK = {"gflops": 473.6, "cores": 2, "float32_lanes": 16, "vector_extensi
 @pytest.fixture(scope="module")
 def quick_result(tmp_path_factory):
     output = tmp_path_factory.mktemp("benchmark") / "b.json"
+    # bfloat16 is timed where the CPU has its instructions; elsewhere the benchmark refuses it unless told
+    without = [] if train.fast_bfloat16("cpu") is None else ["--no-bfloat16"]
     assert main(["--quick", "--no-progress", "--threads", "1", "--models", "model1", "lenet5",
-                 "--output", str(output)]) == 0
+                 "--output", str(output), *without]) == 0
     return json.loads(output.read_text())
 
 
@@ -57,6 +59,88 @@ def test_quick_run_measures_both_pipelines(quick_result):
         assert row["reference_page_faults_per_step"] >= 0 and row["engine_page_faults_per_step"] >= 0
     assert list(quick_result["dropout_mask"]["ns_per_element"]) == ["1"]  # --threads 1: one count to time
     assert quick_result["dropout_mask"]["ns_per_element"]["1"] > 0
+
+
+def test_quick_run_times_the_engine_in_bfloat16_too(quick_result):
+    if not quick_result["bfloat16"]["measured"]:
+        pytest.skip(f"this CPU has no fast bfloat16: {train.fast_bfloat16('cpu')}")
+    assert quick_result["bfloat16"]["cpu_flags"]  # which instructions it ran with
+    for row in quick_result["cases"]:
+        assert len(row["bfloat16_runs"]) == len(row["engine_runs"]) == 1  # alternating with the float32 timing
+        assert row["bfloat16_images_per_s"] == row["bfloat16_runs"][0]["images_per_s"] > 0
+        assert row["bfloat16_ratio"] == pytest.approx(row["bfloat16_images_per_s"] / row["engine_images_per_s"])
+        assert row["convolutional"]  # model1 and lenet5 both
+    page = speed_markdown(quick_result)
+    assert "| model1 | 128 | yes |" in page and "| lenet5 | 8 | yes |" in page
+    assert "At batch 8 (lenet5) bfloat16 trains at" in page
+    assert "bfloat16 / float32 (engine): model1" in format_table(quick_result)
+
+
+def test_benchmark_refuses_bfloat16_on_a_cpu_without_it_and_names_the_option(fake_cpu, capsys):
+    fake_cpu(flags="fpu avx avx2 fma avx512f")
+    with pytest.raises(SystemExit):
+        benchmark.parse_args(["--quick"])
+    error = capsys.readouterr().err
+    assert "precision='bfloat16' is refused on cpu, which has no fast bfloat16: the CPU (Test CPU) lists neither " \
+           "avx512_bf16 nor amx_bf16" in error
+    assert "or pass --no-bfloat16 to measure float32 only" in error
+    assert benchmark.parse_args(["--quick", "--no-bfloat16"]).bfloat16 is False
+    fake_cpu(flags="fpu avx avx2 fma avx512f avx512_bf16")
+    assert benchmark.parse_args(["--quick"]).bfloat16 is True
+
+
+def _with_bfloat16(result: dict, ratios: dict[str, float]) -> dict:
+    """``result`` as a run that also timed bfloat16 would record it, with the given bfloat16 / float32 ratios."""
+    result = json.loads(json.dumps(result))
+    result["bfloat16"] = {"measured": True, "cpu_flags": ["avx512_bf16", "amx_bf16"], "skipped": None}
+    for row in result["cases"]:
+        ratio = ratios[row["key"]]
+        row["convolutional"] = row["model"] != "mlp"
+        row["bfloat16_runs"] = [{"images_per_s": run["images_per_s"] * ratio} for run in row["engine_runs"]]
+        row["bfloat16_images_per_s"] = row["engine_images_per_s"] * ratio
+        row["bfloat16_ratio"] = ratio
+    return result
+
+
+# convolutional at batch >= 32: model1, model2, cnn3_128_b32, cnn3_128_b128, flexible_cnn (batch 64)
+BFLOAT16_RATIOS = {"model1": 1.63, "model2": 1.8, "cnn3_128_b32": 1.4, "cnn3_128_b128": 1.71,
+                   "flexible_cnn_6x64_instance": 1.3, "mlp_2x2096": 2.5, "lenet5": 0.6, "resnet_mini": 1.2,
+                   "densenet_tiny": 0.9, "mobilenet_lite": 0.7, "vit_tiny": 1.1, "custom_cnn": 0.8}
+
+
+def test_speed_page_shows_bfloat16_against_float32_and_its_target():
+    result = _with_bfloat16(last_result(), BFLOAT16_RATIOS)
+    page = speed_markdown(result)
+    assert "on a CPU with avx512_bf16 and amx_bf16:" in page
+    assert "| model1 | 128 | yes | 1,587 | 2,586 | 1.63x | 1.63x |" in page
+    assert "| mlp_2x2096 | 512 | no |" in page
+    target = (1.63 * 1.8 * 1.4 * 1.71 * 1.3) ** (1 / 5)  # 1.55: the MLP (not convolutional) and batch 8 left out
+    assert (f"| bfloat16 at least 1.5x float32 (engine; geometric mean over the convolutional models at batch 32 or "
+            f"more) | {target:.2f}x over 5 cases (model1, model2, cnn3_128_b32, cnn3_128_b128, "
+            "flexible_cnn_6x64_instance) | **met** |") in page
+    small = (0.6 * 1.2 * 0.9 * 0.7 * 1.1 * 0.8) ** (1 / 6)
+    assert (f"At batch 8 (6 cases) bfloat16 trains at {small:.2f}x the float32 speed (geometric mean; from 0.60x for "
+            "lenet5 to 1.20x for resnet_mini): slower than float32 at this batch size.") in page
+    missed = speed_markdown(_with_bfloat16(last_result(), {**BFLOAT16_RATIOS, "model1": 1.2}))
+    assert "| 1.46x over 5 cases" in missed and missed.count("**missed**") == page.count("**missed**") + 1
+    line = format_table(result).splitlines()
+    assert any(entry.startswith("bfloat16 / float32 (engine): model1 1.63x, model2 1.80x") and
+               f"geometric mean {target:.2f}x over the convolutional models at batch >= 32 (target 1.5x), "
+               f"{small:.2f}x at batch < 32" in entry for entry in line)
+
+
+def test_speed_page_of_a_result_without_bfloat16_says_why():
+    committed = speed_markdown(last_result())  # recorded before bfloat16 was measured
+    assert "The engine in bfloat16 was not measured in this result (recorded before the benchmark measured " \
+           "bfloat16)." in committed
+    assert "| not measured in this result (recorded before the benchmark measured bfloat16) | **not checked** |" \
+        in committed
+    skipped = {**last_result(), "bfloat16": {"measured": False, "cpu_flags": [], "skipped": "--no-bfloat16"}}
+    assert "| not measured in this result (--no-bfloat16) | **not checked** |" in speed_markdown(skipped)
+    assert "bfloat16: not measured (--no-bfloat16)" in format_table(skipped)
+    only_small = _with_bfloat16(last_result(), BFLOAT16_RATIOS)
+    only_small["cases"] = [row for row in only_small["cases"] if row["batch_size"] == 8]
+    assert "| no such case in this result | **not checked** |" in speed_markdown(only_small)
 
 
 def test_reference_loading_share_and_its_amdahl_bound(quick_result):
@@ -135,7 +219,9 @@ def test_speed_page_reports_each_target_as_met_or_missed(quick_result):
     result["cases"][0]["reference_page_faults_per_step"], result["cases"][0]["engine_page_faults_per_step"] = 12651.7, 0
     result["parallel"] = {"batch_size": 8, "model": "resnet_mini", "ratio": 1.2}
     page = speed_markdown(result)
-    assert page.count("| model1 |") == 2 and page.count("| lenet5 |") == 2  # throughput, then where it comes from
+    # throughput, then where it comes from (then bfloat16 against float32, where the CPU has it)
+    tables = 3 if result["bfloat16"]["measured"] else 2
+    assert page.count("| model1 |") == tables and page.count("| lenet5 |") == tables
     model1_lines = [line for line in page.splitlines() if line.startswith("| model1 |")]
     assert "| 0.80x | 0.80-1.05x |" in model1_lines[0]
     assert "| 12,652 / 0 |" in model1_lines[1] and "| 50.0% |" in model1_lines[1]
@@ -237,7 +323,7 @@ def fake_cpu(monkeypatch, tmp_path):
         cpuinfo = tmp_path / "cpuinfo"
         cpuinfo.write_text(f"processor\t: 0\nmodel name\t: Test CPU\n" + (f"cpu MHz\t\t: {mhz}\n" if mhz else "")
                            + f"flags\t\t: {flags}\n\n")
-        monkeypatch.setattr(benchmark, "CPUINFO", cpuinfo)
+        monkeypatch.setattr(train, "CPUINFO", cpuinfo)  # read by train.cpuinfo_field
         max_freq = tmp_path / "cpuinfo_max_freq"
         if max_khz:
             max_freq.write_text(max_khz + "\n")
