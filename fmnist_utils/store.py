@@ -84,13 +84,9 @@ def _git_commit() -> str | None:
 def cpu_model() -> str | None:
     """The CPU's model name (``platform.processor()`` is empty on Linux). Float results of the same code
     differ between CPUs (their vector kernels round differently), so a run records where it ran."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or None
+    from .train import cpuinfo_field
+
+    return cpuinfo_field("model name") or platform.processor() or None
 
 
 def provenance(device: str, threads: int) -> dict:

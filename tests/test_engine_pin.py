@@ -24,7 +24,7 @@ import torch
 
 from fmnist_utils.batched import train_batched
 from fmnist_utils.config import ENGINE_VERSION, RunConfig
-from fmnist_utils.train import train
+from fmnist_utils.train import cpuinfo_field, train
 
 CHANGED = ("the engine's numbers changed: if intended, bump ENGINE_VERSION in fmnist_utils/config.py (every stored "
            "run is then retrained) and pin the new trajectory here")
@@ -41,11 +41,7 @@ LOOSE = 1e-3
 
 def platform() -> str:
     """What decides the float kernels: torch's version, the CPU's vendor and its vector instruction set."""
-    vendor = "unknown CPU"
-    try:
-        vendor = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("vendor_id"))
-    except (OSError, StopIteration):
-        pass
+    vendor = cpuinfo_field("vendor_id") or "unknown CPU"
     return f"torch {torch.__version__}, {vendor}, {torch.backends.cpu.get_cpu_capability()}"
 
 
