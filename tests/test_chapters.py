@@ -82,3 +82,21 @@ def test_scorecard_compute_ledger_and_speed_page_are_generated_from_the_store():
 def test_book_builds_with_warnings_as_errors(built_book):
     for notebook in NOTEBOOKS:
         assert (built_book / "book" / f"{notebook.stem}.html").exists()
+
+
+def test_no_stored_early_stopping_run_of_a_chapter_has_its_best_epoch_at_its_cap():
+    """A run that stopped at its epoch cap while still improving cannot carry a claim about where training
+    ends: every early-stopping run a chapter's paper profile uses must have stopped before its best epoch
+    reached the cap (runs not stored yet are the chapters' missing runs, and do not count here)."""
+    from fmnist_utils.store import ResultStore, StoredRun
+
+    store = ResultStore()
+    capped = []
+    for name, module in CHAPTERS.items():
+        for config, _ in module.plan(module.settings_from({"profile": "paper"})):
+            if getattr(config, "patience", None) is None:
+                continue
+            run = store.status(config)
+            if isinstance(run, StoredRun) and run.metrics.get("best_epoch") == config.epochs:
+                capped.append(f"{name}: {run.stored_as or run.key} (best epoch {config.epochs} = cap)")
+    assert not capped, "runs stopped by their cap while improving:\n" + "\n".join(sorted(set(capped)))
