@@ -136,6 +136,14 @@ def test_count_at_printed_precision():
     assert judge_count(claim("178,968", params), 174_858, measured=params).verdict == NOT_REPRODUCED
 
 
+def test_printed_forms_parse_into_value_rounding_and_unit():
+    spelled = claim("0.69 percentage points", "difference")
+    assert (spelled.value, spelled.rounding, spelled.unit) == (pytest.approx(0.0069), pytest.approx(0.00005), " points")
+    assert claim("+0.69 points", "difference").value == pytest.approx(spelled.value)
+    assert (claim("2.06M").value, claim("2.06M").rounding) == (pytest.approx(2_060_000), pytest.approx(5_000))
+    assert claim("98.5%").display_digits == 2 and not claim("percentage points").numeric
+
+
 def test_registry_ids_are_unique_and_looked_up():
     a, b = StudyClaim("a", "x", "T1", "1%", "q"), StudyClaim("b", "y", "T1", "2%", "q", not_tested="why")
     registry = Registry([a, b])
