@@ -351,6 +351,7 @@ def judge_count(claim: StudyClaim, ours: int | float | None, *, measured: str, n
     if ours is None:
         return missing(claim, note)
     agree = abs(ours - claim.value) <= claim.rounding * (1 + EPS)
-    return _row(claim, f"{ours:,.0f}" if float(ours).is_integer() else f"{ours:g}",
+    text = _fmt(ours, claim) if claim.scale != 1 else f"{ours:,.0f}" if float(ours).is_integer() else f"{ours:g}"
+    return _row(claim, text,
                 REPRODUCED if agree else NOT_REPRODUCED, RULES["count"], note,
                 difference=(ours - claim.value) * claim.scale, tolerance=claim.rounding * claim.scale)

@@ -134,6 +134,10 @@ def test_count_at_printed_precision():
     assert judge_count(claim("11K", params), 175_370, measured=params).verdict == NOT_REPRODUCED
     assert judge_count(claim("2,067,850", params), 2_067_850, measured=params).verdict == REPRODUCED
     assert judge_count(claim("178,968", params), 174_858, measured=params).verdict == NOT_REPRODUCED
+    share = "parameter reduction"
+    row = judge_count(claim("91.3%", share), 1 - 178_968 / 2_067_850, measured=share)
+    assert (row.verdict, row.ours) == (REPRODUCED, "91.35%")  # a share is shown as the study shows it
+    assert judge_count(claim("89%", share), 1 - 134_144 / 1_180_160, measured=share).ours == "88.63%"
 
 
 def test_printed_forms_parse_into_value_rounding_and_unit():
