@@ -3,8 +3,8 @@ import pytest
 
 from fmnist_utils.claims import Registry, StudyClaim
 from fmnist_utils.verdicts import (INCONCLUSIVE, MISSING, NOT_COMPARABLE, NOT_REPRODUCED, NOT_TESTED, REPRODUCED,
-                                   Noise, judge_best, judge_count, judge_difference, judge_direction, judge_tradeoff,
-                                   judge_value, not_tested, top_group, undominated)
+                                   Noise, judge_best, judge_count, judge_difference, judge_direction, judge_threshold,
+                                   judge_tradeoff, judge_value, not_tested, top_group, undominated)
 
 ACC = "test accuracy, best epoch"
 
@@ -95,6 +95,21 @@ def test_direction_lower_is_better():
     loss = "ordering of validation loss"
     row = judge_direction(claim("A < B", loss), [0.30, 0.31], [0.40, 0.41], measured=loss, higher=False)
     assert row.verdict == REPRODUCED
+
+
+def test_threshold_uses_the_interval_of_our_mean():
+    above = "test accuracy after 7 epochs, against a threshold"
+    family = Noise(0.002, 4, "a family, 3 seeds each")  # t(4) * 0.2 = 0.56 points each side
+    assert judge_threshold(claim("98.5%", above), [0.8602], 0.985, measured=above,
+                           noise=family).verdict == NOT_REPRODUCED
+    row = judge_threshold(claim("98.5%", above), [0.9920], 0.985, measured=above, noise=family)
+    assert row.verdict == REPRODUCED and row.ours.startswith("99.20% [98.64, 99.76]") and "a family" in row.note
+    assert judge_threshold(claim("98.5%", above), [0.9880], 0.985, measured=above,
+                           noise=family).verdict == INCONCLUSIVE
+    assert judge_threshold(claim("98.5%", above), [0.9880], 0.985, measured=above).verdict == INCONCLUSIVE
+    assert judge_threshold(claim("98.5%", above), [0.97, 0.971, 0.969], 0.985, measured=above, higher=False,
+                           ).verdict == REPRODUCED  # "below", from three seeds
+    assert judge_threshold(claim("98.5%", above), [], 0.985, measured=above).verdict == MISSING
 
 
 def test_best_uses_a_test_over_seeds():
