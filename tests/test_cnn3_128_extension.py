@@ -450,8 +450,12 @@ def test_a_profile_without_the_studys_stages_is_not_comparable():
     runs = missing_runs(s)
     runs.main = fake(chapter.main_config(s), staged=staged(((1, 0.5),)), history=history({1: 0.5}, 1),
                      metrics={"accuracy": 0.5}, parameters=2_067_850, targets=np.arange(10), predictions=np.arange(10))
-    result = verdicts(runs)
-    assert result["cnn_2"] == result["cnn_peak"] == NOT_COMPARABLE
+    runs.light["bn"] = fake(chapter.light_config(s, "bn"), history=history({1: 0.4}, 1), metrics={"accuracy": 0.4},
+                            parameters=176_406)
+    rows = rows_of(runs)
+    for key in ("cnn_2", "cnn_peak", "light_accuracy", "light_epoch7", "light_early_lower", "light_gap_shrinks"):
+        assert rows[key].verdict == NOT_COMPARABLE, key  # a stored run too short for the claim: not "missing"
+    assert "the lightweight model trains 1 epoch" in rows["light_gap_shrinks"].note
 
 
 @pytest.mark.parametrize("accuracy, expected", [(0.8551, REPRODUCED), (0.8649, REPRODUCED), (0.8549, NOT_REPRODUCED),

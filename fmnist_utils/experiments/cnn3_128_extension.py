@@ -11,9 +11,8 @@ from ..claims import Registry, StudyClaim, counted
 from ..config import CLASSICAL_ESTIMATORS, ClassicalConfig, RunConfig
 from ..params import ChapterSpec, Param, int_list, optional, positive_int, positive_int_list
 from ..store import MissingRun, describe, table_or_pending
-from ..verdicts import (INCONCLUSIVE, NOT_REPRODUCED, REPRODUCED, Noise, Verdict, judge_best, judge_count,
-                        judge_difference, judge_direction, judge_threshold, judge_tradeoff, judge_value, missing,
-                        not_comparable, welch)
+from ..verdicts import (Noise, Verdict, judge_best, judge_count, judge_difference, judge_direction, judge_threshold,
+                        judge_tradeoff, judge_value, missing, not_comparable, welch)
 
 TITLE = "CNN-3-128, classical baselines and a lightweight extension"
 
@@ -907,35 +906,32 @@ def readings_table(runs: ChapterRuns):
 
 
 def readings_text(runs: ChapterRuns) -> str:
-    """How much the two other readings move the headline numbers (nothing when they are not stored yet)."""
-    s = runs.settings
-    stages = [e for e in s.reading_stages]
+    """How much the two other readings move the headline numbers (said to be missing until they are stored)."""
+    from scipy import stats
+
+    stages = list(runs.settings.reading_stages)
     ours = [reading_accuracy(runs, "ours", e) for e in stages]
-    parts = []
+    parts, done = [], [name for name in READINGS if stored(runs.readings[name])]
     for name in READINGS:
-        run = runs.readings[name]
-        values = [reading_accuracy(runs, name, e) for e in stages]
-        if not stored(run):
-            parts.append(f"{READING_LABELS[name]}: not trained yet ({describe(run)})")
+        if name not in done:
+            parts.append(f"{READING_LABELS[name]}: not trained yet ({describe(runs.readings[name])})")
             continue
-        changes = ", ".join(f"{100 * (v - o):+.2f}" for v, o in zip(values, ours) if v is not None and o is not None)
-        parts.append(f"{READING_LABELS[name]}: {', '.join(_pct(v) for v in values)} after "
-                     f"{', '.join(map(str, stages))} epochs, a change of {changes} points against ours")
+        values = [reading_accuracy(runs, name, e) for e in stages]
+        text = f"{READING_LABELS[name]}: {', '.join(_pct(v) for v in values)} after {', '.join(map(str, stages))} epochs"
+        if None not in ours and None not in values:
+            text += f", a change of {', '.join(f'{100 * (v - o):+.2f}' for v, o in zip(values, ours))} points against ours"
+        parts.append(text)
     text = "; ".join(parts) + "."
     noise = family_noise(runs)
-    if noise is not None:
-        estimate = welch([0.0], [0.0], noise)  # two single runs: the difference's standard error and df
-        from scipy import stats
-
-        half = float(stats.t.ppf(0.975, estimate[2])) * estimate[1]
-        text += (f" One run each: differences within ±{100 * half:.2f} points are inside the seed spread "
-                 f"({noise.source}).")
-    stored_values = [v for name in READINGS for v in [reading_accuracy(runs, name, e) for e in stages] if v is not None]
-    if 2 in stages and stored_values:
-        best = max(v for name in ("ours", *READINGS) if (v := reading_accuracy(runs, name, 2)) is not None)
+    if done and noise is not None:
+        _, se, df = welch([0.0], [0.0], noise)  # two single runs: the standard error of their difference
+        text += (f" One run each: differences within ±{100 * float(stats.t.ppf(0.975, df)) * se:.2f} points are "
+                 f"inside the seed spread ({noise.source}).")
+    after2 = [v for name in ("ours", *done) if 2 in stages and (v := reading_accuracy(runs, name, 2)) is not None]
+    if done and after2:
         study = REGISTRY["cnn_2"]
-        text += (f" After 2 epochs the best of the readings is {_pct(best)}, {100 * (study.value - best):.2f} points "
-                 f"below the study's {study.printed}.")
+        text += (f" After 2 epochs the best of the readings is {_pct(max(after2))}, "
+                 f"{100 * (study.value - max(after2)):.2f} points below the study's {study.printed}.")
     return text
 
 
@@ -1214,16 +1210,20 @@ def light_rows(runs: ChapterRuns, noise: Noise | None) -> list[Verdict]:
                                     noise=noise, note=_join("epoch 7 for 'about the seventh'", (
                                         f"literal reading {_pct(at7_literal)}" if at7_literal is not None else ""))))
     light2, main2 = epoch_test_accuracy(light, 2), accuracy_after(main, 2)
-    rows.append(judge_direction(REGISTRY["light_early_lower"], [light2] if light2 is not None else [],
-                                [main2] if main2 is not None else [], measured=EARLY, higher=False, noise=noise,
-                                names=("lightweight", "CNN-3-128"), scale=100, note="after 2 epochs"))
     gaps = [None if a is None or b is None else a - b for a, b in
             ((main2, light2), (accuracy_after(main, 7), epoch_test_accuracy(light, 7)))]
     gap_noise = None if noise is None else Noise(noise.sd * math.sqrt(2), noise.df,
                                                  noise.source + "; a gap between two runs: s x sqrt(2)")
-    rows.append(judge_direction(REGISTRY["light_gap_shrinks"], [gaps[0]] if gaps[0] is not None else [],
-                                [gaps[1]] if gaps[1] is not None else [], measured=GAP_SHRINKS, noise=gap_noise,
-                                names=("gap after 2 epochs", "gap after 7"), scale=100))
+    short = too_short({"lightweight model": (light, 7), "CNN-3-128": (main, 7)})
+    if short:
+        rows += [not_comparable(REGISTRY[key], "-", short) for key in ("light_early_lower", "light_gap_shrinks")]
+    else:
+        rows.append(judge_direction(REGISTRY["light_early_lower"], [light2] if light2 is not None else [],
+                                    [main2] if main2 is not None else [], measured=EARLY, higher=False, noise=noise,
+                                    names=("lightweight", "CNN-3-128"), scale=100, note="after 2 epochs"))
+        rows.append(judge_direction(REGISTRY["light_gap_shrinks"], [gaps[0]] if gaps[0] is not None else [],
+                                    [gaps[1]] if gaps[1] is not None else [], measured=GAP_SHRINKS, noise=gap_noise,
+                                    names=("gap after 2 epochs", "gap after 7"), scale=100))
     best = best_stage(main)
     rows.append(judge_difference(REGISTRY["light_cost"], [best["accuracy"]] if best else [], final, measured=COST,
                                  noise=noise, note=_join(f"CNN-3-128's best stage ({best['epoch']} epochs) minus the "
@@ -1249,6 +1249,13 @@ def light_rows(runs: ChapterRuns, noise: Noise | None) -> list[Verdict]:
     else:
         rows.append(missing(claim))
     return rows
+
+
+def too_short(needs: dict) -> str:
+    """Why a stored run cannot measure a claim: it trained fewer epochs than the claim needs (empty: it can)."""
+    short = [f"the {label} trains {counted(run.config.epochs, 'epoch')}" for label, (run, epochs) in needs.items()
+             if stored(run) and run.config.epochs < epochs]
+    return _join(*short) + (" in this profile" if short else "")
 
 
 def tradeoff_row(runs: ChapterRuns, noise: Noise | None) -> Verdict:
