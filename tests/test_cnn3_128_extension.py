@@ -453,7 +453,8 @@ def test_a_profile_without_the_studys_stages_is_not_comparable():
     runs.light["bn"] = fake(chapter.light_config(s, "bn"), history=history({1: 0.4}, 1), metrics={"accuracy": 0.4},
                             parameters=176_406)
     rows = rows_of(runs)
-    for key in ("cnn_2", "cnn_peak", "light_accuracy", "light_epoch7", "light_early_lower", "light_gap_shrinks"):
+    for key in ("cnn_2", "cnn_peak", "light_accuracy", "light_epoch7", "light_early_lower", "light_gap_shrinks",
+                "light_seconds", "base_seconds"):
         assert rows[key].verdict == NOT_COMPARABLE, key  # a stored run too short for the claim: not "missing"
     assert "the lightweight model trains 1 epoch" in rows["light_gap_shrinks"].note
 
