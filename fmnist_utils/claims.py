@@ -15,17 +15,17 @@ import numpy as np
 
 REPRODUCED, NOT_REPRODUCED, NOT_COMPARABLE, MISSING = "reproduced", "not reproduced", "not comparable", "missing run"
 
-_NUMBER = re.compile(r"^([-+]?[0-9][0-9,]*(?:\.[0-9]+)?)\s*(%|K|M|x|points)?$")
+_NUMBER = re.compile(r"^([-+]?[0-9][0-9,]*(?:\.[0-9]+)?)\s*(%|K|M|x|points|percentage points)?$")
 
 
 @dataclass(frozen=True)
 class StudyClaim:
     """One headline claim of a study, registered once: the only place its number is typed.
 
-    ``printed`` is the value exactly as the study prints it ("92.72%", "+1.35 points", "0.270", "62K",
-    "2,067,850", "15.7x", or words such as "MobileNet-Lite" for an ordering); ``value`` parses it into the
-    unit the book computes in (a fraction for percentages and accuracy points) and ``rounding`` is half a
-    unit of its last printed digit.
+    ``printed`` is the value exactly as the study prints it ("92.72%", "+1.35 points", "0.69 percentage
+    points", "0.270", "62K", "2,067,850", "15.7x", or words such as "MobileNet-Lite" for an ordering);
+    ``value`` parses it into the unit the book computes in (a fraction for percentages and accuracy
+    points) and ``rounding`` is half a unit of its last printed digit.
     ``quantity`` says what it measures ("test accuracy, best epoch", "validation loss, final epoch",
     "ordering of test accuracy", ...); the verdict functions refuse a row that measured something else.
     A claim the chapter does not test carries the reason in ``not_tested``.
@@ -46,7 +46,7 @@ class StudyClaim:
         number, suffix = match.groups()
         decimals = len(number.split(".")[1]) if "." in number else 0
         value = float(number.replace(",", ""))
-        if suffix in ("%", "points"):
+        if suffix in ("%", "points", "percentage points"):
             unit = "%" if suffix == "%" else " points"
             return value / 100, 0.5 * 10 ** -decimals / 100, 100.0, unit, max(decimals, 2)
         if suffix in ("K", "M"):

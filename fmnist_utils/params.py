@@ -130,6 +130,14 @@ def subset_of(*allowed):
     return check
 
 
+def positive_int_list(value) -> str | None:
+    """A non-empty list of integers >= 1 (epochs, stages, sizes)."""
+    problem = int_list(value)
+    if problem is None and not all(v >= 1 for v in value):
+        return "a non-empty list of positive integers"
+    return problem
+
+
 def boolean(value) -> str | None:
     return None if isinstance(value, bool) else "True or False"
 

@@ -36,6 +36,9 @@ difference (``judge_difference``)
 direction (``judge_direction``)
     "A is higher (lower) than B": the 95% Welch t-interval of mean(A) - mean(B). Entirely on the
     claimed side: reproduced; entirely on the other: not reproduced; covering zero: inconclusive.
+threshold (``judge_threshold``)
+    "The quantity is above (below) a fixed value" ("above 98.5% by epoch 7"): the same rule for the
+    95% t-interval of our mean against that value.
 best (``judge_best``)
     "X is the best of these": the top group is the highest mean and every configuration whose
     difference from it has a 95% Welch interval covering zero. Top group inside the claimed set:
@@ -83,6 +86,7 @@ RULES = {
     "value": "study within t·s·√(1+1/n) + rounding of our mean, and that band at most the material difference",
     "difference": "as for a value, on the difference of two means (Welch)",
     "direction": "95% Welch interval of the difference on the claimed side",
+    "threshold": "95% t-interval of our mean on the claimed side of the fixed value",
     "best": "top group (means not separable from the highest, 95% Welch) inside the claimed set",
     "tradeoff": "claimed configuration undominated in accuracy and cost (accuracy differences tested, 95% Welch)",
     "count": "equal at the study's printed precision",
@@ -283,6 +287,33 @@ def judge_direction(claim: StudyClaim, a: Sequence[float] | None, b: Sequence[fl
     return _row(claim, ours, verdict, RULES["direction"], note)
 
 
+def judge_threshold(claim: StudyClaim, values: Sequence[float] | None, threshold: float, *, measured: str,
+                    higher: bool = True, noise: Noise | None = None, scale: float | None = None,
+                    digits: int | None = None, note: str = "") -> Verdict:
+    """The claim "the quantity is above ``threshold``" (``higher=False``: below), tested on the 95% t-interval of
+    our mean (its seeds' spread, or for a single run the family's ``noise``)."""
+    _check(claim, measured)
+    if values is None or len(values) == 0:
+        return missing(claim, note)
+    scale = claim.scale if scale is None else scale
+    digits = claim.display_digits if digits is None else digits
+    x = np.asarray(values, dtype=float)
+    mean = float(x.mean())
+    against = f"against {threshold * scale:.{digits}f}{claim.unit}"
+    if len(x) < 2 and noise is None:
+        return _row(claim, f"{mean * scale:.{digits}f}{claim.unit} (n=1) {against}", INCONCLUSIVE,
+                    "no seed-noise estimate", _join(note, "one run and no measured spread"))
+    sd, df = (float(x.std(ddof=1)), len(x) - 1) if len(x) > 1 else (noise.sd, noise.df)
+    half = _t(df) * sd / math.sqrt(len(x))
+    ours = (f"{mean * scale:.{digits}f}{claim.unit} [{(mean - half) * scale:.{digits}f}, "
+            f"{(mean + half) * scale:.{digits}f}] (n={len(x)}) {against}")
+    side = 1 if mean - half > threshold else -1 if mean + half < threshold else 0
+    claimed = 1 if higher else -1
+    verdict = REPRODUCED if side == claimed else NOT_REPRODUCED if side == -claimed else INCONCLUSIVE
+    return _row(claim, ours, verdict, RULES["threshold"],
+                _join(note, f"noise: {noise.source}" if len(x) < 2 else ""))
+
+
 def top_group(groups: Mapping[str, Sequence[float]], *, higher: bool = True,
               noise: Noise | None = None) -> tuple[list[str], str]:
     """The configuration with the best mean and every one not separable from it (95% Welch)."""
@@ -367,7 +398,8 @@ def judge_count(claim: StudyClaim, ours: int | float | None, *, measured: str, n
     if ours is None:
         return missing(claim, note)
     agree = abs(ours - claim.value) <= claim.rounding * (1 + EPS)
-    return _row(claim, f"{ours:,.0f}" if float(ours).is_integer() else f"{ours:g}",
+    text = _fmt(ours, claim) if claim.scale != 1 else f"{ours:,.0f}" if float(ours).is_integer() else f"{ours:g}"
+    return _row(claim, text,
                 REPRODUCED if agree else NOT_REPRODUCED, RULES["count"], note,
                 difference=(ours - claim.value) * claim.scale, tolerance=claim.rounding * claim.scale)
 

@@ -1,4 +1,5 @@
-"""Chapter 2: its plan, the classical-baseline store entries, staged evaluation, the duplicate finder, claims.
+"""Chapter 2: its plan, the classical-baseline store entries, staged evaluation, the duplicate finder, the
+claim rows, the diagnosis at full budget and the other readings, on constructed runs.
 
 Parameter counts of the chapter's models are tested in tests/test_models_cnn3.py.
 """
@@ -8,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from fmnist_utils.claims import MISSING, NOT_COMPARABLE, NOT_REPRODUCED, REPRODUCED
+from fmnist_utils.chapter import complete_rows
 from fmnist_utils.config import (CLASSICAL_ESTIMATORS, ClassicalConfig, RunConfig, classical_key,
                                  config_from_dict)
 from fmnist_utils.data import find_duplicates
@@ -16,6 +17,7 @@ from fmnist_utils.experiments import cnn3_128_extension as chapter
 from fmnist_utils.models import build_model, count_parameters
 from fmnist_utils.params import ParameterError
 from fmnist_utils.store import MissingRun, ResultStore, StoredRun, StoreError
+from fmnist_utils.verdicts import INCONCLUSIVE, MISSING, NOT_COMPARABLE, NOT_REPRODUCED, NOT_TESTED, REPRODUCED
 
 
 def settings(profile="paper", **overrides):
@@ -240,11 +242,12 @@ def test_duplicate_summary_counts_test_images_with_a_copy():
 
 # ----- claims on constructed runs ------------------------------------------------------------------------------------
 
-def fake(config, *, staged=(), history=(), metrics=None, parameters=None, targets=None, predictions=None):
+def fake(config, *, staged=(), history=(), metrics=None, parameters=None, targets=None, predictions=None, threads=1):
     run = StoredRun(key="fake", path=Path("/nonexistent"), config=config,
                     result={"staged": list(staged), "history": list(history), "metrics": metrics or {},
                             "parameters": parameters, "details": {"converged": True, "train_images": 60000},
-                            "timing": {"fit_seconds": 1.0, "predict_seconds": 1.0}, "provenance": {"threads": 1}})
+                            "timing": {"fit_seconds": 1.0, "predict_seconds": 1.0},
+                            "provenance": {"threads": threads, "device": "cpu"}})
     if targets is not None:
         run.__dict__["targets"], run.__dict__["predictions"] = np.asarray(targets), np.asarray(predictions)
     return run
@@ -257,141 +260,326 @@ def missing_runs(s) -> chapter.ChapterRuns:
     return chapter.ChapterRuns(
         main=m(chapter.main_config(s)), augmented=m(chapter.augmented_config(s)),
         light={v: m(chapter.light_config(s, v)) for v in chapter.LIGHT_VARIANTS},
+        readings={n: m(chapter.reading_config(s, n)) for n in chapter.READINGS},
         scaling={lf: m(chapter.scaling_config(s, *lf)) for lf in chapter.scaling_grid(s)},
         diagnosis={n: m(c) for n, c in chapter.diagnosis_configs(s).items()},
         classical={n: m(chapter.classical_config(s, n)) for n in s.classical_models}, settings=s)
 
 
-def verdicts(rows) -> dict:
-    return {row.claim: row.verdict for row in rows}
+def with_reference(runs, spread=((0.9233, 0.9225, 0.9252), (0.9254, 0.9161, 0.9183))):
+    """Chapter 1's seeds (the store's values), the spread single runs borrow."""
+    config = RunConfig(model="model1")
+    runs.reference = {label: [fake(config, metrics={"accuracy": a}) for a in values]
+                      for label, values in zip(("Model-1", "Model-2"), spread)}
+    return runs
 
 
-def test_with_nothing_stored_every_result_claim_is_missing_and_nothing_fails():
-    s = settings()
-    runs = missing_runs(s)
-    result = verdicts(chapter.claims(runs))
-    assert result["CNN-3-128 parameters"] == REPRODUCED  # a property of the code, not of a run
-    assert result["Lightweight model parameters"] == NOT_REPRODUCED  # 174,858, not 178,968
-    assert result["CNN-3-128 test accuracy after 2 epochs"] == MISSING
-    assert result["SVM test accuracy"] == MISSING
-    assert result["Lightweight model test accuracy"] == MISSING
-    assert result["Lightweight model above 98.5% by about epoch 7"] == MISSING  # listed, not left out
-    duplicates = {"test images": 10_000, "test images with a training copy": 0}
-    assert "(a) 0 test images" in chapter.conclusion(runs, duplicates)
-    table = chapter.diagnosis_table(runs, duplicates)
-    assert (table["accuracy"] == "-").sum() == len(table) - 1  # only the duplicate bound needs no run
-    assert chapter.staged_table(runs)["this book, no augmentation"].eq("-").all()
-    assert chapter.bar_frames(runs)["accuracy"]["source"].eq("study").all()
+def rows_of(runs) -> dict:
+    return {row.id: row for row in complete_rows(chapter.REGISTRY, chapter.claims(runs))}
 
 
-def staged_history(accuracies: dict, epochs: int, train_acc: float = 0.95):
-    return [{"epoch": e, "test_acc": accuracies.get(e, 0.9), "train_acc": train_acc, "train_seconds": 10.0}
+def verdicts(runs) -> dict:
+    return {key: row.verdict for key, row in rows_of(runs).items()}
+
+
+def history(accuracies: dict, epochs: int, train_acc: float = 0.95, seconds: float = 10.0, default: float = 0.9):
+    return [{"epoch": e, "test_acc": accuracies.get(e, default), "train_acc": train_acc, "train_seconds": seconds}
             for e in range(1, epochs + 1)]
 
 
-@pytest.mark.parametrize("two, peak, expected", [(0.9906, 0.9967, REPRODUCED), (0.9104, 0.9300, NOT_REPRODUCED)])
-def test_staged_claims_compare_the_stages_with_the_study(two, peak, expected):
-    s = settings()
-    runs = missing_runs(s)
-    config = chapter.main_config(s)
-    staged = [{"epoch": e, "accuracy": a, "train_seconds": 10.0 * e}
-              for e, a in ((2, two), (6, peak - 0.002), (14, peak), (30, peak - 0.001), (62, peak - 0.001))]
+def staged(pairs) -> list[dict]:
+    return [{"epoch": e, "accuracy": a, "train_seconds": 10.0 * e} for e, a in pairs]
+
+
+ARITHMETIC = {"cnn_params": REPRODUCED, "cnn_params_rounded": NOT_REPRODUCED, "conv3_params": REPRODUCED,
+              "separable3_params": REPRODUCED, "separable3_reduction": REPRODUCED, "dense_weights": REPRODUCED,
+              "gap_weights": REPRODUCED, "light_params": REPRODUCED, "light_literal": NOT_REPRODUCED,
+              "reduction": REPRODUCED}
+
+
+def test_every_registered_claim_gets_one_row_and_an_empty_store_leaves_every_run_claim_missing():
+    runs = missing_runs(settings())
+    rows = complete_rows(chapter.REGISTRY, chapter.claims(runs))
+    assert [r.id for r in rows] == [c.id for c in chapter.REGISTRY]
+    result = {r.id: r.verdict for r in rows}
+    untested = {c.id for c in chapter.REGISTRY.untested()}
+    assert {k: result[k] for k in ARITHMETIC} == ARITHMETIC  # properties of the code, not of a run
+    assert all(result[k] == NOT_TESTED for k in untested)
+    assert {k for k, v in result.items() if v != MISSING} == set(ARITHMETIC) | untested
+    duplicates = {"test images": 10_000, "test images with a training copy": 0}
+    assert "(a) duplicates: its run is missing" in chapter.conclusion(runs, duplicates)
+
+
+def test_the_studys_numbers_live_only_in_the_registry():
+    import inspect
+
+    source = inspect.getsource(chapter)
+    registry_block = source[source.index("REGISTRY = Registry(["):source.index("\n])\n", source.index("REGISTRY ="))]
+    rest = source.replace(registry_block, "")
+    for claim in chapter.REGISTRY:
+        if claim.numeric and len(claim.printed) > 3:
+            assert claim.printed not in rest, f"{claim.id}: {claim.printed} typed outside the registry"
+
+
+def test_family_noise_comes_from_chapter_1s_seeds_and_is_named():
+    runs = missing_runs(settings())
+    assert chapter.family_noise(runs) is None  # nothing measured: single-run rows cannot be judged
+    noise = chapter.family_noise(with_reference(runs))
+    assert noise.df == 4 and noise.sd == pytest.approx(0.00357, abs=1e-4)
+    assert "chapter 1's CNNs" in noise.source and "Model-1 3 seeds" in noise.source
+
+
+def full_runs(s, *, main_stages=((2, 0.8869), (6, 0.9033), (14, 0.9142), (30, 0.9148), (62, 0.9113)),
+              light_final=0.8748, light_at=None, literal_final=0.9219):
+    """A paper-profile store as it stands: every run stored except (b), (c) and the readings."""
+    runs = with_reference(missing_runs(s))
     labels = np.repeat(np.arange(10), 10)
     predicted = labels.copy()
-    predicted[[40, 41, 42]] = 2  # coats taken for pullovers
+    predicted[[40, 41, 42, 43]] = 2  # coats taken for pullovers
     predicted[[60, 61]] = 0  # shirts taken for T-shirts
-    predicted[20] = 6  # a pullover taken for a shirt
-    runs.main = fake(config, staged=staged, history=staged_history({}, 62), metrics={"accuracy": peak - 0.001},
-                     parameters=2_067_850, targets=labels, predictions=predicted)
-    result = verdicts(chapter.claims(runs))
-    assert result["CNN-3-128 test accuracy after 2 epochs"] == expected
-    assert result["CNN-3-128 peak test accuracy (62 epochs)"] == expected  # the best stage is the peak
-    assert result["Most errors between similar garments (coat / pullover)"] == REPRODUCED
-    assert chapter.confusion_pairs(runs.main)["classes"].iloc[0] == "Pullover / Coat"
+    predicted[[70]] = 5  # a sneaker taken for a sandal
+    main_history = history({e: a for e, a in main_stages} | {35: 0.9204}, 62, seconds=300.0)
+    runs.main = fake(chapter.main_config(s), staged=staged(main_stages), history=main_history,
+                     metrics={"accuracy": main_stages[-1][1]}, parameters=2_067_850, targets=labels,
+                     predictions=predicted)
+    runs.augmented = fake(chapter.augmented_config(s), staged=staged(((2, 0.85), (6, 0.89), (14, 0.902), (30, 0.90))),
+                          metrics={"accuracy": 0.90})
+    light_at = light_at or {2: 0.8425, 6: 0.8511, 7: 0.8602}
+    runs.light["bn"] = fake(chapter.light_config(s, "bn"), history=history(light_at, 32, seconds=130.0,
+                                                                         default=light_final),
+                            metrics={"accuracy": light_final}, parameters=176_406)
+    runs.light["plain"] = fake(chapter.light_config(s, "plain"), history=history({6: 0.8915, 7: 0.8959}, 32,
+                                                                               default=literal_final),
+                               metrics={"accuracy": literal_final}, parameters=174_858)
+    grid = {(1, 8): 0.8908, (1, 32): 0.9052, (1, 128): 0.9057, (2, 8): 0.8599, (2, 32): 0.8951, (2, 128): 0.9033,
+            (3, 8): 0.8502, (3, 32): 0.8993, (4, 8): 0.84, (4, 32): 0.8955, (4, 128): 0.8992}
+    runs.scaling = {lf: runs.main if lf == chapter.MAIN_IN_GRID else
+                    fake(chapter.scaling_config(s, *lf), metrics={"accuracy": grid[lf]}) for lf in chapter.scaling_grid(s)}
+    runs.diagnosis["digits"] = fake(chapter.diagnosis_configs(s)["digits"], metrics={"accuracy": 0.9833},
+                                    staged=staged(((2, 0.9359), (6, 0.9666), (14, 0.9777), (30, 0.9833), (62, 0.9833))))
+    accuracy = {"MLPClassifier": 0.8802, "KNeighborsClassifier": 0.8554, "GaussianNB": 0.5856,
+                "DecisionTreeClassifier": 0.7888, "SVC": 0.8829, "LGBMClassifier": 0.8941,
+                "RandomForestClassifier": 0.8793, "ExtraTreesClassifier": 0.8780, "LogisticRegression": 0.8448}
+    runs.classical = {n: fake(chapter.classical_config(s, n), metrics={"accuracy": a}) for n, a in accuracy.items()}
+    return runs
+
+
+def test_the_stores_verdicts_on_constructed_runs():
+    result = verdicts(full_runs(settings()))
+    assert {k: result[k] for k in ("cnn_2", "cnn_peak", "state_of_the_art", "original_augmented",
+                                   "light_accuracy", "light_epoch7", "light_cost", "tradeoff")} == dict.fromkeys(
+        ("cnn_2", "cnn_peak", "state_of_the_art", "original_augmented", "light_accuracy", "light_epoch7",
+         "light_cost", "tradeoff"), NOT_REPRODUCED)
+    assert result["cnn_rising"] == INCONCLUSIVE  # the stages after 6 epochs are not separable from the best
+    assert result["light_gap_shrinks"] == INCONCLUSIVE
+    assert result["light_early_lower"] == REPRODUCED and result["light_faster"] == REPRODUCED
+    assert result["confusions"] == REPRODUCED  # 6 of 7 errors among upper-body garments
+    assert result["light_seconds"] == result["base_seconds"] == result["scaling"] == NOT_COMPARABLE
+
+
+def test_seeded_classical_baselines_are_inconclusive_on_one_seed_and_deterministic_ones_judged_exactly():
+    # before: every classifier "reproduced" within a fixed one-point floor
+    result = verdicts(full_runs(settings()))
+    assert [result[k] for k in ("mlp", "tree", "forest", "extra")] == [INCONCLUSIVE] * 4
+    assert [result[k] for k in ("knn", "gnb", "svm", "lgbm", "logreg")] == [REPRODUCED] * 5
+    s = settings()
+    runs = full_runs(s)
+    runs.classical["KNeighborsClassifier"] = fake(chapter.classical_config(s, "KNeighborsClassifier"),
+                                                  metrics={"accuracy": 0.8545})  # rounds to 85%, not the study's 86%
+    row = rows_of(runs)["knn"]
+    assert row.verdict == NOT_REPRODUCED and "deterministic" in row.note
+
+
+@pytest.mark.slow
+def test_the_deterministic_classical_pipelines_ignore_the_seed_and_the_seeded_ones_do_not():
+    import warnings
+
+    from fmnist_utils.classical import build_estimator
+    from fmnist_utils.data import load_fashion_mnist
+
+    data = load_fashion_mnist()
+    x = data.train_images[:400].reshape(400, -1).numpy() / 255.0
+    y = data.train_labels[:400].numpy()
+    test = data.test_images[:300].reshape(300, -1).numpy() / 255.0
+
+    def predictions(name, seed):
+        params = dict(chapter.CLASSICAL_PARAMS.get(name, {}), **({"max_iter": 30} if name == "MLPClassifier" else {}))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # iteration limits
+            return build_estimator(ClassicalConfig(name, params, seed=seed)).fit(x, y).predict(test)
+
+    assert set(chapter.DETERMINISTIC) | set(chapter.SEEDED) == set(CLASSICAL_ESTIMATORS)
+    for name in chapter.DETERMINISTIC:
+        assert np.array_equal(predictions(name, 1), predictions(name, 2)), name
+    for name in ("MLPClassifier", "DecisionTreeClassifier", "ExtraTreesClassifier"):
+        assert not np.array_equal(predictions(name, 1), predictions(name, 2)), name
+
+
+def test_lightweight_claims_are_judged_on_the_variant_with_the_studys_count():
+    s = settings()
+    # the study's figures on the BN variant, the literal reading far below (before: the literal reading decided)
+    runs = full_runs(s, light_final=0.9898, light_at={2: 0.95, 6: 0.98, 7: 0.9905}, literal_final=0.92,
+                     main_stages=((2, 0.9906), (6, 0.993), (14, 0.995), (30, 0.996), (62, 0.9967)))
+    rows = rows_of(runs)
+    # one run against the borrowed spread (s = 0.36 points, 4 df): the band, about 1.4 points, also holds values a
+    # point away, so even the study's exact figures are inconclusive, never "not reproduced"
+    for key in ("light_accuracy", "light_cost", "cnn_2", "cnn_peak", "light_epoch7"):
+        assert rows[key].verdict == INCONCLUSIVE, key
+    assert "literal reading 92.00%" in rows["light_accuracy"].note and "also holds values" in rows["light_accuracy"].note
+    assert "chapter 1's CNNs" in rows["light_accuracy"].note
+    # the literal reading's numbers never decide a lightweight row
+    swapped = full_runs(s, light_final=0.92, literal_final=0.9898)
+    assert verdicts(swapped)["light_accuracy"] == NOT_REPRODUCED
+    assert "literal reading 98.98%" in rows_of(swapped)["light_accuracy"].note
 
 
 def test_a_run_in_progress_is_judged_on_its_finished_stages_only():
     s = settings()
-    runs = missing_runs(s)
-    runs.main = MissingRun("in-progress", chapter.main_config(s), history=staged_history({}, 16), staged=[
+    runs = with_reference(missing_runs(s))
+    runs.main = MissingRun("in-progress", chapter.main_config(s), history=history({2: 0.8869}, 16), staged=[
         {"epoch": 2, "accuracy": 0.8869, "train_seconds": 700.0}, {"epoch": 14, "accuracy": 0.9142, "train_seconds": 4900.0}])
-    rows = {row.claim: row for row in chapter.claims(runs)}
-    assert rows["CNN-3-128 test accuracy after 2 epochs"].verdict == NOT_REPRODUCED
-    assert "16/62 epochs" in rows["CNN-3-128 test accuracy after 2 epochs"].note
-    assert rows["CNN-3-128 peak test accuracy (62 epochs)"].verdict == MISSING
+    rows = rows_of(runs)
+    assert rows["cnn_2"].verdict == NOT_REPRODUCED and "16/62 epochs" in rows["cnn_2"].note
+    assert rows["cnn_peak"].verdict == MISSING and rows["cnn_rising"].verdict == MISSING
     column = "this book, no augmentation (run in progress: 16/62 epochs)"
     assert chapter.staged_table(runs).loc[2, column] == "88.69%"
-    assert "run in progress: 16/62 epochs" in chapter.conclusion(runs, {"test images": 10_000,
-                                                                       "test images with a training copy": 0})
 
 
 def test_a_profile_without_the_studys_stages_is_not_comparable():
     s = settings("smoke")
     runs = missing_runs(s)
-    runs.main = fake(chapter.main_config(s), staged=[{"epoch": 1, "accuracy": 0.5, "train_seconds": 1.0}],
-                     history=staged_history({1: 0.5}, 1), metrics={"accuracy": 0.5}, parameters=2_067_850,
-                     targets=np.arange(10), predictions=np.arange(10))
-    result = verdicts(chapter.claims(runs))
-    assert result["CNN-3-128 test accuracy after 2 epochs"] == NOT_COMPARABLE
+    runs.main = fake(chapter.main_config(s), staged=staged(((1, 0.5),)), history=history({1: 0.5}, 1),
+                     metrics={"accuracy": 0.5}, parameters=2_067_850, targets=np.arange(10), predictions=np.arange(10))
+    runs.light["bn"] = fake(chapter.light_config(s, "bn"), history=history({1: 0.4}, 1), metrics={"accuracy": 0.4},
+                            parameters=176_406)
+    rows = rows_of(runs)
+    for key in ("cnn_2", "cnn_peak", "light_accuracy", "light_epoch7", "light_early_lower", "light_gap_shrinks",
+                "light_seconds", "base_seconds"):
+        assert rows[key].verdict == NOT_COMPARABLE, key  # a stored run too short for the claim: not "missing"
+    assert "the lightweight model trains 1 epoch" in rows["light_gap_shrinks"].note
 
 
-@pytest.mark.parametrize("accuracy, expected", [(0.875, REPRODUCED), (0.8895, REPRODUCED), (0.8905, NOT_REPRODUCED), (0.86, NOT_REPRODUCED)])
-def test_classical_claims_allow_the_studys_one_point(accuracy, expected):
+@pytest.mark.parametrize("accuracy, expected", [(0.8551, REPRODUCED), (0.8649, REPRODUCED), (0.8549, NOT_REPRODUCED),
+                                                (0.8651, NOT_REPRODUCED)])
+def test_a_deterministic_baseline_is_judged_at_the_studys_printed_precision(accuracy, expected):
     s = settings()
     runs = missing_runs(s)
-    runs.classical["MLPClassifier"] = fake(chapter.classical_config(s, "MLPClassifier"), metrics={"accuracy": accuracy})
-    assert verdicts(chapter.claims(runs))["MLP test accuracy"] == expected
+    runs.classical["KNeighborsClassifier"] = fake(chapter.classical_config(s, "KNeighborsClassifier"),
+                                                  metrics={"accuracy": accuracy})
+    assert verdicts(runs)["knn"] == expected
 
 
-def test_lightweight_claims_and_conclusion_from_constructed_runs():
+def test_conclusion_says_what_the_rows_say():
+    runs = full_runs(settings())
+    rows = rows_of(runs)
+    text = chapter.conclusion(runs, {"test images": 10_000, "test images with a training copy": 1})
+    assert f"88.69% against the study's 99.06%: **{rows['cnn_2'].verdict}**" in text
+    assert f"still rising at the last stage: **{INCONCLUSIVE}**" in text
+    assert f"final accuracy 87.48% against the study's 98.98%: **{NOT_REPRODUCED}**" in text
+    assert "inconclusive: MLP, Decision Tree, Random Forest, Extra Trees" in text
+    assert "reproduced: KNN, GaussianNB, SVM, LightGBM, Logistic Regression" in text
+    assert "92.19%" in text  # the best Fashion-MNIST accuracy of the chapter
+
+
+# ----- the diagnosis at full budget: complete, in progress, missing ----------------------------------------------
+
+DUPLICATES = {"test images": 10_000, "test images with a training copy": 10}
+
+
+def test_diagnosis_with_every_run_stored():
     s = settings()
-    runs = missing_runs(s)
-    main_staged = [{"epoch": e, "accuracy": 0.92, "train_seconds": 60.0 * e} for e in (2, 6, 14, 30, 62)]
-    runs.main = fake(chapter.main_config(s), staged=main_staged, history=staged_history({}, 62, train_acc=0.99),
-                     metrics={"accuracy": 0.92}, parameters=2_067_850, targets=np.arange(10), predictions=np.arange(10))
-    runs.light["plain"] = fake(chapter.light_config(s, "plain"), history=staged_history({7: 0.90}, 32),
-                               metrics={"accuracy": 0.915}, parameters=174_858)
-    digits_staged = [{"epoch": e, "accuracy": a, "train_seconds": 1.0} for e, a in ((2, 0.95), (62, 0.99))]
-    runs.diagnosis = {
-        "train_images": fake(chapter.diagnosis_configs(s)["train_images"], metrics={"accuracy": 0.91},
-                             staged=[{"epoch": 2, "accuracy": 0.91, "train_seconds": 1.0}]),
-        "train_plus_test": fake(chapter.diagnosis_configs(s)["train_plus_test"], metrics={"accuracy": 0.93},
-                                staged=[{"epoch": 2, "accuracy": 0.93, "train_seconds": 1.0}]),
-        "digits": fake(chapter.diagnosis_configs(s)["digits"], staged=digits_staged, metrics={"accuracy": 0.99}),
-    }
-    result = verdicts(chapter.claims(runs))
-    assert result["Lightweight model test accuracy"] == NOT_REPRODUCED
-    assert result["Lightweight model above 98.5% by about epoch 7"] == NOT_REPRODUCED
-    assert result["Accuracy cost of the lightweight model"] == REPRODUCED  # 0.5 points against the study's 0.69
-    assert result["Lightweight model trains much faster (64 s vs 1,002 s)"] == NOT_COMPARABLE
-    text = chapter.conclusion(runs, {"test images": 10_000, "test images with a training copy": 0})
-    assert "not MNIST" in text and "far from 99.06%" in text
-    assert "could account for a late peak" in text  # running training accuracy 99% by epoch 62
-    assert "a digit task puts figures like the study's within reach" in text
-    assert "0.50 points below our CNN-3-128 after 62 epochs (study: 0.69 below)" in text
-    assert "holds, at a lower accuracy level" in text
-    assert "92.00% after 62 (study" in text  # every stage equal: no separate best stage
+    runs = full_runs(s)
+    on_train = ((2, 0.902), (6, 0.935), (14, 0.968), (30, 0.991), (62, 0.998))
+    leaked = ((2, 0.897), (6, 0.93), (14, 0.962), (30, 0.985), (62, 0.997))
+    runs.diagnosis["train_images"] = fake(chapter.diagnosis_configs(s)["train_images"], staged=staged(on_train))
+    runs.diagnosis["train_plus_test"] = fake(chapter.diagnosis_configs(s)["train_plus_test"], staged=staged(leaked))
+    table = chapter.diagnosis_table(runs, DUPLICATES)
+    rows = {label[:3]: row for label, row in table.iterrows()}
+    assert list(table.columns[:5]) == ["2 epochs", "6 epochs", "14 epochs", "30 epochs", "62 epochs"]
+    assert rows["(a)"]["2 epochs"] == "88.79%"  # 88.69% + 10 of 10,000 test images
+    assert rows["(b)"]["30 epochs"] == "99.10%" and rows["(b)"]["99% or more?"] == "yes: 99.10% after 30 epochs"
+    assert rows["(c)"]["99% or more?"] == "yes: 99.70% after 62 epochs"
+    # (d) the best of the per-epoch test accuracies so far: 92.04% at epoch 35, so from the 62-epoch stage on
+    assert [rows["(d)"][f"{e} epochs"] for e in (30, 62)] == ["91.48%", "92.04%"]
+    assert rows["(e)"]["99% or more?"] == "no: at most 98.33%"
+    text = chapter.diagnosis_text(runs, DUPLICATES)
+    assert "(b) evaluating on training images could produce them: 99.10% after 30 epochs" in text
+    assert "(c) training on the test images could produce them: 99.70% after 62 epochs" in text
+    assert "(a) duplicates cannot: below 99% at every stage (at most 91.58%)" in text
+    assert "(d) selecting on the test set cannot" in text
+    assert "After 2 epochs, where the study reports 99.06%" in text and "none reaches 99%" in text
+    assert "still training" not in text
 
 
-def test_a_lightweight_model_more_accurate_than_cnn3_128_has_no_cost():
+def test_diagnosis_with_runs_in_progress_says_still_training():
     s = settings()
-    runs = missing_runs(s)
-    main_staged = [{"epoch": e, "accuracy": a, "train_seconds": 60.0 * e}
-                   for e, a in ((2, 0.887), (6, 0.903), (14, 0.914), (30, 0.915), (62, 0.911))]
-    runs.main = fake(chapter.main_config(s), staged=main_staged, history=staged_history({}, 62, train_acc=0.93),
-                     metrics={"accuracy": 0.911}, parameters=2_067_850, targets=np.arange(10), predictions=np.arange(10))
-    runs.light["plain"] = fake(chapter.light_config(s, "plain"), history=staged_history({7: 0.90}, 32),
-                               metrics={"accuracy": 0.922}, parameters=174_858)
-    rows = {row.claim: row for row in chapter.claims(runs)}
-    assert rows["Accuracy cost of the lightweight model"].verdict == NOT_REPRODUCED
-    assert "lightweight model is the more accurate" in rows["Accuracy cost of the lightweight model"].note
-    text = chapter.conclusion(runs, {"test images": 10_000, "test images with a training copy": 0})
-    assert "1.10 points above our CNN-3-128 after 62 epochs" in text and "loses nothing" in text
-    assert "91.10% after 62, its best stage 91.50% after 30" in text
-    assert "8.17 points below the study's peak" in text  # peak against peak
-    aug_staged = [{"epoch": e, "accuracy": a, "train_seconds": 60.0 * e} for e, a in ((2, 0.85), (14, 0.902), (30, 0.90))]
-    runs.augmented = fake(chapter.augmented_config(s), staged=aug_staged, metrics={"accuracy": 0.90})
-    text = chapter.conclusion(runs, {"test images": 10_000, "test images with a training copy": 0})
-    # against 91.50% at stage 30, not 91.10% at 62: the augmented run stops at 30 epochs
-    assert ("the best stage reaches 90.20% (original paper: 99.65%), 1.30 points below the best stage without "
-            "augmentation up to the same 30 epochs.") in text
+    runs = full_runs(s)
+    config = chapter.diagnosis_configs(s)["train_images"]
+    runs.diagnosis["train_images"] = MissingRun("in-progress", config, history=history({}, 17),
+                                                staged=staged(((2, 0.902), (6, 0.935), (14, 0.968))))
+    table = chapter.diagnosis_table(runs, DUPLICATES)
+    row = table.loc[chapter.HYPOTHESES["train_images"]]
+    assert [row[f"{e} epochs"] for e in (2, 6, 14, 30, 62)] == ["90.20%", "93.50%", "96.80%", "still training",
+                                                                 "still training"]
+    assert row["99% or more?"] == "not so far (at most 96.80% up to 14 epochs); still training"
+    assert table.loc[chapter.HYPOTHESES["train_plus_test"], "30 epochs"] == "missing"
+    text = chapter.diagnosis_text(runs, DUPLICATES)
+    assert ("(b) evaluating on training images: below 99% so far (at most 96.80% up to 14 epochs); still training "
+            "for the 30, 62-epoch stages") in text
+    assert "(c) training on the test images: its run is missing" in text
+    assert "(b) evaluating on training images 90.20%" in text  # its 2-epoch stage is final
+    # one stored later: the table fills in by itself
+    runs.diagnosis["train_images"] = fake(config, staged=staged(((2, 0.902), (6, 0.935), (14, 0.968), (30, 0.991),
+                                                                 (62, 0.998))))
+    assert chapter.diagnosis_table(runs, DUPLICATES).loc[chapter.HYPOTHESES["train_images"], "62 epochs"] == "99.80%"
+
+
+def test_diagnosis_with_everything_missing():
+    runs = missing_runs(settings())
+    table = chapter.diagnosis_table(runs, DUPLICATES)
+    hypotheses = table.iloc[2:]
+    assert (hypotheses["99% or more?"] == "missing run").all()
+    assert (hypotheses[["2 epochs", "62 epochs"]] == "missing").all().all()
+    assert "running training accuracy" not in chapter.diagnosis_text(runs, DUPLICATES)
+
+
+# ----- the other readings of CNN-3-128 ------------------------------------------------------------------------------
+
+def test_reading_runs_change_one_thing_each_and_stop_at_14_epochs():
+    s = settings()
+    main = chapter.main_config(s)
+    keras, dropout = (chapter.reading_config(s, name) for name in ("keras_init", "dropout_0.2"))
+    assert keras == main.replace(model_args={"init": "keras"}, epochs=14, eval_at_epochs=(2, 6, 14))
+    assert dropout == main.replace(model_args={"conv_dropout": 0.2, "dense_dropout": 0.2}, epochs=14,
+                                   eval_at_epochs=(2, 6, 14))
+    assert keras.batch_size == 32
+    planned = [c for c, _ in chapter.plan(s)]
+    assert keras in planned and dropout in planned
+    assert [chapter.reading_config(settings(p), "keras_init").epochs for p in ("quick", "smoke")] == [2, 1]
+
+
+def test_readings_are_missing_until_stored_then_show_their_change():
+    s = settings()
+    runs = full_runs(s)
+    table = chapter.readings_table(runs)
+    assert (table.loc[chapter.READING_LABELS["keras_init"]] == "missing").all()
+    assert "not trained yet" in chapter.readings_text(runs)
+    runs.readings["keras_init"] = fake(chapter.reading_config(s, "keras_init"),
+                                       staged=staged(((2, 0.8931), (6, 0.9071), (14, 0.9180))))
+    row = chapter.readings_table(runs).loc[chapter.READING_LABELS["keras_init"]]
+    assert list(row) == ["89.31% (+0.62)", "90.71% (+0.38)", "91.80% (+0.38)"]
+    text = chapter.readings_text(runs)
+    assert "a change of +0.62, +0.38, +0.38 points against ours" in text
+    assert "inside the seed spread" in text and "9.75 points below the study's 99.06%" in text
+
+
+# ----- the lightweight model's count -----------------------------------------------------------------------------
+
+def test_the_count_arithmetic_finds_the_depthwise_first_block():
+    counts = chapter.light_counts()
+    assert (counts["keras_total"], counts["literal"], counts["separable"]) == (178_968, 174_858, 173_844)
+    assert counts["bn_channels"] == 1_281 and counts["first_depthwise"] == 10 and counts["first_standard"] == 1_280
+    text = chapter.light_reading(full_runs(settings()))
+    assert "5,124 = 4 x 1,281" in text and "No placement gives the count" in text
+    assert "88.89%" not in text and "0.95" not in text  # constructed runs: train_acc 95.00%
+    assert "95.00% running training accuracy (dropout on) and 87.48% test accuracy" in text

@@ -83,3 +83,46 @@ def test_cnn_xy_family_spans_two_orders_of_magnitude():
 def test_cnn_xy_rejects_bad_args(kwargs):
     with pytest.raises(ValueError):
         build_model("cnn_xy", **kwargs)
+
+
+# ----- readings of what the study leaves open: initialisation and dropout rates --------------------------------------
+
+def built(seed: int = 0, **kwargs) -> torch.nn.Module:
+    torch.manual_seed(seed)
+    return build_model("cnn3_128", **kwargs)
+
+
+def test_cnn3_128_default_is_pytorch_init_and_unchanged_by_the_new_options():
+    # the stored runs were trained with the default: the same seed must still give the same weights
+    default, torch_init = built().state_dict(), built(init="torch").state_dict()
+    assert all(torch.equal(default[k], torch_init[k]) for k in default)
+    assert [m.p for m in built().modules() if isinstance(m, torch.nn.Dropout)] == [0.25, 0.25, 0.25, 0.5]
+    assert repr(built()) == repr(built(init="keras"))  # the store key tells them apart by model_args
+
+
+def test_cnn3_128_keras_init_is_glorot_uniform_with_zero_biases():
+    model = built(init="keras")
+    assert count_parameters(model) == 2_067_850
+    layers = [m for m in model.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear))]
+    assert len(layers) == 5
+    for layer in layers:
+        fan_in = layer.weight[0].numel()
+        fan_out = layer.weight.shape[0] * layer.weight[0, 0].numel()
+        bound = (6 / (fan_in + fan_out)) ** 0.5
+        assert torch.count_nonzero(layer.bias) == 0
+        assert layer.weight.abs().max() <= bound
+        assert layer.weight.std().item() == pytest.approx(bound / 3 ** 0.5, rel=0.15)  # uniform(-b, b): sd b/sqrt(3)
+    # PyTorch's default draws biases and scales the first convolution's weights by its fan-in only
+    default = built()
+    assert torch.count_nonzero(default.features[0].bias) > 0
+    assert default.features[0].weight.abs().max() > layers[0].weight.abs().max()
+
+
+def test_cnn3_128_dropout_rates_are_configurable():
+    model = built(conv_dropout=0.2, dense_dropout=0.2)
+    assert [m.p for m in model.modules() if isinstance(m, torch.nn.Dropout)] == [0.2, 0.2, 0.2, 0.2]
+
+
+def test_cnn3_128_rejects_an_unknown_init():
+    with pytest.raises(ValueError, match="init must be one of 'torch', 'keras'"):
+        build_model("cnn3_128", init="glorot")

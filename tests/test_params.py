@@ -41,6 +41,14 @@ def test_bad_values_fail_with_the_allowed_values(given, words):
     assert words in str(error.value)
 
 
+def test_positive_int_list():
+    from fmnist_utils.params import positive_int_list
+
+    assert positive_int_list([2, 6, 14]) is None
+    assert positive_int_list([2, 0]) == positive_int_list([-1]) == "a non-empty list of positive integers"
+    assert positive_int_list([]) == positive_int_list(["2"]) == "a non-empty list of integers"
+
+
 @pytest.mark.parametrize("given, expected", [
     ("[7]", [7]),  # papermill's -p seeds '[7]'
     ("[7, 8]", [7, 8]),

@@ -7,6 +7,10 @@ from fmnist_utils.verdicts import (INCONCLUSIVE, MISSING, NOT_COMPARABLE, NOT_RE
                                    judge_interaction, judge_relative, judge_tradeoff, judge_value, not_tested, top_group,
                                    undominated)
 
+
+                                   Noise, judge_best, judge_count, judge_difference, judge_direction, judge_threshold,
+                                   judge_tradeoff, judge_value, not_tested, top_group, undominated)
+
 ACC = "test accuracy, best epoch"
 
 
@@ -98,6 +102,21 @@ def test_direction_lower_is_better():
     assert row.verdict == REPRODUCED
 
 
+def test_threshold_uses_the_interval_of_our_mean():
+    above = "test accuracy after 7 epochs, against a threshold"
+    family = Noise(0.002, 4, "a family, 3 seeds each")  # t(4) * 0.2 = 0.56 points each side
+    assert judge_threshold(claim("98.5%", above), [0.8602], 0.985, measured=above,
+                           noise=family).verdict == NOT_REPRODUCED
+    row = judge_threshold(claim("98.5%", above), [0.9920], 0.985, measured=above, noise=family)
+    assert row.verdict == REPRODUCED and row.ours.startswith("99.20% [98.64, 99.76]") and "a family" in row.note
+    assert judge_threshold(claim("98.5%", above), [0.9880], 0.985, measured=above,
+                           noise=family).verdict == INCONCLUSIVE
+    assert judge_threshold(claim("98.5%", above), [0.9880], 0.985, measured=above).verdict == INCONCLUSIVE
+    assert judge_threshold(claim("98.5%", above), [0.97, 0.971, 0.969], 0.985, measured=above, higher=False,
+                           ).verdict == REPRODUCED  # "below", from three seeds
+    assert judge_threshold(claim("98.5%", above), [], 0.985, measured=above).verdict == MISSING
+
+
 def test_best_uses_a_test_over_seeds():
     best = "ordering of test accuracy"
     groups = {"x": [0.910, 0.911, 0.912], "y": [0.900, 0.901, 0.899], "z": [0.909, 0.913, 0.905]}
@@ -135,6 +154,18 @@ def test_count_at_printed_precision():
     assert judge_count(claim("11K", params), 175_370, measured=params).verdict == NOT_REPRODUCED
     assert judge_count(claim("2,067,850", params), 2_067_850, measured=params).verdict == REPRODUCED
     assert judge_count(claim("178,968", params), 174_858, measured=params).verdict == NOT_REPRODUCED
+    share = "parameter reduction"
+    row = judge_count(claim("91.3%", share), 1 - 178_968 / 2_067_850, measured=share)
+    assert (row.verdict, row.ours) == (REPRODUCED, "91.35%")  # a share is shown as the study shows it
+    assert judge_count(claim("89%", share), 1 - 134_144 / 1_180_160, measured=share).ours == "88.63%"
+
+
+def test_printed_forms_parse_into_value_rounding_and_unit():
+    spelled = claim("0.69 percentage points", "difference")
+    assert (spelled.value, spelled.rounding, spelled.unit) == (pytest.approx(0.0069), pytest.approx(0.00005), " points")
+    assert claim("+0.69 points", "difference").value == pytest.approx(spelled.value)
+    assert (claim("2.06M").value, claim("2.06M").rounding) == (pytest.approx(2_060_000), pytest.approx(5_000))
+    assert claim("98.5%").display_digits == 2 and not claim("percentage points").numeric
 
 
 def test_registry_ids_are_unique_and_looked_up():

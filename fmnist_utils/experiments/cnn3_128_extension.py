@@ -1,29 +1,26 @@
 """Chapter 2: CNN-3-128 (Mukhamediev 2024) replicated, classical baselines, the depthwise-separable
-"lightweight extension", a CNN-x-y scaling family, and a diagnosis of the 99.65% claim."""
+"lightweight extension", a CNN-x-y scaling family, two readings of what the study leaves open, and a
+diagnosis of the 99% figures."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, field
 
-from ..claims import counted
+from ..chapter import settings_function
+from ..claims import Registry, StudyClaim, counted
 from ..config import CLASSICAL_ESTIMATORS, ClassicalConfig, RunConfig
-from ..params import ChapterSpec, Param, int_list, optional, positive_int, resolve
+from ..params import ChapterSpec, Param, int_list, optional, positive_int, positive_int_list
 from ..store import MissingRun, describe, table_or_pending
+from ..verdicts import (Noise, Verdict, judge_best, judge_count, judge_difference, judge_direction, judge_threshold,
+                        judge_tradeoff, judge_value, missing, not_comparable, welch)
 
 TITLE = "CNN-3-128, classical baselines and a lightweight extension"
-STUDY = "02_cnn3_128_extension.md"
 
 
 def _estimator_list(value) -> str | None:
     if not isinstance(value, (list, tuple)) or not value or any(v not in CLASSICAL_ESTIMATORS for v in value):
         return "a non-empty list of estimator names from " + ", ".join(CLASSICAL_ESTIMATORS)
     return None
-
-
-def _positive_list(value) -> str | None:
-    problem = int_list(value)
-    if problem is None and not all(v >= 1 for v in value):
-        return "a non-empty list of positive integers"
-    return problem
 
 
 def _layers(value) -> str | None:
@@ -36,15 +33,18 @@ def _layers(value) -> str | None:
 SPEC = ChapterSpec("cnn3_128_extension", [
     Param("seed", 42, positive_int, "seed of every network (initialisation, shuffling, dropout, augmentation)"),
     Param("batch_size", 32, positive_int, "training batch size of every network (Keras's default, 32)"),
-    Param("stages", {"paper": [2, 6, 14, 30, 62], "quick": [1, 2, 3], "smoke": [1]}, _positive_list,
+    Param("stages", {"paper": [2, 6, 14, 30, 62], "quick": [1, 2, 3], "smoke": [1]}, positive_int_list,
           "epochs after which CNN-3-128 (no augmentation) is evaluated on the test set; it trains to the last"),
-    Param("aug_stages", {"paper": [2, 6, 14, 30], "quick": [1, 2], "smoke": [1]}, _positive_list,
+    Param("aug_stages", {"paper": [2, 6, 14, 30], "quick": [1, 2], "smoke": [1]}, positive_int_list,
           "evaluation epochs of CNN-3-128 with the original paper's augmentation; it trains to the last"),
+    Param("reading_stages", {"paper": [2, 6, 14], "quick": [1, 2], "smoke": [1]}, positive_int_list,
+          "evaluation epochs of the two other readings of CNN-3-128 (Keras initialisation; dropout 0.2); "
+          "each trains to the last"),
     Param("light_epochs", {"paper": 32, "quick": 4, "smoke": 1}, positive_int,
           "epochs of the two lightweight (depthwise-separable + GAP) variants"),
     Param("scaling_layers", {"paper": [1, 2, 3, 4], "quick": [1, 2, 3, 4], "smoke": [1, 4]}, _layers,
           "x of the CNN-x-y scaling grid (convolutions, 1 to 4)"),
-    Param("scaling_filters", {"paper": [8, 32, 128], "quick": [8, 32, 128], "smoke": [8]}, _positive_list,
+    Param("scaling_filters", {"paper": [8, 32, 128], "quick": [8, 32, 128], "smoke": [8]}, positive_int_list,
           "y of the CNN-x-y scaling grid (filters of the first convolution)"),
     Param("scaling_epochs", {"paper": 6, "quick": 1, "smoke": 1}, positive_int, "epochs of every scaling-grid run"),
     Param("leak_steps", {"paper": None, "quick": None, "smoke": 8}, optional(positive_int),
@@ -60,22 +60,145 @@ SPEC = ChapterSpec("cnn3_128_extension", [
           "predict only the first n test images with the classical baselines (None: all 10,000)"),
 ])
 
-
-def settings_from(namespace: dict):
-    return resolve(SPEC, namespace)
+settings_from = settings_function(SPEC)
 
 
-# ----- what the study (and the paper it replicates) states ----------------------------------------------------
+def paper_preset(name: str):
+    """A parameter's value in the paper profile (the study's settings)."""
+    return next(p for p in SPEC.params if p.name == name).preset("paper")
 
-# Table I: the study's replication, equal to the original paper's numbers as the study quotes them.
-STUDY_CLASSICAL = {
-    "MLPClassifier": 0.88, "KNeighborsClassifier": 0.86, "GaussianNB": 0.59, "DecisionTreeClassifier": 0.79,
-    "SVC": 0.88, "LGBMClassifier": 0.89, "RandomForestClassifier": 0.88, "ExtraTreesClassifier": 0.88,
-    "LogisticRegression": 0.84,
+
+# ----- what the study claims --------------------------------------------------------------------------------------
+
+# What each claim measures; a claim row must have measured exactly this (``verdicts`` checks it).
+ACCURACY = "test accuracy"
+AFTER_2 = "test accuracy after 2 epochs"
+PEAK = "test accuracy, best of the evaluated stages (2 to 62 epochs)"
+RISING = "stage with the highest test accuracy (2, 6, 14, 30, 62 epochs)"
+STATE_OF_THE_ART = "test accuracy, best stage, against the best published Fashion-MNIST result"
+AUGMENTED_PEAK = "test accuracy with the original paper's augmentation, best stage"
+CONFUSIONS = "share of test errors among upper-body garments (T-shirt/top, pullover, coat, shirt)"
+PARAMETERS = "trainable parameters"
+CONV3 = "parameters of CNN-3-128's third convolution (weights and biases)"
+SEPARABLE3 = "parameters of that block made depthwise-separable (weights and biases, no batch norm)"
+SEPARABLE3_SHARE = "parameter reduction of that block"
+DENSE = "weights of Dense(128) on the 4,608 flattened features (biases excluded)"
+GAP_HEAD = "weights of Dense(10) after global average pooling (biases excluded)"
+KERAS_TOTAL = "parameters as Keras's summary totals them (batch-norm moving statistics included)"
+LITERAL = "parameters of the text's blocks, no layer added"
+REDUCTION = "parameter reduction against CNN-3-128"
+LIGHT_FINAL = "test accuracy after the last of 32 epochs"
+LIGHT_EPOCH7 = "test accuracy after 7 epochs, against the study's threshold"
+EARLY = "ordering of test accuracy after 2 epochs"
+GAP_SHRINKS = "accuracy gap to CNN-3-128 after 2 epochs against after 7"
+COST = "difference of test accuracy: CNN-3-128's best stage minus the lightweight model's last epoch"
+TRADEOFF = "test accuracy against trainable parameters at one epoch budget"
+SPEED = "training seconds per epoch on one machine"
+SECONDS_LIGHT = "training seconds, 16 epochs of the modified model"
+SECONDS_BASE = "training seconds, 62 epochs of CNN-3-128"
+SCALING = "test accuracy against parameters over CNN-x-y networks"
+
+REGISTRY = Registry([
+    # Table I: the classical baselines (the study's "ours" column equals its "original" column)
+    StudyClaim("mlp", "MLP classifier", "Table I", "88%", ACCURACY),
+    StudyClaim("knn", "k-nearest neighbours, k = 5", "Table I", "86%", ACCURACY),
+    StudyClaim("gnb", "Gaussian naive Bayes", "Table I", "59%", ACCURACY),
+    StudyClaim("tree", "decision tree", "Table I", "79%", ACCURACY),
+    StudyClaim("svm", "SVM, RBF kernel", "Table I", "88%", ACCURACY),
+    StudyClaim("lgbm", "LightGBM", "Table I", "89%", ACCURACY),
+    StudyClaim("forest", "random forest, 200 trees of depth 24", "Table I", "88%", ACCURACY),
+    StudyClaim("extra", "extra trees", "Table I", "88%", ACCURACY),
+    StudyClaim("logreg", "logistic regression, 200 iterations", "Table I", "84%", ACCURACY),
+    StudyClaim("classical_within", "the replicated baselines lie within one point of the original", "section IV.A",
+               "within one percentage point", "difference between the study's and the original paper's accuracy",
+               not_tested="a statement about the study's runs against the original paper's, not a measurement; "
+                          "its Table I shows no deviation at all although the text speaks of deviations. Our "
+                          "values are judged against the table, row by row"),
+    # CNN-3-128 and the architecture arithmetic of section V
+    StudyClaim("cnn_params", "CNN-3-128 parameter count", "section III.C, Table II", "2,067,850", PARAMETERS),
+    StudyClaim("cnn_params_rounded", "CNN-3-128 parameter count, rounded", "abstract, section VI", "2.06M",
+               PARAMETERS),
+    StudyClaim("conv3_params", "CNN-3-128's third convolution", "section V.A", "1,180,160", CONV3),
+    StudyClaim("separable3_params", "that block, depthwise-separable", "section V.A", "134,144", SEPARABLE3),
+    StudyClaim("separable3_reduction", "reduction for that block", "section V.A", "89%", SEPARABLE3_SHARE),
+    StudyClaim("dense_weights", "weights of the Dense(128) head", "section V.B", "589,824", DENSE),
+    StudyClaim("gap_weights", "weights of the GAP head", "section V.B", "5,120", GAP_HEAD),
+    StudyClaim("cnn_2", "CNN-3-128 after the first two epochs", "section IV.B", "99.06%", AFTER_2),
+    StudyClaim("cnn_peak", "CNN-3-128 at its peak over the staged schedule", "section IV.B, Table II", "99.67%",
+               PEAK),
+    StudyClaim("cnn_rising", "accuracy keeps rising through the stages to 62 epochs", "section IV.B", "62 epochs",
+               RISING),
+    StudyClaim("state_of_the_art", "CNN-3-128 reaches state-of-the-art accuracy", "section VIII", "state-of-the-art",
+               STATE_OF_THE_ART),
+    StudyClaim("original_augmented", "the replicated paper's CNN-3-128 with augmentation",
+               "Mukhamediev 2024, the paper the study replicates", "99.65%", AUGMENTED_PEAK),
+    StudyClaim("confusions", "most errors fall between similar garments such as coat and pullover", "section IV.B",
+               "coat and pullover", CONFUSIONS),
+    StudyClaim("replication", "every replicated result closely matches the original paper", "abstract, section VIII",
+               "closely match", "agreement of every replicated number",
+               not_tested="a summary of this table's classical and CNN-3-128 rows, not a number of its own"),
+    # The lightweight extension
+    StudyClaim("light_params", "lightweight model's parameter count", "Table II", "178,968", KERAS_TOTAL),
+    StudyClaim("light_literal", "the text adds no layer to the blocks, yet Table II's count",
+               "section V.C against Table II", "178,968", LITERAL),
+    StudyClaim("reduction", "parameter reduction", "abstract, section V.D, section VIII", "91.3%", REDUCTION),
+    StudyClaim("light_accuracy", "lightweight model's test accuracy at the end of training",
+               "abstract, section V.C, Table II", "98.98%", LIGHT_FINAL),
+    StudyClaim("light_epoch7", "lightweight model above 98.5% by about the seventh epoch", "section V.C", "98.5%",
+               LIGHT_EPOCH7),
+    StudyClaim("light_early_lower", "lightweight model slightly below CNN-3-128 in the first epochs", "section V.C",
+               "lower", EARLY),
+    StudyClaim("light_gap_shrinks", "that gap shrinks quickly", "section V.C", "shrinks", GAP_SHRINKS),
+    StudyClaim("light_cost", "accuracy cost of the lightweight model", "section V.D", "0.69 percentage points", COST),
+    StudyClaim("tradeoff", "the lightweight model is a favourable accuracy/size trade-off",
+               "abstract, section V.D, section VIII", "favourable", TRADEOFF),
+    StudyClaim("light_faster", "the smaller network also needs less time per batch", "section VI (Fig. 3)", "less",
+               SPEED),
+    StudyClaim("light_seconds", "16 epochs of the modified model take about 64 s", "section VI (Fig. 3)", "64",
+               SECONDS_LIGHT),
+    StudyClaim("base_seconds", "62 epochs of CNN-3-128 take about 1,002 s", "section VI (Fig. 3)", "1,002",
+               SECONDS_BASE),
+    StudyClaim("light_epochs", "length of the modified model's training", "section VI: Fig. 3 against Figs. 4-5",
+               "16 epochs (Fig. 3), 32 epochs (Figs. 4-5)", "epochs of the modified model",
+               not_tested="the study contradicts itself (16 epochs for the time, 32 for the curves and, it seems, "
+                          "the final accuracy); the chapter trains 32 and reads the first 16 off the same run"),
+    StudyClaim("light_curves", "smooth curves: a slow start, a rise after epoch 5, a plateau near 99%",
+               "section VI.A, Figs. 4-5", "plateau close to 99%", "shape of the per-epoch curves",
+               not_tested="a shape read off figures, with no values and no criterion for a 'large' oscillation; our "
+                          "curves are drawn in the chapter. The study calls its curve 'validation' accuracy "
+                          "although it holds out no validation set"),
+    StudyClaim("overparameterised", "CNN-3-128 has more parameters than this dataset needs", "section VII",
+               "more parameters than strictly necessary", "parameters needed for CNN-3-128's accuracy",
+               not_tested="no criterion for 'necessary'; the trade-off row and the CNN-x-y grid hold the evidence"),
+    StudyClaim("scaling", "the parameter-accuracy scaling experiment reproduced", "abstract, section I",
+               "closely match", SCALING),
+])
+
+# The study's stage figures by epoch (its schedule's first stage and its peak, reached at the last stage).
+STAGE_CLAIMS = {2: "cnn_2", 62: "cnn_peak"}
+CLASSICAL_CLAIMS = {
+    "MLPClassifier": "mlp", "KNeighborsClassifier": "knn", "GaussianNB": "gnb", "DecisionTreeClassifier": "tree",
+    "SVC": "svm", "LGBMClassifier": "lgbm", "RandomForestClassifier": "forest", "ExtraTreesClassifier": "extra",
+    "LogisticRegression": "logreg",
 }
-# Fashion-MNIST's own scikit-learn benchmark (Xiao et al. 2017), best setting per classifier. The
-# Debian package ships only the benchmark's parameter grid (benchmark/baselines.json), not its
-# results, so these are the approximate values SPECS.md recalls; the chapter marks them as such.
+# Which classical pipelines draw random numbers with these settings (checked by the test suite: two seeds give
+# the same predictions for the deterministic ones). A seeded one, fitted once, has no measured spread.
+DETERMINISTIC = {
+    "KNeighborsClassifier": "no random draw",
+    "GaussianNB": "no random draw",
+    "SVC": "random_state serves only probability estimates, which are off",
+    "LGBMClassifier": "no bagging or feature subsampling by default, and bins from every row",
+    "LogisticRegression": "the lbfgs solver draws nothing",
+}
+SEEDED = {
+    "MLPClassifier": "the initial weights and the batch order",
+    "DecisionTreeClassifier": "the order in which features are tried (which breaks ties between splits)",
+    "RandomForestClassifier": "the bootstrap samples and feature subsets",
+    "ExtraTreesClassifier": "the random split thresholds and feature subsets",
+}
+# Fashion-MNIST's own scikit-learn benchmark (Xiao et al. 2017), best setting per classifier, as
+# recalled: the Debian package ships only the benchmark's parameter grid (benchmark/baselines.json),
+# not its results, so these values are approximate and the chapter marks them so.
 BENCHMARK_APPROX = {
     "SVC": 0.897, "RandomForestClassifier": 0.873, "MLPClassifier": 0.871, "KNeighborsClassifier": 0.854,
     "LogisticRegression": 0.842, "GaussianNB": 0.511,
@@ -87,25 +210,30 @@ CLASSICAL_PARAMS = {
     "RandomForestClassifier": {"n_estimators": 200, "max_depth": 24},
     "LogisticRegression": {"max_iter": 200},
 }
-STUDY_STAGES = {2: 0.9906, 62: 0.9967}  # after 2 epochs; the peak, reached at 62
-ORIGINAL_CLAIM = 0.9965  # Mukhamediev (2024): CNN-3-128 with augmentation
-STUDY_PARAMETERS = {"cnn3_128": 2_067_850, "lightweight": 178_968}
-STUDY_REDUCTION = 0.913
-STUDY_LIGHT_ACCURACY = 0.9898
-STUDY_LIGHT_EPOCH7 = 0.985  # "by about the seventh epoch ... already surpasses 98.5%"
-STUDY_DROP = 0.0069  # baseline 99.67% minus modified 98.98%
-STUDY_SECONDS = {"baseline, 62 epochs": 1002, "modified, 16 epochs": 64}
-BEST_PUBLISHED = 0.969  # best published Fashion-MNIST test accuracy (SPECS.md: about 96.9%)
+BEST_PUBLISHED = 0.969  # best published Fashion-MNIST test accuracy (Fine-Tuning DARTS, about 96.9%)
 
 # Keras ImageDataGenerator(rotation_range=0.75, width_shift_range=0.075, height_shift_range=0.075, zoom_range=0.085)
 AUGMENTATION = {"rotation": 0.75, "shift": 0.075, "zoom": 0.085}
 LIGHT_VARIANTS = {
     "plain": {},  # standard first convolution, no BatchNorm: 174,858 parameters
-    "bn": {"first_block": "separable", "batch_norm": True},  # 176,406 trainable, 178,968 as Keras totals them
+    "bn": {"first_block": "separable", "batch_norm": True},  # 176,406 trainable, + 2,562 BN statistics in Keras
 }
-LIGHT_LABELS = {"plain": "lightweight (standard first conv, no BN)",
-                "bn": "lightweight (all separable + BN)"}
+STUDY_LIGHT = "bn"  # the variant whose count is the study's: its claims are judged on it
+LIGHT_MARKS = {"plain": "lightweight, literal reading", "bn": "lightweight"}  # how tables mark them
+LIGHT_LABELS = {"plain": "lightweight, literal reading (standard first conv, no BN)",
+                "bn": "lightweight, the study's count (all separable + BN)"}
+# Two other readings of CNN-3-128 where the study is silent, each one change from ours.
+READINGS = {
+    "keras_init": {"init": "keras"},
+    "dropout_0.2": {"conv_dropout": 0.2, "dense_dropout": 0.2},
+}
+READING_LABELS = {
+    "ours": "this chapter's reading (PyTorch initialisation, dropout 0.25 / 0.5)",
+    "keras_init": "Keras initialisation (Glorot-uniform, zero biases), dropout 0.25 / 0.5",
+    "dropout_0.2": "PyTorch initialisation, dropout 0.2 at all four places",
+}
 UPPER_BODY = ("T-shirt/top", "Pullover", "Coat", "Shirt")
+DIAGNOSIS_LEVEL = 0.99  # the level both of the study's CNN-3-128 figures exceed
 
 
 # ----- the runs -------------------------------------------------------------------------------------------------
@@ -137,6 +265,12 @@ def augmented_config(settings) -> RunConfig:
                    augment=AUGMENTATION)
 
 
+def reading_config(settings, reading: str) -> RunConfig:
+    """CNN-3-128 under another reading of what the study leaves open (``READINGS``), to ``reading_stages``."""
+    return network(settings, "cnn3_128", READINGS[reading], epochs=max(settings.reading_stages),
+                   stages=settings.reading_stages)
+
+
 def light_config(settings, variant: str) -> RunConfig:
     return network(settings, "cnn3_128_ds", LIGHT_VARIANTS[variant], epochs=settings.light_epochs)
 
@@ -147,7 +281,7 @@ def scaling_config(settings, layers: int, filters: int) -> RunConfig:
 
 
 def diagnosis_configs(settings) -> dict[str, RunConfig]:
-    """The deliberate mistakes that could turn a Fashion-MNIST network into a 99% one."""
+    """The deliberate mistakes that could turn a Fashion-MNIST network into a 99% one (those that need a run)."""
     return {
         # (b) the main run's training (same seed, same data) at the main run's full budget, evaluated at its
         # stages on training images with dropout off; it records the test accuracy of every epoch too
@@ -156,7 +290,7 @@ def diagnosis_configs(settings) -> dict[str, RunConfig]:
         # (c) the test images are part of the training set, for the main run's full budget
         "train_plus_test": network(settings, "cnn3_128", epochs=max(settings.stages), stages=settings.stages,
                                    track_test=False, train_on="train+test", steps_per_epoch=settings.leak_steps),
-        # (d) digits instead of clothes: scikit-learn's 8x8 digits upsampled to 28x28 (MNIST is not offline here)
+        # (e) digits instead of clothes: scikit-learn's 8x8 digits upsampled to 28x28 (MNIST is not offline here)
         "digits": network(settings, "cnn3_128", epochs=max(settings.stages), stages=settings.stages,
                           dataset="digits"),
     }
@@ -192,6 +326,7 @@ def plan(settings) -> list[tuple[RunConfig | ClassicalConfig, bool]]:
     """Every run as (configuration, needs weights), the longest first so a sweep finishes sooner."""
     runs = [main_config(settings), augmented_config(settings), light_config(settings, "bn"),
             light_config(settings, "plain")]
+    runs += [reading_config(settings, name) for name in READINGS]
     grid = sorted(scaling_to_train(settings), key=lambda lf: -lf[1] * 4 ** lf[0])
     runs += [scaling_config(settings, *lf) for lf in grid]
     runs += list(diagnosis_configs(settings).values())
@@ -204,10 +339,25 @@ class ChapterRuns:
     main: object  # StoredRun | MissingRun
     augmented: object
     light: dict  # variant -> run
+    readings: dict  # reading -> run
     scaling: dict  # (layers, filters) -> run
     diagnosis: dict  # name -> run
     classical: dict  # estimator -> run
     settings: object
+    # chapter 1's seeded CNNs (label -> runs): the measured spread single runs here borrow
+    reference: dict = field(default_factory=dict)
+
+
+def reference_runs(settings) -> dict[str, list]:
+    """Chapter 1's Model-1 and Model-2 over their seeds, read from the store in the same profile (never trained
+    here): the nearest CNNs of this book with a measured seed-to-seed spread."""
+    from ..store import ResultStore
+    from . import baseline_vs_deeper as first
+
+    chapter1 = first.settings_from({"profile": settings.profile, "store_dir": settings.store_dir})
+    store = ResultStore(settings.store_dir)
+    return {label: [store.status(first.config(chapter1, first.study_cell(model), seed)) for seed in chapter1.seeds]
+            for model, label in (("model1", "Model-1"), ("model2", "Model-2"))}
 
 
 def gather(settings) -> ChapterRuns:
@@ -223,15 +373,16 @@ def gather(settings) -> ChapterRuns:
     return ChapterRuns(
         main=get(main_config(settings)), augmented=get(augmented_config(settings)),
         light={v: get(light_config(settings, v)) for v in LIGHT_VARIANTS},
+        readings={name: get(reading_config(settings, name)) for name in READINGS},
         scaling={lf: get(scaling_config(settings, *lf)) if lf in scaling_to_train(settings) else
                  get(main_config(settings)) for lf in scaling_grid(settings)},
         diagnosis={name: get(config) for name, config in diagnosis_configs(settings).items()},
         classical={name: get(classical_config(settings, name)) for name in settings.classical_models},
-        settings=settings,
+        settings=settings, reference=reference_runs(settings),
     )
 
 
-# ----- helpers --------------------------------------------------------------------------------------------------
+# ----- reading runs ---------------------------------------------------------------------------------------------
 
 def stored(run) -> bool:
     from ..store import StoredRun
@@ -248,6 +399,11 @@ def progress_note(run) -> str:
     return f"run in progress: {run.checkpoint_epochs}/{run.config.epochs} epochs" if in_progress(run) else ""
 
 
+def epochs_done(run) -> int:
+    """Epochs a run has finished: all of a stored run's, a run in progress's checkpointed ones, else 0."""
+    return len(run.history) if stored(run) or in_progress(run) else 0
+
+
 def stage_accuracy(run, epoch: int) -> float | None:
     """Accuracy of the staged evaluation after ``epoch`` epochs (None: no such stage yet, or no run).
 
@@ -259,10 +415,31 @@ def stage_accuracy(run, epoch: int) -> float | None:
 
 
 def epoch_test_accuracy(run, epoch: int) -> float | None:
-    """Test accuracy recorded after ``epoch`` epochs (runs with ``track_test``)."""
-    if not stored(run) or len(run.history) < epoch or "test_acc" not in run.history[epoch - 1]:
+    """Test accuracy recorded after ``epoch`` epochs (runs with ``track_test``; a run in progress up to its
+    checkpoint)."""
+    if epochs_done(run) < epoch or "test_acc" not in run.history[epoch - 1]:
         return None
     return run.history[epoch - 1]["test_acc"]
+
+
+def accuracy_after(run, epoch: int) -> float | None:
+    """Test accuracy after ``epoch`` epochs: the staged evaluation, else the per-epoch record."""
+    value = stage_accuracy(run, epoch)
+    return epoch_test_accuracy(run, epoch) if value is None else value
+
+
+def best_so_far(run, epoch: int) -> float | None:
+    """The best per-epoch test accuracy over the first ``epoch`` epochs: what choosing the epoch on the test
+    set would report (None until the run has done that many epochs)."""
+    if epochs_done(run) < epoch:
+        return None
+    values = [row["test_acc"] for row in run.history[:epoch] if "test_acc" in row]
+    return max(values) if len(values) == epoch else None
+
+
+def best_stage(run) -> dict | None:
+    """The stage with the highest accuracy (the first on ties) of a stored run."""
+    return max(run.staged, key=lambda st: (st["accuracy"], -st["epoch"])) if stored(run) and run.staged else None
 
 
 def train_seconds(run, epochs: int | None = None) -> float | None:
@@ -284,6 +461,10 @@ def _pct(value, digits: int = 2) -> str:
     return "-" if value is None else f"{100 * value:.{digits}f}%"
 
 
+def _points(value, digits: int = 2) -> str:
+    return f"{100 * value:+.{digits}f} points"
+
+
 def subset_note(config) -> str:
     """Why a number is not a full-data number, for tables and claim notes."""
     parts = []
@@ -294,6 +475,10 @@ def subset_note(config) -> str:
     return ", ".join(parts)
 
 
+def _join(*parts: str) -> str:
+    return "; ".join(p for p in parts if p)
+
+
 # ----- tables ---------------------------------------------------------------------------------------------------
 
 def overview(runs: ChapterRuns):
@@ -301,9 +486,10 @@ def overview(runs: ChapterRuns):
 
     rows = [("CNN-3-128, no augmentation", runs.main), ("CNN-3-128, original augmentation", runs.augmented)]
     rows += [(LIGHT_LABELS[v], r) for v, r in runs.light.items()]
+    rows += [(f"CNN-3-128, {READING_LABELS[name]}", r) for name, r in runs.readings.items()]
     rows += [(f"scaling: CNN-{lay}-{fil}" + (" (read off the main run)" if r.config.model == "cnn3_128" else ""), r)
              for (lay, fil), r in runs.scaling.items()]
-    rows += [(f"diagnosis: {DIAGNOSIS_LABELS[n]}", r) for n, r in runs.diagnosis.items()]
+    rows += [(f"diagnosis: {HYPOTHESES[n]}", r) for n, r in runs.diagnosis.items()]
     rows += [(f"classical: {name}", r) for name, r in runs.classical.items()]
     return pd.DataFrame([{"run": label, "key": r.key, "status": describe(r)} for label, r in rows])
 
@@ -314,17 +500,17 @@ def parameter_table():
 
     from ..models import build_model, count_parameters
 
-    models = [("CNN-3-128", "cnn3_128", {}, STUDY_PARAMETERS["cnn3_128"])]
-    models += [(LIGHT_LABELS[v], "cnn3_128_ds", args, STUDY_PARAMETERS["lightweight"]) for v, args in LIGHT_VARIANTS.items()]
+    cnn, light = REGISTRY["cnn_params"].value, REGISTRY["light_params"]
+    models = [("CNN-3-128", "cnn3_128", {}, REGISTRY["cnn_params"].printed)]
+    models += [(LIGHT_LABELS[v], "cnn3_128_ds", args, light.printed) for v, args in LIGHT_VARIANTS.items()]
     rows = []
     for label, name, args, claimed in models:
         model = build_model(name, **args)
         trainable, total = count_parameters(model), keras_total(model)
-        rows.append({"model": label, "study": f"{claimed:,}", "trainable (this book)": f"{trainable:,}",
+        rows.append({"model": label, "study": claimed, "trainable (this book)": f"{trainable:,}",
                      "Keras total (this book)": f"{total:,}",
                      "reduction vs CNN-3-128": "" if name == "cnn3_128" else
-                     f"{100 * (1 - trainable / STUDY_PARAMETERS['cnn3_128']):.1f}% (Keras total: "
-                     f"{100 * (1 - total / STUDY_PARAMETERS['cnn3_128']):.1f}%)"})
+                     f"{100 * (1 - trainable / cnn):.1f}% (Keras total: {100 * (1 - total / cnn):.1f}%)"})
     return pd.DataFrame(rows).set_index("model")
 
 
@@ -336,15 +522,16 @@ def classical_table(runs: ChapterRuns):
 
     rows = []
     for name, run in runs.classical.items():
-        note = []
+        note = [f"seeded (random_state sets {SEEDED[name]})" if name in SEEDED else "deterministic"]
         if stored(run):
-            note = [subset_note(run.config)] if subset_note(run.config) else []
+            note += [subset_note(run.config)] if subset_note(run.config) else []
             if not run.result["details"]["converged"]:
                 note.append("stopped at its iteration limit")
+        study = REGISTRY[CLASSICAL_CLAIMS[name]].printed
         rows.append({
             "model": LABELS[name],
-            "original paper": _pct(STUDY_CLASSICAL[name], 0),
-            "replication study": _pct(STUDY_CLASSICAL[name], 0),
+            "original paper": study,
+            "replication study": study,
             "Fashion-MNIST benchmark (approx.)": _pct(BENCHMARK_APPROX.get(name), 1),
             "this book": _pct(run.metrics["accuracy"]) if stored(run) else "missing",
             "note": "; ".join(note),
@@ -370,12 +557,12 @@ def staged_table(runs: ChapterRuns):
     """Test accuracy after each stage of the one CNN-3-128 run, with and without augmentation, beside the study."""
     import pandas as pd
 
-    epochs = sorted(set(runs.settings.stages) | set(runs.settings.aug_stages) | set(STUDY_STAGES))
+    epochs = sorted(set(runs.settings.stages) | set(runs.settings.aug_stages) | set(STAGE_CLAIMS))
     rows = []
     for epoch in epochs:
         rows.append({
             "epochs": epoch,
-            "study": _pct(STUDY_STAGES.get(epoch)),
+            "study": REGISTRY[STAGE_CLAIMS[epoch]].printed if epoch in STAGE_CLAIMS else "-",
             _run_column("this book, no augmentation", runs.main): _pct(stage_accuracy(runs.main, epoch)),
             _run_column("this book, original augmentation", runs.augmented): _pct(stage_accuracy(runs.augmented, epoch)),
             "digits stand-in (not MNIST)": _pct(stage_accuracy(runs.diagnosis["digits"], epoch)),
@@ -415,51 +602,57 @@ def staged_curves(runs: ChapterRuns) -> list[dict]:
             series[f"this book, {label}, stages"] = {
                 "x": [s["epoch"] for s in run.staged], "y": [s["accuracy"] for s in run.staged], "style": "o",
                 "color": color}
-    series["study (stages)"] = {"x": list(STUDY_STAGES), "y": list(STUDY_STAGES.values()), "style": "*",
-                                "markersize": 12, "color": "C3"}
+    series["study (stages)"] = {"x": list(STAGE_CLAIMS), "y": [REGISTRY[c].value for c in STAGE_CLAIMS.values()],
+                                "style": "*", "markersize": 12, "color": "C3"}
     return [{"title": "CNN-3-128: test accuracy over one run", "xlabel": "epoch", "ylabel": "test accuracy",
              "series": series, "hlines": {"best published Fashion-MNIST result (~96.9%)": BEST_PUBLISHED}}]
 
 
 def light_table(runs: ChapterRuns):
-    """Table II: parameters and test accuracy, baseline against the modified model."""
+    """Table II: parameters and test accuracy, baseline against the modified model (both our variants)."""
     import pandas as pd
 
     main_epochs = max(runs.settings.stages)
-    rows = [{"model": "CNN-3-128", "parameters (study)": f"{STUDY_PARAMETERS['cnn3_128']:,}",
+    best = best_stage(runs.main)
+    rows = [{"model": "CNN-3-128", "parameters (study)": REGISTRY["cnn_params"].printed,
              "parameters (this book)": f"{runs.main.parameters:,}" if stored(runs.main) else "missing",
-             "accuracy (study)": _pct(STUDY_STAGES[62]),
-             "accuracy (this book)": _pct(stage_accuracy(runs.main, main_epochs)),
-             "epochs (this book)": main_epochs}]
+             "accuracy (study)": REGISTRY["cnn_peak"].printed,
+             "accuracy (this book)": _pct(best["accuracy"]) if best else "-",
+             "epochs (this book)": f"best stage ({best['epoch']} of {main_epochs})" if best else main_epochs}]
     for variant, run in runs.light.items():
-        rows.append({"model": LIGHT_LABELS[variant], "parameters (study)": f"{STUDY_PARAMETERS['lightweight']:,}",
-                     "parameters (this book)": f"{run.parameters:,}" if stored(run) else "missing",
-                     "accuracy (study)": _pct(STUDY_LIGHT_ACCURACY),
+        rows.append({"model": LIGHT_LABELS[variant], "parameters (study)": REGISTRY["light_params"].printed,
+                     "parameters (this book)": (f"{run.parameters:,} trainable" if stored(run) else "missing")
+                     + (f", Keras total {light_counts()['keras_total']:,}" if variant == "bn" and stored(run) else ""),
+                     "accuracy (study)": REGISTRY["light_accuracy"].printed,
                      "accuracy (this book)": _pct(run.metrics["accuracy"]) if stored(run) else "-",
                      "epochs (this book)": runs.settings.light_epochs})
     return pd.DataFrame(rows).set_index("model")
 
 
 def bar_frames(runs: ChapterRuns) -> dict:
-    """Frames for the study's three bar charts (accuracy, parameters, training time): study beside this book."""
+    """Frames for the study's three bar charts (accuracy, parameters, training time): study beside this book.
+
+    "lightweight" is the variant with the study's count; the literal reading is drawn beside it."""
     import pandas as pd
 
-    light = runs.light["plain"]
-    accuracy = [("CNN-3-128", "study", STUDY_STAGES[62]), ("lightweight", "study", STUDY_LIGHT_ACCURACY)]
-    parameters = [("CNN-3-128", "study", STUDY_PARAMETERS["cnn3_128"]),
-                  ("lightweight", "study", STUDY_PARAMETERS["lightweight"])]
+    light, literal = runs.light[STUDY_LIGHT], runs.light["plain"]
+    accuracy = [("CNN-3-128", "study", REGISTRY["cnn_peak"].value),
+                ("lightweight", "study", REGISTRY["light_accuracy"].value)]
+    parameters = [("CNN-3-128", "study", REGISTRY["cnn_params"].value),
+                  ("lightweight", "study", REGISTRY["light_params"].value)]
     # training time: the study's 62 epochs of CNN-3-128 and 16 of the modified model (fewer where a profile trains less)
-    seconds = [("CNN-3-128", "study", STUDY_SECONDS["baseline, 62 epochs"]),
-               ("lightweight", "study", STUDY_SECONDS["modified, 16 epochs"])]
+    seconds = [("CNN-3-128", "study", REGISTRY["base_seconds"].value),
+               ("lightweight", "study", REGISTRY["light_seconds"].value)]
     main_epochs = max(runs.settings.stages)
     if stored(runs.main):
-        accuracy.append(("CNN-3-128", "this book", stage_accuracy(runs.main, main_epochs)))
+        accuracy.append(("CNN-3-128", "this book", best_stage(runs.main)["accuracy"]))
         parameters.append(("CNN-3-128", "this book", runs.main.parameters))
         seconds.append(("CNN-3-128", "this book", train_seconds(runs.main, min(62, main_epochs))))
-    if stored(light):
-        accuracy.append(("lightweight", "this book", light.metrics["accuracy"]))
-        parameters.append(("lightweight", "this book", light.parameters))
-        seconds.append(("lightweight", "this book", train_seconds(light, min(16, runs.settings.light_epochs))))
+    for label, run in (("lightweight", light), ("lightweight, literal reading", literal)):
+        if stored(run):
+            accuracy.append((label, "this book", run.metrics["accuracy"]))
+            parameters.append((label, "this book", run.parameters))
+            seconds.append((label, "this book", train_seconds(run, min(16, runs.settings.light_epochs))))
 
     def frame(rows, value):
         return pd.DataFrame([{"model": m, "source": s, value: v} for m, s, v in rows if v is not None])
@@ -480,8 +673,9 @@ def light_curves(runs: ChapterRuns) -> list[dict]:
                                                                 "style": "--"}
                 series[f"{LIGHT_LABELS[variant]}: test"] = {"x": epochs, "y": [r[f"test_{metric}"] for r in run.history],
                                                             "style": "-"}
+        study = REGISTRY["light_accuracy"]
         panels.append({"title": f"Lightweight CNN-3-128: {ylabel}", "xlabel": "epoch", "ylabel": ylabel,
-                       "series": series, "hlines": {"study: final 98.98%": STUDY_LIGHT_ACCURACY} if metric == "acc" else {}})
+                       "series": series, "hlines": {f"study: final {study.printed}": study.value} if metric == "acc" else {}})
     return panels
 
 
@@ -508,10 +702,10 @@ def scaling_table(runs: ChapterRuns):
                      "in the study": "CNN-3-128" if (layers, filters) == MAIN_IN_GRID else ""})
     # The lightweight models at the same epoch budget, read off their own runs' per-epoch test accuracy.
     for variant, run in runs.light.items():
-        value = epoch_test_accuracy(run, epochs)
+        value = epoch_test_accuracy(run, epochs) if stored(run) else None
         if value is not None:
             rows.append({"model": LIGHT_LABELS[variant], "parameters": run.parameters, "test accuracy": value,
-                         "in the study": "lightweight"})
+                         "in the study": LIGHT_MARKS[variant]})
     frame = pd.DataFrame(rows)
     return frame.sort_values("parameters", kind="stable").reset_index(drop=True) if rows else frame
 
@@ -535,7 +729,8 @@ def scaling_seconds(runs: ChapterRuns):
              "in the study": "CNN-3-128" if (lay, fil) == MAIN_IN_GRID else ""}
             for (lay, fil), run in runs.scaling.items() if stored(run)]
     rows += [{"model": LIGHT_LABELS[variant], "parameters": run.parameters,
-              "seconds per epoch": train_seconds(run) / len(run.history), "in the study": "lightweight"}
+              "seconds per epoch": train_seconds(run) / len(run.history),
+              "in the study": LIGHT_MARKS[variant]}
              for variant, run in runs.light.items() if stored(run)]
     return pd.DataFrame(rows).sort_values("parameters", kind="stable").reset_index(drop=True) if rows else pd.DataFrame()
 
@@ -543,10 +738,10 @@ def scaling_seconds(runs: ChapterRuns):
 def scaling_panels(table, value: str, ylabel: str, title: str) -> list[dict]:
     """Panels for ``plots.series_panels``: ``value`` against parameters, grid points labelled, study models marked."""
     grid = table[table["model"].str.match(r"CNN-\d-\d+$")]
-    study = table[table["in the study"] != ""]
+    marked = table[table["in the study"] != ""]
     series = {"CNN-x-y grid": {"x": list(grid["parameters"]), "y": list(grid[value]), "style": "o",
                                "annotate": list(grid["model"])}}
-    for _, row in study.iterrows():
+    for _, row in marked.iterrows():
         series[row["model"]] = {"x": [row["parameters"]], "y": [row[value]], "style": "*", "markersize": 13}
     return [{"title": title, "xlabel": "trainable parameters (log scale)", "ylabel": ylabel, "series": series,
              "logx": True}]
@@ -570,6 +765,18 @@ def confusion_pairs(run, top: int = 5):
                          for n, a, b in pairs[:top]])
 
 
+def upper_body_errors(run) -> tuple[int, int]:
+    """(errors between two upper-body garments, all errors) of a run's predictions."""
+    import numpy as np
+
+    from ..data import CLASSES
+
+    upper = [CLASSES.index(c) for c in UPPER_BODY]
+    wrong = run.targets != run.predictions
+    both = np.isin(run.targets, upper) & np.isin(run.predictions, upper)
+    return int((wrong & both).sum()), int(wrong.sum())
+
+
 MISCLASSIFIED_PAIRS = (("Coat", "Pullover"), ("Pullover", "Coat"), ("Shirt", "T-shirt/top"), ("Coat", "Shirt"))
 
 
@@ -586,13 +793,176 @@ def misclassified_examples(run, images, per_pair: int = 6):
     return [images[i] for i in picks], captions
 
 
-# ----- diagnosis of the 99.65% claim ----------------------------------------------------------------------------
+# ----- the lightweight model's parameter count, and what it implies -------------------------------------------------
 
-DIAGNOSIS_LABELS = {
-    "train_images": "(b) the same network, evaluated on training images",
-    "train_plus_test": "(c) trained on train + test, evaluated on test",
-    "digits": "(d) digits instead of clothes (scikit-learn 8x8 digits, not MNIST)",
+def light_counts() -> dict:
+    """Parameter counts of CNN-3-128's and the lightweight model's parts, as the study's arithmetic uses them."""
+    from torch import nn
+
+    from ..models import build_model, count_parameters
+
+    cnn, plain = build_model("cnn3_128"), build_model("cnn3_128_ds")
+    separable = build_model("cnn3_128_ds", first_block="separable")
+    bn, standard_bn = build_model("cnn3_128_ds", **LIGHT_VARIANTS["bn"]), build_model("cnn3_128_ds", batch_norm=True)
+
+    def bn_channels(model) -> int:
+        return sum(m.num_features for m in model.modules() if isinstance(m, nn.BatchNorm2d))
+
+    first_block = bn.features[0]  # depthwise 1 -> 1, BN, pointwise 1 -> 128, BN, ReLU
+    return {
+        "cnn": count_parameters(cnn), "conv3": count_parameters(cnn.features[8]),
+        "dense_weights": cnn.classifier[1].weight.numel(),
+        "separable3": count_parameters(separable.features[6]), "gap_weights": plain.classifier[1].weight.numel(),
+        "literal": count_parameters(plain), "separable": count_parameters(separable),
+        "trainable": count_parameters(bn), "keras_total": keras_total(bn),
+        "bn_channels": bn_channels(bn), "standard_bn_channels": bn_channels(standard_bn),
+        "first_standard": count_parameters(plain.features[0]),
+        "first_depthwise": count_parameters(first_block[0]), "first_pointwise": count_parameters(first_block[2]),
+    }
+
+
+def light_reading(runs: ChapterRuns) -> str:
+    """Which network the study's count describes, why that network underfits, and what the study's figures need."""
+    c, study = light_counts(), REGISTRY["light_params"]
+    need_separable, need_standard = int(study.value) - c["separable"], int(study.value) - c["literal"]
+    separable_fits = need_separable == 4 * c["bn_channels"]
+    standard_fits = need_standard % 4 == 0 or (need_standard % 2 == 0 and need_standard // 2 <= c["standard_bn_channels"])
+    text = (f"**Which network has {study.printed} parameters.** Without batch normalisation our readings have "
+            f"{c['literal']:,} (standard first convolution) and {c['separable']:,} (all three blocks "
+            "depthwise-separable). Keras's summary counts four numbers per batch-norm channel (scale, shift, moving "
+            f"mean, moving variance), two of them trained. For the all-separable network the difference is "
+            f"{need_separable:,} = 4 x {need_separable / 4:,.0f}")
+    text += (f", and {c['bn_channels']:,} is exactly the number of channels behind its depthwise and pointwise "
+             "convolutions together: it is that network with batch normalisation after every convolution."
+             if separable_fits else f", which is not 4 x {c['bn_channels']:,}, its channel count.")
+    text += (f" With a standard first convolution the difference would be {need_standard:,}"
+             + (", which a batch-norm placement might supply." if standard_fits else
+                f": not a multiple of four, and as trained weights alone it would need {need_standard / 2:,.0f} "
+                f"batch-norm channels where that network has {c['standard_bn_channels']:,}. No placement gives the "
+                "count, so the study's network has a depthwise first block.") + "\n\n")
+    text += (f"**Why that network underfits.** A depthwise convolution of a one-channel image is a single 3x3 filter: "
+             f"{c['first_depthwise']} parameters where the standard first convolution has {c['first_standard']:,} "
+             f"(128 filters). The pointwise convolution after it ({c['first_pointwise']} parameters) turns that one "
+             "filtered image into 128 channels, each a rescaled copy of it, so everything the network learns passes "
+             "through one filter response of the image.")
+    light, literal = runs.light[STUDY_LIGHT], runs.light["plain"]
+    if stored(light) and stored(literal):
+        def fit(run) -> str:
+            return (f"{_pct(run.history[-1]['train_acc'])} running training accuracy (dropout on) and "
+                    f"{_pct(run.metrics['accuracy'])} test accuracy")
+
+        text += (f" Our run of it ends, after {counted(len(light.history), 'epoch')}, at {fit(light)}: it fits its "
+                 f"training images hardly better than the test images. The literal reading, {c['first_standard']:,} "
+                 f"first-layer parameters and {literal.parameters:,} in all, ends at {fit(literal)}.")
+    else:
+        text += " (Our runs of both variants show the effect once they are stored.)"
+    accuracy = REGISTRY["light_accuracy"]
+    text += ("\n\n**What the study must have built.** Among the readings we tried, the count leaves only this network. "
+             f"To report {accuracy.printed} with it, the study must have trained that network, one 3x3 filter in "
+             "front of everything")
+    if stored(light):
+        text += (f", which on Fashion-MNIST stays at {_pct(light.metrics['accuracy'])} in our run. Either it saw "
+                 "easier images than Fashion-MNIST (the diagnosis below tests what would), or the accuracy belongs to "
+                 "another network than the count.")
+    else:
+        text += "; how far it gets on Fashion-MNIST is shown once its run is stored."
+    return text
+
+
+# ----- other readings of CNN-3-128 ----------------------------------------------------------------------------------
+
+def _reading_run(runs: ChapterRuns, name: str):
+    return runs.main if name == "ours" else runs.readings[name]
+
+
+def reading_accuracy(runs: ChapterRuns, name: str, epoch: int) -> float | None:
+    return accuracy_after(_reading_run(runs, name), epoch)
+
+
+def _cell(run, epoch: int, value) -> str:
+    """A table cell: the value, or why there is none (still training / missing run / no such stage)."""
+    if value is not None:
+        return _pct(value)
+    if in_progress(run) and epoch > epochs_done(run):
+        return "still training"
+    return "-" if stored(run) or in_progress(run) else "missing"
+
+
+def readings_table(runs: ChapterRuns):
+    """Test accuracy after each reading stage: this chapter's reading of CNN-3-128 and the two others."""
+    import pandas as pd
+
+    rows = []
+    for name in ("ours", *READINGS):
+        run, row = _reading_run(runs, name), {"reading": READING_LABELS[name]}
+        for epoch in runs.settings.reading_stages:
+            value, ours = reading_accuracy(runs, name, epoch), reading_accuracy(runs, "ours", epoch)
+            text = _cell(run, epoch, value)
+            if name != "ours" and value is not None and ours is not None:
+                text += f" ({100 * (value - ours):+.2f})"
+            row[f"after {counted(epoch, 'epoch')}"] = text
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("reading")
+
+
+def readings_text(runs: ChapterRuns) -> str:
+    """How much the two other readings move the headline numbers (said to be missing until they are stored)."""
+    from scipy import stats
+
+    stages = list(runs.settings.reading_stages)
+    ours = [reading_accuracy(runs, "ours", e) for e in stages]
+    parts, done = [], [name for name in READINGS if stored(runs.readings[name])]
+    for name in READINGS:
+        if name not in done:
+            parts.append(f"{READING_LABELS[name]}: not trained yet ({describe(runs.readings[name])})")
+            continue
+        values = [reading_accuracy(runs, name, e) for e in stages]
+        text = f"{READING_LABELS[name]}: {', '.join(_pct(v) for v in values)} after {', '.join(map(str, stages))} epochs"
+        if None not in ours and None not in values:
+            text += f", a change of {', '.join(f'{100 * (v - o):+.2f}' for v, o in zip(values, ours))} points against ours"
+        parts.append(text)
+    text = "; ".join(parts) + "."
+    noise = family_noise(runs)
+    if done and noise is not None:
+        _, se, df = welch([0.0], [0.0], noise)  # two single runs: the standard error of their difference
+        text += (f" One run each: differences within ±{100 * float(stats.t.ppf(0.975, df)) * se:.2f} points are "
+                 f"inside the seed spread ({noise.source}).")
+    after2 = [v for name in ("ours", *done) if 2 in stages and (v := reading_accuracy(runs, name, 2)) is not None]
+    if done and after2:
+        study = REGISTRY["cnn_2"]
+        text += (f" After 2 epochs the best of the readings is {_pct(max(after2))}, "
+                 f"{100 * (study.value - max(after2)):.2f} points below the study's {study.printed}.")
+    return text
+
+
+# ----- diagnosis of the 99% figures ---------------------------------------------------------------------------------
+
+HYPOTHESES = {
+    "duplicates": "(a) exact duplicates: our accuracy + the share of test images with a training copy (a bound)",
+    "train_images": "(b) the same training, evaluated on training images (dropout off)",
+    "train_plus_test": "(c) test images in the training set, evaluated on them",
+    "selection": "(d) test set used for selection: the best test accuracy over the epochs so far",
+    "digits": "(e) digits instead of clothes (scikit-learn 8x8 digits, not MNIST)",
 }
+SHORT = {"duplicates": "(a) duplicates", "train_images": "(b) evaluating on training images",
+         "train_plus_test": "(c) training on the test images", "selection": "(d) selecting on the test set",
+         "digits": "(e) the digit stand-in"}
+
+
+@dataclass
+class Hypothesis:
+    name: str
+    run: object  # the run its numbers come from
+    values: dict  # stage epoch -> accuracy, None where not known
+    pending: list  # stages its run has not reached yet (still training)
+    missing: bool  # its run is neither stored nor in progress
+
+    @property
+    def known(self) -> dict:
+        return {e: v for e, v in self.values.items() if v is not None}
+
+    def first_at_level(self) -> int | None:
+        return next((e for e, v in self.known.items() if v >= DIAGNOSIS_LEVEL), None)
 
 
 def duplicate_summary(data) -> dict:
@@ -608,132 +978,262 @@ def duplicate_summary(data) -> dict:
             "pairs within test": len(find_duplicates(test))}
 
 
+def hypotheses(runs: ChapterRuns, duplicates: dict) -> list[Hypothesis]:
+    """Each suspected mistake's accuracy at the main run's stages, from the runs as far as they have got."""
+    main, stages = runs.main, runs.settings.stages
+    share = duplicates["test images with a training copy"] / duplicates["test images"]
+
+    def bound(epoch):
+        value = accuracy_after(main, epoch)
+        return None if value is None else min(1.0, value + share)
+
+    def hypothesis(name, run, value) -> Hypothesis:
+        if not (stored(run) or in_progress(run)):
+            return Hypothesis(name, run, {e: None for e in stages}, [], True)
+        values = {e: value(run, e) for e in stages}
+        pending = [e for e in stages if values[e] is None and in_progress(run) and e > epochs_done(run)]
+        return Hypothesis(name, run, values, pending, False)
+
+    return [hypothesis("duplicates", main, lambda run, e: bound(e)),
+            hypothesis("train_images", runs.diagnosis["train_images"], stage_accuracy),
+            hypothesis("train_plus_test", runs.diagnosis["train_plus_test"], stage_accuracy),
+            hypothesis("selection", main, best_so_far),
+            hypothesis("digits", runs.diagnosis["digits"], stage_accuracy)]
+
+
+def outcome(h: Hypothesis) -> str:
+    """Whether a hypothesis reaches the study's level, from its numbers only."""
+    if h.missing:
+        return "missing run"
+    first, known = h.first_at_level(), h.known
+    if first is not None:
+        return f"yes: {_pct(known[first])} after {counted(first, 'epoch')}"
+    top = f"at most {_pct(max(known.values()))}" if known else "no stage yet"
+    if h.pending:
+        return f"not so far ({top} up to {counted(max(known, default=0), 'epoch')}); still training"
+    return f"no: {top}"
+
+
 def diagnosis_table(runs: ChapterRuns, duplicates: dict):
-    """What each suspected mistake does to the accuracy, beside the study's 99.06% (2 epochs) and 99.67% (peak)."""
+    """Each hypothesis's accuracy at 2, 6, 14, 30 and 62 epochs (the main run's stages) beside the study's."""
     import pandas as pd
 
-    s = runs.settings
-    main_epochs, d_epochs = max(s.stages), min(s.stages)
-    main, digits = runs.main, runs.diagnosis["digits"]
-    on_train, leaked = runs.diagnosis["train_images"], runs.diagnosis["train_plus_test"]
-    share = duplicates["test images with a training copy"] / duplicates["test images"]
-    rows = [
-        ("Fashion-MNIST test set (this chapter's CNN-3-128)", d_epochs, stage_accuracy(main, d_epochs)
-         if d_epochs in s.stages else epoch_test_accuracy(main, d_epochs)),
-        ("Fashion-MNIST test set (this chapter's CNN-3-128)", main_epochs, stage_accuracy(main, main_epochs)),
-        ("(a) test images with an exact copy in the training set (at most this much to gain)", None, share),
-        (DIAGNOSIS_LABELS["train_images"], d_epochs, stage_accuracy(on_train, d_epochs)),
-        ("(b') running training accuracy in the last epoch of the main run (dropout on)", main_epochs,
-         main.history[-1]["train_acc"] if stored(main) else None),
-        (DIAGNOSIS_LABELS["train_plus_test"], d_epochs, stage_accuracy(leaked, d_epochs)),
-        (DIAGNOSIS_LABELS["digits"], min(s.stages), stage_accuracy(digits, min(s.stages))),
-        (DIAGNOSIS_LABELS["digits"], max(s.stages), stage_accuracy(digits, max(s.stages))),
-    ]
-    rows = list(dict(((label, epochs), (label, epochs, value)) for label, epochs, value in rows).values())
-    return pd.DataFrame([{"setting": label, "epochs": "" if epochs is None else epochs, "accuracy": _pct(value)}
-                         for label, epochs, value in rows])
+    stages = runs.settings.stages
+    columns = {e: f"{counted(e, 'epoch')}" for e in stages}
+    study = {"setting": "the study (Fashion-MNIST test set, as reported)"}
+    study.update({columns[e]: REGISTRY[STAGE_CLAIMS[e]].printed + (" (peak)" if STAGE_CLAIMS[e] == "cnn_peak" else "")
+                  if e in STAGE_CLAIMS else "" for e in stages})
+    ours = {"setting": "this chapter's CNN-3-128 (Fashion-MNIST test set)"}
+    ours.update({columns[e]: _cell(runs.main, e, accuracy_after(runs.main, e)) for e in stages})
+    rows = [study, ours]
+    for h in hypotheses(runs, duplicates):
+        row = {"setting": HYPOTHESES[h.name]}
+        row.update({columns[e]: _cell(h.run, e, h.values[e]) for e in stages})
+        row[f"{100 * DIAGNOSIS_LEVEL:.0f}% or more?"] = outcome(h)
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("setting").fillna("")
+
+
+def diagnosis_text(runs: ChapterRuns, duplicates: dict) -> str:
+    """Which hypothesis could produce 99% or more and which cannot, from the table's numbers only."""
+    level = f"{100 * DIAGNOSIS_LEVEL:.0f}%"
+    found = hypotheses(runs, duplicates)
+    parts = []
+    for h in found:
+        first, known = h.first_at_level(), h.known
+        top = _pct(max(known.values())) if known else None
+        if h.missing:
+            parts.append(f"{SHORT[h.name]}: its run is missing")
+        elif first is not None:
+            parts.append(f"{SHORT[h.name]} could produce them: {_pct(known[first])} after "
+                         f"{counted(first, 'epoch')}")
+        elif h.pending:
+            reached = f"at most {top} up to {counted(max(known), 'epoch')}" if known else "no stage reached yet"
+            parts.append(f"{SHORT[h.name]}: below {level} so far ({reached}); still training for the "
+                         f"{', '.join(map(str, h.pending))}-epoch stage{'s' if len(h.pending) > 1 else ''}")
+        else:
+            parts.append(f"{SHORT[h.name]} cannot: below {level} at every stage (at most {top})")
+    text = f"Which mistake could produce figures of {level} or more? " + "; ".join(parts) + "."
+    first_stage = min(runs.settings.stages)
+    if first_stage == 2:
+        study = REGISTRY["cnn_2"]
+        values = [f"{SHORT[h.name]} {_pct(h.values[2])}" for h in found if h.values[2] is not None]
+        high = [SHORT[h.name] for h in found if h.values[2] is not None and h.values[2] >= DIAGNOSIS_LEVEL]
+        if values:
+            text += (f" After 2 epochs, where the study reports {study.printed}: {', '.join(values)}; "
+                     + (f"at {level} or more: {', '.join(high)}." if high else f"none reaches {level}."))
+    digits = next(h for h in found if h.name == "digits")
+    if not digits.missing:
+        text += (" The digit stand-in is scikit-learn's 1,797 images of 8x8 pixels, not MNIST: it shows which way "
+                 "digits move the numbers, not MNIST's figure.")
+    return text
 
 
 # ----- study vs this book ---------------------------------------------------------------------------------------
 
-def claims(runs: ChapterRuns) -> list:
-    from ..claims import MISSING, NOT_COMPARABLE, NOT_REPRODUCED, REPRODUCED, Claim, numeric_claim
-    from ..classical import LABELS
-    from ..data import CLASSES
-    from ..models import build_model, count_parameters
+def family_noise(runs: ChapterRuns) -> Noise | None:
+    """The seed spread single runs of this chapter borrow: chapter 1's CNNs, within-model spread pooled.
 
-    s = runs.settings
+    Chapter 2 trains one seed per network, as the study did. The nearest networks of this book with
+    several seeds are chapter 1's: plain CNNs with dropout, Adam 1e-3, no augmentation for Model-1
+    (12 epochs, batch 128, the checkpoint selected on a validation split). None until they are stored."""
+    groups = {label: [r.metrics["accuracy"] for r in group if stored(r)] for label, group in runs.reference.items()}
+    pooled = Noise.pooled(list(groups.values()), "")
+    if pooled is None:
+        return None
+    seeds = ", ".join(f"{label} {counted(len(values), 'seed')}" for label, values in groups.items())
+    return Noise(pooled.sd, pooled.df, f"seed spread of chapter 1's CNNs ({seeds}; Adam, 12 epochs), pooled: "
+                                       f"s = {100 * pooled.sd:.2f} points, {pooled.df:g} df")
+
+
+def classical_rows(runs: ChapterRuns) -> list[Verdict]:
+    """Table I, one row per classifier: deterministic ones at the study's printed precision, seeded ones on
+    their seeds (one here: inconclusive until more are stored)."""
+    from ..classical import LABELS
+
     rows = []
-    # Table I: classical baselines (the study's "within one percentage point")
-    for name, run in runs.classical.items():
-        rows.append(numeric_claim(f"{LABELS[name]} test accuracy", STUDY_CLASSICAL[name],
-                                  [run.metrics["accuracy"]] if stored(run) else [], floor=0.01, digits=1,
-                                  note=subset_note(run.config)))
-    # CNN-3-128
-    params = count_parameters(build_model("cnn3_128"))
-    rows.append(Claim("CNN-3-128 parameters", f"{STUDY_PARAMETERS['cnn3_128']:,}", f"{params:,}",
-                      REPRODUCED if params == STUDY_PARAMETERS["cnn3_128"] else NOT_REPRODUCED, "exact"))
-    for epoch, label in ((2, "CNN-3-128 test accuracy after 2 epochs"), (62, "CNN-3-128 peak test accuracy (62 epochs)")):
-        if in_progress(runs.main) and epoch == 2 and stage_accuracy(runs.main, epoch) is not None:
-            # the stage is behind the run's checkpoint: its evaluation is final
-            rows.append(numeric_claim(label, STUDY_STAGES[epoch], [stage_accuracy(runs.main, epoch)], floor=0.005,
-                                      note="; ".join(n for n in (progress_note(runs.main),
-                                                                 subset_note(runs.main.config)) if n)))
-        elif not stored(runs.main):
-            rows.append(Claim(label, _pct(STUDY_STAGES[epoch]), "-", MISSING,
-                              note=progress_note(runs.main)))
-        elif epoch not in s.stages:
-            rows.append(Claim(label, _pct(STUDY_STAGES[epoch]), "-", NOT_COMPARABLE,
-                              note=f"this profile evaluates after {s.stages} epochs"))
+    for name, claim_id in CLASSICAL_CLAIMS.items():
+        claim, run = REGISTRY[claim_id], runs.classical.get(name)
+        if run is None:
+            rows.append(missing(claim, "not among this notebook's classical_models"))
+            continue
+        values = [run.metrics["accuracy"]] if stored(run) else []
+        note = _join(LABELS[name], subset_note(run.config))
+        if name in SEEDED:
+            rows.append(judge_value(claim, values, measured=ACCURACY,
+                                    note=_join(note, f"seeded: random_state sets {SEEDED[name]}")))
         else:
-            value = stage_accuracy(runs.main, epoch) if epoch == 2 else max(
-                st["accuracy"] for st in runs.main.staged if st["epoch"] <= epoch)
-            rows.append(numeric_claim(label, STUDY_STAGES[epoch], [value], floor=0.005,
-                                      note=subset_note(runs.main.config)))
-    label = "CNN-3-128 with augmentation (original paper)"
-    if stored(runs.augmented):
-        best = max(st["accuracy"] for st in runs.augmented.staged)
-        rows.append(numeric_claim(label, ORIGINAL_CLAIM, [best], floor=0.005,
-                                  note=f"best stage up to {max(s.aug_stages)} epochs" +
-                                  (f"; {subset_note(runs.augmented.config)}" if subset_note(runs.augmented.config) else "")))
+            rows.append(judge_value(claim, values, measured=ACCURACY, noise=Noise.none(f"deterministic: {DETERMINISTIC[name]}"),
+                                    note=note))
+    return rows
+
+
+def count_rows() -> list[Verdict]:
+    """The architecture arithmetic: counts of our models against the study's numbers (no run needed)."""
+    c = light_counts()
+    literal_note = (f"the text's blocks give {c['literal']:,} (standard first convolution) or {c['separable']:,} "
+                    f"(all separable); {REGISTRY['light_params'].printed} needs batch normalisation after every "
+                    "convolution, counted as Keras counts it")
+    return [
+        judge_count(REGISTRY["cnn_params"], c["cnn"], measured=PARAMETERS),
+        judge_count(REGISTRY["cnn_params_rounded"], c["cnn"], measured=PARAMETERS,
+                    note=f"{c['cnn']:,} rounds to 2.07M: the abstract contradicts the study's own "
+                         f"{REGISTRY['cnn_params'].printed}"),
+        judge_count(REGISTRY["conv3_params"], c["conv3"], measured=CONV3,
+                    note="the number includes the 512 biases; the formula printed beside it, 3 x 3 x 256 x 512, "
+                         f"gives {3 * 3 * 256 * 512:,}"),
+        judge_count(REGISTRY["separable3_params"], c["separable3"], measured=SEPARABLE3),
+        judge_count(REGISTRY["separable3_reduction"], 1 - c["separable3"] / c["conv3"], measured=SEPARABLE3_SHARE),
+        judge_count(REGISTRY["dense_weights"], c["dense_weights"], measured=DENSE),
+        judge_count(REGISTRY["gap_weights"], c["gap_weights"], measured=GAP_HEAD),
+        judge_count(REGISTRY["light_params"], c["keras_total"], measured=KERAS_TOTAL,
+                    note=f"all blocks separable with batch normalisation after every convolution: {c['trainable']:,} "
+                         f"trainable + {c['keras_total'] - c['trainable']:,} moving statistics; the only reading we "
+                         f"found with this count. Literal reading: {c['literal']:,}"),
+        judge_count(REGISTRY["light_literal"], c["literal"], measured=LITERAL,
+                    note=literal_note + "; the study's text mentions no batch normalisation"),
+        judge_count(REGISTRY["reduction"], 1 - c["keras_total"] / c["cnn"], measured=REDUCTION,
+                    note=f"with the Keras total of the variant that has the study's count; literal reading: "
+                         f"{100 * (1 - c['literal'] / c['cnn']):.1f}%"),
+    ]
+
+
+def cnn_rows(runs: ChapterRuns, noise: Noise | None) -> list[Verdict]:
+    s, main = runs.settings, runs.main
+    rows = []
+    # after 2 epochs: a finished stage is final even while the run goes on
+    claim, value = REGISTRY["cnn_2"], accuracy_after(main, 2)
+    if value is None and (stored(main) or epochs_done(main) >= 2):
+        rows.append(not_comparable(claim, "-", f"this profile evaluates after {s.stages} epochs"))
     else:
-        rows.append(Claim(label, _pct(ORIGINAL_CLAIM), "-", MISSING))
-    # The lightweight extension
-    plain, bn = (build_model("cnn3_128_ds", **LIGHT_VARIANTS[v]) for v in ("plain", "bn"))
-    ours = count_parameters(plain)
-    rows.append(Claim("Lightweight model parameters", f"{STUDY_PARAMETERS['lightweight']:,}",
-                      f"{ours:,} (our reading of the text)",
-                      REPRODUCED if ours == STUDY_PARAMETERS["lightweight"] else NOT_REPRODUCED, "exact",
-                      note=f"all-separable + BatchNorm: {count_parameters(bn):,} trainable, {keras_total(bn):,} as "
-                           "Keras totals them (BN moving statistics included)"))
-    reduction = 1 - ours / STUDY_PARAMETERS["cnn3_128"]
-    rows.append(numeric_claim("Parameter reduction", STUDY_REDUCTION, [reduction], floor=0.005, digits=1,
-                              note="our reading; with the Keras total of the BN variant: "
-                                   f"{100 * (1 - keras_total(bn) / STUDY_PARAMETERS['cnn3_128']):.1f}%"))
-    light = runs.light["plain"]
-    light_note = f"{s.light_epochs} epochs, standard first conv, no BN"
-    if stored(light):
-        if stored(runs.light["bn"]):
-            light_note += f"; all-separable + BN: {_pct(runs.light['bn'].metrics['accuracy'])}"
-        rows.append(numeric_claim("Lightweight model test accuracy", STUDY_LIGHT_ACCURACY, [light.metrics["accuracy"]],
-                                  floor=0.005, note=light_note))
-        at7 = epoch_test_accuracy(light, 7)
-        rows.append(Claim("Lightweight model above 98.5% by about epoch 7", "> 98.5% at epoch ~7",
-                          "-" if at7 is None else f"{_pct(at7)} at epoch 7",
-                          NOT_COMPARABLE if at7 is None else REPRODUCED if at7 > STUDY_LIGHT_EPOCH7 else NOT_REPRODUCED,
-                          "> 98.5%"))
+        rows.append(judge_value(claim, [value] if value is not None else [], measured=AFTER_2, noise=noise,
+                                note=_join(progress_note(main), subset_note(main.config))))
+    best = best_stage(main)
+    last = max(s.stages)
+    claim = REGISTRY["cnn_peak"]
+    if best is not None and last != paper_preset("stages")[-1]:
+        rows.append(not_comparable(claim, _pct(best["accuracy"]), f"this profile's stages end at {last} epochs"))
     else:
-        rows.append(Claim("Lightweight model test accuracy", _pct(STUDY_LIGHT_ACCURACY), "-", MISSING))
-        rows.append(Claim("Lightweight model above 98.5% by about epoch 7", "> 98.5% at epoch ~7", "-", MISSING))
-    main_final = stage_accuracy(runs.main, max(s.stages))
-    if stored(light) and main_final is not None:
-        cost = main_final - light.metrics["accuracy"]
-        rows.append(numeric_claim("Accuracy cost of the lightweight model", STUDY_DROP, [cost], floor=0.005,
-                                  unit=" points",
-                                  note=f"CNN-3-128 after {max(s.stages)} epochs minus lightweight after {s.light_epochs}"
-                                       + ("; negative: the lightweight model is the more accurate" if cost < 0 else "")))
+        rows.append(judge_value(claim, [best["accuracy"]] if best else [], measured=PEAK, noise=noise,
+                                note=_join(f"best stage: {best['epoch']} epochs" if best else progress_note(main),
+                                           subset_note(main.config))))
+    groups = {f"{st['epoch']} epochs": [st["accuracy"]] for st in main.staged} if stored(main) else None
+    rows.append(judge_best(REGISTRY["cnn_rising"], groups, f"{last} epochs" if groups else [], measured=RISING,
+                           noise=noise, scale=100,
+                           note="stages of one run, each given the family's seed spread; the study's claimed "
+                                f"peak is its last stage" + (f"; {progress_note(main)}" if in_progress(main) else "")))
+    rows.append(judge_threshold(REGISTRY["state_of_the_art"], [best["accuracy"]] if best else [], BEST_PUBLISHED,
+                                measured=STATE_OF_THE_ART, noise=noise, scale=100, digits=2,
+                                note="best published Fashion-MNIST result: about 96.9% (Fine-Tuning DARTS)"))
+    claim, aug = REGISTRY["original_augmented"], best_stage(runs.augmented)
+    capped = ""
+    if aug is not None and aug["epoch"] == max(s.aug_stages) and len(runs.augmented.staged) > 1:
+        capped = f"its best stage is its last ({aug['epoch']} epochs): still improving when training stopped"
+    rows.append(judge_value(claim, [aug["accuracy"]] if aug else [], measured=AUGMENTED_PEAK, noise=noise,
+                            capped=capped, note=_join(f"best stage up to {max(s.aug_stages)} epochs: "
+                                                      f"{aug['epoch']}" if aug else progress_note(runs.augmented),
+                                                      subset_note(runs.augmented.config))))
+    claim = REGISTRY["confusions"]
+    if stored(main):
+        upper, errors = upper_body_errors(main)
+        share = upper / max(errors, 1)
+        spread = Noise(math.sqrt(share * (1 - share) / max(errors, 1)), math.inf,
+                       f"binomial spread over the run's {errors:,} errors")
+        top = "; ".join(confusion_pairs(main, top=3)["classes"])
+        rows.append(judge_threshold(claim, [share], 0.5, measured=CONFUSIONS, noise=spread, scale=100, digits=1,
+                                    note=f"'most' read as more than half; top confusions: {top}"))
     else:
-        rows.append(Claim("Accuracy cost of the lightweight model", "0.69 points", "-", MISSING))
-    main16, light16 = train_seconds(runs.main, 62), train_seconds(light, 16)
-    if main16 is not None and light16 is not None:
-        rows.append(Claim("Lightweight model trains much faster (64 s vs 1,002 s)", "15.7x less time",
-                          "faster: " + ("yes" if light16 < main16 else "no") + " (times in the timing table)",
-                          NOT_COMPARABLE, note="different hardware; the study's 64 s for 16 epochs implies a GPU"))
+        rows.append(missing(claim, progress_note(main)))
+    return rows
+
+
+def light_rows(runs: ChapterRuns, noise: Noise | None) -> list[Verdict]:
+    s, main = runs.settings, runs.main
+    light, literal = runs.light[STUDY_LIGHT], runs.light["plain"]
+    context = (f"judged on the variant with the study's count; literal reading "
+               f"{_pct(literal.metrics['accuracy'])}" if stored(literal) else
+               "judged on the variant with the study's count")
+    rows = []
+    claim = REGISTRY["light_accuracy"]
+    final = [light.metrics["accuracy"]] if stored(light) else []
+    if final and s.light_epochs != paper_preset("light_epochs"):
+        rows.append(not_comparable(claim, _pct(final[0]), f"this profile trains {counted(s.light_epochs, 'epoch')}"))
     else:
-        rows.append(Claim("Lightweight model trains much faster (64 s vs 1,002 s)", "15.7x less time", "-",
-                          NOT_COMPARABLE, note="needs 62 epochs of CNN-3-128 and 16 of the lightweight model"))
-    # Confusions
-    if stored(runs.main):
-        top = confusion_pairs(runs.main, top=3)
-        upper = all(set(pair.split(" / ")) <= set(UPPER_BODY) for pair in top["classes"])
-        rows.append(Claim("Most errors between similar garments (coat / pullover)", "coat vs pullover",
-                          "; ".join(top["classes"]), REPRODUCED if upper else NOT_REPRODUCED,
-                          "top-3 confusions all among " + ", ".join(UPPER_BODY)))
+        rows.append(judge_value(claim, final, measured=LIGHT_FINAL, noise=noise,
+                                note=_join(context, subset_note(light.config))))
+    claim, at7 = REGISTRY["light_epoch7"], epoch_test_accuracy(light, 7)
+    if stored(light) and at7 is None:
+        rows.append(not_comparable(claim, "-", f"this profile trains {counted(s.light_epochs, 'epoch')}"))
     else:
-        rows.append(Claim("Most errors between similar garments (coat / pullover)", "coat vs pullover", "-", MISSING))
-    # Scaling: the study gives no numbers
+        at7_literal = epoch_test_accuracy(literal, 7)
+        rows.append(judge_threshold(claim, [at7] if at7 is not None else [], claim.value, measured=LIGHT_EPOCH7,
+                                    noise=noise, note=_join("epoch 7 for 'about the seventh'", (
+                                        f"literal reading {_pct(at7_literal)}" if at7_literal is not None else ""))))
+    light2, main2 = epoch_test_accuracy(light, 2), accuracy_after(main, 2)
+    gaps = [None if a is None or b is None else a - b for a, b in
+            ((main2, light2), (accuracy_after(main, 7), epoch_test_accuracy(light, 7)))]
+    gap_noise = None if noise is None else Noise(noise.sd * math.sqrt(2), noise.df,
+                                                 noise.source + "; a gap between two runs: s x sqrt(2)")
+    short = too_short({"lightweight model": (light, 7), "CNN-3-128": (main, 7)})
+    if short:
+        rows += [not_comparable(REGISTRY[key], "-", short) for key in ("light_early_lower", "light_gap_shrinks")]
+    else:
+        rows.append(judge_direction(REGISTRY["light_early_lower"], [light2] if light2 is not None else [],
+                                    [main2] if main2 is not None else [], measured=EARLY, higher=False, noise=noise,
+                                    names=("lightweight", "CNN-3-128"), scale=100, note="after 2 epochs"))
+        rows.append(judge_direction(REGISTRY["light_gap_shrinks"], [gaps[0]] if gaps[0] is not None else [],
+                                    [gaps[1]] if gaps[1] is not None else [], measured=GAP_SHRINKS, noise=gap_noise,
+                                    names=("gap after 2 epochs", "gap after 7"), scale=100))
+    best = best_stage(main)
+    rows.append(judge_difference(REGISTRY["light_cost"], [best["accuracy"]] if best else [], final, measured=COST,
+                                 noise=noise, note=_join(f"CNN-3-128's best stage ({best['epoch']} epochs) minus the "
+                                                         f"lightweight model after {s.light_epochs}" if best else "",
+                                                         context)))
+    rows.append(tradeoff_row(runs, noise))
+    rows += speed_rows(runs)
     table = scaling_table(runs)
     grid = table[table["model"].str.match(r"CNN-\d-\d+$")].dropna(subset=["test accuracy"]) if len(table) else table
+    claim = REGISTRY["scaling"]
     if len(grid) >= 2:
         import warnings
 
@@ -742,28 +1242,84 @@ def claims(runs: ChapterRuns) -> list:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # constant input (a smoke grid) gives nan, which the row shows
             rho = spearmanr(grid["parameters"], grid["test accuracy"]).statistic
-        best = grid.loc[grid["test accuracy"].idxmax()]
-        rows.append(Claim("Parameter-accuracy scaling experiment replicated", "figure, no numbers",
-                          f"Spearman rho {rho:.2f} over {len(grid)} models; best {best['model']} "
-                          f"({_pct(best['test accuracy'])})", NOT_COMPARABLE,
-                          note=f"{s.scaling_epochs} epochs per model"))
+        top = grid.loc[grid["test accuracy"].idxmax()]
+        rows.append(not_comparable(claim, f"Spearman rho {rho:.2f} over {len(grid)} models; best {top['model']} "
+                                          f"({_pct(top['test accuracy'])}) after {counted(s.scaling_epochs, 'epoch')}",
+                                   "the study shows neither numbers nor a direction for it"))
     else:
-        rows.append(Claim("Parameter-accuracy scaling experiment replicated", "figure, no numbers", "-", MISSING))
+        rows.append(missing(claim))
     return rows
+
+
+def too_short(needs: dict) -> str:
+    """Why a stored run cannot measure a claim: it trained fewer epochs than the claim needs (empty: it can)."""
+    short = [f"the {label} trains {counted(run.config.epochs, 'epoch')}" for label, (run, epochs) in needs.items()
+             if stored(run) and run.config.epochs < epochs]
+    return _join(*short) + (" in this profile" if short else "")
+
+
+def tradeoff_row(runs: ChapterRuns, noise: Noise | None) -> Verdict:
+    """"A favourable trade-off": is the lightweight model undominated in accuracy and parameters among every
+    network of the chapter at one epoch budget (the CNN-x-y grid's, read off each run's per-epoch record)?"""
+    from ..models import build_model, count_parameters
+
+    epochs = runs.settings.scaling_epochs
+    accuracy, cost = {}, {}
+    for (layers, filters), run in runs.scaling.items():
+        name = f"CNN-{layers}-{filters}"
+        value = scaling_accuracy(run, epochs)
+        accuracy[name] = [value] if value is not None else []
+        cost[name] = count_parameters(build_model("cnn_xy", layers=layers, filters=filters))
+    for variant, run in runs.light.items():
+        value = epoch_test_accuracy(run, epochs) if stored(run) else None
+        accuracy[LIGHT_LABELS[variant]] = [value] if value is not None else []
+        cost[LIGHT_LABELS[variant]] = count_parameters(build_model("cnn3_128_ds", **LIGHT_VARIANTS[variant]))
+    return judge_tradeoff(REGISTRY["tradeoff"], accuracy, cost, LIGHT_LABELS[STUDY_LIGHT], measured=TRADEOFF,
+                          cost_name="trainable parameters", noise=noise,
+                          note=f"every network after {counted(epochs, 'epoch')} (the CNN-x-y grid's budget): "
+                               "CNN-x-y, CNN-3-128 and both lightweight readings")
+
+
+def speed_rows(runs: ChapterRuns) -> list[Verdict]:
+    """Time per epoch on this machine (the study's direction), and the study's seconds (other hardware)."""
+    main, light = runs.main, runs.light[STUDY_LIGHT]
+    rows = []
+    if stored(main) and stored(light):
+        threads = {run.result["provenance"]["threads"] for run in (main, light)}
+        rows.append(judge_direction(REGISTRY["light_faster"], [r["train_seconds"] for r in light.history],
+                                    [r["train_seconds"] for r in main.history], measured=SPEED, higher=False,
+                                    names=("lightweight", "CNN-3-128"), scale=1, digits=0,
+                                    note="seconds per training epoch, every epoch a measurement; "
+                                         + (f"both on {counted(threads.pop(), 'thread')}" if len(threads) == 1 else
+                                            f"thread counts differ: {sorted(threads)}")))
+    else:
+        rows.append(missing(REGISTRY["light_faster"]))
+    for claim_id, label, run, epochs in (("light_seconds", "lightweight model", light, 16),
+                                         ("base_seconds", "CNN-3-128", main, 62)):
+        seconds, short = train_seconds(run, epochs), too_short({label: (run, epochs)})
+        if short:
+            rows.append(not_comparable(REGISTRY[claim_id], "-", short))
+        elif seconds is None:
+            rows.append(missing(REGISTRY[claim_id], progress_note(run)))
+        else:
+            rows.append(not_comparable(REGISTRY[claim_id], f"{seconds:,.0f} s on this machine's CPU",
+                                       f"timed on other hardware (the study's {REGISTRY['light_seconds'].printed} s "
+                                       "for 16 epochs implies a GPU)"))
+    return rows
+
+
+def claims(runs: ChapterRuns) -> list[Verdict]:
+    """One judged row per tested claim of ``REGISTRY`` (``chapter.complete_rows`` adds the untested ones)."""
+    noise = family_noise(runs)
+    return [*classical_rows(runs), *count_rows(), *cnn_rows(runs, noise), *light_rows(runs, noise)]
 
 
 # ----- the answer -----------------------------------------------------------------------------------------------
 
-def _trajectory(first, first_epoch: int, last, last_epoch: int) -> str:
-    """'91.00% after 2 epochs and 93.00% after 62', or one of them when the two epochs are the same."""
-    text = f"{_pct(first)} after {counted(first_epoch, 'epoch')}"
-    return text if first_epoch == last_epoch else f"{text} and {_pct(last)} after {last_epoch}"
-
-
 def best_fashion_accuracy(runs: ChapterRuns) -> float | None:
     """The highest Fashion-MNIST test accuracy any network of the chapter recorded (any stage, any epoch)."""
     values = []
-    for run in [runs.main, runs.augmented, *runs.light.values(), *runs.scaling.values()]:
+    for run in [runs.main, runs.augmented, *runs.light.values(), *runs.readings.values(), *runs.scaling.values()]:
         if stored(run):
             values.append(run.metrics["accuracy"])
             values += [st["accuracy"] for st in run.staged]
@@ -771,112 +1327,47 @@ def best_fashion_accuracy(runs: ChapterRuns) -> float | None:
     return max(values) if values else None
 
 
+def _said(row: Verdict) -> str:
+    """'ours against the study's value: verdict', the way the conclusion quotes a claim row."""
+    ours = "" if row.ours == "-" else f"{row.ours} against "
+    return f"{ours}the study's {row.study}: **{row.verdict}**"
+
+
 def conclusion(runs: ChapterRuns, duplicates: dict) -> str:
-    """The chapter's answer, written from the stored numbers."""
+    """The chapter's answer, written from the claim rows (so it says no more than they do) and the diagnosis."""
     from ..classical import LABELS
 
-    s = runs.settings
+    rows = {row.id: row for row in claims(runs)}
     lines = []
-    done = {n: r for n, r in runs.classical.items() if stored(r)}
-    if done:
-        gaps = {n: r.metrics["accuracy"] - STUDY_CLASSICAL[n] for n, r in done.items()}
-        within = [LABELS[n] for n, g in gaps.items() if abs(g) <= 0.01]
-        outside = [f"{LABELS[n]} ({100 * g:+.1f} points)" for n, g in gaps.items() if abs(g) > 0.01]
-        lines.append(f"- **Classical baselines.** {len(within)} of {len(done)} land within one point of the study's "
-                     "Table I" + (f"; outside it: {', '.join(outside)}." if outside else ".")
-                     + (" (Fitted on a subset in this profile.)" if s.classical_train_subset else ""))
-    first_epoch, last_epoch = min(s.stages), max(s.stages)
-    first, main_final = stage_accuracy(runs.main, first_epoch), stage_accuracy(runs.main, last_epoch)
-    if main_final is not None:
-        peak = max(runs.main.staged, key=lambda st: st["accuracy"])  # the study reports a peak: compare peaks
-        at_peak = ("" if peak["accuracy"] <= main_final else
-                   f", its best stage {_pct(peak['accuracy'])} after {peak['epoch']}")
-        lines.append(
-            f"- **CNN-3-128.** The network has exactly the study's 2,067,850 parameters. Trained as specified it "
-            f"reaches {_trajectory(first, first_epoch, main_final, last_epoch)}{at_peak} "
-            f"(study: 99.06% after 2, 99.67% at the peak): {100 * (0.9967 - peak['accuracy']):.2f} points below the "
-            "study's peak.")
-    elif in_progress(runs.main) and runs.main.staged:
-        latest = runs.main.staged[-1]
-        lines.append(
-            f"- **CNN-3-128 ({progress_note(runs.main)}).** After {first_epoch} epochs it reaches {_pct(first)} "
-            f"(study: 99.06%), and {_pct(latest['accuracy'])} at its latest stage ({latest['epoch']} epochs); the "
-            f"{last_epoch}-epoch number follows when the run finishes.")
-    if stored(runs.augmented):
-        best = max(st["accuracy"] for st in runs.augmented.staged)
-        text = (f"- **With the original paper's augmentation** the best stage reaches {_pct(best)} "
-                f"(original paper: 99.65%)")
-        horizon = max(st["epoch"] for st in runs.augmented.staged)
-        plain = [st["accuracy"] for st in (runs.main.staged if stored(runs.main) else []) if st["epoch"] <= horizon]
-        if plain:  # the same epochs without augmentation: does augmentation help within this budget?
-            gap = best - max(plain)
-            text += (f", {100 * abs(gap):.2f} points {'above' if gap >= 0 else 'below'} the best stage without "
-                     f"augmentation up to the same {horizon} epochs")
-        lines.append(text + ".")
-    light = runs.light["plain"]
-    if stored(light):
-        text = (f"- **Lightweight extension.** Our reading of the text has {light.parameters:,} parameters "
-                "(study: 178,968); the study's count comes out only for all-separable blocks with BatchNorm, "
-                "counted the way Keras's summary counts (BN moving statistics included). Our model reaches "
-                f"{_pct(light.metrics['accuracy'])} after {s.light_epochs} epochs (study: 98.98%)")
-        if main_final is not None:
-            drop = main_final - light.metrics["accuracy"]
-            text += (f", {100 * abs(drop):.2f} points {'below' if drop >= 0 else 'above'} our CNN-3-128 after "
-                     f"{last_epoch} epochs (study: 0.69 below). The trade-off itself - about 91% fewer parameters "
-                     "for well under a point of accuracy - "
-                     + ("is better than the study's: the smaller model loses nothing" if drop < 0 else
-                        "holds, at a lower accuracy level" if drop <= STUDY_DROP + 0.005 else
-                        "does not hold in our runs"))
-        lines.append(text + ".")
-    verdicts = []
-    share = duplicates["test images with a training copy"] / duplicates["test images"]
-    verdicts.append(f"(a) {duplicates['test images with a training copy']} test images have a byte-identical copy in "
-                    f"the training set, so duplicates can add at most {100 * share:.2f} points")
-    on_train, leaked, digits = (runs.diagnosis[k] for k in ("train_images", "train_plus_test", "digits"))
-    if stored(on_train):
-        text = (f"(b) evaluating on training images gives {_pct(stage_accuracy(on_train, min(s.stages)))} after "
-                f"{counted(min(s.stages), 'epoch')}")
-        if stored(runs.main):
-            text += (f", and the running training accuracy of the main run reaches "
-                     f"{_pct(runs.main.history[-1]['train_acc'])} by epoch {last_epoch}")
-        verdicts.append(text)
-    if stored(leaked):
-        verdicts.append(f"(c) training on the test images too gives {_pct(stage_accuracy(leaked, min(s.stages)))} on them after "
-                        f"{counted(min(s.stages), 'epoch')}")
-    if stored(digits):
-        verdicts.append(f"(d) on the digit stand-in the same network reaches " + _trajectory(
-            stage_accuracy(digits, first_epoch), first_epoch, stage_accuracy(digits, last_epoch), last_epoch))
-    lines.append("- **What could produce 99.06% after 2 epochs and a 99.67% peak?** " + "; ".join(verdicts) + ".")
+    classical = [rows[CLASSICAL_CLAIMS[n]] for n in CLASSICAL_CLAIMS if n in runs.classical]
+    judged = [r for r in classical if r.ours != "-"]
+    if judged:
+        by_verdict = {}
+        for name in CLASSICAL_CLAIMS:
+            row = rows[CLASSICAL_CLAIMS[name]]
+            if name in runs.classical and row.ours != "-":
+                by_verdict.setdefault(row.verdict, []).append(LABELS[name])
+        lines.append("- **Classical baselines (Table I).** " + "; ".join(
+            f"{verdict}: {', '.join(names)}" for verdict, names in by_verdict.items())
+            + ". The deterministic pipelines are judged at the study's printed precision (whole percent); the "
+              "seeded ones (MLP, decision tree, random forest, extra trees) were fitted with one seed, and without a "
+              "measured spread of their own the rows cannot tell."
+            + (" (Fitted on a subset in this profile.)" if runs.settings.classical_train_subset else ""))
+    lines.append(f"- **CNN-3-128.** Parameters {_said(rows['cnn_params'])}. After 2 epochs {_said(rows['cnn_2'])}; "
+                 f"at its peak {_said(rows['cnn_peak'])}; still rising at the last stage: "
+                 f"**{rows['cnn_rising'].verdict}** ({rows['cnn_rising'].ours.split(' (')[0]}). State of the art "
+                 f"(above about 96.9%): **{rows['state_of_the_art'].verdict}**.")
+    lines.append(f"- **With the original paper's augmentation** the best stage: {_said(rows['original_augmented'])}.")
+    lines.append(f"- **Lightweight extension.** The parameter count {_said(rows['light_params'])}, but only for the "
+                 "network with batch normalisation after every convolution, counted as Keras counts; the text's own "
+                 f"blocks give {rows['light_literal'].ours}. On that network: final accuracy "
+                 f"{_said(rows['light_accuracy'])}; above {rows['light_epoch7'].study} by epoch 7: **{rows['light_epoch7'].verdict}**; "
+                 f"accuracy cost {_said(rows['light_cost'])}; a favourable trade-off: **{rows['tradeoff'].verdict}** "
+                 f"({rows['tradeoff'].ours}); less time per epoch than CNN-3-128: **{rows['light_faster'].verdict}**.")
+    lines.append(f"- **Other readings of CNN-3-128.** {readings_text(runs)}")
+    lines.append(f"- **Where could the 99% figures come from?** {diagnosis_text(runs, duplicates)}")
     best = best_fashion_accuracy(runs)
-    if best is not None and all(stored(r) for r in (runs.main, on_train, leaked, digits)):
-        mistakes = max(stage_accuracy(on_train, min(s.stages)), stage_accuracy(leaked, min(s.stages)))
-        digit_first = stage_accuracy(digits, first_epoch)
-        text = (f"- **Verdict on the 99% figures.** The best Fashion-MNIST test accuracy of any network in this "
-                f"chapter, at any epoch, is {_pct(best)}; ")
-        text += ("the study's figures are out of reach on the Fashion-MNIST test set, as they are for every published "
-                 "result (best about 96.9%). " if best < 0.985 else
-                 "that is in the range of the study's figures, so they may be genuine. ")
-        if best < 0.985:
-            text += (("A short-budget leak does not explain them either: " if mistakes < 0.985 else "")
-                     + "evaluating on training images or training on the test images reaches "
-                     f"{_pct(mistakes)} after {counted(min(s.stages), 'epoch')}"
-                     + (", far from 99.06%. " if mistakes < 0.985 else ", in the range of the study's figures. "))
-            digit_last = stage_accuracy(digits, last_epoch)
-            text += (f"On the digit stand-in the same network and recipe reach "
-                     f"{_trajectory(digit_first, first_epoch, digit_last, last_epoch)}, against "
-                     f"{_trajectory(first, first_epoch, main_final, last_epoch)} on Fashion-MNIST"
-                     + ("; a digit task puts figures like the study's within reach. " if digit_last >= 0.985 else
-                        "; even this small digit set stays below the study's figures. "))
-            text += ("Our digit set is scikit-learn's 1,797 8x8 images, not MNIST, so it shows the direction rather "
-                     "than the exact figure; 99.06% after two epochs rising to about 99.7% is, however, what networks "
-                     "of this kind score on MNIST. Loading MNIST instead of Fashion-MNIST is the most likely "
-                     "explanation of the claim, though only the authors' code could confirm it.")
-            if stored(runs.main):
-                train_acc = runs.main.history[-1]["train_acc"]
-                text += (f" Evaluating on training images could account for a late peak (the running training "
-                         f"accuracy is {_pct(train_acc)} by epoch {last_epoch}) but not for 99.06% after two epochs."
-                         if train_acc >= 0.985 else
-                         f" Even the running training accuracy stays at {_pct(train_acc)} by epoch {last_epoch}, "
-                         "so evaluating on training images cannot account for the figures either.")
-        lines.append(text)
-    return "\n".join(lines) if lines else "_The conclusion is written once the runs are in the store._"
+    if best is not None:
+        lines.append(f"- **The 99% figures.** The best Fashion-MNIST test accuracy of any network in this chapter, at "
+                     f"any epoch, is {_pct(best)}; the best published result is about 96.9%.")
+    return "\n".join(lines)

@@ -19,17 +19,36 @@ from torch import nn
 
 from .registry import register_model
 
+INITIALISATIONS = ("torch", "keras")
+
+
+def keras_initialise(model: nn.Module) -> None:
+    """Keras's default initialisation of every convolution and dense layer: Glorot-uniform weights
+    (``kernel_initializer="glorot_uniform"``; its fans count the kernel's area, as PyTorch's do) and
+    zero biases (``bias_initializer="zeros"``)."""
+    for layer in model.modules():
+        if isinstance(layer, (nn.Conv2d, nn.Linear)):
+            nn.init.xavier_uniform_(layer.weight)
+            if layer.bias is not None:
+                nn.init.zeros_(layer.bias)
+
 
 class CNN3(nn.Module):
     """CNN-3-128: three valid 3x3 convolutions (128, 256, 512), a 128-unit dense head (2,067,850 params).
 
     Spatial sizes: 28 -> conv 26 -> pool 13 -> conv 11 -> pool 5 -> conv 3, so the head sees
-    3 * 3 * 512 = 4608 features. The study gives no dropout rates; ``conv_dropout=0.25`` and
-    ``dense_dropout=0.5`` are our choice (the Keras MNIST-example defaults).
+    3 * 3 * 512 = 4608 features. The study gives no dropout rates; ``conv_dropout=0.25`` (after each of
+    the three blocks) and ``dense_dropout=0.5`` (after Dense(128)) are our choice (the Keras
+    MNIST-example defaults). It gives no initialisation either: ``init="torch"`` (default) keeps
+    PyTorch's (Kaiming-uniform weights, fan-in-bounded uniform biases); ``init="keras"`` is what a Keras
+    model starts from (Glorot-uniform weights, zero biases; see ``keras_initialise``).
     """
 
-    def __init__(self, num_classes: int = 10, conv_dropout: float = 0.25, dense_dropout: float = 0.5):
+    def __init__(self, num_classes: int = 10, conv_dropout: float = 0.25, dense_dropout: float = 0.5,
+                 init: str = "torch"):
         super().__init__()
+        if init not in INITIALISATIONS:
+            raise ValueError(f"init must be one of {', '.join(map(repr, INITIALISATIONS))}, got {init!r}")
         self.features = nn.Sequential(
             nn.Conv2d(1, 128, kernel_size=3),
             nn.ReLU(inplace=True),
@@ -50,6 +69,8 @@ class CNN3(nn.Module):
             nn.Dropout(dense_dropout),
             nn.Linear(128, num_classes),
         )
+        if init == "keras":  # after PyTorch's own initialisation, so the default draws nothing extra
+            keras_initialise(self)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.classifier(self.features(x))
