@@ -4,12 +4,8 @@ import pytest
 from fmnist_utils.claims import Registry, StudyClaim
 from fmnist_utils.verdicts import (INCONCLUSIVE, MISSING, NOT_COMPARABLE, NOT_REPRODUCED, NOT_TESTED, REPRODUCED,
                                    Noise, judge_best, judge_contrast, judge_count, judge_difference, judge_direction,
-                                   judge_interaction, judge_relative, judge_tradeoff, judge_value, not_tested, top_group,
-                                   undominated)
-
-
-                                   Noise, judge_best, judge_count, judge_difference, judge_direction, judge_threshold,
-                                   judge_tradeoff, judge_value, not_tested, top_group, undominated)
+                                   judge_interaction, judge_relative, judge_threshold, judge_tradeoff, judge_value,
+                                   not_tested, top_group, undominated)
 
 ACC = "test accuracy, best epoch"
 
