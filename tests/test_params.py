@@ -109,3 +109,16 @@ def test_papermill_parameters_reach_resolve_as_lists(tmp_path):
     assert namespace["seeds"] == "[7, 8]"  # what papermill hands the notebook
     settings = chapter.settings_from({k: v for k, v in namespace.items() if k != "__builtins__"})
     assert (settings.seeds, settings.ablation_seeds, settings.epochs) == ([7, 8], [7], 2)
+
+
+@pytest.mark.parametrize("check, good, bad", [
+    ("non_negative_int", [0, 3], [-1, 1.5, True, "2"]),
+    ("non_negative_number", [0, 0.5, 2], [-0.1, True, "1"]),
+    ("open_fraction", [0.1, 0.9], [0, 1, 1.5, True, "0.1"]),
+])
+def test_generic_number_checks(check, good, bad):
+    import fmnist_utils.params as params
+
+    function = getattr(params, check)
+    assert all(function(v) is None for v in good)
+    assert all(isinstance(function(v), str) for v in bad)
