@@ -1132,8 +1132,8 @@ def conclusion(runs: ChapterRuns) -> str:
         lines.append(
             "- **What choosing on the test set is worth.** The study protocol's best test epoch minus a model "
             "selected on a validation split and tested once, per model: "
-            + ", ".join(f"{LABELS[k]} {lift[k]:+.2f}" for k in MODELS) + f" points; mean over the six models, "
-            f"with its 95% interval: {bias.ours}. "
+            + ", ".join(f"{LABELS[k]} {lift[k]:+.2f}" for k in MODELS) + " points; their mean, with its 95% "
+            f"interval: {bias.ours.rsplit('difference ', 1)[-1]}. "
             f"{_verdicts(rows, ['unbiased'])}. {BIAS_READING.get(bias.verdict, '')} Part of any difference is the "
             "6,000 images the corrected protocol holds out; the rest is selection on the test set.")
     accuracy = accuracy_groups(runs)
