@@ -475,13 +475,20 @@ def overview(runs: ChapterRuns):
     return pd.DataFrame(rows)
 
 
+def build(key: str):
+    """One of the chapter's models (a key of ``MODELS`` or ``VARIANTS``), freshly initialised."""
+    from ..models import build_model
+
+    model, args = {**MODELS, **VARIANTS}[key]
+    return build_model(model, **args)
+
+
 @lru_cache(maxsize=None)
 def parameters(key: str) -> int:
     """Trainable parameters of one of the chapter's models, counted on the book's model."""
-    from ..models import build_model, count_parameters
+    from ..models import count_parameters
 
-    model, args = {**MODELS, **VARIANTS}[key]
-    return count_parameters(build_model(model, **args))
+    return count_parameters(build(key))
 
 
 @lru_cache(maxsize=None)
@@ -912,16 +919,13 @@ def _model_rows() -> list[Verdict]:
     """Parameter counts and what the text says of the architectures, read off the book's models (no seed)."""
     import torch.nn as nn
 
-    from ..models import build_model
-
     rows = [judge_count(REGISTRY[f"params_{k}"], parameters(k), measured=Q_PARAMS) for k in MODELS]
-    width = build_model(*MODELS["resnet_mini"][:1], **MODELS["resnet_mini"][1]).stem.out_channels
+    width = build("resnet_mini").stem.out_channels
     channels = REGISTRY["resnet_channels"]
     rows.append(judge_count(channels, width, measured=Q_RESNET_WIDTH, note=(
         f"{channels.printed} initial channels make {parameters(TEXT_RESNET):,} parameters, not "
         f"{REGISTRY['params_resnet_mini'].printed}; the study's code trained {width} ({parameters('resnet_mini'):,})")))
-    lenet = build_model(*MODELS["lenet5"][:1], **MODELS["lenet5"][1])
-    dense = sum(p.numel() for m in lenet.modules() if isinstance(m, nn.Linear) for p in m.parameters())
+    dense = sum(p.numel() for m in build("lenet5").modules() if isinstance(m, nn.Linear) for p in m.parameters())
     rows.append(judge_direction(REGISTRY["lenet_fc_majority"], [dense / parameters("lenet5")], [0.5],
                                 measured=Q_FC_SHARE, noise=DETERMINISTIC, names=("fully connected", "half"),
                                 scale=100, digits=1, note=f"{dense:,} of {parameters('lenet5'):,} parameters (%)"))
