@@ -386,6 +386,15 @@ def test_tables_and_figures_from_constructed_runs():
     plt.close("all")
 
 
+def test_one_seed_per_model_gives_differences_without_intervals():
+    runs = make_runs({k: v[:1] for k, v in STUDY_ORDER.items()}, seeds=(42,))
+    assert chapter.difference_table(runs).loc["MobileNet-Lite", "LeNet-5"] == "+2.48 (no interval: one seed)"
+    rows = judged(runs)  # the smoke profile: nothing missing, nothing claimed without a spread
+    assert rows["best_table1"].verdict == INCONCLUSIVE and rows["t1_test_acc_lenet5"].verdict == INCONCLUSIVE
+    assert not [r for r in rows.values() if r.verdict == MISSING]
+    assert "Which model is most accurate, with 1 seed per model" in chapter.conclusion(runs)
+
+
 def test_missing_runs_are_shown_as_missing_and_never_computed():
     runs = empty_store_runs()
     assert "missing" in chapter.overview(runs)["status"].iloc[0]

@@ -779,7 +779,8 @@ def ranking_table(runs: ChapterRuns):
 
 def difference_table(runs: ChapterRuns):
     """Row model minus column model in mean test accuracy (points), with its 95% Welch interval: the seeds of
-    two models are independent, so no seed is paired with another."""
+    two models are independent, so no seed is paired with another (with one seed per model: no interval)."""
+    import numpy as np
     import pandas as pd
     from scipy import stats
 
@@ -793,7 +794,12 @@ def difference_table(runs: ChapterRuns):
             if a == b or accuracy is None:
                 row[LABELS[b]] = "" if a == b else "-"
                 continue
-            diff, se, df = welch(accuracy[LABELS[a]], accuracy[LABELS[b]])
+            estimate = welch(accuracy[LABELS[a]], accuracy[LABELS[b]])
+            if estimate is None:  # one seed each: a difference, but no spread to put an interval on it
+                diff = np.mean(accuracy[LABELS[a]]) - np.mean(accuracy[LABELS[b]])
+                row[LABELS[b]] = f"{100 * diff:+.2f} (no interval: one seed)"
+                continue
+            diff, se, df = estimate
             half = float(stats.t.ppf(0.5 + LEVEL / 2, df)) * se
             row[LABELS[b]] = f"{100 * diff:+.2f} [{100 * (diff - half):+.2f}, {100 * (diff + half):+.2f}]"
         table[LABELS[a]] = row
