@@ -15,17 +15,22 @@ import numpy as np
 
 REPRODUCED, NOT_REPRODUCED, NOT_COMPARABLE, MISSING = "reproduced", "not reproduced", "not comparable", "missing run"
 
-_NUMBER = re.compile(r"^([-+]?[0-9][0-9,]*(?:\.[0-9]+)?)\s*(%|K|M|x|points|percentage points)?$")
+# "92.72%", "+1.35 points", "0.69 percentage points", "62K", "15.7x", and measured times as a table prints them, with or without their
+# spread: "20.29 ± 0.65 s", "1427 ± 77 ms", "329 µs/K" (the value is the number before "±")
+_NUMBER = re.compile(r"^([-+]?[0-9][0-9,]*(?:\.[0-9]+)?)(?:\s*±\s*[0-9][0-9,]*(?:\.[0-9]+)?)?"
+                     r"\s*(%|K|M|x|points|percentage points|s|ms|[µμ]s/K)?$")
+_TIME_UNITS = {"s": "s", "ms": "ms", "µs/K": "µs/K", "μs/K": "µs/K"}  # a typeset "μ" (Greek mu) reads as "µ"
 
 
 @dataclass(frozen=True)
 class StudyClaim:
     """One headline claim of a study, registered once: the only place its number is typed.
 
-    ``printed`` is the value exactly as the study prints it ("92.72%", "+1.35 points", "0.69 percentage
-    points", "0.270", "62K", "2,067,850", "15.7x", or words such as "MobileNet-Lite" for an ordering);
-    ``value`` parses it into the unit the book computes in (a fraction for percentages and accuracy
-    points) and ``rounding`` is half a unit of its last printed digit.
+    ``printed`` is the value exactly as the study prints it ("92.72%", "+1.35 points", "0.69 percentage points", "0.270", "62K",
+    "2,067,850", "15.7x", a time such as "20.29 ± 0.65 s", "1427 ± 77 ms" or "329 µs/K", or words such as
+    "MobileNet-Lite" for an ordering); ``value`` parses it into the unit the book computes in (a fraction
+    for percentages and accuracy points; a time stays in its printed unit, and of "mean ± spread" the
+    mean is the value) and ``rounding`` is half a unit of its last printed digit.
     ``quantity`` says what it measures ("test accuracy, best epoch", "validation loss, final epoch",
     "ordering of test accuracy", ...); the verdict functions refuse a row that measured something else.
     A claim the chapter does not test carries the reason in ``not_tested``.
@@ -52,6 +57,8 @@ class StudyClaim:
         if suffix in ("K", "M"):
             factor = 1e3 if suffix == "K" else 1e6
             return value * factor, 0.5 * 10 ** -decimals * factor, 1.0, "", 0
+        if suffix in _TIME_UNITS:  # a measured time: kept in its printed unit
+            return value, 0.5 * 10 ** -decimals, 1.0, " " + _TIME_UNITS[suffix], decimals
         return value, 0.5 * 10 ** -decimals, 1.0, "", max(decimals, 3) if decimals else 0
 
     @property
@@ -129,6 +136,16 @@ class Claim:
 def counted(n: int, noun: str) -> str:
     """'1 epoch', '2 epochs': a count with its noun in the right number, for the chapters' prose."""
     return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+def mean_sd_text(values, scale: float = 100.0, digits: int = 2) -> str:
+    """Per-seed values as a table cell: "90.77 ± 0.25" (mean ± sample standard deviation, times ``scale``),
+    the value alone for one seed, "-" for none."""
+    x = np.asarray(list(values), dtype=float)
+    if len(x) == 0:
+        return "-"
+    text = f"{scale * x.mean():.{digits}f}"
+    return text if len(x) == 1 else f"{text} ± {scale * x.std(ddof=1):.{digits}f}"
 
 
 def mean_std(values) -> tuple[float, float | None]:

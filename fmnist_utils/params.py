@@ -85,6 +85,25 @@ def positive_int(value) -> str | None:
     return None
 
 
+def non_negative_int(value) -> str | None:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        return "an integer >= 0"
+    return None
+
+
+def non_negative_number(value) -> str | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+        return "a number >= 0"
+    return None
+
+
+def open_fraction(value) -> str | None:
+    """A share strictly between 0 and 1 (a validation fraction, say)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 1:
+        return "a number strictly between 0 and 1"
+    return None
+
+
 def optional(check):
     return lambda value: None if value is None else check(value)
 

@@ -42,12 +42,15 @@ threshold (``judge_threshold``)
 best (``judge_best``)
     "X is the best of these": the top group is the highest mean and every configuration whose
     difference from it has a 95% Welch interval covering zero. Top group inside the claimed set:
-    reproduced; disjoint from it: not reproduced; otherwise inconclusive (tied).
+    reproduced; disjoint from it: not reproduced; otherwise inconclusive (tied). "X and Y are the best
+    ones" (``top_set``): each claimed configuration ahead of each other one (95% Welch): reproduced;
+    another one ahead of a claimed one: not reproduced; otherwise inconclusive.
 trade-off (``judge_tradeoff``)
     "X is the best trade-off of accuracy and cost": a configuration is dominated when another costs no
-    more and is significantly more accurate, or costs less and is not significantly less accurate.
-    Claimed configuration undominated: reproduced, and the row names every undominated one;
-    dominated: not reproduced.
+    more and is significantly more accurate, or costs less and is not significantly less accurate. With
+    several costs (parameters and time, say), "costs no more" holds on every axis and "costs less" on
+    at least one. Claimed configuration undominated: reproduced, and the row names every undominated
+    one; dominated: not reproduced.
 count (``judge_count``)
     A deterministic number (parameters): equal after rounding ours to the study's printed precision.
 contrast (``judge_contrast``, ``judge_interaction``)
@@ -88,7 +91,9 @@ RULES = {
     "direction": "95% Welch interval of the difference on the claimed side",
     "threshold": "95% t-interval of our mean on the claimed side of the fixed value",
     "best": "top group (means not separable from the highest, 95% Welch) inside the claimed set",
-    "tradeoff": "claimed configuration undominated in accuracy and cost (accuracy differences tested, 95% Welch)",
+    "best_set": "every claimed configuration ahead of every other one (95% Welch)",
+    "tradeoff": "claimed configuration undominated in accuracy and cost, every cost axis at least as low "
+                "(accuracy differences tested, 95% Welch)",
     "count": "equal at the study's printed precision",
     "contrast": "95% t-interval of the contrast on the claimed side",
     "relative": "study within t·s·√(1+1/n) + rounding of our relative change (delta method, Welch)",
@@ -319,20 +324,25 @@ def top_group(groups: Mapping[str, Sequence[float]], *, higher: bool = True,
     """The configuration with the best mean and every one not separable from it (95% Welch)."""
     sign = 1 if higher else -1
     leader = max(groups, key=lambda g: sign * float(np.mean(groups[g])))
-    top = [leader]
-    for name, values in groups.items():
-        if name == leader:
-            continue
-        estimate = welch(groups[leader], values, noise)
-        if estimate is None or sign * estimate[0] - _t(estimate[2]) * estimate[1] <= 0:
-            top.append(name)
-    return top, leader
+    return [leader] + [name for name in groups if name != leader
+                       and not _significantly_ahead(groups, leader, name, higher, noise)], leader
+
+
+def _significantly_ahead(groups: Mapping[str, Sequence[float]], x: str, y: str, higher: bool,
+                         noise: Noise | None) -> bool:
+    """Mean(x) better than mean(y) (higher, or lower with ``higher=False``) with a 95% Welch interval off zero."""
+    estimate = welch(groups[x], groups[y], noise)
+    return estimate is not None and (1 if higher else -1) * estimate[0] - _t(estimate[2]) * estimate[1] > 0
 
 
 def judge_best(claim: StudyClaim, groups: Mapping[str, Sequence[float]] | None, claimed: str | Sequence[str], *,
                measured: str, higher: bool = True, noise: Noise | None = None, scale: float | None = None,
-               digits: int | None = None, note: str = "") -> Verdict:
-    """The claim "``claimed`` is the best of ``groups``" (several names: "one of these is best")."""
+               digits: int | None = None, top_set: bool = False, note: str = "") -> Verdict:
+    """The claim "``claimed`` is the best of ``groups``" (several names: "one of these is best").
+
+    ``top_set=True`` reads several names as "these are the best ones" (the two fastest, say): every claimed
+    configuration significantly ahead of every other one: reproduced; another one significantly ahead of a
+    claimed one: not reproduced; otherwise inconclusive."""
     _check(claim, measured)
     if not groups or any(not v for v in groups.values()):
         return missing(claim, note)
@@ -344,8 +354,21 @@ def judge_best(claim: StudyClaim, groups: Mapping[str, Sequence[float]] | None, 
     digits = claim.display_digits if digits is None else digits
     if noise is None and any(len(v) < 2 for v in groups.values()):
         return _row(claim, "-", INCONCLUSIVE, "no seed-noise estimate", _join(note, "single runs, no measured spread"))
-    top, leader = top_group(groups, higher=higher, noise=noise)
     means = ", ".join(f"{g} {np.mean(v) * scale:.{digits}f}" for g, v in groups.items())
+    note = _join(note, f"noise for single runs: {noise.source}"
+                 if noise is not None and any(len(v) < 2 for v in groups.values()) else "")
+    if top_set:
+        others = [g for g in groups if g not in claimed]
+        order = sorted(groups, key=lambda g: (-1 if higher else 1) * float(np.mean(groups[g])))
+        ours = f"best {len(claimed)} by mean: {', '.join(order[:len(claimed)])} ({means})"
+        if all(_significantly_ahead(groups, c, o, higher, noise) for c in claimed for o in others):
+            verdict = REPRODUCED
+        elif any(_significantly_ahead(groups, o, c, higher, noise) for c in claimed for o in others):
+            verdict = NOT_REPRODUCED
+        else:
+            verdict = INCONCLUSIVE
+        return _row(claim, ours, verdict, RULES["best_set"], note)
+    top, leader = top_group(groups, higher=higher, noise=noise)
     ours = f"best: {leader}; tied with it: {', '.join(t for t in top if t != leader) or 'none'} ({means})"
     if set(top) <= claimed:
         verdict = REPRODUCED
@@ -353,33 +376,43 @@ def judge_best(claim: StudyClaim, groups: Mapping[str, Sequence[float]] | None, 
         verdict = NOT_REPRODUCED
     else:
         verdict = INCONCLUSIVE
-    return _row(claim, ours, verdict, RULES["best"], _join(note, f"noise for single runs: {noise.source}"
-                                                           if noise is not None and any(len(v) < 2 for v in groups.values()) else ""))
+    return _row(claim, ours, verdict, RULES["best"], note)
 
 
-def undominated(accuracy: Mapping[str, Sequence[float]], cost: Mapping[str, float], *,
+def undominated(accuracy: Mapping[str, Sequence[float]], cost: Mapping[str, float | Sequence[float]], *,
                 noise: Noise | None = None) -> list[str]:
-    """Configurations no other one beats: cheaper-or-equal and significantly more accurate, or cheaper and not
-    significantly less accurate (accuracy: higher is better; cost: lower is better)."""
-    def significantly_higher(x: str, y: str) -> bool | None:
-        estimate = welch(accuracy[x], accuracy[y], noise)
-        return None if estimate is None else estimate[0] - _t(estimate[2]) * estimate[1] > 0
+    """Configurations no other one beats (accuracy: higher is better; every cost: lower is better).
 
-    front = []
-    for g in accuracy:
-        dominated = any(
-            (cost[h] <= cost[g] and significantly_higher(h, g)) or
-            (cost[h] < cost[g] and not significantly_higher(g, h))
-            for h in accuracy if h != g)
-        if not dominated:
-            front.append(g)
-    return front
+    ``cost`` gives each configuration one cost or several (a tuple: parameters, seconds per epoch, ...).
+    Another configuration beats this one when it costs no more on every axis and is either
+    significantly more accurate, or cheaper on at least one axis and not significantly less accurate
+    (95% Welch); with one cost this is: cheaper-or-equal and significantly more accurate, or cheaper
+    and not significantly less accurate."""
+    def costs(name: str) -> tuple[float, ...]:
+        value = cost[name]
+        return tuple(value) if isinstance(value, (tuple, list)) else (value,)
+
+    axes = {len(costs(g)) for g in accuracy}
+    if len(axes) != 1:
+        raise ValueError(f"every configuration needs the same number of costs; got {sorted(axes)}: "
+                         "give each one a cost per axis, in the same order")
+
+    def beats(h: str, g: str) -> bool:
+        ch, cg = costs(h), costs(g)
+        if not all(a <= b for a, b in zip(ch, cg)):
+            return False
+        return _significantly_ahead(accuracy, h, g, True, noise) or (
+            any(a < b for a, b in zip(ch, cg)) and not _significantly_ahead(accuracy, g, h, True, noise))
+
+    return [g for g in accuracy if not any(beats(h, g) for h in accuracy if h != g)]
 
 
-def judge_tradeoff(claim: StudyClaim, accuracy: Mapping[str, Sequence[float]] | None, cost: Mapping[str, float],
-                   claimed: str | Sequence[str], *, measured: str, cost_name: str, noise: Noise | None = None,
-                   note: str = "") -> Verdict:
-    """The claim "``claimed`` is the best trade-off of accuracy and ``cost_name``"."""
+def judge_tradeoff(claim: StudyClaim, accuracy: Mapping[str, Sequence[float]] | None,
+                   cost: Mapping[str, float | Sequence[float]], claimed: str | Sequence[str], *, measured: str,
+                   cost_name: str, noise: Noise | None = None, note: str = "") -> Verdict:
+    """The claim "``claimed`` is the best trade-off of accuracy and ``cost_name``" (one cost, or several:
+    then ``cost`` holds a tuple per configuration and ``cost_name`` names the axes, e.g. "parameters and
+    seconds per epoch")."""
     _check(claim, measured)
     if not accuracy or any(not v for v in accuracy.values()):
         return missing(claim, note)

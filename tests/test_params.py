@@ -139,3 +139,16 @@ def test_subset_of_names_the_allowed_values():
     assert check(["mse", "ce"]) is None
     for bad in ([], ["hinge"], "ce"):
         assert check(bad) == "a non-empty list drawn from 'ce', 'mse'"
+
+
+@pytest.mark.parametrize("check, good, bad", [
+    ("non_negative_int", [0, 3], [-1, 1.5, True, "2"]),
+    ("non_negative_number", [0, 0.5, 2], [-0.1, True, "1"]),
+    ("open_fraction", [0.1, 0.9], [0, 1, 1.5, True, "0.1"]),
+])
+def test_generic_non_negative_and_fraction_checks(check, good, bad):
+    import fmnist_utils.params as params
+
+    function = getattr(params, check)
+    assert all(function(v) is None for v in good)
+    assert all(isinstance(function(v), str) for v in bad)

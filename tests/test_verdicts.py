@@ -262,3 +262,63 @@ def test_relative_change_by_the_value_rule():
     family = Noise(0.005, 10, "the family's seeds")
     row = judge_relative(claim("60%", rel, material=0.06), [0.3], [0.75], measured=rel, noise=family)
     assert row.verdict == REPRODUCED and "the family's seeds" in row.note
+
+
+def test_tradeoff_with_several_costs_needs_every_axis_at_least_as_low():
+    """Parameters and seconds per epoch: a model beats another only when it is no worse on both axes."""
+    accuracy = {"small_slow": [0.900, 0.901, 0.899], "big_fast": [0.900, 0.902, 0.898],
+                "mid": [0.910, 0.911, 0.909], "worse": [0.899, 0.900, 0.901]}
+    cost = {"small_slow": (6_000, 80.0), "big_fast": (60_000, 16.0), "mid": (11_000, 80.0), "worse": (12_000, 90.0)}
+    # one axis at a time, each of small_slow and big_fast beats the other
+    assert undominated(accuracy, {k: c[0] for k, c in cost.items()}) == ["small_slow", "mid"]
+    assert undominated(accuracy, {k: c[1] for k, c in cost.items()}) == ["big_fast", "mid"]
+    # both axes: neither is at least as cheap on both; 'worse' is beaten by small_slow (cheaper on both, as accurate)
+    assert undominated(accuracy, cost) == ["small_slow", "big_fast", "mid"]
+    tradeoff = "trade-off of accuracy, parameters and time"
+    row = judge_tradeoff(claim("mid", tradeoff), accuracy, cost, "mid", measured=tradeoff,
+                         cost_name="parameters and seconds per epoch")
+    assert row.verdict == REPRODUCED and row.ours.endswith("small_slow, big_fast, mid")
+    assert judge_tradeoff(claim("worse", tradeoff), accuracy, cost, "worse", measured=tradeoff,
+                          cost_name="parameters and seconds per epoch").verdict == NOT_REPRODUCED
+    with pytest.raises(ValueError, match="same number of costs"):
+        undominated(accuracy, {**cost, "mid": 11_000})
+
+
+@pytest.mark.parametrize("printed, value, rounding, unit", [
+    ("20.29 ± 0.65 s", 20.29, 0.005, " s"),
+    ("1427 ± 77 ms", 1427, 0.5, " ms"),
+    ("426 s", 426, 0.5, " s"),
+    ("329 µs/K", 329, 0.5, " µs/K"),
+    ("7186 μs/K", 7186, 0.5, " µs/K"),  # typeset with a Greek mu
+    ("0.1931", 0.1931, 0.00005, ""),
+])
+def test_printed_times_parse_with_their_unit(printed, value, rounding, unit):
+    parsed = claim(printed, "time")
+    assert parsed.numeric and parsed.value == pytest.approx(value) and parsed.rounding == pytest.approx(rounding)
+    assert parsed.unit == unit and parsed.scale == 1.0
+
+
+def test_mean_sd_text():
+    from fmnist_utils.claims import mean_sd_text
+
+    assert mean_sd_text([0.9071, 0.9055, 0.9105]) == "90.77 ± 0.26"
+    assert mean_sd_text([0.9049]) == "90.49"
+    assert mean_sd_text([]) == "-"
+    assert mean_sd_text([12.0, 14.0], scale=1, digits=1) == "13.0 ± 1.4"
+
+
+def test_best_set_needs_every_claimed_configuration_ahead_of_every_other():
+    """'LeNet-5 and the custom CNN train fastest': the two fastest, not just 'the fastest is one of them'."""
+    seconds = "ordering of training time per epoch"
+    times = {"lenet": [20.0, 20.2, 19.8], "custom": [82.0, 82.4, 81.6], "mobile": [76.0, 76.3, 75.7],
+             "vit": [530.0, 531.0, 529.0]}
+    one_of = judge_best(claim("lenet, custom", seconds), times, ["lenet", "custom"], measured=seconds, higher=False)
+    assert one_of.verdict == REPRODUCED  # the fastest is one of them
+    row = judge_best(claim("lenet, custom", seconds), times, ["lenet", "custom"], measured=seconds, higher=False,
+                     top_set=True)
+    assert row.verdict == NOT_REPRODUCED and row.ours.startswith("best 2 by mean: lenet, mobile")
+    assert judge_best(claim("lenet, mobile", seconds), times, ["lenet", "mobile"], measured=seconds, higher=False,
+                      top_set=True).verdict == REPRODUCED
+    close = {**times, "custom": [75.0, 78.0, 74.0]}  # not separable from mobile
+    assert judge_best(claim("lenet, custom", seconds), close, ["lenet", "custom"], measured=seconds, higher=False,
+                      top_set=True).verdict == INCONCLUSIVE
