@@ -1,8 +1,9 @@
-"""'Study vs this book': one row per headline number, with an honest verdict.
+"""A study's claims and the book's rows for them.
 
-A numeric claim is *reproduced* when our mean lies within the tolerance of the study's value. The
-tolerance is the larger of a stated floor (what a reader would call "the same number") and twice
-our seed-to-seed standard deviation, so a noisy quantity is not judged on one lucky seed.
+``StudyClaim`` and ``Registry`` hold each headline claim of a study once, with its value exactly as
+printed; ``fmnist_utils.verdicts`` judges them (the one procedure of the book). This module also keeps
+the rows: the chapters' tables, their saved copies beside the store, the book's scorecard and the
+introduction's worked examples.
 """
 from __future__ import annotations
 
@@ -11,9 +12,6 @@ import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import numpy as np
-
-REPRODUCED, NOT_REPRODUCED, NOT_COMPARABLE, MISSING = "reproduced", "not reproduced", "not comparable", "missing run"
 
 # "92.72%", "+1.35 points", "0.69 percentage points", "62K", "15.7x", and measured times as a table prints them, with or without their
 # spread: "20.29 ± 0.65 s", "1427 ± 77 ms", "329 µs/K" (the value is the number before "±")
@@ -123,53 +121,9 @@ class Registry:
         return [c for c in self.claims if c.not_tested]
 
 
-@dataclass
-class Claim:
-    claim: str  # what the study says, in a few words
-    study: str  # the study's value as it states it
-    ours: str  # our value, with spread where measured
-    verdict: str
-    tolerance: str = ""  # the rule the verdict used
-    note: str = ""
-
-
 def counted(n: int, noun: str) -> str:
     """'1 epoch', '2 epochs': a count with its noun in the right number, for the chapters' prose."""
     return f"{n} {noun}{'' if n == 1 else 's'}"
-
-
-def mean_sd_text(values, scale: float = 100.0, digits: int = 2) -> str:
-    """Per-seed values as a table cell: "90.77 ± 0.25" (mean ± sample standard deviation, times ``scale``),
-    the value alone for one seed, "-" for none."""
-    x = np.asarray(list(values), dtype=float)
-    if len(x) == 0:
-        return "-"
-    text = f"{scale * x.mean():.{digits}f}"
-    return text if len(x) == 1 else f"{text} ± {scale * x.std(ddof=1):.{digits}f}"
-
-
-def mean_std(values) -> tuple[float, float | None]:
-    values = np.asarray(values, dtype=float)
-    return float(values.mean()), (float(values.std(ddof=1)) if len(values) > 1 else None)
-
-
-def numeric_claim(claim: str, study: float, values, *, floor: float, scale: float = 100.0, unit: str = "%",
-                  digits: int = 2, note: str = "") -> Claim:
-    """Compare a study number with our per-seed values (``scale`` 100 shows fractions as percent)."""
-    if values is None or len(values) == 0:
-        return Claim(claim, f"{study * scale:.{digits}f}{unit}", "-", MISSING, note=note)
-    mean, std = mean_std(values)
-    tolerance = max(floor, 2 * std) if std is not None else floor
-    verdict = REPRODUCED if abs(mean - study) <= tolerance else NOT_REPRODUCED
-    ours = f"{mean * scale:.{digits}f}{unit}"
-    if std is not None:
-        ours += f" ± {std * scale:.{digits}f} (n={len(values)})"
-    return Claim(claim, f"{study * scale:.{digits}f}{unit}", ours, verdict,
-                 f"±{tolerance * scale:.{digits}f}{unit}", note)
-
-
-COLUMNS = {"claim": "Claim", "where": "Where", "study": "Study", "ours": "This book", "verdict": "Verdict",
-           "rule": "Rule", "note": "Note"}
 
 
 def _as_dict(row) -> dict:

@@ -447,3 +447,9 @@ def test_parallel_table(monkeypatch):
     assert seen == {"model": "resnet_mini", "batch": 8, "threads": 2, "steps": 200}
     assert table["relative speed"].tolist() == [3.0, 1.0]
     assert table["images/s (both trainings)"].tolist() == [900.0, 300.0]
+
+
+def test_a_cell_of_per_seed_values():
+    assert chapter._pm([0.9071, 0.9055, 0.9105]) == "90.77 ± 0.26"
+    assert chapter._pm([0.9049]) == "90.49" and chapter._pm([]) == "-"
+    assert chapter._pm([12.0, 14.0], scale=1, digits=1) == "13.0 ± 1.4"

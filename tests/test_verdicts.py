@@ -298,14 +298,6 @@ def test_printed_times_parse_with_their_unit(printed, value, rounding, unit):
     assert parsed.unit == unit and parsed.scale == 1.0
 
 
-def test_mean_sd_text():
-    from fmnist_utils.claims import mean_sd_text
-
-    assert mean_sd_text([0.9071, 0.9055, 0.9105]) == "90.77 ± 0.26"
-    assert mean_sd_text([0.9049]) == "90.49"
-    assert mean_sd_text([]) == "-"
-    assert mean_sd_text([12.0, 14.0], scale=1, digits=1) == "13.0 ± 1.4"
-
 
 def test_best_set_needs_every_claimed_configuration_ahead_of_every_other():
     """'LeNet-5 and the custom CNN train fastest': the two fastest, not just 'the fastest is one of them'."""

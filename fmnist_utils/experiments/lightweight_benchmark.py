@@ -25,13 +25,20 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from ..chapter import settings_function
-from ..claims import Registry, StudyClaim, counted, mean_sd_text
+from ..claims import Registry, StudyClaim, counted
+from ..stats import mean_sd_text
 from ..config import RunConfig
 from ..params import (ChapterSpec, Param, boolean, int_list, non_negative_int, non_negative_number, open_fraction,
                       optional, positive_int)
 from ..store import describe, stored_runs  # noqa: F401  (the notebook calls chapter.stored_runs)
 from ..verdicts import (Noise, Verdict, judge_best, judge_count, judge_direction, judge_tradeoff, judge_value,
                         missing, not_comparable)
+
+
+
+def _pm(values, scale: float = 100.0, digits: int = 2) -> str:
+    """A table cell of per-seed values: "90.77 ± 0.25" (fractions shown in points by default), "-" for none."""
+    return mean_sd_text(list(values), digits=digits, scale=scale, empty="-")
 
 TITLE = "Lightweight architecture benchmark"
 
@@ -579,8 +586,8 @@ def table2(runs: ChapterRuns):
             train = [row["train_seconds"] for row in run.history]
             test = [row["eval_seconds"] for row in run.history]
             rows.append({"model": LABELS[key], "source": f"seed {run.config.seed}",
-                         "train time / epoch (s)": mean_sd_text(train, scale=1),
-                         "test pass (ms)": mean_sd_text(test, scale=1000, digits=0), "epochs": str(len(train)),
+                         "train time / epoch (s)": _pm(train, scale=1),
+                         "test pass (ms)": _pm(test, scale=1000, digits=0), "epochs": str(len(train)),
                          "total train (s)": f"{sum(train):.0f}",
                          "train time / parameter (µs)": f"{1e6 * sum(train) / len(train) / run.parameters:.0f}",
                          "threads": str(run.result.get("provenance", {}).get("threads", "?"))})
@@ -613,8 +620,8 @@ def corrected_table(runs: ChapterRuns):
         row = {"model": LABELS[key], "parameters": f"{SPEC_PARAMETERS[key]:,}"}
         for run in group:
             row[f"seed {run.config.seed}"] = "missing" if isinstance(run, MissingRun) else f"{100 * run.metrics['accuracy']:.2f}"
-        row["mean ± std"] = mean_sd_text([r.metrics["accuracy"] for r in stored])
-        row["macro F1"] = mean_sd_text([r.metrics["macro_f1"] for r in stored], scale=1.0, digits=4)
+        row["mean ± std"] = _pm([r.metrics["accuracy"] for r in stored])
+        row["macro F1"] = _pm([r.metrics["macro_f1"] for r in stored], scale=1.0, digits=4)
         row["selected epoch"] = ", ".join(str(r.metrics["best_epoch"]) for r in stored) or "-"
         row["epochs run"] = ", ".join(str(r.metrics["epochs_run"]) for r in stored) or "-"
         rows.append(row)
@@ -644,10 +651,10 @@ def flattery_table(runs: ChapterRuns):
         rows.append({
             "model": LABELS[key],
             "study: reported in Table 1": _study_cell("t1", "test_acc", key).rstrip("%"),
-            "study protocol: best epoch (reported)": mean_sd_text([s["best_acc"] for s in summaries]),
-            "study protocol: at min test loss": mean_sd_text([s["stop_acc"] for s in summaries]),
-            "study protocol: last epoch": mean_sd_text([s["last_acc"] for s in summaries]),
-            f"corrected: validation-selected (n={len(honest)})": mean_sd_text(honest),
+            "study protocol: best epoch (reported)": _pm([s["best_acc"] for s in summaries]),
+            "study protocol: at min test loss": _pm([s["stop_acc"] for s in summaries]),
+            "study protocol: last epoch": _pm([s["last_acc"] for s in summaries]),
+            f"corrected: validation-selected (n={len(honest)})": _pm(honest),
             "study protocol minus corrected (points)": "-" if lift[key] is None else f"{lift[key]:+.2f}",
         })
     return pd.DataFrame(rows).set_index("model")
@@ -767,9 +774,9 @@ def ranking_table(runs: ChapterRuns):
         label, accuracies = LABELS[key], list(corrected_accuracy(runs, key).values())
         rows.append({"model": label, "parameters": parameters(key),
                      "s / epoch (study protocol)": "-" if seconds[key] is None else round(seconds[key], 1),
-                     "test accuracy (mean ± std)": mean_sd_text(accuracies),
+                     "test accuracy (mean ± std)": _pm(accuracies),
                      "mean": 100 * sum(accuracies) / len(accuracies) if accuracies else float("nan"),
-                     "train - test gap (points)": mean_sd_text(gaps[label]) if gaps else "-",
+                     "train - test gap (points)": _pm(gaps[label]) if gaps else "-",
                      "top group": mark(label, top, needs_cost=False), "undominated: size": mark(label, by_size),
                      "undominated: size and time": mark(label, by_both)})
     frame = pd.DataFrame(rows)
@@ -969,8 +976,8 @@ def _table_rows(runs: ChapterRuns) -> list[Verdict]:
         study = stored_runs(runs.study[key])
         train = [[row["train_seconds"] for row in r.history] for r in study]
         test = [row["eval_seconds"] for r in study for row in r.history]
-        ours = {"train_s": f"{mean_sd_text(sum(train, []), scale=1)} s",
-                "infer_ms": f"{mean_sd_text(test, 1000, 0)} ms",
+        ours = {"train_s": f"{_pm(sum(train, []), scale=1)} s",
+                "infer_ms": f"{_pm(test, 1000, 0)} ms",
                 "total_s": f"{np.mean([sum(t) for t in train]):.0f} s" if train else "-"}
         for column in ("train_s", "infer_ms", "total_s"):
             claim = REGISTRY[f"t2_{column}_{key}"]
@@ -1152,7 +1159,7 @@ def conclusion(runs: ChapterRuns) -> str:
         top = top_group(accuracy)[0]
         lines.append(
             f"- **Which model is most accurate, with {counted(len(runs.seeds), 'seed')} per model** (corrected "
-            "protocol): " + ", ".join(f"{g} {mean_sd_text(accuracy[g])}%" for g in order)
+            "protocol): " + ", ".join(f"{g} {_pm(accuracy[g])}%" for g in order)
             + f". Not separable from the best mean (95% Welch, no seed paired across models): "
             f"{_names(t for t in top if t != order[0]) or 'none'}. "
             + _verdicts(rows, ["best_table1", "best_text", "top_two", "resnet_above_vit", "vit_lags",
