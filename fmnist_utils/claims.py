@@ -126,6 +126,10 @@ def counted(n: int, noun: str) -> str:
     return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
+COLUMNS = {"claim": "Claim", "where": "Where", "study": "Study", "ours": "This book", "verdict": "Verdict",
+           "rule": "Rule", "note": "Note"}
+
+
 def _as_dict(row) -> dict:
     return row if isinstance(row, dict) else asdict(row)
 
