@@ -162,7 +162,7 @@ def test_data_missing_on_a_worker_is_that_runs_failure(cluster, client_store, tm
     cluster.client.run(hide_the_data)
     outcomes = run_sweep([tiny(seed=1)], client_store, executor="dask", address=cluster.address, progress=False)
     assert not outcomes[0].ok
-    assert "DataError" in outcomes[0].error and f"incomplete Fashion-MNIST files in {partial}" in outcomes[0].error
+    assert "DataError" in outcomes[0].error and f"FMNIST_DATA_DIR points to {partial}" in outcomes[0].error
     assert "FMNIST_DATA_DIR" in outcomes[0].error  # the advice on how to provide the data
     assert client_store.get(tiny(seed=1)) is None
 
