@@ -220,7 +220,7 @@ def verdict_figure_png() -> bytes:
     matplotlib.use("Agg")
     fig = verdict_overview(load_claims(ResultStore().root))
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=120, metadata={"Software": None})
+    fig.savefig(buffer, format="png", metadata={"Software": None})  # at plots.DPI, sized for the text column
     plt.close(fig)
     return buffer.getvalue()
 

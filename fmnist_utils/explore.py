@@ -22,7 +22,7 @@ ANY = "any class"
 def figure_png(fig) -> bytes:
     """The figure as PNG bytes; the figure is closed so it is not also shown as a static output."""
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
+    fig.savefig(buffer, format="png", dpi=plots.DPI, bbox_inches="tight")
     plt.close(fig)
     return buffer.getvalue()
 
@@ -58,9 +58,9 @@ def misclassified_explorer(images, targets, predictions: dict[str, np.ndarray], 
                          f"<b>{true_menu.value}</b> predicted as <b>{predicted_menu.value}</b>"
                          + (f" (first {len(shown)} shown)" if len(wrong) > len(shown) else ""))
         if len(shown):
-            fig = plots.image_grid(images[shown], [f"#{i}: {classes[guesses[i]]}" for i in shown], columns=8)
+            fig = plots.image_grid(images[shown], [f"#{i}: {classes[guesses[i]]}" for i in shown])
         else:
-            fig, ax = plt.subplots(figsize=(4, 0.6))
+            fig, (ax,) = plots.figure(1, row_height=0.6, width=4)
             ax.axis("off")
             ax.text(0.5, 0.5, "no such mistakes", ha="center", va="center")
         picture.value = figure_png(fig)
@@ -89,12 +89,12 @@ def activation_explorer(maps: dict[str, np.ndarray], image, layer: str | None = 
     def redraw(_change=None):
         activation = maps[layer_menu.value]
         channel_slider.max = activation.shape[0] - 1
-        fig, (left, right) = plt.subplots(1, 2, figsize=(6, 3))
+        fig, (left, right) = plots.figure(2, row_height=3.0)
         left.imshow(image, cmap="gray_r")
         left.set_title("input")
         shown = right.imshow(activation[channel_slider.value], cmap="viridis")
         right.set_title(f"{layer_menu.value}, channel {channel_slider.value} "
-                        f"({activation.shape[1]}x{activation.shape[2]})", fontsize=9)
+                        f"({activation.shape[1]}x{activation.shape[2]})")
         fig.colorbar(shown, ax=right, fraction=0.046)
         for ax in (left, right):
             ax.set_xticks([]), ax.set_yticks([])

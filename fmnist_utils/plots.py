@@ -1,28 +1,105 @@
-"""Figures of the book: readable defaults, one function per kind of figure."""
+"""Figures of the book: one size rule for every figure, one function per kind of figure.
+
+**The size rule.** A chapter's outputs are ``COLUMN_PX`` CSS pixels wide in a 1280-pixel window (the
+text column of sphinx-book-theme; the browser test checks that the built book still has it). Figures
+are drawn at ``DPI`` dots per inch and are at most ``MAX_WIDTH_IN = COLUMN_PX / DPI`` inches wide, so
+the browser shows them pixel for pixel, and no text is smaller than ``MIN_FONT_PT`` points (the font
+sizes set below), which is ``MIN_FONT_PT * DPI / 72`` = 11 pixels on the page: above the
+``MIN_TEXT_PX`` a reader needs, with room to spare when a label sticks out and the browser shrinks the
+figure a little. At most ``MAX_COLUMNS`` plots stand side by side; more go onto further rows.
+:func:`figure` (plots) and :func:`tiles` (grids of small images, which have no axes to read) are the
+only places that size a figure.
+"""
 from __future__ import annotations
+
+import math
+import textwrap
 
 import matplotlib.pyplot as plt
 import numpy as np
 
 from .data import CLASSES
 
-plt.rcParams.update({"figure.dpi": 100, "savefig.dpi": 100, "axes.grid": True, "grid.alpha": 0.3,
-                     "axes.spines.top": False, "axes.spines.right": False, "font.size": 10})
+COLUMN_PX = 688  # the output column of a chapter page in a 1280-pixel window, CSS pixels
+DPI = 100
+MAX_WIDTH_IN = COLUMN_PX / DPI
+MIN_TEXT_PX = 9  # the smallest text a reader should have to read, CSS pixels
+MIN_FONT_PT = 8  # the smallest font of any figure, points
+MAX_COLUMNS = 2  # plots side by side
+
+plt.rcParams.update({"figure.dpi": DPI, "savefig.dpi": DPI, "figure.figsize": (MAX_WIDTH_IN, 3.2),
+                     "font.size": 9, "axes.titlesize": 10, "axes.labelsize": 9, "figure.titlesize": 10,
+                     "xtick.labelsize": MIN_FONT_PT, "ytick.labelsize": MIN_FONT_PT,
+                     "legend.fontsize": MIN_FONT_PT, "legend.title_fontsize": MIN_FONT_PT,
+                     "axes.grid": True, "grid.alpha": 0.3, "axes.spines.top": False, "axes.spines.right": False})
+
+
+def text_px(font_pt: float, figure_px: float, shown_px: float = COLUMN_PX) -> float:
+    """CSS pixels of ``font_pt`` text in a figure ``figure_px`` pixels wide (at ``DPI``) once the browser
+    has fitted it into ``shown_px`` (it shrinks wider images to the column, never enlarges them)."""
+    return font_pt * DPI / 72 * min(1.0, shown_px / figure_px)
+
+
+def _check_width(width: float) -> None:
+    if not 0 < width <= MAX_WIDTH_IN:
+        raise ValueError(f"a figure {width:.2f} in wide does not fit the book's text column: at most "
+                         f"{MAX_WIDTH_IN:.2f} in (plots.MAX_WIDTH_IN), or its text shrinks below {MIN_TEXT_PX} px")
+
+
+def figure(panels: int = 1, *, columns: int = MAX_COLUMNS, row_height: float | list[float] = 3.0,
+           width: float = MAX_WIDTH_IN, sharex: bool = False, sharey: bool = False):
+    """A figure of ``panels`` plots for the text column: ``columns`` (at most ``MAX_COLUMNS``) side by
+    side, the rest on further rows, an odd last plot across its whole row. ``row_height`` is in inches,
+    one value or one per row. Returns the figure and the list of its axes."""
+    if not 1 <= columns <= MAX_COLUMNS:
+        raise ValueError(f"columns={columns}: at most {MAX_COLUMNS} plots fit side by side in the text column")
+    if panels < 1:
+        raise ValueError(f"panels={panels}: a figure needs at least one plot")
+    _check_width(width)
+    columns = min(columns, panels)
+    rows = math.ceil(panels / columns)
+    heights = list(row_height) if isinstance(row_height, (list, tuple)) else [row_height] * rows
+    if len(heights) != rows:
+        raise ValueError(f"{len(heights)} row heights for {rows} rows of plots")
+    fig = plt.figure(figsize=(width, sum(heights)))
+    grid = fig.add_gridspec(rows, columns, height_ratios=heights)
+    axes = []
+    for k in range(panels):
+        row, column = divmod(k, columns)
+        alone = k == panels - 1 and column == 0 and columns > 1
+        shared = {"sharex": axes[0] if sharex and axes else None, "sharey": axes[0] if sharey and axes else None}
+        axes.append(fig.add_subplot(grid[row, :] if alone else grid[row, column], **shared))
+    return fig, axes
+
+
+def tiles(rows: int, columns: int, *, width: float = MAX_WIDTH_IN, aspect: float = 1.0, caption_in: float = 0.0):
+    """A grid of small images without axes (so any number per row) across ``width`` inches; each tile is
+    ``aspect`` times as high as wide, plus ``caption_in`` inches for a caption. Returns the figure and a
+    2-D array of axes."""
+    _check_width(width)
+    tile = width / columns
+    fig, axes = plt.subplots(rows, columns, figsize=(width, rows * (tile * aspect + caption_in)), squeeze=False)
+    for ax in axes.flat:
+        ax.set_xticks([]), ax.set_yticks([]), ax.grid(False)
+        for spine in ax.spines.values():
+            spine.set_visible(False)
+    return fig, axes
+
+
+def wrapped(labels, width: int = 14) -> list[str]:
+    """Category labels broken onto lines of about ``width`` characters, so neighbours do not overlap."""
+    return [textwrap.fill(str(label), width) for label in labels]
 
 
 def sample_grid(images, labels, per_class: int = 6, classes=CLASSES, seed: int = 0):
     """``per_class`` random images of every class, one row per class."""
     rng = np.random.default_rng(seed)
     labels = np.asarray(labels)
-    fig, axes = plt.subplots(len(classes), per_class, figsize=(per_class * 0.9, len(classes) * 0.95))
+    fig, axes = tiles(len(classes), per_class, width=min(MAX_WIDTH_IN, 0.75 * per_class + 1.2))
     for row, name in enumerate(classes):
         picks = rng.choice(np.flatnonzero(labels == row), per_class, replace=False)
         for col, index in enumerate(picks):
-            ax = axes[row, col]
-            ax.imshow(np.asarray(images[index]), cmap="gray_r")
-            ax.set_xticks([]), ax.set_yticks([]), ax.grid(False)
-            for spine in ax.spines.values():
-                spine.set_visible(False)
+            axes[row, col].imshow(np.asarray(images[index]), cmap="gray_r")
         axes[row, 0].set_ylabel(name, rotation=0, ha="right", va="center")
     fig.tight_layout()
     return fig
@@ -35,7 +112,7 @@ def _stack(histories: list[list[dict]], key: str) -> np.ndarray:
 
 def learning_curves(groups: dict[str, list[list[dict]]], title: str = ""):
     """Loss and accuracy per epoch, train (dashed) and validation (solid), mean over seeds with min-max band."""
-    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(11, 3.8))
+    fig, (ax_loss, ax_acc) = figure(2, row_height=3.2)
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for (label, histories), color in zip(groups.items(), colors):
         if not histories:
@@ -53,7 +130,7 @@ def learning_curves(groups: dict[str, list[list[dict]]], title: str = ""):
                     ax.fill_between(epochs, values.min(0), values.max(0), color=color, alpha=0.15, linewidth=0)
     ax_loss.set(xlabel="epoch", ylabel="cross-entropy loss", title="Loss")
     ax_acc.set(xlabel="epoch", ylabel="accuracy", title="Accuracy")
-    ax_acc.legend(fontsize=8, loc="lower right")
+    ax_acc.legend(loc="lower right")
     if title:
         fig.suptitle(title)
     fig.tight_layout()
@@ -61,55 +138,54 @@ def learning_curves(groups: dict[str, list[list[dict]]], title: str = ""):
 
 
 def confusion_matrices(matrices: dict[str, np.ndarray], classes=CLASSES):
-    """Row-normalised confusion matrices side by side, with the share in every cell."""
-    fig, axes = plt.subplots(1, len(matrices), figsize=(6.2 * len(matrices), 5.6), squeeze=False)
-    for ax, (title, matrix) in zip(axes[0], matrices.items()):
-        image = ax.imshow(matrix, cmap="Blues", vmin=0, vmax=1)
+    """Row-normalised confusion matrices, two side by side, with the share of each true class in every
+    cell in percent (rounded half up; blank where that is 0)."""
+    fig, axes = figure(len(matrices), row_height=3.6, width=MAX_WIDTH_IN if len(matrices) > 1 else 0.6 * MAX_WIDTH_IN)
+    ticks = np.arange(len(classes))
+    for ax, (title, matrix) in zip(axes, matrices.items()):
+        ax.imshow(matrix, cmap="Blues", vmin=0, vmax=1)
         ax.grid(False)
-        ticks = np.arange(len(classes))
-        ax.set_xticks(ticks, classes, rotation=45, ha="right")
+        ax.set_xticks(ticks, classes, rotation=60, ha="right", rotation_mode="anchor")
         ax.set_yticks(ticks, classes)
         ax.set(xlabel="predicted", ylabel="true", title=title)
-        for i in range(len(classes)):
-            for j in range(len(classes)):
-                if matrix[i, j] >= 0.005:
-                    ax.text(j, i, f"{matrix[i, j]:.2f}", ha="center", va="center", fontsize=7,
-                            color="white" if matrix[i, j] > 0.5 else "black")
-        fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
+        for (i, j), share in np.ndenumerate(matrix):
+            if percent := int(100 * share + 0.5):
+                ax.text(j, i, str(percent), ha="center", va="center", fontsize=MIN_FONT_PT,
+                        color="white" if share > 0.5 else "black")
     fig.tight_layout()
     return fig
 
 
 def activation_maps(maps: dict[str, np.ndarray], image: np.ndarray, channels: int = 8, title: str = ""):
     """The input image, then the first ``channels`` feature maps of each captured layer, one row per layer."""
-    fig, axes = plt.subplots(len(maps), channels + 1, figsize=((channels + 1) * 1.25, len(maps) * 1.45),
-                             squeeze=False)
+    fig, axes = tiles(len(maps), channels + 1, caption_in=0.2)
     for row, (label, activation) in enumerate(maps.items()):
         axes[row, 0].imshow(image, cmap="gray_r")
-        axes[row, 0].set_title("input" if row == 0 else "", fontsize=8)
+        axes[row, 0].set_title("input" if row == 0 else "", fontsize=MIN_FONT_PT)
         axes[row, 0].set_ylabel(f"{label}\n{activation.shape[0]}x{activation.shape[1]}x{activation.shape[2]}",
-                                fontsize=8, rotation=0, ha="right", va="center")
+                                fontsize=MIN_FONT_PT, rotation=0, ha="right", va="center")
         for col in range(channels):
-            ax = axes[row, col + 1]
-            ax.imshow(activation[col], cmap="viridis")
-            ax.set_title(f"ch {col}", fontsize=7)
-        for ax in axes[row]:
-            ax.set_xticks([]), ax.set_yticks([]), ax.grid(False)
+            axes[row, col + 1].imshow(activation[col], cmap="viridis")
+            axes[row, col + 1].set_title(f"ch {col}", fontsize=MIN_FONT_PT)
     if title:
         fig.suptitle(title)
     fig.tight_layout()
     return fig
 
 
-def image_grid(images, captions: list[str], columns: int = 8, title: str = ""):
-    """Small images with a caption each (misclassified examples, for instance)."""
+def image_grid(images, captions: list[str], columns: int = 6, title: str = ""):
+    """Small images with a caption each (misclassified examples, for instance), ``columns`` a row;
+    captions are broken onto lines that fit their image's width."""
     rows = max(1, int(np.ceil(len(captions) / columns)))
-    fig, axes = plt.subplots(rows, columns, figsize=(columns * 1.3, rows * 1.6), squeeze=False)
+    chars = int(MAX_WIDTH_IN / columns * 72 / (0.6 * MIN_FONT_PT))  # a character is about 0.6 em wide
+    captions = ["\n".join(textwrap.fill(line, chars) for line in str(c).split("\n")) for c in captions]
+    lines = max((c.count("\n") + 1 for c in captions), default=1)
+    fig, axes = tiles(rows, columns, caption_in=0.1 + lines * 1.6 * MIN_FONT_PT / 72)
     for ax in axes.flat:
         ax.axis("off")
     for ax, image, caption in zip(axes.flat, images, captions):
         ax.imshow(np.asarray(image), cmap="gray_r")
-        ax.set_title(caption, fontsize=7)
+        ax.set_title(caption, fontsize=MIN_FONT_PT)
     if title:
         fig.suptitle(title)
     fig.tight_layout()
@@ -120,18 +196,18 @@ def grouped_bars(frame, value: str, group: str, hue: str, ylabel: str = "", titl
     """Bars of ``value`` for each ``group`` with one bar per ``hue``; error bars from a ``<value>_std`` column."""
     groups, hues = list(dict.fromkeys(frame[group])), list(dict.fromkeys(frame[hue]))
     width = 0.8 / len(hues)
-    fig, ax = plt.subplots(figsize=(max(6, 1.3 * len(groups) * len(hues) / 2), 3.8))
+    fig, (ax,) = figure(1, row_height=3.4)
     for k, name in enumerate(hues):
         part = frame[frame[hue] == name].set_index(group).reindex(groups)
         errors = part.get(f"{value}_std")
         ax.bar(np.arange(len(groups)) + (k - (len(hues) - 1) / 2) * width, part[value], width,
                yerr=None if errors is None else errors.fillna(0), capsize=3, label=str(name))
-    ax.set_xticks(np.arange(len(groups)), groups)
+    ax.set_xticks(np.arange(len(groups)), wrapped(groups))
     ax.set(ylabel=ylabel or value, title=title)
     low, high = ylim or (frame[value].min(), frame[value].max())
     margin = 0.15 * (high - low) + 1e-3
     ax.set_ylim(low - margin, high + margin)  # bars of close accuracies start near the data, not at zero
-    ax.legend(fontsize=8)
+    ax.legend()
     fig.tight_layout()
     return fig
 
@@ -140,9 +216,9 @@ def epoch_curves(groups: dict[str, list[dict]], panels: dict[str, str], ylabel: 
                  marks: dict[str, int] | None = None, scale: float = 1.0):
     """One panel per history key (``panels``: key -> panel title), one line per run (``groups``: label ->
     that run's per-epoch rows), values times ``scale``; ``marks`` (label -> epoch) puts a dot at that epoch."""
-    fig, axes = plt.subplots(1, len(panels), figsize=(5.6 * len(panels), 3.9), squeeze=False)
+    fig, axes = figure(len(panels), row_height=3.2)
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    for ax, (key, panel_title) in zip(axes[0], panels.items()):
+    for ax, (key, panel_title) in zip(axes, panels.items()):
         for k, (label, history) in enumerate(groups.items()):
             rows = [row for row in history if key in row]
             if not rows:
@@ -155,7 +231,7 @@ def epoch_curves(groups: dict[str, list[dict]], panels: dict[str, str], ylabel: 
                     ax.plot([marks[label]], [scale * at[0][key]], "o", color=color, markersize=5)
         ax.set(xlabel="epoch", ylabel=ylabel, title=panel_title)
         ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
-    axes[0][0].legend(fontsize=8)
+    axes[0].legend()
     if title:
         fig.suptitle(title)
     fig.tight_layout()
@@ -166,7 +242,7 @@ def errorbar_scatter(frame, x: str, y: str, label: str, hue: str | None = None, 
                      logx: bool = False, xlabel: str = "", ylabel: str = "", title: str = ""):
     """``y`` against ``x``, one marker per row annotated with its ``label`` column, one colour and marker
     per ``hue`` group, error bars from the ``yerr`` column where given."""
-    fig, ax = plt.subplots(figsize=(7.5, 4.6))
+    fig, (ax,) = figure(1, row_height=4.0)
     groups = list(dict.fromkeys(frame[hue])) if hue else [None]
     markers = "osD^v"
     for k, name in enumerate(groups):
@@ -176,25 +252,26 @@ def errorbar_scatter(frame, x: str, y: str, label: str, hue: str | None = None, 
                     label=None if name is None else str(name), alpha=0.85)
         for n, (_, row) in enumerate(part.sort_values(x).iterrows()):  # alternate sides: close points stay legible
             ax.annotate(str(row[label]), (row[x], row[y]), textcoords="offset points",
-                        xytext=(5, 4 if n % 2 == 0 else -11), fontsize=7)
+                        xytext=(5, 4 if n % 2 == 0 else -12), fontsize=MIN_FONT_PT)
     if logx:
         ax.set_xscale("log")
     ax.set(xlabel=xlabel or x, ylabel=ylabel or y, title=title)
     if hue:
-        ax.legend(fontsize=8)
+        ax.legend()
     fig.tight_layout()
     return fig
 
 
-def series_panels(panels: list[dict], title: str = "", width: float = 5.8, height: float = 4.0):
-    """Panels side by side, each with any number of line / marker series and horizontal reference lines.
+def series_panels(panels: list[dict], title: str = "", height: float = 3.2):
+    """Panels two side by side (``height`` inches a row), each with any number of line / marker series
+    and horizontal reference lines.
 
     A panel is ``{"title", "xlabel", "ylabel", "logx": bool, "series": {label: series}, "hlines": {label: y}}``;
     a series is ``{"x": [...], "y": [...], "style": "-o" (matplotlib format), "color", "markersize",
     "annotate": [one text per point]}``. Series without points are skipped.
     """
-    fig, axes = plt.subplots(1, len(panels), figsize=(width * len(panels), height), squeeze=False)
-    for ax, panel in zip(axes[0], panels):
+    fig, axes = figure(len(panels), row_height=height)
+    for ax, panel in zip(axes, panels):
         for label, series in panel.get("series", {}).items():
             if not len(series["x"]):
                 continue
@@ -202,14 +279,14 @@ def series_panels(panels: list[dict], title: str = "", width: float = 5.8, heigh
             ax.plot(series["x"], series["y"], series.get("style", "-o"), label=label,
                     markersize=series.get("markersize", 5), **extra)
             for x, y, text in zip(series["x"], series["y"], series.get("annotate", [])):
-                ax.annotate(str(text), (x, y), textcoords="offset points", xytext=(4, 4), fontsize=7)
+                ax.annotate(str(text), (x, y), textcoords="offset points", xytext=(4, 4), fontsize=MIN_FONT_PT)
         for label, y in panel.get("hlines", {}).items():
             ax.axhline(y, color="grey", linestyle=":", linewidth=1.2, label=label)
         if panel.get("logx"):
             ax.set_xscale("log")
         ax.set(title=panel.get("title", ""), xlabel=panel.get("xlabel", ""), ylabel=panel.get("ylabel", ""))
         if ax.get_legend_handles_labels()[0]:
-            ax.legend(fontsize=7)
+            ax.legend()
     if title:
         fig.suptitle(title)
     fig.tight_layout()
@@ -223,7 +300,7 @@ def interaction_plot(frame, x: str, trace: str, mean: str = "mean", low: str | N
     diverge show an interaction."""
     own = ax is None
     if own:
-        fig, ax = plt.subplots(figsize=(6.2, 4.0))
+        fig, (ax,) = figure(1, row_height=3.4)
     else:
         fig = ax.figure
     levels = list(dict.fromkeys(sorted(frame[x])))
@@ -240,7 +317,7 @@ def interaction_plot(frame, x: str, trace: str, mean: str = "mean", low: str | N
         ax.errorbar(xs, part[mean], yerr=errors, fmt="-o", capsize=4, label=str(name))
     ax.set_xticks(range(len(levels)), [f"{v:g}" if isinstance(v, float) else str(v) for v in levels])
     ax.set(xlabel=xlabel or x, ylabel=ylabel or mean, title=title)
-    ax.legend(title=trace, fontsize=8)
+    ax.legend(title=trace)
     if own:
         fig.tight_layout()
     return fig
@@ -254,7 +331,7 @@ def strip_box(frame, group: str, value: str, hue: str | None = None, reference: 
     groups = list(dict.fromkeys(frame[group]))
     hues = list(dict.fromkeys(frame[hue])) if hue else [None]
     if own:
-        fig, ax = plt.subplots(figsize=(max(5.5, 1.1 * len(groups) * len(hues)), 3.9))
+        fig, (ax,) = figure(1, row_height=3.4)
     else:
         fig = ax.figure
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
@@ -278,27 +355,23 @@ def strip_box(frame, group: str, value: str, hue: str | None = None, reference: 
         xs = [groups.index(g) for g in reference if g in groups]
         ys = [reference[g] for g in reference if g in groups]
         ax.scatter(xs, ys, marker="x", s=60, color="red", zorder=4, label="study")
-    ax.set_xticks(range(len(groups)), [str(g) for g in groups])
+    ax.set_xticks(range(len(groups)), wrapped(groups))
     ax.set(ylabel=ylabel or value, title=title)
     if hue or reference:
-        ax.legend(fontsize=8)
+        ax.legend()
     if own:
         fig.tight_layout()
     return fig
 
 
 def run_curves(panels: dict[str, dict[str, list[list[dict]]]], key: str = "val_loss", ylabel: str = "",
-               title: str = "", sharey: bool = True, columns: int | None = None):
-    """One panel per entry of ``panels`` (title -> {label -> histories}); every run a thin line of
-    ``key`` per epoch, the mean over the runs still going at that epoch a thick one. Runs of unequal
-    length (early stopping) are drawn in full."""
-    columns = columns or len(panels)
-    rows = int(np.ceil(len(panels) / columns))
-    fig, axes = plt.subplots(rows, columns, figsize=(4.6 * columns, 3.5 * rows), squeeze=False, sharey=sharey)
+               title: str = "", sharey: bool = True):
+    """One panel per entry of ``panels`` (title -> {label -> histories}), two side by side; every run a
+    thin line of ``key`` per epoch, the mean over the runs still going at that epoch a thick one. Runs
+    of unequal length (early stopping) are drawn in full."""
+    fig, axes = figure(len(panels), row_height=3.0, sharey=sharey)
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    for ax in axes.flat[len(panels):]:
-        ax.axis("off")
-    for ax, (panel, groups) in zip(axes.flat, panels.items()):
+    for ax, (panel, groups) in zip(axes, panels.items()):
         for k, (label, histories) in enumerate(groups.items()):
             color = colors[k % len(colors)]
             histories = [h for h in histories if h and key in h[0]]
@@ -312,8 +385,7 @@ def run_curves(panels: dict[str, dict[str, list[list[dict]]]], key: str = "val_l
         ax.set(title=panel, xlabel="epoch")
         ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
         if ax.get_legend_handles_labels()[0]:
-            ax.legend(fontsize=7)
-    for ax in axes[:, 0]:
+            ax.legend()
         ax.set_ylabel(ylabel or key)
     if title:
         fig.suptitle(title)
@@ -324,17 +396,17 @@ def run_curves(panels: dict[str, dict[str, list[list[dict]]]], key: str = "val_l
 def step_and_epoch_loss(steps, step_losses, epoch_end_steps, epoch_losses: dict[str, list[float]], title: str = ""):
     """Left: the training loss of single learning steps (thin) with the epoch means at the epochs' last
     steps; right: the same run's losses per epoch (``epoch_losses``: label -> one value per epoch)."""
-    fig, (ax_step, ax_epoch) = plt.subplots(1, 2, figsize=(11, 3.8))
+    fig, (ax_step, ax_epoch) = figure(2, row_height=3.2)
     ax_step.plot(steps, step_losses, linewidth=0.6, alpha=0.8, label="single step")
     first = next(iter(epoch_losses.values()), [])
     ax_step.plot(epoch_end_steps[: len(first)], first, "-o", markersize=4, label=f"{next(iter(epoch_losses), '')} (epoch mean)")
     ax_step.set(xlabel="learning step", ylabel="loss", title="Loss per learning step")
-    ax_step.legend(fontsize=8)
+    ax_step.legend()
     for label, values in epoch_losses.items():
         ax_epoch.plot(np.arange(1, len(values) + 1), values, "-o", markersize=4, label=label)
     ax_epoch.set(xlabel="epoch", ylabel="loss", title="Loss per epoch")
     ax_epoch.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
-    ax_epoch.legend(fontsize=8)
+    ax_epoch.legend()
     if title:
         fig.suptitle(title)
     fig.tight_layout()
@@ -354,10 +426,9 @@ def verdict_overview(chapters: list[dict], clip: float = 6.0):
     panels = [(c, [r for r in c["claims"] if r.get("difference") is not None and r.get("tolerance")])
               for c in chapters]
     panels = [(c, rows) for c, rows in panels if rows]
-    heights = [max(1.2, 0.22 * len(rows) + 0.6) for _, rows in panels] or [1.0]
-    fig, axes = plt.subplots(len(heights), 1, figsize=(8, sum(heights) + 0.6), squeeze=False,
-                             gridspec_kw={"height_ratios": heights})
-    for ax, (chapter, rows) in zip(axes[:, 0], panels):
+    heights = [max(1.2, 0.2 * len(rows) + 0.6) for _, rows in panels] or [1.0]
+    fig, axes = figure(len(heights), columns=1, row_height=heights)
+    for ax, (chapter, rows) in zip(axes, panels):
         ratios = np.array([r["difference"] / r["tolerance"] for r in rows])
         y = np.arange(len(rows))[::-1]
         ax.axvspan(-1, 1, color="#1b9e77", alpha=0.12, linewidth=0)
@@ -368,15 +439,15 @@ def verdict_overview(chapters: list[dict], clip: float = 6.0):
             ax.plot(shown, yi, marker, color=VERDICT_COLORS.get(row["verdict"], "black"), markersize=6)
             if marker != "o":
                 ax.annotate(f"{ratio:+.0f}", (shown, yi), xytext=(-6 if ratio > 0 else 6, 0),
-                            textcoords="offset points", ha="right" if ratio > 0 else "left", va="center", fontsize=8)
-        ax.set_yticks(y, [r["claim"][:48] for r in rows], fontsize=8)
+                            textcoords="offset points", ha="right" if ratio > 0 else "left", va="center")
+        ax.set_yticks(y, [r["claim"][:44] for r in rows])
         ax.set_xlim(-clip - 0.5, clip + 0.5)
         ax.set_title(chapter["title"], fontsize=10, loc="left")
         ax.grid(axis="y", alpha=0)
-    axes[-1, 0].set_xlabel("(this book - study) / tolerance   (shaded: within the tolerance)")
+    axes[-1].set_xlabel("(this book - study) / tolerance   (shaded: within the tolerance)")
     handles = [plt.Line2D([], [], marker="o", linestyle="", color=color, label=verdict)
                for verdict, color in VERDICT_COLORS.items() if verdict in ("reproduced", "not reproduced",
                                                                             "inconclusive", "not comparable")]
-    fig.legend(handles=handles, loc="upper center", ncol=4, fontsize=8, frameon=False)
-    fig.tight_layout(rect=(0, 0, 1, 1 - 0.35 / (sum(heights) + 0.6)))
+    fig.legend(handles=handles, loc="upper center", ncol=4, frameon=False)
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.35 / sum(heights)))
     return fig

@@ -579,14 +579,13 @@ def sweep_curves(runs: ChapterRuns, key: str = "val_loss", ylabel: str = "valida
 
 
 def factorial_figure(frame, title: str = "", level: float = 0.95):
-    """Interaction plots (validation loss, test error) with pooled t-intervals, and every seed per cell."""
-    import matplotlib.pyplot as plt
-
+    """Interaction plots (validation loss, test error) with pooled t-intervals side by side, and below
+    them every seed per cell."""
     from .. import plots
 
     if frame.empty:
         return None
-    fig, axes = plt.subplots(1, 3, figsize=(16, 4.1))
+    fig, axes = plots.figure(3, row_height=[3.2, 3.0])
     for ax, value in zip(axes[:2], ("validation loss", "test error (%)")):
         plots.interaction_plot(factorial_means(frame, value, level), x="dropout", trace="norm", xlabel="dropout rate",
                                ylabel=f"{value}, mean and {level:.0%} interval", ax=ax)
