@@ -6,8 +6,9 @@ explorers and formulas render without any CDN, which the offline browser test ne
 the CDN defaults of myst-nb and Sphinx stay. (Not `_static/`: Jupyter Book would load every script
 found there on every page.)
 
-**Tables.** ``sphinx_static/fmnist_book.css`` tightens the Markdown tables so that the generated
-pages' many numeric columns fit the text column.
+**Tables.** ``sphinx_static/fmnist_book.css`` tightens the Markdown tables and the chapters' pandas
+tables so that their many numeric columns fit the text column; an output that is still wider (on a
+phone) scrolls inside its own box, never the page.
 
 **Scripts.** With Sphinx 7.4, sphinx-thebe 0.3.1 registers its configuration script twice, and the
 second `const THEBE_JS_URL` is a JavaScript error on every page; identical scripts are dropped.

@@ -16,6 +16,7 @@ from ..params import ChapterSpec, Param, int_list, optional, positive_int, resol
 from ..store import describe, stored_runs  # noqa: F401  (the notebook calls chapter.stored_runs)
 from ..verdicts import (INCONCLUSIVE, MISSING, NOT_COMPARABLE, NOT_REPRODUCED, NOT_TESTED, REPRODUCED, Noise,
                         Verdict, judge_best, judge_difference, judge_direction, judge_value, not_comparable)
+from ..tables import book_table
 
 TITLE = "Baseline CNN vs deeper CNN"
 
@@ -395,7 +396,8 @@ def ablation_table(runs: ChapterRuns):
                      "test accuracy": float(np.mean(accuracies)) if accuracies else float("nan"),
                      "std": float(np.std(accuracies, ddof=1)) if len(accuracies) > 1 else float("nan"),
                      "runs": f"{len(accuracies)}/{len(group)}"})
-    return pd.DataFrame(rows)
+    return book_table(pd.DataFrame(rows), "test accuracy: mean over the cell's stored runs; std: their standard "
+                                          "deviation (- with one run); runs: stored / planned.")
 
 
 def ablation_effects(table):

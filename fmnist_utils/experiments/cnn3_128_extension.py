@@ -13,6 +13,7 @@ from ..params import ChapterSpec, Param, int_list, optional, positive_int, posit
 from ..store import MissingRun, describe, table_or_pending
 from ..verdicts import (Noise, Verdict, judge_best, judge_count, judge_difference, judge_direction, judge_threshold,
                         judge_tradeoff, judge_value, missing, not_comparable, welch)
+from ..tables import book_table
 
 TITLE = "CNN-3-128, classical baselines and a lightweight extension"
 
@@ -532,11 +533,12 @@ def classical_table(runs: ChapterRuns):
             "model": LABELS[name],
             "original paper": study,
             "replication study": study,
-            "Fashion-MNIST benchmark (approx.)": _pct(BENCHMARK_APPROX.get(name), 1),
+            "benchmark": _pct(BENCHMARK_APPROX.get(name), 1),
             "this book": _pct(run.metrics["accuracy"]) if stored(run) else "missing",
             "note": "; ".join(note),
         })
-    return pd.DataFrame(rows).set_index("model")
+    return book_table(pd.DataFrame(rows).set_index("model"),
+                      "Test accuracy. benchmark: the Fashion-MNIST benchmark's figure for the model, approximate.")
 
 
 def classical_timing(runs: ChapterRuns):
@@ -614,19 +616,19 @@ def light_table(runs: ChapterRuns):
 
     main_epochs = max(runs.settings.stages)
     best = best_stage(runs.main)
-    rows = [{"model": "CNN-3-128", "parameters (study)": REGISTRY["cnn_params"].printed,
-             "parameters (this book)": f"{runs.main.parameters:,}" if stored(runs.main) else "missing",
-             "accuracy (study)": REGISTRY["cnn_peak"].printed,
-             "accuracy (this book)": _pct(best["accuracy"]) if best else "-",
-             "epochs (this book)": f"best stage ({best['epoch']} of {main_epochs})" if best else main_epochs}]
+    columns = pd.MultiIndex.from_tuples([("parameters", "study"), ("parameters", "this book"), ("accuracy", "study"),
+                                         ("accuracy", "this book"), ("epochs", "this book")])
+    rows = [["CNN-3-128", REGISTRY["cnn_params"].printed, f"{runs.main.parameters:,}" if stored(runs.main) else "missing",
+             REGISTRY["cnn_peak"].printed, _pct(best["accuracy"]) if best else "-",
+             f"best stage ({best['epoch']} of {main_epochs})" if best else main_epochs]]
     for variant, run in runs.light.items():
-        rows.append({"model": LIGHT_LABELS[variant], "parameters (study)": REGISTRY["light_params"].printed,
-                     "parameters (this book)": (f"{run.parameters:,} trainable" if stored(run) else "missing")
+        rows.append([LIGHT_LABELS[variant], REGISTRY["light_params"].printed,
+                     (f"{run.parameters:,} trainable" if stored(run) else "missing")
                      + (f", Keras total {light_counts()['keras_total']:,}" if variant == "bn" and stored(run) else ""),
-                     "accuracy (study)": REGISTRY["light_accuracy"].printed,
-                     "accuracy (this book)": _pct(run.metrics["accuracy"]) if stored(run) else "-",
-                     "epochs (this book)": runs.settings.light_epochs})
-    return pd.DataFrame(rows).set_index("model")
+                     REGISTRY["light_accuracy"].printed, _pct(run.metrics["accuracy"]) if stored(run) else "-",
+                     runs.settings.light_epochs])
+    return book_table(pd.DataFrame([row[1:] for row in rows], columns=columns,
+                                   index=pd.Index([row[0] for row in rows], name="model")))
 
 
 def bar_frames(runs: ChapterRuns) -> dict:

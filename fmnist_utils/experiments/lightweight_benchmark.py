@@ -33,7 +33,7 @@ from ..params import (ChapterSpec, Param, boolean, int_list, non_negative_int, n
 from ..store import describe, stored_runs  # noqa: F401  (the notebook calls chapter.stored_runs)
 from ..verdicts import (Noise, Verdict, judge_best, judge_count, judge_direction, judge_tradeoff, judge_value,
                         missing, not_comparable)
-
+from ..tables import book_table
 
 
 def _pm(values, scale: float = 100.0, digits: int = 2) -> str:
@@ -518,14 +518,17 @@ def parameter_table():
         cost = model_cost(key)
         rows.append({
             "model": LABELS[key],
-            "study (Table 1)": (REGISTRY[f"params_{key}"].printed if key in MODELS
+            "study": (REGISTRY[f"params_{key}"].printed if key in MODELS
                                 else f"{REGISTRY['resnet_channels'].printed} channels (text)"),
-            "specification": f"{SPEC_PARAMETERS[key]:,}",
+            "spec": f"{SPEC_PARAMETERS[key]:,}",
             "this book": f"{cost['parameters']:,}",
-            "forward MFLOPs / image": round(cost["forward_flops"] / 1e6, 2),
-            "multiply-adds per parameter per image": round(cost["forward_flops"] / 2 / cost["parameters"], 1),
+            "MFLOPs": round(cost["forward_flops"] / 1e6, 2),
+            "MACs / param": round(cost["forward_flops"] / 2 / cost["parameters"], 1),
         })
-    return pd.DataFrame(rows).set_index("model")
+    return book_table(pd.DataFrame(rows).set_index("model"),
+                      "Parameters: study: Table 1's rounded count; spec: the study's specification; this book: our "
+                      "models. MFLOPs: forward floating-point operations per image, millions; MACs / param: forward "
+                      "multiply-adds per image per parameter.")
 
 
 def _study_cell(table: str, column: str, key: str) -> str:
@@ -542,20 +545,23 @@ def table1(runs: ChapterRuns):
         rows.append({"model": LABELS[key], "source": "study", "train loss": _study_cell("t1", "train_loss", key),
                      "test loss": _study_cell("t1", "test_loss", key),
                      "train acc": _study_cell("t1", "train_acc", key).rstrip("%"),
-                     "test acc (best)": _study_cell("t1", "test_acc", key).rstrip("%"),
-                     "best epoch": _study_cell("t1", "epoch", key), "epochs run": _study_cell("t2", "epochs", key),
-                     "test acc at min test loss": "-", "test acc, last epoch": "-"})
+                     "test acc": _study_cell("t1", "test_acc", key).rstrip("%"),
+                     "best epoch": _study_cell("t1", "epoch", key), "epochs": _study_cell("t2", "epochs", key),
+                     "at stop": "-", "last": "-"})
         for run in stored_runs(group):
             s = study_summary(run)
             rows.append({"model": LABELS[key], "source": f"seed {run.config.seed}",
                          "train loss": f"{s['train_loss']:.4f}", "test loss": f"{s['test_loss']:.4f}",
-                         "train acc": f"{100 * s['train_acc']:.2f}", "test acc (best)": f"{100 * s['best_acc']:.2f}",
-                         "best epoch": str(s["best_epoch"]), "epochs run": str(s["epochs_run"]),
-                         "test acc at min test loss": f"{100 * s['stop_acc']:.2f} (E={s['stop_epoch']})",
-                         "test acc, last epoch": f"{100 * s['last_acc']:.2f}"})
+                         "train acc": f"{100 * s['train_acc']:.2f}", "test acc": f"{100 * s['best_acc']:.2f}",
+                         "best epoch": str(s["best_epoch"]), "epochs": str(s["epochs_run"]),
+                         "at stop": f"{100 * s['stop_acc']:.2f} (E={s['stop_epoch']})",
+                         "last": f"{100 * s['last_acc']:.2f}"})
         if not stored_runs(group):
             rows.append({"model": LABELS[key], "source": "this book", "train loss": "missing"})
-    return pd.DataFrame(rows).fillna("").set_index(["model", "source"])
+    return book_table(pd.DataFrame(rows).fillna("").set_index(["model", "source"]),
+                      "As the study's Table 1: losses and accuracies (%) at the epoch of best test accuracy; epochs: "
+                      "epochs run. at stop: test accuracy at the epoch of lowest test loss (E), where the study's "
+                      "early stopping anchors; last: test accuracy after the last epoch.")
 
 
 def first_histories(runs: ChapterRuns, protocol: str = "study") -> dict:
@@ -577,21 +583,24 @@ def table2(runs: ChapterRuns):
     rows = []
     for key, group in runs.study.items():
         rows.append({"model": LABELS[key], "source": "study",
-                     "train time / epoch (s)": _study_cell("t2", "train_s", key).removesuffix(" s"),
-                     "test pass (ms)": _study_cell("t2", "infer_ms", key).removesuffix(" ms"),
+                     "epoch (s)": _study_cell("t2", "train_s", key).removesuffix(" s"),
+                     "test (ms)": _study_cell("t2", "infer_ms", key).removesuffix(" ms"),
                      "epochs": _study_cell("t2", "epochs", key),
-                     "total train (s)": _study_cell("t2", "total_s", key).removesuffix(" s"),
-                     "train time / parameter (µs)": f"{REGISTRY[f't2_per_param_{key}'].value:.0f}", "threads": "?"})
+                     "total (s)": _study_cell("t2", "total_s", key).removesuffix(" s"),
+                     "µs / param": f"{REGISTRY[f't2_per_param_{key}'].value:.0f}", "threads": "?"})
         for run in stored_runs(group):
             train = [row["train_seconds"] for row in run.history]
             test = [row["eval_seconds"] for row in run.history]
             rows.append({"model": LABELS[key], "source": f"seed {run.config.seed}",
-                         "train time / epoch (s)": _pm(train, scale=1),
-                         "test pass (ms)": _pm(test, scale=1000, digits=0), "epochs": str(len(train)),
-                         "total train (s)": f"{sum(train):.0f}",
-                         "train time / parameter (µs)": f"{1e6 * sum(train) / len(train) / run.parameters:.0f}",
+                         "epoch (s)": _pm(train, scale=1),
+                         "test (ms)": _pm(test, scale=1000, digits=0), "epochs": str(len(train)),
+                         "total (s)": f"{sum(train):.0f}",
+                         "µs / param": f"{1e6 * sum(train) / len(train) / run.parameters:.0f}",
                          "threads": str(run.result.get("provenance", {}).get("threads", "?"))})
-    return pd.DataFrame(rows).set_index(["model", "source"])
+    return book_table(pd.DataFrame(rows).set_index(["model", "source"]),
+                      "As the study's Table 2: epoch (s): training time per epoch, mean ± std over the epochs; test "
+                      "(ms): one pass over the test set; total (s): all epochs' training; µs / param: training time "
+                      "per epoch per parameter; threads: CPU threads of the run (? where the study does not say).")
 
 
 def unit_check():
@@ -650,14 +659,18 @@ def flattery_table(runs: ChapterRuns):
         honest = list(corrected_accuracy(runs, key).values())
         rows.append({
             "model": LABELS[key],
-            "study: reported in Table 1": _study_cell("t1", "test_acc", key).rstrip("%"),
-            "study protocol: best epoch (reported)": _pm([s["best_acc"] for s in summaries]),
-            "study protocol: at min test loss": _pm([s["stop_acc"] for s in summaries]),
-            "study protocol: last epoch": _pm([s["last_acc"] for s in summaries]),
-            f"corrected: validation-selected (n={len(honest)})": _pm(honest),
-            "study protocol minus corrected (points)": "-" if lift[key] is None else f"{lift[key]:+.2f}",
+            "Table 1": _study_cell("t1", "test_acc", key).rstrip("%"),
+            "best epoch": _pm([s["best_acc"] for s in summaries]),
+            "at stop": _pm([s["stop_acc"] for s in summaries]),
+            "last epoch": _pm([s["last_acc"] for s in summaries]),
+            f"corrected (n=={len(honest)})": _pm(honest),
+            "flattery": "-" if lift[key] is None else f"{lift[key]:+.2f}",
         })
-    return pd.DataFrame(rows).set_index("model")
+    return book_table(pd.DataFrame(rows).set_index("model"),
+                      "Test accuracy (%), mean ± std over seeds. Table 1: what the study reports; best epoch, at "
+                      "stop, last epoch: our runs of the study's protocol, read at the epoch of best test accuracy "
+                      "(what the study reports), of lowest test loss, and the last; corrected: the validation-"
+                      "selected checkpoint, tested once; flattery: best epoch minus corrected, in points.")
 
 
 def flattery_bars_frame(runs: ChapterRuns):
@@ -773,15 +786,19 @@ def ranking_table(runs: ChapterRuns):
     for key in MODELS:
         label, accuracies = LABELS[key], list(corrected_accuracy(runs, key).values())
         rows.append({"model": label, "parameters": parameters(key),
-                     "s / epoch (study protocol)": "-" if seconds[key] is None else round(seconds[key], 1),
-                     "test accuracy (mean ± std)": _pm(accuracies),
+                     "s / epoch": "-" if seconds[key] is None else round(seconds[key], 1),
+                     "test acc": _pm(accuracies),
                      "mean": 100 * sum(accuracies) / len(accuracies) if accuracies else float("nan"),
-                     "train - test gap (points)": _pm(gaps[label]) if gaps else "-",
+                     "gap": _pm(gaps[label]) if gaps else "-",
                      "top group": mark(label, top, needs_cost=False), "undominated: size": mark(label, by_size),
-                     "undominated: size and time": mark(label, by_both)})
+                     "undominated: size, time": mark(label, by_both)})
     frame = pd.DataFrame(rows)
     frame.insert(1, "rank", frame["mean"].rank(ascending=False, method="min"))
-    return frame.drop(columns="mean").set_index("model")
+    return book_table(frame.drop(columns="mean").set_index("model"),
+                      "test acc: corrected protocol, %, mean ± std over seeds; rank by its mean. s / epoch: mean "
+                      "training epoch of the study-protocol runs. gap: train minus test accuracy, points. top group: "
+                      "not separable from the best mean (95% Welch). undominated: no model is at least as small "
+                      "(and as fast) and more accurate.")
 
 
 def difference_table(runs: ChapterRuns):
@@ -871,15 +888,20 @@ def throughput_table(settings):
         epoch = 60_000 / m["train_images_per_s"]
         rows.append({
             "model": LABELS[key], "parameters": m["parameters"],
-            "train images/s (batch %d)" % settings.batch_size: round(m["train_images_per_s"]),
-            "inference images/s (batch 1000)": round(m["inference_images_per_s"]),
-            "train µs / image": round(1e6 / m["train_images_per_s"]),
-            "epoch of 60k (s)": round(epoch, 1),
-            "study epoch (s)": REGISTRY[f"t2_train_s_{key}"].value,
-            "epoch µs / parameter": round(1e6 * epoch / m["parameters"]),
-            "training GFLOP/s": round(m["train_images_per_s"] * m["train_flops_per_image"] / 1e9, 2),
+            "train img/s": round(m["train_images_per_s"]),
+            "infer img/s": round(m["inference_images_per_s"]),
+            "µs / image": round(1e6 / m["train_images_per_s"]),
+            "epoch (s)": round(epoch, 1),
+            "study (s)": REGISTRY[f"t2_train_s_{key}"].value,
+            "µs / param": round(1e6 * epoch / m["parameters"]),
+            "GFLOP/s": round(m["train_images_per_s"] * m["train_flops_per_image"] / 1e9, 2),
         })
-    return pd.DataFrame(rows).set_index("model")
+    return book_table(pd.DataFrame(rows).set_index("model"),
+                      f"One model at a time, {counted(settings.timing_threads, 'thread')}. train img/s: training "
+                      f"images per second at batch {settings.batch_size}; infer img/s: inference at batch 1000; "
+                      "µs / image: training time per image; epoch (s): an epoch of 60,000 images at that rate; "
+                      "study (s): the study's epoch time (Table 2); µs / param: epoch time per parameter; GFLOP/s: "
+                      "training floating-point operations per second.")
 
 
 def parallel_table(settings, model: str = "resnet_mini"):

@@ -37,6 +37,7 @@ from ..params import (ChapterSpec, Param, boolean, int_list, optional, positive_
 from ..store import describe, table_or_pending
 from ..verdicts import (INCONCLUSIVE, MISSING, NOT_COMPARABLE, NOT_REPRODUCED, REPRODUCED, Noise, judge_best,
                         judge_direction, judge_tradeoff, judge_value, missing, not_comparable, top_group)
+from ..tables import book_table
 
 TITLE = "MLP hyperparameter sweeps"
 LOSSES = ("ce", "mse", "mae")
@@ -489,12 +490,17 @@ def sweep_table(runs: ChapterRuns, sweep: str):
             row.update({"epochs run": run.metrics["epochs_run"], "best epoch": run.metrics["best_epoch"],
                         "ended by": cap_text(run) if ended_by_cap(run) else "patience",
                         "train acc": final["train_acc"], "val acc": final["val_acc"],
-                        "gap (train - val)": final["train_acc"] - final["val_acc"],
+                        "gap": final["train_acc"] - final["val_acc"],
                         "val acc (kept)": val_acc(run), "test acc (kept)": run.metrics["accuracy"]})
         else:
             row.update({"epochs run": "missing"})
         rows.append(row)
-    return pd.DataFrame(rows).set_index("setting").round(4)
+    return book_table(pd.DataFrame(rows).set_index("setting").round(4),
+                      "ended by: the patience rule or the epoch cap; train acc, val acc: the last epoch's accuracies "
+                      "(what the study's figures read); gap: train acc - val acc; best epoch: the kept checkpoint "
+                      "(lowest validation loss); val acc (kept), test acc (kept): its accuracies, test read once.")
+
+
 def histories(runs: ChapterRuns, sweep: str) -> dict:
     """{setting: [history]} of the stored runs of a sweep, for plots.learning_curves."""
     return {setting_name(sweep, label): [run.history] for label, run in runs.sweeps[sweep] if is_stored(run)}
@@ -538,7 +544,7 @@ def step_noise_table(run):
         rows.append({"epoch": row["epoch"], "epoch mean train loss": row["train_loss"],
                      "recorded steps": len(values), "step loss min": values.min(), "step loss max": values.max(),
                      "step loss std": values.std(ddof=1) if len(values) > 1 else float("nan")})
-    return pd.DataFrame(rows).set_index("epoch").round(4)
+    return book_table(pd.DataFrame(rows).set_index("epoch").round(4))
 
 
 def batch_timing_table(runs: ChapterRuns):
@@ -600,7 +606,7 @@ def joint_table(runs: ChapterRuns, metric: str = "val acc"):
         cells.setdefault(f"lr {fmt_lr(lr)}", {})[width] = value
     frame = pd.DataFrame(cells)
     frame.index.name = "width (2 hidden layers)"
-    return frame.round(4)
+    return book_table(frame.round(4))
 
 
 def regularisation_table(runs: ChapterRuns):

@@ -20,6 +20,7 @@ from ..config import RunConfig
 from ..params import ChapterSpec, Param, int_list, optional, positive_int
 from ..stats import mean_sd_text
 from ..store import MissingRun, StoredRun, stored_runs as stored, table_or_pending
+from ..tables import book_table
 from .. import verdicts as v
 
 TITLE = "Regularisation synergy, tested as a factorial experiment"
@@ -430,14 +431,19 @@ def parameter_table():
 
 # ----- sweep tables ------------------------------------------------------------------------------
 
+SWEEP_NOTE = ("params: trainable parameters; val loss: validation loss after the last epoch (what the study calls its 'test loss'), mean ± std "
+              "over the seeds; study: the study's value of it; test loss and test acc: the test set, mean ± std; "
+              "first loss: training loss of the first epoch; runs: stored / planned.")
+
+
 def _cell_row(net: Net, rs: list, study_value) -> dict:
     return {
-        "parameters": f"{parameters_of(net):,}",
-        "validation loss (study's 'test loss')": _fmt(values(rs, last_val_loss)),
+        "params": f"{parameters_of(net):,}",
+        "val loss": _fmt(values(rs, last_val_loss)),
         "study": "-" if study_value is None else f"{study_value:.4f}",
         "test loss": _fmt(values(rs, lambda r: r.metrics["loss"])),
-        "test accuracy (%)": _fmt(values(rs, lambda r: r.metrics["accuracy"]), 2, 100),
-        "initial training loss": _fmt(values(rs, initial_train_loss), 2),
+        "test acc (%)": _fmt(values(rs, lambda r: r.metrics["accuracy"]), 2, 100),
+        "first loss": _fmt(values(rs, initial_train_loss), 2),
         "runs": f"{len(stored(rs))}/{len(rs)}",
     }
 
@@ -452,21 +458,21 @@ def architecture_table(runs: ChapterRuns):
         name = JOURNAL_ARCH_NAMES.get(key)
         rows.append({"network": f"{key[0]}L/{key[1]}F" + (f" ({name})" if name else ""),
                      **_cell_row(runs.nets["architecture"][key], rs, JOURNAL_ARCHITECTURE.get(key))})
-    return pd.DataFrame(rows).set_index("network")
+    return book_table(pd.DataFrame(rows).set_index("network"), SWEEP_NOTE)
 
 
 def dropout_table(runs: ChapterRuns):
     import pandas as pd
 
-    return pd.DataFrame([{"dropout": f"{p:g}", **_cell_row(runs.nets["dropout"][p], rs, JOURNAL_DROPOUT.get(p))}
-                         for p, rs in runs.groups["dropout"].items()]).set_index("dropout")
+    return book_table(pd.DataFrame([{"dropout": f"{p:g}", **_cell_row(runs.nets["dropout"][p], rs, JOURNAL_DROPOUT.get(p))}
+                                    for p, rs in runs.groups["dropout"].items()]).set_index("dropout"), SWEEP_NOTE)
 
 
 def norm_table(runs: ChapterRuns):
     import pandas as pd
 
-    return pd.DataFrame([{"normalisation": n, **_cell_row(runs.nets["norm"][n], rs, JOURNAL_NORM.get(n))}
-                         for n, rs in runs.groups["norm"].items()]).set_index("normalisation")
+    return book_table(pd.DataFrame([{"normalisation": n, **_cell_row(runs.nets["norm"][n], rs, JOURNAL_NORM.get(n))}
+                                    for n, rs in runs.groups["norm"].items()]).set_index("normalisation"), SWEEP_NOTE)
 
 
 def final_table(runs: ChapterRuns):
@@ -483,7 +489,7 @@ def final_table(runs: ChapterRuns):
         ("6L/64F, InstanceNorm, dropout 0.1", s.final_epochs, FINAL_NET, runs.groups["final"]["final"], JOURNAL_FINAL),
     ]
     rows = [{"network": name, "epochs": epochs, **_cell_row(net, rs, study)} for name, epochs, net, rs, study in items]
-    return pd.DataFrame(rows).set_index(["network", "epochs"])
+    return book_table(pd.DataFrame(rows).set_index(["network", "epochs"]), SWEEP_NOTE)
 
 
 def seeds_frame(runs: ChapterRuns, group: str, label=str):
@@ -514,9 +520,11 @@ def timing_table(runs: ChapterRuns):
     frame = pd.DataFrame(rows, columns=["group", "cell", "train seconds", "threads", "epochs"])
     if frame.empty:
         return table_or_pending(frame, "Training times")
-    return frame.groupby("group").agg(runs=("train seconds", "size"), seconds_per_run=("train seconds", "mean"),
-                                      total_hours=("train seconds", lambda s: s.sum() / 3600),
-                                      threads=("threads", "max"), mean_epochs=("epochs", "mean")).round(2)
+    table = frame.groupby("group").agg(**{"runs": ("train seconds", "size"), "s per run": ("train seconds", "mean"),
+                                          "hours": ("train seconds", lambda s: s.sum() / 3600),
+                                          "threads": ("threads", "max"), "epochs": ("epochs", "mean")}).round(2)
+    return book_table(table, "s per run: training seconds of one run, mean; hours: all runs of the group together; "
+                             "threads: the most any run used; epochs: mean epochs per run.")
 
 
 # ----- sweep figures -----------------------------------------------------------------------------
@@ -733,7 +741,7 @@ def factorial_table(runs: ChapterRuns, group: str, value: str, digits: int = 3):
     dropouts = list(dict.fromkeys(p for _, p in keys))
     table = pd.DataFrame({f"dropout {p:g}": [_fmt(cells.get((n, p), []), digits) for n in norms] for p in dropouts},
                          index=pd.Index(norms, name="norm"))
-    return table
+    return book_table(table, f"{value}: mean ± std over the seeds of each cell.")
 
 
 def _synergy_word(estimate, lower_is_better: bool) -> str:
@@ -763,7 +771,7 @@ def interaction_table(runs: ChapterRuns, group: str, value: str, level: float = 
                 continue
             cells = pair_cells(runs, group, value, n, p)
             if cells is None:
-                rows.append({"normalisation": n, "dropout": f"{p:g}", "interaction": "missing",
+                rows.append({"norm": n, "dropout": f"{p:g}", "interaction": "missing",
                              "reading": "missing: a run of its cells is not stored"})
                 continue
             t = interaction(cells, "none", n, 0.0, p, level)
@@ -771,17 +779,23 @@ def interaction_table(runs: ChapterRuns, group: str, value: str, level: float = 
             mean = {k: sum(cells[c]) / len(cells[c]) for k, c in zip(("both", "norm", "drop", "none"), pair_keys(n, p))}
             capped = capped_reason(runs, pair_keys(n, p)) if group == "factorial_converged" else ""
             rows.append({
-                "normalisation": n, "dropout": f"{p:g}",
-                "effect of the norm alone": f"{mean['norm'] - mean['none']:+.3f}",
-                "effect of dropout alone": f"{mean['drop'] - mean['none']:+.3f}",
-                "sum of the two": f"{mean['norm'] + mean['drop'] - 2 * mean['none']:+.3f}",
-                "effect of both": f"{mean['both'] - mean['none']:+.3f}",
+                "norm": n, "dropout": f"{p:g}",
+                "norm alone": f"{mean['norm'] - mean['none']:+.3f}",
+                "dropout alone": f"{mean['drop'] - mean['none']:+.3f}",
+                "sum": f"{mean['norm'] + mean['drop'] - 2 * mean['none']:+.3f}",
+                "both": f"{mean['both'] - mean['none']:+.3f}",
                 "interaction": f"{t.value:+.3f}",
-                f"{level:.0%} t-interval": f"[{t.low:+.3f}, {t.high:+.3f}]",
-                f"{level:.0%} bootstrap": f"[{boot.low:+.3f}, {boot.high:+.3f}]",
+                "t-interval": f"[{t.low:+.3f}, {t.high:+.3f}]",
+                "bootstrap": f"[{boot.low:+.3f}, {boot.high:+.3f}]",
                 "reading": "not comparable: runs not converged" if capped else _synergy_word(t, lower_is_better=True),
             })
-    return pd.DataFrame(rows).fillna("-").set_index(["normalisation", "dropout"]) if rows else pd.DataFrame()
+    if not rows:
+        return pd.DataFrame()
+    note = (f"Changes of the mean {value} from the cell with neither (none, dropout 0). norm alone: the "
+            "normalisation without dropout; dropout alone: the dropout rate without normalisation; sum: the two "
+            f"added; both: the two together; interaction = both - sum, with its {level:.0%} t-interval (pooled "
+            f"seed-to-seed variance) and {level:.0%} bootstrap interval ({s.bootstrap:,} resamples).")
+    return book_table(pd.DataFrame(rows).set_index(["norm", "dropout"]), note)
 
 
 def anova(frame, value: str):
@@ -793,7 +807,8 @@ def anova(frame, value: str):
     # a two-way ANOVA needs every combination of the levels present and some replication
     if len(sizes) < frame["norm"].nunique() * frame["dropout"].nunique() or sizes.max() < 2:
         return None
-    return two_way_anova(frame, "norm", "dropout", value).round(4)
+    return book_table(two_way_anova(frame, "norm", "dropout", value).round(4),
+                      "Two-way ANOVA, Type II sums of squares; the residual row has no F and no p.")
 
 
 def factorial_anova(runs: ChapterRuns, group: str, value: str = "validation loss"):
