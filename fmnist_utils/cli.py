@@ -125,13 +125,34 @@ def execute(notebook: Path, output: Path, parameters: dict, cwd: Path) -> None:
                                kernel_name="python3", progress_bar=False)
 
 
-def strip_volatile_metadata(path: Path) -> None:
+HIDE_INPUT, SHOW_INPUT, PARAMETERS = "hide-input", "show-input", "parameters"
+
+
+def strip_volatile_metadata(notebook: dict) -> None:
     """Drop papermill's timing metadata so a republished chapter diffs only where results changed."""
-    notebook = json.loads(path.read_text())
     notebook["metadata"].pop("papermill", None)
     for cell in notebook["cells"]:
         cell.get("metadata", {}).pop("papermill", None)
         cell.get("metadata", {}).pop("execution", None)
+
+
+def fold_code(notebook: dict) -> None:
+    """Fold the code of every code cell in the rendered book (Jupyter Book's ``hide-input`` tag: one
+    click shows it), except where the code is the point: the ``parameters`` cell and cells tagged
+    ``show-input``. A reader scrolls from result to result; nbval ignores tags."""
+    for cell in notebook["cells"]:
+        if cell["cell_type"] != "code":
+            continue
+        tags = cell.setdefault("metadata", {}).get("tags", [])
+        shown = PARAMETERS in tags or SHOW_INPUT in tags
+        cell["metadata"]["tags"] = [t for t in tags if t != HIDE_INPUT] + ([] if shown else [HIDE_INPUT])
+
+
+def finish_published(path: Path) -> None:
+    """A chapter just executed in place, made ready to commit: volatile metadata dropped, code folded."""
+    notebook = json.loads(path.read_text())
+    strip_volatile_metadata(notebook)
+    fold_code(notebook)
     path.write_text(json.dumps(notebook, indent=1, ensure_ascii=False) + "\n")
 
 
@@ -154,7 +175,7 @@ def cmd_publish(args) -> int:
         start = time.perf_counter()
         execute(notebook, notebook, {}, BOOK_DIR)
         record_timing(ResultStore().root, notebook.stem, "paper", time.perf_counter() - start)
-        strip_volatile_metadata(notebook)
+        finish_published(notebook)
     return cmd_scorecard(args)
 
 
@@ -291,7 +312,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("-o", "--output", required=True)
     p.add_argument("-p", "--parameter", nargs=2, action="append", metavar=("NAME", "VALUE"))
     p.set_defaults(func=cmd_run)
-    p = sub.add_parser("publish", help="execute chapters in place from the store (profile paper)")
+    p = sub.add_parser("publish", help="execute chapters in place from the store (profile paper); "
+                                       "fold their code in the book, except parameters and show-input cells")
     p.add_argument("chapters", nargs="*")
     p.set_defaults(func=cmd_publish)
     p = sub.add_parser("time", help="execute chapters with a profile from an empty store; record wall times")

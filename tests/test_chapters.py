@@ -5,7 +5,8 @@ import papermill
 import pytest
 
 from fmnist_utils.claims import counted, scorecard_markdown
-from fmnist_utils.cli import COMPUTE, EXAMPLES, SCORECARD, SPEED, VERDICT_FIGURE, report_texts, verdict_figure_png
+from fmnist_utils.cli import (COMPUTE, EXAMPLES, HIDE_INPUT, PARAMETERS, SCORECARD, SHOW_INPUT, SPEED,
+                              VERDICT_FIGURE, fold_code, report_texts, verdict_figure_png)
 from fmnist_utils.experiments import CHAPTERS
 from fmnist_utils.store import DEFAULT_ROOT, REPO_ROOT
 
@@ -59,6 +60,31 @@ def test_published_chapters_hold_no_training_logs_or_errors():
         assert outputs, f"{notebook.name} is committed without outputs: run `make publish`"
         assert not [o for o in outputs if o["output_type"] == "error"]
         assert not [o for o in outputs if o.get("name") == "stderr"], f"{notebook.name} has stderr output"
+
+
+def test_publishing_folds_the_code_except_parameters_and_show_input_cells():
+    notebook = {"cells": [{"cell_type": "code", "metadata": {"tags": [PARAMETERS]}},
+                          {"cell_type": "markdown", "metadata": {}},
+                          {"cell_type": "code", "metadata": {}},
+                          {"cell_type": "code", "metadata": {"tags": ["nbval-ignore-output"]}},
+                          {"cell_type": "code", "metadata": {"tags": [SHOW_INPUT, HIDE_INPUT]}}]}
+    fold_code(notebook)
+    fold_code(notebook)  # publishing again changes nothing
+    assert [c["metadata"].get("tags") for c in notebook["cells"]] == [
+        [PARAMETERS], None, [HIDE_INPUT], ["nbval-ignore-output", HIDE_INPUT], [SHOW_INPUT]]
+
+
+def test_published_chapters_show_their_code_only_on_request():
+    """Every code cell of a committed chapter is folded in the book, except the parameters cell and
+    cells tagged show-input, as `fmnist-book publish` leaves them."""
+    for notebook in NOTEBOOKS:
+        cells = [c for c in json.loads(notebook.read_text())["cells"] if c["cell_type"] == "code"]
+        for number, cell in enumerate(cells):
+            tags = cell["metadata"].get("tags", [])
+            shown = PARAMETERS in tags or SHOW_INPUT in tags
+            assert (HIDE_INPUT in tags) != shown, (f"{notebook.name}, code cell {number}: tags {tags}; "
+                                                   "`fmnist-book publish` folds every code cell but these")
+        assert PARAMETERS in cells[0]["metadata"].get("tags", []), f"{notebook.name} has no parameters cell first"
 
 
 def test_published_prose_has_no_placeholder_plurals():
