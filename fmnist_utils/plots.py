@@ -86,6 +86,27 @@ def tiles(rows: int, columns: int, *, width: float = MAX_WIDTH_IN, aspect: float
     return fig, axes
 
 
+def shared_legend(fig, axes, inside: int = 4, chars: int = 24, **inside_options):
+    """One legend for the plots ``axes`` (one entry per label): inside the last plot while it is small (at
+    most ``inside`` entries of at most ``chars`` characters), else under the figure in as many columns
+    as fit its width. Call it after ``tight_layout``: the figure is saved cropped to what is drawn."""
+    entries = {}
+    for ax in axes:
+        for handle, label in zip(*ax.get_legend_handles_labels()):
+            entries.setdefault(label, handle)
+    if not entries:
+        return None
+    if len(entries) <= inside and max(map(len, entries)) <= chars:
+        return axes[-1].legend(entries.values(), entries.keys(), **inside_options)
+    renderer = fig.canvas.get_renderer()
+    for columns in range(min(len(entries), 4), 0, -1):
+        legend = fig.legend(entries.values(), entries.keys(), loc="upper center", bbox_to_anchor=(0.5, 0.0),
+                            ncol=columns, frameon=False)
+        if columns == 1 or legend.get_window_extent(renderer).width <= fig.bbox.width:
+            return legend
+        legend.remove()
+
+
 def wrapped(labels, width: int = 14) -> list[str]:
     """Category labels broken onto lines of about ``width`` characters, so neighbours do not overlap."""
     return [textwrap.fill(str(label), width) for label in labels]
@@ -130,10 +151,10 @@ def learning_curves(groups: dict[str, list[list[dict]]], title: str = ""):
                     ax.fill_between(epochs, values.min(0), values.max(0), color=color, alpha=0.15, linewidth=0)
     ax_loss.set(xlabel="epoch", ylabel="cross-entropy loss", title="Loss")
     ax_acc.set(xlabel="epoch", ylabel="accuracy", title="Accuracy")
-    ax_acc.legend(loc="lower right")
     if title:
         fig.suptitle(title)
     fig.tight_layout()
+    shared_legend(fig, [ax_acc], loc="lower right")
     return fig
 
 
@@ -231,10 +252,10 @@ def epoch_curves(groups: dict[str, list[dict]], panels: dict[str, str], ylabel: 
                     ax.plot([marks[label]], [scale * at[0][key]], "o", color=color, markersize=5)
         ax.set(xlabel="epoch", ylabel=ylabel, title=panel_title)
         ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
-    axes[0].legend()
     if title:
         fig.suptitle(title)
     fig.tight_layout()
+    shared_legend(fig, axes)
     return fig
 
 
@@ -264,7 +285,7 @@ def errorbar_scatter(frame, x: str, y: str, label: str, hue: str | None = None, 
 
 def series_panels(panels: list[dict], title: str = "", height: float = 3.2):
     """Panels two side by side (``height`` inches a row), each with any number of line / marker series
-    and horizontal reference lines.
+    and horizontal reference lines, and one legend for them all (a label means the same in every panel).
 
     A panel is ``{"title", "xlabel", "ylabel", "logx": bool, "series": {label: series}, "hlines": {label: y}}``;
     a series is ``{"x": [...], "y": [...], "style": "-o" (matplotlib format), "color", "markersize",
@@ -285,11 +306,10 @@ def series_panels(panels: list[dict], title: str = "", height: float = 3.2):
         if panel.get("logx"):
             ax.set_xscale("log")
         ax.set(title=panel.get("title", ""), xlabel=panel.get("xlabel", ""), ylabel=panel.get("ylabel", ""))
-        if ax.get_legend_handles_labels()[0]:
-            ax.legend()
     if title:
         fig.suptitle(title)
     fig.tight_layout()
+    shared_legend(fig, axes)
     return fig
 
 

@@ -22,7 +22,7 @@ from fmnist_utils.store import REPO_ROOT  # noqa: E402
 
 RNG = np.random.default_rng(0)
 # The rule's own helpers draw nothing by themselves.
-RULE = {"figure", "tiles", "text_px", "wrapped"}
+RULE = {"figure", "tiles", "text_px", "wrapped", "shared_legend"}
 
 
 def history(epochs=6, **extra):
@@ -60,7 +60,9 @@ VERDICTS = [{"title": f"Chapter {k}", "claims": [{"claim": f"A claim of chapter 
 CASES = {
     "sample_grid": lambda: [plots.sample_grid(RNG.random((100, 28, 28)), np.repeat(np.arange(10), 10))],
     "learning_curves": lambda: [plots.learning_curves({"Model-1": [history(), history()], "Model-2": [history()]},
-                                                      title="Model-1 and Model-2: 3 seeds")],
+                                                      title="Model-1 and Model-2: 3 seeds"),
+                                plots.learning_curves({f"batch {b}": [history()] for b in (1, 8, 16, 64, 256, 512, 1024)},
+                                                      title="Seven settings: the legend goes under the plots")],
     "confusion_matrices": lambda: [plots.confusion_matrices({f"model {k}": confusion() for k in range(n)})
                                    for n in (1, 2, 3)],
     "activation_maps": lambda: [plots.activation_maps({"conv1": RNG.random((32, 28, 28)), "conv2": RNG.random((64, 14, 14))},
@@ -74,7 +76,9 @@ CASES = {
                                                 title="Figure 1: accuracy over training")],
     "errorbar_scatter": lambda: [plots.errorbar_scatter(SCATTER, "parameters", "acc", "model", hue="source", yerr="std",
                                                         logx=True, title="Accuracy against parameters")],
-    "series_panels": lambda: [plots.series_panels([SERIES] * n, title="Panels") for n in (1, 2, 3)],
+    "series_panels": lambda: [plots.series_panels([SERIES] * n, title="Panels") for n in (1, 2, 3)]
+    + [plots.series_panels([{"series": {f"lightweight (all separable + BN), seed {k}": {"x": [1, 2], "y": [0.8, 0.9]}
+                                        for k in range(4)}}] * 2)],
     "interaction_plot": lambda: [plots.interaction_plot(regularization_synergy.factorial_means(FACTORIAL, "validation loss"),
                                                         x="dropout", trace="norm", title="Interaction")],
     "strip_box": lambda: [plots.strip_box(FACTORIAL.assign(cell=FACTORIAL["norm"] + " normalisation"), "cell",
