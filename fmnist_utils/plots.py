@@ -447,6 +447,7 @@ def verdict_overview(chapters: list[dict], clip: float = 6.0):
               for c in chapters]
     panels = [(c, rows) for c, rows in panels if rows]
     heights = [max(1.2, 0.2 * len(rows) + 0.6) for _, rows in panels] or [1.0]
+    heights = [h + 0.6 / len(heights) for h in heights]  # and room for the legend above and the axis label below
     fig, axes = figure(len(heights), columns=1, row_height=heights)
     for ax, (chapter, rows) in zip(axes, panels):
         ratios = np.array([r["difference"] / r["tolerance"] for r in rows])
