@@ -795,7 +795,7 @@ def interaction_table(runs: ChapterRuns, group: str, value: str, level: float = 
             "normalisation without dropout; dropout alone: the dropout rate without normalisation; sum: the two "
             f"added; both: the two together; interaction = both - sum, with its {level:.0%} t-interval (pooled "
             f"seed-to-seed variance) and {level:.0%} bootstrap interval ({s.bootstrap:,} resamples).")
-    return book_table(pd.DataFrame(rows).set_index(["norm", "dropout"]), note)
+    return book_table(pd.DataFrame(rows).fillna("-").set_index(["norm", "dropout"]), note)
 
 
 def anova(frame, value: str):
