@@ -174,6 +174,9 @@ COMMON = [
     Param("device", "auto", one_of("auto", "cpu", "cuda", "mps"), "where to train"),
     Param("workers", None, optional(positive_int), "processes training side by side (None: one per core)"),
     Param("progress", True, boolean, "show progress bars while training"),
+    Param("precision", "float32", one_of("float32", "bfloat16"),
+          "arithmetic of runs trained now: float32, or bfloat16 autocast where the device has fast bfloat16 "
+          "(a bfloat16 run is a run of its own in the store; the published runs are float32)"),
 ]
 
 
@@ -216,4 +219,10 @@ def resolve(spec: ChapterSpec, namespace: dict) -> SimpleNamespace:
                 raise ParameterError(f"parameter {param.name}={value!r} is not valid; it must be {problem}{advice}")
             value = checked
         settings[param.name] = value
+    if settings.get("precision") == "bfloat16":  # refused before anything trains, where the device is slow at it
+        from .train import precision_problem
+
+        problem = precision_problem("bfloat16", settings.get("device", "auto"))
+        if problem:
+            raise ParameterError(f"parameter {problem}")
     return SimpleNamespace(**settings)
