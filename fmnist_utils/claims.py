@@ -180,6 +180,50 @@ def scorecard_markdown(store_root: Path) -> str:
     return "\n".join(lines)
 
 
+# The introduction's first section: the findings a reader should take away, named by chapter and claim id.
+# Only the choice and a neutral lead are written here; the study's value, ours and the verdict are read
+# from the chapters' saved rows, so the front page never says more (or other) than the rows do.
+FINDINGS = (
+    ("02_cnn3_128_extension", "cnn_peak", "CNN-3-128's test accuracy at its peak, the 99%+ figure of chapter 2's studies"),
+    ("02_cnn3_128_extension", "light_accuracy", "the depthwise-separable lightweight CNN's test accuracy"),
+    ("01_baseline_vs_deeper", "m1_accuracy", "the shallow Model-1's test accuracy"),
+    ("01_baseline_vs_deeper", "m1_more_accurate", "the shallow Model-1 ahead of the deeper Model-2"),
+    ("03_mlp_analysis", "best_test", "the best MLP's test accuracy"),
+    ("04_lightweight_benchmark", "unbiased", "the lightweight models' Table 1 accuracies, read at epochs chosen on the "
+                                             "test set, as held-out estimates"),
+    ("04_lightweight_benchmark", "best_text", "ResNet-Mini as the most accurate of the six lightweight models"),
+    ("04_lightweight_benchmark", "fastest_train", "LeNet-5 and the custom CNN as the fastest to train"),
+    ("05_regularization_synergy", "synergy", "instance norm and dropout together more than the sum of their parts"),
+    ("05_regularization_synergy", "final_loss", "the final regularised FlexibleCNN's validation loss"),
+)
+FINDING_GROUPS = (("What holds", ("reproduced",)), ("What does not hold", ("not reproduced",)),
+                  ("What the evidence cannot settle yet", ("inconclusive", "not comparable", "missing run")))
+
+
+def findings_markdown(store_root: Path, findings=FINDINGS) -> str:
+    """The front page's findings, grouped by their verdicts as the chapters saved them, each with the
+    study's value, ours and a link to the chapter that holds the evidence."""
+    rows = {(c["chapter"], r["id"]): (c, r) for c in load_claims(store_root) for r in c["claims"]}
+    absent = [f"{chapter}:{claim}" for chapter, claim, _ in findings if (chapter, claim) not in rows]
+    if absent:
+        raise KeyError(f"front-page findings without a saved row: {', '.join(absent)}; publish those chapters "
+                       "or correct claims.FINDINGS")
+    lines = []
+    for heading, verdicts in FINDING_GROUPS:
+        chosen = [(rows[(ch, cid)], lead) for ch, cid, lead in findings if rows[(ch, cid)][1]["verdict"] in verdicts]
+        if not chosen:
+            continue
+        lines += [f"**{heading}**", ""]
+        for (chapter, row), lead in chosen:
+            extra = "" if verdicts == ("reproduced",) or len(verdicts) == 1 else f" ({row['verdict']})"
+            ours = "has no run yet" if row["verdict"] == "missing run" else f"measures {_cell(row['ours'])}"
+            lines.append(f"- {lead[0].upper() + lead[1:]}{extra}: the study prints {_cell(row['study'])}, this book "
+                         f"{ours}. Evidence: {{doc}}`{chapter['chapter']}`, "
+                         f"*{_cell(row['claim'])}* ({_cell(row.get('where'))}).")
+        lines.append("")
+    return "\n".join(lines)
+
+
 EXAMPLE_ORDER = ("reproduced", "not reproduced", "inconclusive", "not comparable", "missing run", "not tested")
 
 

@@ -5,7 +5,7 @@ import papermill
 import pytest
 
 from fmnist_utils.claims import counted, scorecard_markdown
-from fmnist_utils.cli import (COMPUTE, EXAMPLES, HIDE_INPUT, PARAMETERS, SCORECARD, SHOW_INPUT, SPEED,
+from fmnist_utils.cli import (COMPUTE, EXAMPLES, FINDINGS, HIDE_INPUT, PARAMETERS, SCORECARD, SHOW_INPUT, SPEED,
                               VERDICT_FIGURE, fold_code, report_texts, verdict_figure_png)
 from fmnist_utils.experiments import CHAPTERS
 from fmnist_utils.store import DEFAULT_ROOT, REPO_ROOT
@@ -97,7 +97,7 @@ def test_published_prose_has_no_placeholder_plurals():
 
 def test_scorecard_compute_ledger_and_speed_page_are_generated_from_the_store():
     texts = report_texts()
-    assert set(texts) == {SCORECARD, COMPUTE, SPEED, EXAMPLES}
+    assert set(texts) == {SCORECARD, COMPUTE, SPEED, EXAMPLES, FINDINGS}
     for path, text in texts.items():
         assert path.read_text() == text, f"{path.name} is stale: run `fmnist-book scorecard`"
     assert texts[SCORECARD].split("\n", 2)[2] == scorecard_markdown(DEFAULT_ROOT)

@@ -1,4 +1,6 @@
 """The chapters' shared formatting helpers (fmnist_utils.claims, fmnist_utils.stats)."""
+import json
+
 import pytest
 
 from fmnist_utils.claims import counted
@@ -17,3 +19,43 @@ def test_mean_sd_names_an_empty_cell():
 
 def test_counted():
     assert (counted(1, "seed"), counted(2, "seed")) == ("1 seed", "2 seeds")
+
+
+def _saved(tmp_path, verdicts: dict):
+    from fmnist_utils.claims import save_claims
+
+    rows = [{"id": cid, "claim": f"claim {cid}", "where": "Table 1", "study": "90%", "ours": "88.00%", "verdict": v}
+            for cid, v in verdicts.items()]
+    path = save_claims("09_example", "Example", [], tmp_path)
+    path.write_text(json.dumps({"chapter": "09_example", "title": "Example", "claims": rows}))
+
+
+def test_front_page_findings_follow_the_saved_verdicts(tmp_path):
+    from fmnist_utils.claims import findings_markdown
+
+    _saved(tmp_path, {"a": "reproduced", "b": "not reproduced", "c": "inconclusive", "d": "missing run"})
+    findings = [("09_example", "a", "lead a"), ("09_example", "b", "lead b"), ("09_example", "c", "lead c"),
+                ("09_example", "d", "lead d")]
+    text = findings_markdown(tmp_path, findings)
+    holds, fails, open_ = (text.split(f"**{h}**")[1] for h in ("What holds", "What does not hold",
+                                                             "What the evidence cannot settle yet"))
+    assert "Lead a:" in holds.split("**")[0] and "Lead b:" in fails.split("**")[0]
+    assert "Lead c (inconclusive):" in open_ and "Lead d (missing run): the study prints 90%, this book has no run yet" in open_
+    assert "{doc}`09_example`" in text
+    _saved(tmp_path, {"a": "not reproduced", "b": "not reproduced", "c": "inconclusive", "d": "missing run"})
+    assert "What holds" not in findings_markdown(tmp_path, findings)  # the page follows a changed verdict
+
+
+def test_a_front_page_finding_without_a_saved_row_stops_with_the_fix(tmp_path):
+    from fmnist_utils.claims import findings_markdown
+
+    _saved(tmp_path, {"a": "reproduced"})
+    with pytest.raises(KeyError, match="09_example:zz.*publish those chapters or correct claims.FINDINGS"):
+        findings_markdown(tmp_path, [("09_example", "zz", "lead")])
+
+
+def test_every_front_page_finding_names_a_saved_row():
+    from fmnist_utils.claims import FINDINGS, findings_markdown
+    from fmnist_utils.store import DEFAULT_ROOT
+
+    assert findings_markdown(DEFAULT_ROOT).count("Evidence: {doc}") == len(FINDINGS)
