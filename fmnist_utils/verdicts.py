@@ -50,7 +50,10 @@ trade-off (``judge_tradeoff``)
     more and is significantly more accurate, or costs less and is not significantly less accurate. With
     several costs (parameters and time, say), "costs no more" holds on every axis and "costs less" on
     at least one. Claimed configuration undominated: reproduced, and the row names every undominated
-    one; dominated: not reproduced.
+    one. Not reproduced needs evidence: a configuration that costs no more and is significantly more
+    accurate, or costs less and is shown within one accuracy point of it (the upper end of the 95% Welch
+    interval of the claimed one's lead is under a point). Dominated only by cheaper configurations the
+    seeds cannot place that close: inconclusive.
 count (``judge_count``)
     A deterministic number (parameters): equal after rounding ours to the study's printed precision.
 contrast (``judge_contrast``, ``judge_interaction``)
@@ -93,7 +96,7 @@ RULES = {
     "best": "top group (means not separable from the highest, 95% Welch) inside the claimed set",
     "best_set": "every claimed configuration ahead of every other one (95% Welch)",
     "tradeoff": "claimed configuration undominated in accuracy and cost, every cost axis at least as low "
-                "(accuracy differences tested, 95% Welch)",
+                "(accuracy differences tested, 95% Welch); dominated with evidence for not reproduced",
     "count": "equal at the study's printed precision",
     "contrast": "95% t-interval of the contrast on the claimed side",
     "relative": "study within t·s·√(1+1/n) + rounding of our relative change (delta method, Welch)",
@@ -224,30 +227,48 @@ def judge_value(claim: StudyClaim, values: Sequence[float] | None, *, measured: 
     return _band(claim, mean - claim.value, half, note, ours, f"n={len(x)}, s={_fmt(noise.sd, claim)}")
 
 
+def _spreads(a: np.ndarray, b: np.ndarray, noise: Noise | None) -> list[tuple[float, float]] | None:
+    """(standard deviation, degrees of freedom) of each side: its seeds' spread, or for a single run the
+    family's ``noise``; None when a single run has no spread to borrow."""
+    spreads = []
+    for x in (a, b):
+        if len(x) > 1:
+            spreads.append((float(x.std(ddof=1)), len(x) - 1))
+        elif noise is not None:
+            spreads.append((noise.sd, noise.df))
+        else:
+            return None
+    return spreads
+
+
+def _welch_df(parts: Sequence[float], spreads: Sequence[tuple[float, float]], a: np.ndarray, b: np.ndarray,
+              noise: Noise | None) -> float:
+    """Welch-Satterthwaite degrees of freedom of a sum of variance ``parts``, one per side. Where both sides
+    borrow the same family spread, one variance estimate serves both: its degrees of freedom, not twice them."""
+    if noise is not None and len(a) < 2 and len(b) < 2:
+        return noise.df
+    denominator = sum(p ** 2 / df for p, (_, df) in zip(parts, spreads) if math.isfinite(df))
+    return sum(parts) ** 2 / denominator if denominator > 0 else math.inf
+
+
+def _borrowed(noise: Noise | None, *groups: Sequence[float]) -> str:
+    """The row's note on a borrowed spread: which family's spread the single runs took."""
+    return f"noise for single runs: {noise.source}" if noise is not None and any(len(g) < 2 for g in groups) else ""
+
+
 def welch(a: Sequence[float], b: Sequence[float], noise: Noise | None = None) -> tuple[float, float, float] | None:
     """Mean(a) - mean(b), its standard error and degrees of freedom (Welch), seeds unpaired.
 
     A group with one value borrows ``noise`` (its family's spread); None when no spread is known."""
     xa, xb = np.asarray(a, float), np.asarray(b, float)
-    parts, dfs, borrowed = [], [], 0
-    for x in (xa, xb):
-        if len(x) > 1:
-            var, df = float(x.var(ddof=1)), len(x) - 1
-        elif noise is not None:
-            var, df = noise.sd ** 2, noise.df
-            borrowed += 1
-        else:
-            return None
-        parts.append(var / len(x))
-        dfs.append(df)
-    se2 = sum(parts)
-    if se2 == 0:
-        return float(xa.mean() - xb.mean()), 0.0, math.inf
-    if borrowed == 2:  # one variance estimate serves both sides: its degrees of freedom, not twice them
-        return float(xa.mean() - xb.mean()), math.sqrt(se2), noise.df
-    denominator = sum(p ** 2 / d for p, d in zip(parts, dfs) if math.isfinite(d))
-    df = se2 ** 2 / denominator if denominator > 0 else math.inf
-    return float(xa.mean() - xb.mean()), math.sqrt(se2), df
+    spreads = _spreads(xa, xb, noise)
+    if spreads is None:
+        return None
+    parts = [s ** 2 / len(x) for (s, _), x in zip(spreads, (xa, xb))]
+    diff = float(xa.mean() - xb.mean())
+    if sum(parts) == 0:
+        return diff, 0.0, math.inf
+    return diff, math.sqrt(sum(parts)), _welch_df(parts, spreads, xa, xb, noise)
 
 
 def judge_difference(claim: StudyClaim, a: Sequence[float] | None, b: Sequence[float] | None, *, measured: str,
@@ -256,15 +277,16 @@ def judge_difference(claim: StudyClaim, a: Sequence[float] | None, b: Sequence[f
     _check(claim, measured)
     if not a or not b:
         return missing(claim, note)
-    estimate = welch(a, b, noise)
-    diff = float(np.mean(a) - np.mean(b))
-    ours = _fmt(diff, claim, sign=True) + f" (n={len(a)}, {len(b)})"
-    if estimate is None:
+    xa, xb = np.asarray(a, float), np.asarray(b, float)
+    spreads = _spreads(xa, xb, noise)
+    diff = float(xa.mean() - xb.mean())
+    ours = _fmt(diff, claim, sign=True) + f" (n={len(xa)}, {len(xb)})"
+    if spreads is None:
         return _row(claim, ours, INCONCLUSIVE, "no seed-noise estimate", _join(note, "single runs, no measured spread"))
     # a single study run of each configuration: each side adds one run's variance to our means' variance
-    sd = [np.std(x, ddof=1) if len(x) > 1 else noise.sd for x in (a, b)]
-    half = _t(estimate[2]) * math.sqrt(sum(s ** 2 * (1 + 1 / len(x)) for s, x in zip(sd, (a, b)))) + claim.rounding
-    return _band(claim, diff - claim.value, half, note, ours, "Welch")
+    parts = [s ** 2 * (1 + 1 / len(x)) for (s, _), x in zip(spreads, (xa, xb))]
+    half = _t(_welch_df(parts, spreads, xa, xb, noise)) * math.sqrt(sum(parts)) + claim.rounding
+    return _band(claim, diff - claim.value, half, _join(note, _borrowed(noise, xa, xb)), ours, "Welch")
 
 
 def judge_direction(claim: StudyClaim, a: Sequence[float] | None, b: Sequence[float] | None, *, measured: str,
@@ -289,7 +311,7 @@ def judge_direction(claim: StudyClaim, a: Sequence[float] | None, b: Sequence[fl
     claimed = 1 if higher else -1
     side = 1 if diff - half > 0 else -1 if diff + half < 0 else 0
     verdict = REPRODUCED if side == claimed else NOT_REPRODUCED if side == -claimed else INCONCLUSIVE
-    return _row(claim, ours, verdict, RULES["direction"], note)
+    return _row(claim, ours, verdict, RULES["direction"], _join(note, _borrowed(noise, a, b)))
 
 
 def judge_threshold(claim: StudyClaim, values: Sequence[float] | None, threshold: float, *, measured: str,
@@ -355,8 +377,7 @@ def judge_best(claim: StudyClaim, groups: Mapping[str, Sequence[float]] | None, 
     if noise is None and any(len(v) < 2 for v in groups.values()):
         return _row(claim, "-", INCONCLUSIVE, "no seed-noise estimate", _join(note, "single runs, no measured spread"))
     means = ", ".join(f"{g} {np.mean(v) * scale:.{digits}f}" for g, v in groups.items())
-    note = _join(note, f"noise for single runs: {noise.source}"
-                 if noise is not None and any(len(v) < 2 for v in groups.values()) else "")
+    note = _join(note, _borrowed(noise, *groups.values()))
     if top_set:
         others = [g for g in groups if g not in claimed]
         order = sorted(groups, key=lambda g: (-1 if higher else 1) * float(np.mean(groups[g])))
@@ -409,20 +430,58 @@ def undominated(accuracy: Mapping[str, Sequence[float]], cost: Mapping[str, floa
 
 def judge_tradeoff(claim: StudyClaim, accuracy: Mapping[str, Sequence[float]] | None,
                    cost: Mapping[str, float | Sequence[float]], claimed: str | Sequence[str], *, measured: str,
-                   cost_name: str, noise: Noise | None = None, note: str = "") -> Verdict:
+                   cost_name: str, noise: Noise | None = None, material: float = 0.01, note: str = "") -> Verdict:
     """The claim "``claimed`` is the best trade-off of accuracy and ``cost_name``" (one cost, or several:
     then ``cost`` holds a tuple per configuration and ``cost_name`` names the axes, e.g. "parameters and
-    seconds per epoch")."""
+    seconds per epoch").
+
+    Reproduced when a claimed configuration is undominated (``undominated``). Not reproduced needs evidence
+    against every claimed one: another configuration that costs no more on any axis and is either
+    significantly more accurate, or cheaper and shown not ``material``ly less accurate (the upper end of the
+    95% Welch interval of claimed minus it is below ``material``, one accuracy point by default). Dominated
+    only by cheaper configurations whose accuracy the seeds cannot tell apart by that much: inconclusive."""
     _check(claim, measured)
     if not accuracy or any(not v for v in accuracy.values()):
         return missing(claim, note)
+    claimed = {claimed} if isinstance(claimed, str) else set(claimed)
+    unknown = claimed - set(accuracy)
+    if unknown:
+        raise ValueError(f"claim {claim.id!r}: claimed {sorted(unknown)} not among {sorted(accuracy)}")
+    if set(cost) != set(accuracy):
+        raise ValueError(f"claim {claim.id!r}: every configuration needs a cost and only those have one; "
+                         f"without a cost: {sorted(set(accuracy) - set(cost))}, "
+                         f"without an accuracy: {sorted(set(cost) - set(accuracy))}")
     if noise is None and any(len(v) < 2 for v in accuracy.values()):
         return _row(claim, "-", INCONCLUSIVE, "no seed-noise estimate", _join(note, "single runs, no measured spread"))
-    claimed = {claimed} if isinstance(claimed, str) else set(claimed)
     front = undominated(accuracy, cost, noise=noise)
-    verdict = REPRODUCED if set(front) & claimed else NOT_REPRODUCED
     ours = f"undominated in accuracy and {cost_name}: {', '.join(front)}"
-    return _row(claim, ours, verdict, RULES["tradeoff"], note)
+    note = _join(note, _borrowed(noise, *accuracy.values()))
+    if set(front) & claimed:
+        return _row(claim, ours, REPRODUCED, RULES["tradeoff"], note)
+
+    def costs(name: str) -> tuple[float, ...]:
+        return tuple(cost[name]) if isinstance(cost[name], (tuple, list)) else (cost[name],)
+
+    def shown_worse(g: str) -> str | None:
+        """A configuration that dominates ``g`` with evidence, or None."""
+        for h in accuracy:
+            ch, cg = costs(h), costs(g)
+            if h == g or not all(x <= y for x, y in zip(ch, cg)):
+                continue
+            if _significantly_ahead(accuracy, h, g, True, noise):
+                return h
+            diff, se, df = welch(accuracy[g], accuracy[h], noise)
+            if any(x < y for x, y in zip(ch, cg)) and diff + _t(df) * se < material:
+                return h
+        return None
+
+    against = {g: shown_worse(g) for g in sorted(claimed)}
+    if all(against.values()):
+        beaten = "; ".join(f"{g} by {h}" for g, h in against.items())
+        return _row(claim, ours, NOT_REPRODUCED, RULES["tradeoff"], _join(note, f"dominated with evidence: {beaten}"))
+    return _row(claim, ours, INCONCLUSIVE, RULES["tradeoff"],
+                _join(note, "dominated only by cheaper configurations the seeds cannot show to be within "
+                            f"{100 * material:g} point(s) of it"))
 
 
 def judge_count(claim: StudyClaim, ours: int | float | None, *, measured: str, note: str = "") -> Verdict:
@@ -454,9 +513,13 @@ def judge_contrast(claim: StudyClaim, cells: Mapping | None, weights: Mapping[ob
     point = sum(w * float(np.mean(cells[k])) for k, w in weights.items())
     try:
         estimate = contrast(cells, weights, LEVEL, pooled)
-    except ValueError:  # no configuration with two seeds: no seed-noise estimate
-        return _row(claim, f"{point * scale:+.{digits}f}{unit} (one run per configuration)", INCONCLUSIVE,
-                    "no seed-noise estimate", _join(note, "single runs, no measured spread"))
+    except ValueError:  # too few seeds for a variance (pooled: none with two; unpooled: some cell with one)
+        single = [k for k in (cells if pooled else weights) if len(cells[k]) < 2]
+        ours = f"{point * scale:+.{digits}f}{unit} ({len(single)} of the configurations with one run)"
+        if capped:
+            return not_comparable(claim, ours, _join(capped, note))
+        return _row(claim, ours, INCONCLUSIVE, "no seed-noise estimate",
+                    _join(note, "too few seeds for a measured spread"))
     spread = (f"variance pooled over {len(cells)} configurations" if pooled else "Welch")
     ours = f"{estimate.format(digits, scale, unit)} ({LEVEL:.0%} t-interval, {spread}, df {estimate.df:.0f})"
     if capped:
@@ -495,20 +558,10 @@ def judge_relative(claim: StudyClaim, a: Sequence[float] | None, b: Sequence[flo
     ma, mb = float(xa.mean()), float(xb.mean())
     ratio = 1 - ma / mb
     ours = f"{_fmt(ratio, claim)} (1 - {ma:.4g} / {mb:.4g}; n={len(xa)}, {len(xb)})"
-    spreads = []
-    for x in (xa, xb):
-        if len(x) > 1:
-            spreads.append((float(x.std(ddof=1)), len(x) - 1))
-        elif noise is not None:
-            spreads.append((noise.sd, noise.df))
-        else:
-            return _row(claim, ours, INCONCLUSIVE, "no seed-noise estimate",
-                        _join(note, "single runs, no measured spread"))
+    spreads = _spreads(xa, xb, noise)
+    if spreads is None:
+        return _row(claim, ours, INCONCLUSIVE, "no seed-noise estimate", _join(note, "single runs, no measured spread"))
     gradient = (1 / mb, ma / mb ** 2)
     parts = [(g * s) ** 2 * (1 + 1 / len(x)) for g, (s, _), x in zip(gradient, spreads, (xa, xb))]
-    denominator = sum(p ** 2 / df for p, (_, df) in zip(parts, spreads) if math.isfinite(df))
-    df = sum(parts) ** 2 / denominator if denominator > 0 else math.inf
-    half = _t(df) * math.sqrt(sum(parts)) + claim.rounding
-    if noise is not None and min(len(xa), len(xb)) < 2:
-        note = _join(note, f"noise: {noise.source}")
-    return _band(claim, ratio - claim.value, half, note, ours, "delta method, Welch")
+    half = _t(_welch_df(parts, spreads, xa, xb, noise)) * math.sqrt(sum(parts)) + claim.rounding
+    return _band(claim, ratio - claim.value, half, _join(note, _borrowed(noise, xa, xb)), ours, "delta method, Welch")

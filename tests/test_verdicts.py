@@ -144,6 +144,60 @@ def test_tradeoff_names_every_undominated_configuration():
                           cost_name="parameters").verdict == NOT_REPRODUCED
 
 
+def test_tradeoff_not_reproduced_needs_evidence_against_the_claimed_configuration():
+    tradeoff = "accuracy and parameters"
+    judge = lambda acc, cost, name="big": judge_tradeoff(claim(name, tradeoff), acc, cost, name, measured=tradeoff,
+                                                         cost_name="parameters")
+    cost = {"small": 1.0, "big": 5.0}
+    # cheaper and shown within a point: the big one's lead is at most ~0.3 points
+    close = judge({"small": [0.910, 0.911, 0.909], "big": [0.911, 0.912, 0.910]}, cost)
+    assert close.verdict == NOT_REPRODUCED and "big by small" in close.note
+    # cheaper, not separable, but the seeds allow the big one a lead of several points: the data cannot tell
+    noisy = judge({"small": [0.90, 0.93, 0.87], "big": [0.93, 0.96, 0.90]}, cost)
+    assert noisy.verdict == INCONCLUSIVE and noisy.ours.endswith(": small")
+    # as cheap and significantly more accurate: evidence against
+    beaten = judge({"small": [0.95, 0.951, 0.949], "big": [0.90, 0.901, 0.899]}, cost)
+    assert beaten.verdict == NOT_REPRODUCED
+
+
+def test_tradeoff_refuses_a_name_it_does_not_know_and_a_missing_cost():
+    tradeoff = "accuracy and parameters"
+    accuracy = {"small": [0.90, 0.91], "big": [0.92, 0.93]}
+    with pytest.raises(ValueError, match=r"claimed \['Big'\] not among"):
+        judge_tradeoff(claim("Big", tradeoff), accuracy, {"small": 1, "big": 2}, "Big", measured=tradeoff,
+                       cost_name="parameters")
+    with pytest.raises(ValueError, match=r"without a cost: \['big'\]"):
+        judge_tradeoff(claim("big", tradeoff), accuracy, {"small": 1}, "big", measured=tradeoff, cost_name="parameters")
+
+
+def test_rows_on_single_runs_name_the_spread_they_borrow():
+    family = Noise(0.002, 4, "chapter 1's CNN seeds")
+    diff = judge_difference(claim("+1.00 points", "gap"), [0.92], [0.91], measured="gap", noise=family)
+    direction = judge_direction(claim("a > b", "order"), [0.92], [0.91], measured="order", noise=family)
+    assert all("noise for single runs: chapter 1's CNN seeds" in row.note for row in (diff, direction))
+
+
+def test_a_spread_both_sides_borrow_keeps_its_own_degrees_of_freedom():
+    import math
+
+    from scipy import stats
+
+    rel = "relative loss change"
+    family = Noise(0.01, 4, "family")
+    row = judge_relative(claim("60%", rel, material=0.5), [0.3], [0.5], measured=rel, noise=family)
+    parts = [(0.01 / 0.5) ** 2 * 2, (0.3 * 0.01 / 0.25) ** 2 * 2]
+    assert row.tolerance == pytest.approx(100 * (stats.t.ppf(0.975, 4) * math.sqrt(sum(parts)) + 0.005))
+    diff = judge_difference(claim("+1.00 points", "gap"), [0.92], [0.91], measured="gap", noise=family)
+    assert diff.tolerance == pytest.approx(100 * (stats.t.ppf(0.975, 4) * math.sqrt(4 * 0.01 ** 2) + 0.00005))
+
+
+def test_a_capped_contrast_is_not_comparable_even_with_one_run_per_cell():
+    cells = {("none", 0.0): [0.5], ("in", 0.0): [0.4], ("none", 0.1): [0.45], ("in", 0.1): [0.3]}
+    row = judge_interaction(claim("synergy", "interaction"), cells, "none", "in", 0.0, 0.1, measured="interaction",
+                            higher=False, capped="stopped by the cap while improving")
+    assert row.verdict == NOT_COMPARABLE and "cap" in row.note
+
+
 def test_count_at_printed_precision():
     params = "parameters"
     assert judge_count(claim("62K", params), 61_706, measured=params).verdict == REPRODUCED
