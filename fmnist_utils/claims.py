@@ -161,22 +161,29 @@ def _cell(text) -> str:
 
 
 def scorecard_markdown(store_root: Path) -> str:
-    """The book's scorecard: every chapter's claim rows, as saved by the chapters from the store, with the
-    rule each verdict used and its note."""
+    """The book's scorecard page: every chapter's claim rows, as saved by the chapters from the store. A
+    table per chapter that fits the text column (claim and where, study, this book, verdict), and under it,
+    folded, the rule each verdict used and its note."""
     chapters = load_claims(store_root)
+    lines = ["# Scorecard", "",
+             "Every claim of every chapter, as the chapters judged it from the store, with the study's value as "
+             "printed and ours. Under each table, folded, the rule each verdict used and its note.", ""]
     if not chapters:
-        return "_No chapter has been executed into the store yet._\n"
-    lines = []
+        return "\n".join(lines + ["_No chapter has been executed into the store yet._", ""])
     for chapter in chapters:
         counts = {}
         for claim in chapter["claims"]:
             counts[claim["verdict"]] = counts.get(claim["verdict"], 0) + 1
         summary = ", ".join(f"{verdict}: {n}" for verdict, n in sorted(counts.items()))
-        lines += [f"### {chapter['title']}", "", f"{{doc}}`{chapter['chapter']}`: {summary}.", "",
-                  "| Claim | Where | Study | This book | Verdict | Rule | Note |", "|---|---|---|---|---|---|---|"]
-        lines += ["| " + " | ".join(_cell(c.get(k)) for k in ("claim", "where", "study", "ours", "verdict", "rule", "note"))
-                  + " |" for c in chapter["claims"]]
-        lines.append("")
+        lines += [f"## {chapter['title']}", "", f"{{doc}}`{chapter['chapter']}`: {summary}.", "",
+                  "| Claim (where) | Study | This book | Verdict |", "|---|---|---|---|"]
+        lines += [f"| {_cell(c['claim'])} *({_cell(c.get('where'))})* | {_cell(c.get('study'))} | "
+                  f"{_cell(c.get('ours'))} | {_cell(c.get('verdict'))} |" for c in chapter["claims"]]
+        lines += ["", f":::{{dropdown}} How each claim of this chapter was judged", "",
+                  "| Claim | Rule | Note |", "|---|---|---|"]
+        lines += [f"| {_cell(c['claim'])} | {_cell(c.get('rule'))} | {_cell(c.get('note'))} |"
+                  for c in chapter["claims"]]
+        lines += ["", ":::", ""]
     return "\n".join(lines)
 
 
