@@ -103,8 +103,9 @@ class StoredRun:
     path: Path
     config: RunConfig | ClassicalConfig
     result: dict
-    # the entry that holds it, when that is a twin with another epoch cap that stopped early before both caps
+    # the entry that holds it, when that is a twin with another epoch cap that stopped early, at or before both caps
     stored_as: str | None = None
+    stored_cap: int | None = None  # that twin's epoch cap
 
     @property
     def history(self) -> list[dict]:
@@ -187,7 +188,10 @@ def describe(run: StoredRun | MissingRun) -> str:
         done = f", {run.checkpoint_epochs}/{run.config.epochs} epochs checkpointed" if run.checkpoint_epochs else ""
         return f"missing{done}"
     epochs = run.metrics.get("epochs_run")
-    return "stored" + (f" ({epochs} epochs)" if epochs else "")
+    text = "stored" + (f" ({epochs} epochs)" if epochs else "")
+    if run.stored_as:
+        text += f" as {run.stored_as}: the same run under an epoch cap of {run.stored_cap}, stopped early"
+    return text
 
 
 def table_or_pending(frame, what: str):
@@ -224,14 +228,14 @@ class ResultStore:
 
     def _stopped_twin(self, config: RunConfig) -> Path | None:
         """A stored run that is provably this run: the same configuration with another epoch cap, stopped early
-        before either cap. Early stopping ends training at the same epoch whatever the cap, and nothing else in a
+        at or before either cap. Early stopping ends training at the same epoch whatever the cap, and nothing else in a
         run depends on the cap (no schedule reads it), so raising a cap never retrains a run that had stopped."""
         if not isinstance(config, RunConfig) or config.patience is None:
             return None
         if self._by_rest is None:
             self._by_rest = {}
-            for path in sorted(self.runs_dir.glob("*/config.json")):
-                data = json.loads(path.read_text())
+            for path in sorted(self.runs_dir.glob("[!.]*/config.json")):  # not a half-written .tmp-* entry
+                data = self._read_json(path)
                 if "estimator" not in data:
                     # through RunConfig: an entry written before a field existed lacks it in its file
                     try:
@@ -243,10 +247,18 @@ class ResultStore:
         for epochs, path in self._by_rest.get(_without_cap(config), []):
             if epochs == config.epochs or path.name != self.key(config.replace(epochs=epochs)):
                 continue
-            result = json.loads((path / "result.json").read_text())
+            result = self._read_json(path / "result.json")
             if result.get("stopped_early") and result["metrics"]["epochs_run"] <= config.epochs:
                 return path
         return None
+
+    @staticmethod
+    def _read_json(path: Path) -> dict:
+        try:
+            return json.loads(path.read_text())
+        except (OSError, ValueError) as error:
+            raise StoreError(f"store entry {path.parent} is damaged ({error}). Delete that directory and the run "
+                             f"will be trained again; nothing else in the store is affected.") from None
 
     def get(self, config: RunConfig) -> StoredRun | None:
         key = self.key(config)
@@ -267,7 +279,8 @@ class ResultStore:
         if problems:
             raise StaleRunError(stale_message({path.name: problems}))
         if path.name != key:  # the stopped twin answers for this configuration under its own entry
-            return StoredRun(key=key, path=path, config=config, result=result, stored_as=path.name)
+            return StoredRun(key=key, path=path, config=config, result=result, stored_as=path.name,
+                             stored_cap=stored_config.epochs)
         return StoredRun(key=key, path=path, config=stored_config, result=result)
 
     def status(self, config: RunConfig) -> StoredRun | MissingRun:
@@ -296,6 +309,11 @@ class ResultStore:
             raise StoreError(f"a run came back with the key {run.record['key']}, but its configuration's key here "
                              f"is {key}: the package or library versions where it trained (a Dask worker) differ "
                              f"from these. Install the same versions in both places and train it again.")
+        problems = check_fingerprint(run.record.get("fingerprint"), fingerprint(config))
+        if problems:  # checked before the entry exists: a stale run never lands in the store
+            raise StoreError(f"run {key} came back made by other model code than this one ("
+                             f"{'; '.join(problems)}): the package where it trained (a Dask worker) differs from "
+                             f"this one. Install the same version in both places and train it again.")
         final = self.runs_dir / key
         tmp = self.runs_dir / f".tmp-{key}-{os.getpid()}"
         shutil.rmtree(tmp, ignore_errors=True)
@@ -321,7 +339,8 @@ class ResultStore:
         run = self.get(config)
         if run is not None:
             if save_weights and not run.has_weights:
-                raise StoreError(f"run {run.key} is stored without weights but weights are needed; delete "
+                held = f" (it is stored as {run.stored_as}, the same run under another epoch cap)" if run.stored_as else ""
+                raise StoreError(f"run {run.key} is stored without weights but weights are needed{held}; delete "
                                  f"{run.path} and train it again")
             return run
         if not train_missing:

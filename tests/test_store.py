@@ -1,5 +1,6 @@
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -9,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from fmnist_utils.store import MissingRun, ResultStore, StoreError, StoredRun
+from fmnist_utils.store import MissingRun, ResultStore, StoreError, StoredRun, describe
 from fmnist_utils.train import train
 
 
@@ -134,6 +135,16 @@ def test_a_run_that_stopped_early_answers_for_a_raised_epoch_cap(tmp_path):
     raised = store.get(config.replace(epochs=40))
     assert raised.stored_as == run.key and raised.key == store.key(config.replace(epochs=40))
     assert raised.metrics == run.metrics and raised.config.epochs == 40
+    assert describe(raised) == (f"stored ({run.metrics['epochs_run']} epochs) as {run.key}: the same run under an "
+                                "epoch cap of 12, stopped early")
+    (tmp_path / "runs" / ".tmp-half-written").mkdir()  # a write cut short is no twin and no error
+    assert ResultStore(tmp_path).get(config.replace(epochs=40)).stored_as == run.key
+    damaged = tmp_path / "runs" / "mlp-000000000000"
+    damaged.mkdir()
+    (damaged / "config.json").write_text("{not json")
+    with pytest.raises(StoreError, match="mlp-000000000000 is damaged.*Delete that directory"):
+        ResultStore(tmp_path).get(config.replace(epochs=50))
+    shutil.rmtree(damaged)
     assert store.get(config.replace(epochs=run.metrics["epochs_run"] - 1)) is None  # stops before that run did
     assert store.get(config.replace(epochs=40, seed=7)) is None  # anything else differs: another run
     capped = store.get_or_train(config.replace(lr=1e-4, epochs=2), progress=False, threads=1, device="cpu")
@@ -162,6 +173,10 @@ def test_a_finished_run_is_written_like_a_put_and_a_foreign_key_is_refused(tiny_
     with pytest.raises(StoreError, match=f"model1-000000000000.*{key}.*same versions"):
         ResultStore(tmp_path / "foreign").write(foreign)
     assert ResultStore(tmp_path / "foreign").get(tiny_config) is None
+    stale_record = {**finished.record, "fingerprint": {**finished.record["fingerprint"], "probe": [0.0]}}
+    with pytest.raises(StoreError, match=f"run {key} came back made by other model code"):
+        ResultStore(tmp_path / "stale").write(FinishedRun(finished.config, stale_record, finished.predictions))
+    assert not (tmp_path / "stale" / "runs" / key).exists()  # refused before the entry exists
 
 
 def test_a_stopped_run_stored_before_a_new_config_field_still_answers_for_a_raised_cap(tmp_path):
