@@ -439,7 +439,7 @@ class BatchedTrainer:
 
     def _resume(self) -> int:
         """Load the members' checkpoints (``train.train``'s format); all must be at the same epoch."""
-        states = [member.resume(self.device) for member in self.members]
+        states = [member.resume() for member in self.members]
         epochs = {member.epochs_done for member in self.members}
         if len(epochs) > 1:
             raise ValueError(f"members' checkpoints are at different epochs {sorted(epochs)}; group them by "

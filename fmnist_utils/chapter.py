@@ -66,6 +66,3 @@ def claims_table(name: str, chapter: Chapter, runs, store_root):
     save_claims(name, chapter.TITLE, rows, store_root)
     return claims_frame(rows)
 
-
-def tested(rows: list[Verdict]) -> list[Verdict]:
-    return [r for r in rows if r.verdict != NOT_TESTED]

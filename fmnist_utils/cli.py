@@ -265,7 +265,8 @@ def cmd_scorecard(args) -> int:
 
 
 def cmd_verify(args) -> int:
-    """Check every stored run against the current code and its own predictions; optionally record fingerprints."""
+    """Check every stored run against the current code and its own predictions; with --update, re-record the
+    fingerprint of runs whose code changed while their model computes the same on the probe."""
     from .store import ResultStore, stale_message
 
     store = ResultStore(args.store)
@@ -275,8 +276,7 @@ def cmd_verify(args) -> int:
         if unknown:
             raise ValueError(f"no stored run {', '.join(unknown)} in {store.runs_dir}")
         entries = [run for run in entries if run.key in args.keys]
-    recorded = [run.key for run in entries if (args.record or args.update)
-                and store.record_fingerprint(run, update=args.update)]
+    recorded = [run.key for run in entries if args.update and store.record_fingerprint(run)]
     for key in recorded:
         print(f"recorded the current code's fingerprint for {key}")
     problems = {run.key: found for run in entries if (found := store.verify(run))}
@@ -328,8 +328,6 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("verify", help="check every stored run against the current code and its predictions")
     p.add_argument("keys", nargs="*", help="only these runs (default: every stored run)")
     p.add_argument("--store", default=None, help="results store folder (default: book/results)")
-    p.add_argument("--record", action="store_true",
-                   help="record the current fingerprint in runs stored before fingerprints existed")
     p.add_argument("--update", action="store_true",
                    help="re-record runs whose code changed while their model still computes the same on the probe")
     p.set_defaults(func=cmd_verify)

@@ -145,7 +145,7 @@ class RunProgress:
             "threads": torch.get_num_threads(),  # for the cost estimates of book/compute.md
         }, self.checkpoint_path)
 
-    def resume(self, device: torch.device) -> dict | None:
+    def resume(self) -> dict | None:
         """Take over the checkpoint's history, staged evaluations, monitor and generator state, if there
         is a checkpoint; returns it (the caller restores model, optimiser, scheduler), else None."""
         if self.checkpoint_path is None or not self.checkpoint_path.exists():

@@ -190,7 +190,8 @@ def fingerprint(config) -> dict:
 def check(stored: dict | None, current: dict) -> list[str]:
     """What differs between a run's recorded fingerprint and the current code's; empty when they agree."""
     if not stored:
-        return ["no fingerprint recorded (stored before fingerprints existed): run `fmnist-book verify --record`"]
+        return ["no fingerprint recorded: nothing ties it to the code that made it; delete the entry and train it "
+                "again"]
     problems = []
     old, new = stored.get("code", {}), current.get("code", {})
     for name in sorted(set(old) | set(new)):

@@ -362,15 +362,13 @@ class ResultStore:
                                 f"(fmnist_utils/evaluate.py summary_metrics)")
         return problems
 
-    def record_fingerprint(self, run: StoredRun, *, update: bool = False) -> bool:
-        """Write the current code's fingerprint into a run's ``result.json`` (atomically).
-
-        Without ``update`` only a run that has none gets one (entries stored before fingerprints
-        existed); with ``update`` a run whose code hashes changed while its model still computes the same
-        on the probe is re-recorded. A run whose outputs changed is never re-recorded. Returns whether the
-        entry was written."""
+    def record_fingerprint(self, run: StoredRun) -> bool:
+        """Re-record the current code's fingerprint in a run's ``result.json`` (atomically) where its code
+        hashes changed while its model still computes the same on the probe (a refactor). A run whose
+        outputs changed, or that has no fingerprint to compare, is never recorded. Returns whether the entry
+        was written."""
         current, stored = fingerprint(run.config), run.result.get("fingerprint")
-        if stored == current or (stored and not (update and probe_agrees(stored, current))):
+        if stored == current or not stored or not probe_agrees(stored, current):
             return False
         result = {**run.result, "fingerprint": current}
         tmp = run.path / f".result.json.{os.getpid()}.tmp"

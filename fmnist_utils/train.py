@@ -383,7 +383,7 @@ def train(
     generator, loss_fn, torch_device = engine.generator, engine.loss_fn, engine.device
 
     run = RunProgress(config, generator, checkpoint_path or None)
-    state = run.resume(torch_device)
+    state = run.resume()
     if state is not None:
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])

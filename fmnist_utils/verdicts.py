@@ -74,7 +74,7 @@ Single runs of configurations without seeds of their own borrow the spread of th
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Mapping, Sequence
 
 import numpy as np
@@ -151,7 +151,6 @@ class Verdict:
     # for the book's overview figure: ours - study and the tolerance, in the claim's display unit
     difference: float | None = None
     tolerance: float | None = None
-    extra: dict = field(default_factory=dict)
 
 
 def _row(claim: StudyClaim, ours: str, verdict: str, rule: str = "", note: str = "", **numbers) -> Verdict:

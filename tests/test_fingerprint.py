@@ -107,12 +107,17 @@ def test_fingerprint_is_recorded_and_checked_on_read(tmp_path, monkeypatch):
     assert store.verify(run) == []
     # the same entry, as if recorded by code whose MLP computed something else
     stale = dict(run.result["fingerprint"], probe=[v + 1.0 for v in run.result["fingerprint"]["probe"]])
-    store.record_fingerprint(run)  # nothing to do: it has one
+    assert not store.record_fingerprint(run)  # nothing to do: it matches
     (run.path / "result.json").write_text(__import__("json").dumps({**run.result, "fingerprint": stale}))
     with pytest.raises(StaleRunError, match=rf"{run.key}.*outputs on the probe input changed"):
         store.get(config)
     # --update refuses where the outputs changed
-    assert not store.record_fingerprint(store.entries()[0], update=True)
+    assert not store.record_fingerprint(store.entries()[0])
+    unrecorded = {k: v for k, v in run.result.items() if k != "fingerprint"}
+    (run.path / "result.json").write_text(__import__("json").dumps(unrecorded))
+    assert not store.record_fingerprint(store.entries()[0])  # no fingerprint: never vouched for afterwards
+    with pytest.raises(StaleRunError, match="no fingerprint recorded: nothing ties it"):
+        store.get(config)
 
 
 def test_verify_rederives_metrics_from_predictions(tmp_path):
