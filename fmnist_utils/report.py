@@ -296,8 +296,7 @@ def missing_runs_markdown(ledger: list[ChapterCompute]) -> list[str]:
             continue
         lines += ["", f":::{{dropdown}} {{doc}}`{row.chapter}`: {counted(row.missing, 'run')} missing, "
                       f"{core_hours_text(row.missing_runs)} core-hours", "",
-                  "| Run (store key) | Model | Seed | Epochs left (expected / at most) "
-                  "| Core-hours (expected / at most) | Cost per epoch measured on |",
+                  "| Store key | Model | Seed | Epochs left | Core-hours | Epoch cost from |",
                   "|---|---|---:|---:|---:|---|"]
         for cost in row.missing_runs:
             expected = f"{cost.expected_epochs_left:.0f}"

@@ -165,9 +165,11 @@ def visit(browser, base: str, page_path: str, width: int = DESKTOP) -> dict:
 
 
 def book_pages(html):
-    """The intro, the five chapters and the appendix: every page of the table of contents."""
-    return ["book/intro.html"] + sorted(p.relative_to(html).as_posix() for p in (html / "book").glob("0*.html")) \
-        + ["book/appendix_speed.html"]
+    """Every page of the table of contents (the front page, the chapters, the scorecard, the appendix)."""
+    import yaml
+
+    toc = yaml.safe_load((REPO_ROOT / "_toc.yml").read_text())
+    return [f"{entry}.html" for entry in [toc["root"]] + [c["file"] for c in toc["chapters"]]]
 
 
 @pytest.fixture(scope="module")

@@ -373,8 +373,8 @@ def test_tables_and_figures_from_constructed_runs():
     assert differences.loc["MobileNet-Lite", "LeNet-5"].startswith("+2.48 [")
     ranking = chapter.ranking_table(runs)
     assert ranking.loc["MobileNet-Lite", "rank"] == 1 and ranking.loc["MobileNet-Lite", "top group"] == "yes"
-    assert ranking.loc["Custom CNN", "undominated: size"] == "yes"
-    assert ranking.loc["DenseNet-Tiny", "undominated: size, time"] == "no"
+    assert ranking.loc["Custom CNN", "front (size)"] == "yes"
+    assert ranking.loc["DenseNet-Tiny", "front (size, time)"] == "no"
     from fmnist_utils import plots
     import matplotlib.pyplot as plt
 

@@ -790,15 +790,15 @@ def ranking_table(runs: ChapterRuns):
                      "test acc": _pm(accuracies),
                      "mean": 100 * sum(accuracies) / len(accuracies) if accuracies else float("nan"),
                      "gap": _pm(gaps[label]) if gaps else "-",
-                     "top group": mark(label, top, needs_cost=False), "undominated: size": mark(label, by_size),
-                     "undominated: size, time": mark(label, by_both)})
+                     "top group": mark(label, top, needs_cost=False), "front (size)": mark(label, by_size),
+                     "front (size, time)": mark(label, by_both)})
     frame = pd.DataFrame(rows)
     frame.insert(1, "rank", frame["mean"].rank(ascending=False, method="min"))
     return book_table(frame.drop(columns="mean").set_index("model"),
                       "test acc: corrected protocol, %, mean ± std over seeds; rank by its mean. s / epoch: mean "
                       "training epoch of the study-protocol runs. gap: train minus test accuracy, points. top group: "
-                      "not separable from the best mean (95% Welch). undominated: no model is at least as small "
-                      "(and as fast) and more accurate.")
+                      "not separable from the best mean (95% Welch). front: undominated in accuracy against size (and "
+                      "epoch time): no model as small (and as fast) beats it (the book's trade-off rule).")
 
 
 def difference_table(runs: ChapterRuns):
@@ -890,18 +890,15 @@ def throughput_table(settings):
             "model": LABELS[key], "parameters": m["parameters"],
             "train img/s": round(m["train_images_per_s"]),
             "infer img/s": round(m["inference_images_per_s"]),
-            "µs / image": round(1e6 / m["train_images_per_s"]),
             "epoch (s)": round(epoch, 1),
             "study (s)": REGISTRY[f"t2_train_s_{key}"].value,
-            "µs / param": round(1e6 * epoch / m["parameters"]),
             "GFLOP/s": round(m["train_images_per_s"] * m["train_flops_per_image"] / 1e9, 2),
         })
     return book_table(pd.DataFrame(rows).set_index("model"),
                       f"One model at a time, {counted(settings.timing_threads, 'thread')}. train img/s: training "
                       f"images per second at batch {settings.batch_size}; infer img/s: inference at batch 1000; "
-                      "µs / image: training time per image; epoch (s): an epoch of 60,000 images at that rate; "
-                      "study (s): the study's epoch time (Table 2); µs / param: epoch time per parameter; GFLOP/s: "
-                      "training floating-point operations per second.")
+                      "epoch (s): an epoch of 60,000 images at that rate; study (s): the study's epoch time (its "
+                      "Table 2); GFLOP/s: training floating-point operations per second.")
 
 
 def parallel_table(settings, model: str = "resnet_mini"):

@@ -34,6 +34,7 @@ from ..claims import Registry, StudyClaim, counted
 from ..config import RunConfig, canonical_json
 from ..params import (ChapterSpec, Param, boolean, int_list, optional, positive_float, positive_float_list,
                       positive_int, probability_list, subset_of)
+from ..stats import mean_sd_text
 from ..store import describe, table_or_pending
 from ..verdicts import (INCONCLUSIVE, MISSING, NOT_COMPARABLE, NOT_REPRODUCED, REPRODUCED, Noise, judge_best,
                         judge_direction, judge_tradeoff, judge_value, missing, not_comparable, top_group)
@@ -579,7 +580,7 @@ def best_table(runs: ChapterRuns):
             rows.append({"run": f"seed {label}", "epochs run": "missing"})
     if len(stored) > 1:
         def spread(values) -> str:
-            return f"{np.mean(values):.4f} ± {np.std(values, ddof=1):.4f}"
+            return mean_sd_text(values, digits=4)
 
         rows.append({"run": f"mean ± std (n={len(stored)})", "epochs run": "",
                      "train acc": spread([FINAL_TRAIN(r) for r in stored]),
@@ -591,7 +592,10 @@ def best_table(runs: ChapterRuns):
                  "val acc": f"{REGISTRY['best_val'].value:.4f} ({quoted} in section 5)",
                  "best epoch": "", "val acc (kept)": "", "test acc (kept)": "",
                  "test acc": f"{REGISTRY['best_test'].value:.4f}"})
-    return pd.DataFrame(rows).set_index("run")
+    return book_table(pd.DataFrame(rows).set_index("run"),
+                      "train acc, val acc: the last epoch's accuracies; best epoch: the kept checkpoint (lowest "
+                      "validation loss); val acc (kept), test acc (kept): its accuracies, test read once; test acc: "
+                      "the study's Table 2 column (our runs report the kept checkpoint's instead).")
 
 
 def joint_table(runs: ChapterRuns, metric: str = "val acc"):
