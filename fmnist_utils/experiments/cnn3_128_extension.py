@@ -253,7 +253,7 @@ def network(settings, model: str, model_args: dict | None = None, *, epochs: int
         train_subset=settings.train_subset, eval_subset=settings.eval_subset,
         optimizer="adam", lr=1e-3, batch_size=settings.batch_size, epochs=epochs,
         monitor="last", select_best=False, eval_at_epochs=tuple(stages), track_test=track_test,
-        seed=settings.seed, **changes,
+        seed=settings.seed, precision=settings.precision, **changes,
     )
 
 
