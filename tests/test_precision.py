@@ -158,6 +158,25 @@ def test_bfloat16_autocasts_on_the_runs_device_type_cuda_included(tiny_config, b
     assert asked == [("bfloat16", "cuda")] * 3  # two batches of 50
 
 
+def test_train_command_refuses_bfloat16_on_a_cpu_without_it_though_the_gpu_has_it(monkeypatch, tmp_path, capsys):
+    """`fmnist-book train` trains device "auto" on the CPU: the chapter's settings accept bfloat16 for the GPU that
+    "auto" names, so the sweep checks the CPU it starts its workers on, and stops before anything trains."""
+    from fmnist_utils import cli, sweep
+
+    reason = "the CPU (Test CPU) lists neither avx512_bf16 nor amx_bf16"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)  # "auto" is a GPU...
+    monkeypatch.setattr(train_module, "fast_bfloat16",  # ...with fast bfloat16, on a CPU without it
+                        lambda device="auto": None if torch.device(device).type == "cuda" else reason)
+    monkeypatch.setattr(sweep, "ProcessPoolExecutor", lambda *args, **kwargs: pytest.fail("training workers started"))
+    store = tmp_path / "store"
+    code = cli.main(["train", "baseline_vs_deeper", "--profile", "smoke", "--workers", "1",
+                     "-p", "precision", "bfloat16", "-p", "store_dir", str(store), "-p", "progress", "False"])
+    assert code == 2
+    assert capsys.readouterr().err == (f"error: precision='bfloat16' is refused on cpu, which has no fast bfloat16: "
+                                       f"{reason}. Use precision='float32' (the default) on this device\n")
+    assert not list(store.glob("runs/*"))
+
+
 @pytest.mark.slow
 def test_bfloat16_run_is_deterministic_and_gives_other_numbers_than_float32(tiny_config, bfloat16_allowed):
     config = tiny_config.replace(precision="bfloat16")
