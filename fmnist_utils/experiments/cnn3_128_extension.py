@@ -351,7 +351,8 @@ class ChapterRuns:
 
 def reference_runs(settings) -> dict[str, list]:
     """Chapter 1's Model-1 and Model-2 over their seeds, read from the store in the same profile (never trained
-    here): the nearest CNNs of this book with a measured seed-to-seed spread."""
+    here): the nearest CNNs of this book with a measured seed-to-seed spread. They are its float32 runs whatever
+    this chapter's precision: a spread over seeds, not numbers compared with this chapter's runs."""
     from ..store import ResultStore
     from . import baseline_vs_deeper as first
 
