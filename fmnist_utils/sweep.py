@@ -125,6 +125,18 @@ def epoch_reports(bar, enabled: bool = True):
         manager.shutdown()
 
 
+def refuse_slow_precision(configs: list, device: str) -> None:
+    """Stop before any worker starts where ``device`` of this machine is slow at a run's precision
+    (``train.precision_problem``), rather than have every run refuse it in its own worker. A chapter's
+    settings checked the chapter's ``device``; ``fmnist-book train`` trains "auto" on the CPU."""
+    from .train import precision_problem
+
+    for precision in sorted({config.precision for config in configs if isinstance(config, RunConfig)}):
+        problem = precision_problem(precision, device)
+        if problem is not None:
+            raise ValueError(problem)
+
+
 def default_workers() -> int:
     return max(1, min(os.cpu_count() or 1, 8))
 
@@ -148,7 +160,8 @@ def run_sweep(
     scheduler at ``address`` (or to a ``Client`` given as ``address``), whose workers return each
     finished run to be written here. ``save_weights`` holds the store keys whose weights a chapter
     needs. A run is reported ok only once it is in ``store``; one that failed, or whose Dask worker
-    died, is reported with the reason.
+    died, is reported with the reason. A precision the local ``device`` is slow at stops before any
+    worker starts (``refuse_slow_precision``).
     """
     store = store or ResultStore()
     if executor not in ("local", "dask"):
@@ -169,6 +182,8 @@ def run_sweep(
                 todo[key] = config
         keys.append(key)
     todo = list(todo.values())
+    if executor == "local":  # a Dask worker's device is on its own machine: its runs check it there
+        refuse_slow_precision(todo, device)
     bar = tqdm(total=len(todo), desc="runs", unit="run", disable=not progress or not todo)
 
     def record(config: RunConfig, key: str, error: str | None):

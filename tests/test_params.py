@@ -34,11 +34,29 @@ def test_unknown_parameter_names_the_parameter_and_the_known_ones():
     (dict(epochs=-2), "epochs=-2 is not valid; it must be a positive integer"),
     (dict(seeds=[]), "seeds=[] is not valid; it must be a non-empty list of integers"),
     (dict(device="tpu"), "device='tpu'"),
+    (dict(precision="float16"), "precision='float16' is not valid; it must be one of 'float32', 'bfloat16'"),
 ])
 def test_bad_values_fail_with_the_allowed_values(given, words):
     with pytest.raises(ParameterError) as error:
         chapter.settings_from(kernel_namespace(**given))
     assert words in str(error.value)
+
+
+@pytest.mark.parametrize("name", sorted(CHAPTERS))
+def test_bfloat16_is_refused_when_the_parameters_are_read_where_the_device_has_no_fast_bfloat16(name, monkeypatch):
+    """Every chapter stops in its settings cell, before anything trains, with the device's reason and the fix."""
+    from fmnist_utils import train
+
+    module = CHAPTERS[name]
+    reason = "the CPU (Test CPU) lists neither avx512_bf16 nor amx_bf16 among its flags"
+    monkeypatch.setattr(train, "fast_bfloat16", lambda device="auto": reason)
+    with pytest.raises(ParameterError) as error:
+        module.settings_from({"profile": "smoke", "device": "cpu", "precision": "bfloat16"})
+    assert str(error.value) == (f"parameter precision='bfloat16' is refused on cpu, which has no fast bfloat16: "
+                                f"{reason}. Use precision='float32' (the default) on this device")
+    assert module.settings_from({"profile": "smoke", "device": "cpu"}).precision == "float32"  # asks no device
+    monkeypatch.setattr(train, "fast_bfloat16", lambda device="auto": None)  # a device with fast bfloat16
+    assert module.settings_from({"profile": "smoke", "device": "cpu", "precision": "bfloat16"}).precision == "bfloat16"
 
 
 def test_positive_int_list():

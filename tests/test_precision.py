@@ -1,12 +1,17 @@
 """RunConfig.precision: bfloat16 autocast in training and evaluation, refused where the device has no fast bfloat16."""
+import contextlib
+import warnings
+
 import numpy as np
 import pytest
 import torch
 
+from fmnist_utils import evaluate as evaluate_module
 from fmnist_utils import train as train_module
 from fmnist_utils.batched import batchable, group_configs
 from fmnist_utils.config import RunConfig
-from fmnist_utils.evaluate import evaluate_model
+from fmnist_utils.evaluate import autocast, evaluate_model
+from fmnist_utils.experiments import CHAPTERS
 from fmnist_utils.store import ResultStore
 from fmnist_utils.train import Engine, choose_device, fast_bfloat16, make_loss, precision_problem, train
 
@@ -58,6 +63,118 @@ def test_every_stored_run_keeps_its_key():
     assert len(entries) > 100
     changed = [run.key for run in entries if store.key(run.config) != run.key]
     assert changed == []
+
+
+# How many runs of each chapter's paper plan the committed store held when chapters got their precision parameter
+# (a run stored under a stopped twin's entry counts). Training more of the missing paper runs only raises these.
+STORED_PAPER_RUNS = {"baseline_vs_deeper": 14, "cnn3_128_extension": 25, "lightweight_benchmark": 25,
+                     "mlp_analysis": 20, "regularization_synergy": 115}
+
+
+# chapters whose plans take seconds to key (their many runs' models are built to hash their structure)
+SLOW_TO_KEY = {"mlp_analysis", "regularization_synergy"}
+
+
+def paper_plan(module, **given) -> list:
+    return [config for config, _ in module.plan(module.settings_from({"profile": "paper", **given}))]
+
+
+@pytest.mark.parametrize("name", [pytest.param(name, marks=[pytest.mark.slow] if name in SLOW_TO_KEY else [])
+                                  for name in sorted(CHAPTERS)])
+def test_every_chapter_keeps_its_stored_float32_keys_and_gives_bfloat16_runs_their_own(name, bfloat16_allowed):
+    """The parameter reaches every trained run of the chapter: left at its default (or given as float32) no key
+    changes, so the chapter still finds its committed runs; bfloat16 moves every torch run to a key of its own and
+    changes nothing else, and leaves the classical scikit-learn / LightGBM runs (chapter 2) as they are."""
+    module, store = CHAPTERS[name], ResultStore()
+    default, float32, bfloat16 = (paper_plan(module, **given) for given in
+                                  ({}, {"precision": "float32"}, {"precision": "bfloat16"}))
+    keys = [store.key(config) for config in default]
+    assert [store.key(config) for config in float32] == keys
+    stored = [config for config in default if store.get(config) is not None]
+    assert len(stored) >= STORED_PAPER_RUNS[name], (
+        f"{name}: {len(stored)} of its paper runs found in {store.runs_dir}, {STORED_PAPER_RUNS[name]} before: "
+        "a float32 run's key changed")
+    assert len(bfloat16) == len(default)
+    for plain, low in zip(default, bfloat16):
+        if isinstance(plain, RunConfig):
+            assert low == plain.replace(precision="bfloat16")
+            assert store.key(low) != store.key(plain)
+        else:  # a classical baseline has no precision
+            assert low == plain and store.key(low) == store.key(plain)
+    classical = [config for config in default if not isinstance(config, RunConfig)]
+    assert bool(classical) == (name == "cnn3_128_extension")
+
+
+@pytest.mark.slow
+def test_a_chapters_bfloat16_run_is_deterministic_and_differs_from_its_float32_run(bfloat16_allowed):
+    """Chapter 1's first smoke run as the chapter plans it with precision="bfloat16", trained twice, and the same
+    run as the chapter plans it in float32."""
+    module = CHAPTERS["baseline_vs_deeper"]
+
+    def first_run(**given):
+        return module.plan(module.settings_from({"profile": "smoke", **given}))[0][0]
+
+    low = first_run(precision="bfloat16")
+    first, second = (train(low, device="cpu", progress=False) for _ in range(2))
+    plain = train(first_run(), device="cpu", progress=False)
+    assert first.metrics == second.metrics
+    untimed = [[{k: v for k, v in row.items() if not k.endswith("_seconds")} for row in run.history]
+               for run in (first, second)]
+    assert untimed[0] == untimed[1] and untimed[0]
+    assert np.array_equal(first.predictions["pred"], second.predictions["pred"])
+    assert [row["train_loss"] for row in first.history] != [row["train_loss"] for row in plain.history]
+    assert first.metrics["loss"] != plain.metrics["loss"]
+
+
+def test_bfloat16_autocasts_on_the_runs_device_type_cuda_included(tiny_config, bfloat16_allowed, monkeypatch):
+    """On a GPU the forward passes autocast for "cuda": the training step asks for its engine's device type and the
+    evaluation for the device its images are on, never a fixed "cpu" (checked here without a GPU)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # without a GPU torch warns that it disables the context; it is not entered
+        context = autocast("bfloat16", "cuda")
+    assert (context.device, context.fast_dtype) == ("cuda", torch.bfloat16)
+    asked = []
+
+    def recording(precision, device_type):
+        asked.append((precision, device_type))
+        return contextlib.nullcontext()
+
+    monkeypatch.setattr(train_module, "autocast", recording)
+    monkeypatch.setattr(evaluate_module, "autocast", recording)
+    engine = Engine.build(tiny_config.replace(precision="bfloat16"), device="cpu")
+    order = engine.epoch_order(steps=1)
+    engine.device = torch.device("cuda")  # as an engine built on a GPU has it
+    engine.step(order[:16])
+    assert asked == [("bfloat16", "cuda")]
+
+    class ImagesOnGpu:
+        """Images that say they live on the GPU; their slices are the CPU tensors the model here can run."""
+        device = torch.device("cuda")
+
+        def __getitem__(self, index):
+            return engine.splits.eval_x[index]
+
+    evaluate_model(engine.model, ImagesOnGpu(), engine.splits.eval_y[:100], engine.loss_fn, 50, "bfloat16")
+    assert asked == [("bfloat16", "cuda")] * 3  # two batches of 50
+
+
+def test_train_command_refuses_bfloat16_on_a_cpu_without_it_though_the_gpu_has_it(monkeypatch, tmp_path, capsys):
+    """`fmnist-book train` trains device "auto" on the CPU: the chapter's settings accept bfloat16 for the GPU that
+    "auto" names, so the sweep checks the CPU it starts its workers on, and stops before anything trains."""
+    from fmnist_utils import cli, sweep
+
+    reason = "the CPU (Test CPU) lists neither avx512_bf16 nor amx_bf16"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)  # "auto" is a GPU...
+    monkeypatch.setattr(train_module, "fast_bfloat16",  # ...with fast bfloat16, on a CPU without it
+                        lambda device="auto": None if torch.device(device).type == "cuda" else reason)
+    monkeypatch.setattr(sweep, "ProcessPoolExecutor", lambda *args, **kwargs: pytest.fail("training workers started"))
+    store = tmp_path / "store"
+    code = cli.main(["train", "baseline_vs_deeper", "--profile", "smoke", "--workers", "1",
+                     "-p", "precision", "bfloat16", "-p", "store_dir", str(store), "-p", "progress", "False"])
+    assert code == 2
+    assert capsys.readouterr().err == (f"error: precision='bfloat16' is refused on cpu, which has no fast bfloat16: "
+                                       f"{reason}. Use precision='float32' (the default) on this device\n")
+    assert not list(store.glob("runs/*"))
 
 
 @pytest.mark.slow

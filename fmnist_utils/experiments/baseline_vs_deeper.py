@@ -67,7 +67,7 @@ def config(settings, cell: Cell, seed: int) -> RunConfig:
         augment=AUGMENTATION[cell.augmentation],
         epochs=settings.epochs, batch_size=settings.batch_size,
         monitor="val_loss", select_best=True,  # best checkpoint by minimum validation loss
-        seed=seed,
+        seed=seed, precision=settings.precision,
         **RECIPES[cell.recipe],
     )
 

@@ -253,7 +253,7 @@ def network(settings, model: str, model_args: dict | None = None, *, epochs: int
         train_subset=settings.train_subset, eval_subset=settings.eval_subset,
         optimizer="adam", lr=1e-3, batch_size=settings.batch_size, epochs=epochs,
         monitor="last", select_best=False, eval_at_epochs=tuple(stages), track_test=track_test,
-        seed=settings.seed, **changes,
+        seed=settings.seed, precision=settings.precision, **changes,
     )
 
 
@@ -351,7 +351,8 @@ class ChapterRuns:
 
 def reference_runs(settings) -> dict[str, list]:
     """Chapter 1's Model-1 and Model-2 over their seeds, read from the store in the same profile (never trained
-    here): the nearest CNNs of this book with a measured seed-to-seed spread."""
+    here): the nearest CNNs of this book with a measured seed-to-seed spread. They are its float32 runs whatever
+    this chapter's precision: a spread over seeds, not numbers compared with this chapter's runs."""
     from ..store import ResultStore
     from . import baseline_vs_deeper as first
 

@@ -292,7 +292,7 @@ def _common(settings, key: str, seed: int) -> dict:
     model, model_args = {**MODELS, **VARIANTS}[key]
     return dict(model=model, model_args=dict(model_args), normalize=None, optimizer="adam", lr=1e-3,
                 train_subset=settings.train_subset, eval_subset=settings.eval_subset, epochs=settings.epochs,
-                batch_size=settings.batch_size, patience=settings.patience, seed=seed)
+                batch_size=settings.batch_size, patience=settings.patience, seed=seed, precision=settings.precision)
 
 
 def study_config(settings, key: str, seed: int) -> RunConfig:

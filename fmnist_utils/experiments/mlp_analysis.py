@@ -241,7 +241,7 @@ def config(settings, *, depth: int = 2, width: int | None = None, batch_size: in
         epochs=settings.epochs, batch_size=batch_size,
         monitor="val_loss", patience=settings.patience, select_best=True,
         seed=settings.seeds[0] if seed is None else seed,
-        log_every_steps=log_every_steps,
+        log_every_steps=log_every_steps, precision=settings.precision,
     )
 
 

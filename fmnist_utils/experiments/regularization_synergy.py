@@ -135,7 +135,7 @@ def study_config(settings, net: Net, seed: int, epochs: int | None = None) -> Ru
     return RunConfig(model=net.model, model_args=net.args, train_subset=settings.train_subset,
                      eval_subset=settings.eval_subset, epochs=epochs or settings.epochs, steps_per_epoch=settings.steps_per_epoch,
                      val_steps=settings.val_steps, batch_size=settings.batch_size, select_best=False,
-                     seed=seed, **RECIPE)
+                     seed=seed, precision=settings.precision, **RECIPE)
 
 
 def converged_config(settings, net: Net, seed: int) -> RunConfig:
@@ -143,7 +143,7 @@ def converged_config(settings, net: Net, seed: int) -> RunConfig:
     return RunConfig(model=net.model, model_args=net.args, train_subset=settings.converged_subset,
                      eval_subset=settings.eval_subset, epochs=settings.converged_max_epochs,
                      patience=settings.converged_patience, batch_size=settings.batch_size, select_best=True,
-                     seed=seed, **RECIPE)
+                     seed=seed, precision=settings.precision, **RECIPE)
 
 
 SWEEP_NET = dict(layers=4, filters=32)  # the architecture of the study's regularisation sweeps
