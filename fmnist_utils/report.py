@@ -7,7 +7,8 @@ in its own checkpoint; stored or checkpointed runs of the same architecture, dat
 of the same architecture and batch size; the last benchmark's training throughput of that model;
 other sizes of the same model at that batch size, scaled by forward FLOPs. Otherwise it is reported
 as not measured. Epochs are counted up to the run's limit (*at most*) and up to where stored runs
-with the same early-stopping rule stopped (*expected*).
+with the same early-stopping rule stopped (*expected*). A classical baseline has no epochs: its one
+fit counts as one, priced by the stored fits of the same baseline (any seed).
 
 Written to ``book/compute.md`` by ``fmnist-book scorecard`` and ``fmnist-book publish``; the wall
 times come from ``timings.json`` in the store, which ``fmnist-book publish`` (paper profile, from the
@@ -26,7 +27,7 @@ from types import SimpleNamespace
 import torch
 
 from .claims import counted
-from .config import RunConfig
+from .config import ClassicalConfig, RunConfig
 from .store import MissingRun, ResultStore
 
 TIMINGS_FILE = "timings.json"
@@ -56,8 +57,8 @@ def run_core_seconds(result: dict) -> float:
 @dataclass(frozen=True)
 class MissingCost:
     key: str
-    config: RunConfig
-    epochs_left: int  # up to the run's epoch limit
+    config: RunConfig | ClassicalConfig
+    epochs_left: int  # up to the run's epoch limit (a classical baseline: its one fit)
     expected_epochs_left: float  # where runs with the same early-stopping rule stopped
     core_hours_per_epoch: float | None  # None: nothing measured for this architecture and batch size yet
     source: str  # what the per-epoch cost was measured on
@@ -115,6 +116,11 @@ def _mean(xs) -> float:
     return sum(xs) / len(xs)
 
 
+def _fit_identity(config: ClassicalConfig) -> str:
+    """A classical baseline apart from its seed (the seed does not change what a fit costs)."""
+    return json.dumps({k: v for k, v in config.to_dict().items() if k != "seed"}, sort_keys=True)
+
+
 class CostModel:
     """Per-epoch costs and stopping epochs measured in a store (stored runs and checkpoints), with the
     last benchmark's throughput as a fallback for architectures the store has not timed."""
@@ -127,8 +133,11 @@ class CostModel:
         self.family: dict[str, list] = {}  # (model, batch size) -> [(config, timing)] of any model arguments
         self._flops: dict[str, float] = {}
         self.by_architecture: dict[tuple, list] = {}  # (model, arguments) -> [(batch size, timing)]
+        self.fits: dict[str, list[float]] = {}  # classical baseline apart from its seed -> core-hours of its fits
         for run in store.entries():
-            if isinstance(run.config, RunConfig):  # classical baselines have no epochs
+            if isinstance(run.config, ClassicalConfig):  # no epochs: one fit and one prediction
+                self.fits.setdefault(_fit_identity(run.config), []).append(run_core_seconds(run.result) / 3600)
+            else:
                 self._add(run.config, _epoch_timing(run.history, run.result["provenance"].get("threads") or 1))
                 rule = _identity(run.config, _STOPPING_FIELDS)
                 for group in ((rule,), (rule, run.config.model)):
@@ -211,6 +220,11 @@ class CostModel:
 
     def estimate(self, run: MissingRun) -> MissingCost:
         config = run.config
+        if isinstance(config, ClassicalConfig):
+            fits = self.fits.get(_fit_identity(config))
+            return MissingCost(run.key, config, 1, 1.0, _mean(fits) if fits else None,
+                               "stored fits of this baseline (any seed)" if fits else
+                               "nothing measured for this baseline yet")
         epochs_left = max(config.epochs - run.checkpoint_epochs, 0)
         expected_left = min(max(self.expected_epochs(config) - run.checkpoint_epochs, min(1, epochs_left)), epochs_left)
         per_epoch, source = self.per_epoch(run.key, config)
@@ -278,7 +292,10 @@ def core_hours_text(missing: tuple) -> str:
     return (f"{text} + " if text else "") + f"{unknown} not measured yet"
 
 
-def _model_text(config: RunConfig) -> str:
+def _model_text(config: RunConfig | ClassicalConfig) -> str:
+    if isinstance(config, ClassicalConfig):
+        args = " ".join(f"{k}={v}" for k, v in config.params.items())
+        return f"`{config.estimator}` {args}".strip() + " (classical, one fit)"
     args = " ".join(f"{k}={v}" for k, v in config.model_args.items())
     extras = [f"batch {config.batch_size}", f"lr {config.lr:g}"]
     if config.augment:

@@ -148,3 +148,22 @@ def test_a_larger_batch_is_bounded_by_the_closest_smaller_batch_measured(tiny_co
     assert hours == pytest.approx(costs.per_epoch(run.key, tiny_config)[0])
     assert f"batch {tiny_config.batch_size} (an upper bound" in source
     assert costs.per_epoch(store.key(smaller), smaller) == (None, "nothing measured at this batch size yet")
+
+
+def test_a_missing_classical_baseline_is_priced_by_the_stored_fits_of_the_same_baseline(tmp_path):
+    from fmnist_utils.config import ClassicalConfig
+
+    store = ResultStore(tmp_path)
+    fitted = ClassicalConfig("GaussianNB", train_subset=300, eval_subset=200)
+    run = store.get_or_train(fitted)
+    other_seed, other_data = fitted.replace(seed=43), fitted.replace(train_subset=400)
+    ledger = chapter_compute("02_x", fake_chapter([fitted, other_seed, other_data]), store)
+    same, unmeasured = ledger.missing_runs  # before: the estimate read the epochs a classical baseline lacks
+    timing = run.result["timing"]
+    expected = (timing["train_seconds"] + timing["eval_seconds"]) * run.result["provenance"]["threads"] / 3600
+    assert (same.epochs_left, same.expected_epochs_left) == (1, 1.0)
+    assert same.core_hours == same.expected_core_hours == pytest.approx(expected) and same.core_hours > 0
+    assert same.source == "stored fits of this baseline (any seed)"
+    assert unmeasured.core_hours is None and unmeasured.source == "nothing measured for this baseline yet"
+    page = compute_markdown(tmp_path, {"02_x": fake_chapter([fitted, other_seed])})
+    assert f"| `{store.key(other_seed)}` | `GaussianNB` (classical, one fit) | 43 | 1 |" in page
