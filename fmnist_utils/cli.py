@@ -31,10 +31,31 @@ def chapter_module(name: str):
     return CHAPTERS[name]
 
 
+# A chapter module's notebook: book/NN_<name>.ipynb for a study's chapter, book/appendix_<name>.ipynb for an
+# appendix with runs and claims of its own (after the numbered chapters in the book's order).
+NOTEBOOK_PATTERNS = ("[0-9][0-9]_{name}.ipynb", "appendix_{name}.ipynb")
+
+
+def chapter_name(notebook: Path) -> str:
+    """The chapter module a notebook belongs to: ``01_baseline_vs_deeper`` -> ``baseline_vs_deeper``,
+    ``appendix_bfloat16_cost`` -> ``bfloat16_cost``."""
+    stem = notebook.stem
+    return stem.removeprefix("appendix_") if stem.startswith("appendix_") else stem[3:]
+
+
+def chapter_notebooks() -> dict[str, Path]:
+    """Every chapter's notebook by chapter name, in the book's order: the numbered chapters, then the appendices."""
+    found = {}
+    for pattern in NOTEBOOK_PATTERNS:
+        for path in sorted(BOOK_DIR.glob(pattern.format(name="*"))):
+            found[chapter_name(path)] = path
+    return found
+
+
 def chapter_notebook(name: str) -> Path:
-    matches = sorted(BOOK_DIR.glob(f"[0-9][0-9]_{name}.ipynb"))
+    matches = sorted(path for pattern in NOTEBOOK_PATTERNS for path in BOOK_DIR.glob(pattern.format(name=name)))
     if not matches:
-        raise SystemExit(f"no notebook book/NN_{name}.ipynb")
+        raise SystemExit(f"no notebook book/NN_{name}.ipynb or book/appendix_{name}.ipynb")
     return matches[0]
 
 

@@ -6,16 +6,18 @@ import pytest
 
 from fmnist_utils.claims import counted, scorecard_markdown
 from fmnist_utils.cli import (COMPUTE, EXAMPLES, FINDINGS, HIDE_INPUT, PARAMETERS, SCORECARD, SHOW_INPUT, SPEED,
-                              VERDICT_FIGURE, fold_code, report_texts, verdict_figure_png)
+                              VERDICT_FIGURE, chapter_name, chapter_notebooks, fold_code, report_texts,
+                              verdict_figure_png)
 from fmnist_utils.experiments import CHAPTERS
 from fmnist_utils.store import DEFAULT_ROOT, REPO_ROOT
 
 BOOK = REPO_ROOT / "book"
-NOTEBOOKS = sorted(BOOK.glob("[0-9][0-9]_*.ipynb"))
+NOTEBOOKS = list(chapter_notebooks().values())  # the numbered chapters, then the appendices with runs
 
 
 def test_every_chapter_has_a_notebook_and_an_experiment_module():
-    assert [p.stem[3:] for p in NOTEBOOKS] == sorted(CHAPTERS, key=lambda n: [p.stem[3:] for p in NOTEBOOKS].index(n))
+    assert sorted(chapter_name(p) for p in NOTEBOOKS) == sorted(CHAPTERS)
+    assert [p.name for p in BOOK.glob("*.ipynb") if p not in NOTEBOOKS] == [], "a notebook no chapter module reads"
     toc = (REPO_ROOT / "_toc.yml").read_text()
     assert all(f"book/{p.stem}" in toc for p in NOTEBOOKS)
 
@@ -50,7 +52,7 @@ def test_parameters_are_documented_for_papermill_help():
         assert {"profile", "train_missing", "store_dir", "device"} <= set(parameters)
         assert all(p["help"] for p in parameters.values()), f"undocumented parameter in {notebook.name}"
         # the cell a reader edits lists exactly what the chapter accepts: nothing missing, nothing stale
-        assert set(parameters) == set(CHAPTERS[notebook.stem[3:]].SPEC.names()), notebook.name
+        assert set(parameters) == set(CHAPTERS[chapter_name(notebook)].SPEC.names()), notebook.name
 
 
 def test_published_chapters_hold_no_training_logs_or_errors():

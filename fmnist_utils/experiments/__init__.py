@@ -1,7 +1,7 @@
 """One module per chapter: its parameters (profiles), the runs it needs, and its study claims.
 
-A chapter module ``fmnist_utils/experiments/<name>.py`` pairs with ``book/NN_<name>.ipynb`` and
-defines:
+A chapter module ``fmnist_utils/experiments/<name>.py`` pairs with ``book/NN_<name>.ipynb`` (an appendix
+with runs and claims of its own: ``book/appendix_<name>.ipynb``; ``cli.chapter_notebooks``) and defines:
 
 - ``TITLE`` and ``SPEC`` (a ``params.ChapterSpec``), and ``settings_from(namespace)``;
 - ``plan(settings)``: every run as ``(RunConfig, needs_weights)``, so ``fmnist-book status`` and
