@@ -43,6 +43,7 @@ class ChapterCompute:
     checkpointed_epochs: int  # epochs done by runs still in progress
     core_hours: float  # wall seconds x threads of the stored runs (training and evaluation)
     missing_runs: tuple = ()  # a MissingCost per run the store lacks
+    stored_hours: tuple = ()  # (store key, core-hours) of each stored run: the total counts a shared run once
 
     @property
     def missing(self) -> int:
@@ -241,11 +242,22 @@ def chapter_compute(name: str, module, store: ResultStore, costs: CostModel | No
     missing = [s for s in states if isinstance(s, MissingRun)]
     for run in missing:
         costs.add_checkpoint(run)
+    hours = tuple((s.key, run_core_seconds(s.result) / 3600) for s in stored)
     return ChapterCompute(
         chapter=name, planned=len(states), stored=len(stored),
         checkpointed_epochs=sum(s.checkpoint_epochs for s in missing),
-        core_hours=sum(run_core_seconds(s.result) for s in stored) / 3600,
-        missing_runs=tuple(costs.estimate(s) for s in missing))
+        core_hours=sum(h for _, h in hours), missing_runs=tuple(costs.estimate(s) for s in missing),
+        stored_hours=hours)
+
+
+def _total_row(ledger: list[ChapterCompute]) -> str:
+    """The ledger's last row: every run once, though several chapters read it (an appendix reads chapters' runs)."""
+    stored = dict(h for row in ledger for h in row.stored_hours)
+    missing = {c.key: c for row in ledger for c in row.missing_runs}
+    shared = sum(row.planned for row in ledger) > len(stored) + len(missing)
+    return (f"| **all chapters**{' (a run several chapters read counted once)' if shared else ''} "
+            f"| {len(stored) + len(missing)} | {len(stored)} | {len(missing)} | {sum(stored.values()):.1f} "
+            f"| {core_hours_text(tuple(missing.values()))} |")
 
 
 def load_timings(store_root: Path) -> dict:
@@ -339,9 +351,7 @@ def compute_markdown(store_root: Path, chapters: dict, benchmark: dict | None = 
         in_progress = f" ({n} epoch{'' if n == 1 else 's'} checkpointed)" if n else ""
         lines.append(f"| {{doc}}`{row.chapter}` | {row.planned} | {row.stored} | {row.missing}{in_progress} "
                      f"| {row.core_hours:.1f} | {core_hours_text(row.missing_runs)} |")
-    lines.append(f"| **all chapters** | {sum(r.planned for r in ledger)} | {sum(r.stored for r in ledger)} "
-                 f"| {sum(r.missing for r in ledger)} | {sum(r.core_hours for r in ledger):.1f} "
-                 f"| {core_hours_text(tuple(c for r in ledger for c in r.missing_runs))} |")
+    lines.append(_total_row(ledger))
     timings = load_timings(store_root)
     machines = sorted({t["machine"] for chapter in timings.values() for t in chapter.values()})
     lines += ["", "Wall time to execute a chapter" + (f" (measured on {', '.join(machines)})" if machines else "")

@@ -6,7 +6,8 @@ import types
 import pytest
 
 from fmnist_utils.config import RunConfig
-from fmnist_utils.report import CostModel, chapter_compute, compute_markdown, load_timings, record_timing
+from fmnist_utils.report import (CostModel, chapter_compute, compute_markdown, core_hours_text, load_timings,
+                                 record_timing, run_core_seconds)
 from fmnist_utils.store import ResultStore
 
 
@@ -167,3 +168,18 @@ def test_a_missing_classical_baseline_is_priced_by_the_stored_fits_of_the_same_b
     assert unmeasured.core_hours is None and unmeasured.source == "nothing measured for this baseline yet"
     page = compute_markdown(tmp_path, {"02_x": fake_chapter([fitted, other_seed])})
     assert f"| `{store.key(other_seed)}` | `GaussianNB` (classical, one fit) | 43 | 1 |" in page
+
+
+def test_the_total_counts_a_run_two_chapters_read_once(tiny_config, tmp_path):
+    """An appendix reads chapters' runs: the ledger's total counts each stored and each missing run once."""
+    store = ResultStore(tmp_path)
+    run = store.get_or_train(tiny_config, progress=False, threads=1)
+    missing = dataclasses.replace(tiny_config, seed=5)
+    page = compute_markdown(tmp_path, {"01_x": fake_chapter([tiny_config, missing]),
+                                       "appendix_y": fake_chapter([tiny_config, missing])})
+    hours = run_core_seconds(run.result) / 3600
+    assert f"| {{doc}}`appendix_y` | 2 | 1 | 1 | {hours:.1f} |" in page
+    total = next(line for line in page.splitlines() if line.startswith("| **all chapters**"))
+    assert total.startswith(f"| **all chapters** (a run several chapters read counted once) | 2 | 1 | 1 | {hours:.1f} |")
+    (cost,) = chapter_compute("01_x", fake_chapter([missing]), store).missing_runs
+    assert total.endswith(f"| {core_hours_text((cost,))} |")
