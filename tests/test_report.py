@@ -180,6 +180,7 @@ def test_the_total_counts_a_run_two_chapters_read_once(tiny_config, tmp_path):
     hours = run_core_seconds(run.result) / 3600
     assert f"| {{doc}}`appendix_y` | 2 | 1 | 1 | {hours:.1f} |" in page
     total = next(line for line in page.splitlines() if line.startswith("| **all chapters**"))
-    assert total.startswith(f"| **all chapters** (a run several chapters read counted once) | 2 | 1 | 1 | {hours:.1f} |")
+    assert total.startswith(f"| **all chapters** (a run several chapters read counted once) | 2 | 1 | 1 "
+                            f"| {hours:.1f} |")
     (cost,) = chapter_compute("01_x", fake_chapter([missing]), store).missing_runs
     assert total.endswith(f"| {core_hours_text((cost,))} |")
