@@ -50,9 +50,10 @@ def test_plan_trains_each_model_in_bfloat16_with_its_chapters_own_configuration(
 def test_status_lists_the_bfloat16_runs_first_cheapest_first(tmp_path, capsys):
     from fmnist_utils import cli
 
-    assert cli.main(["status", "bfloat16_cost", "--profile", "smoke", "-p", "store_dir", str(tmp_path)]) == 0
+    assert cli.main(["status", "bfloat16_cost", "--profile", "smoke", "-p", "store_dir", str(tmp_path),
+                     "-p", "train_missing", "False"]) == 0  # status trains nothing: any device will do
     lines = capsys.readouterr().out.splitlines()
-    settings = appendix.settings_from({"profile": "smoke", "store_dir": str(tmp_path)})
+    settings = appendix.settings_from({"profile": "smoke", "store_dir": str(tmp_path), "train_missing": False})
     store = ResultStore(tmp_path)
     keys = [store.key(appendix.run_config(settings, m, 42, "bfloat16")) for m in ("lenet5", "model1", "model2")]
     assert [line.split()[:2] for line in lines[:3]] == [["missing", key] for key in keys]
@@ -66,6 +67,22 @@ def test_precision_parameter_stays_float32():
     assert "precision='float32'" in str(error.value)  # ours, or where bfloat16 is slow, the settings' own refusal
     with pytest.raises(ParameterError, match="unknown parameter"):
         appendix.settings_from({"seeds": [1]})  # seeds are the chapters'
+
+
+def test_training_without_fast_bfloat16_stops_in_the_settings_with_the_reason(monkeypatch):
+    from fmnist_utils import train
+
+    reason = "the CPU (Test CPU) lists neither avx512_bf16 nor amx_bf16 among its flags"
+    monkeypatch.setattr(train, "fast_bfloat16", lambda device="auto": reason)
+    with pytest.raises(ParameterError) as error:
+        appendix.settings_from({"profile": "smoke", "device": "cpu"})
+    assert str(error.value) == (f"this appendix trains bfloat16 runs (train_missing=True), but cpu has no fast "
+                                f"bfloat16: {reason}. Train them on a device that has it, or read the store only "
+                                "with train_missing=False, the paper profile's default")
+    assert not appendix.settings_from({"profile": "paper", "device": "cpu"}).train_missing  # reads the store only
+    assert not appendix.settings_from({"profile": "smoke", "device": "cpu", "train_missing": False}).train_missing
+    monkeypatch.setattr(train, "fast_bfloat16", lambda device="auto": None)  # a device with fast bfloat16
+    assert appendix.settings_from({"profile": "smoke", "device": "cpu"}).train_missing
 
 
 def test_the_paper_plans_float32_twins_are_all_in_the_committed_store():

@@ -44,11 +44,20 @@ PRECISIONS = ("float32", "bfloat16")
 
 
 def settings_from(namespace: dict):
-    """The appendix's settings from the notebook's globals; its ``precision`` stays float32, as it trains both."""
+    """The appendix's settings from the notebook's globals; its ``precision`` stays float32, as it trains both.
+    Where it is to train (``train_missing``) on a device without fast bfloat16, it stops here, before anything
+    trains, with the device's reason and the two ways out."""
+    from ..train import choose_device, fast_bfloat16
+
     settings = resolve(SPEC, namespace)
     if settings.precision != "float32":
         raise ParameterError(f"parameter precision={settings.precision!r} does not apply to this appendix: it trains "
                              "every compared model in float32 and in bfloat16 itself; leave precision='float32'")
+    if settings.train_missing and (reason := fast_bfloat16(settings.device)) is not None:
+        raise ParameterError(f"this appendix trains bfloat16 runs (train_missing=True), but "
+                             f"{choose_device(settings.device)} has no fast bfloat16: {reason}. Train them on a device "
+                             "that has it, or read the store only with train_missing=False, the paper profile's "
+                             "default")
     return settings
 
 
