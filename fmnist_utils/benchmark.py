@@ -406,6 +406,12 @@ def forward_flops_per_image(model: nn.Module, x: torch.Tensor) -> float:
     return counter.get_total_flops() / len(x)
 
 
+def architecture_flops(model: str, model_args: dict | None = None) -> float:
+    """Forward FLOPs per image of a registered model, freshly built (the count depends on neither its weights
+    nor the pixels)."""
+    return forward_flops_per_image(build_model(model, **(model_args or {})), torch.zeros(2, 1, 28, 28))
+
+
 def count_flops(case: Case, n: int = 8) -> dict:
     """Forward FLOPs per image, and the forward + backward FLOPs the counter sees, on ``n`` real images."""
     config = case.config()

@@ -104,3 +104,55 @@ def activation_explorer(maps: dict[str, np.ndarray], image, layer: str | None = 
     channel_slider.observe(redraw, names="value")
     redraw()
     return widgets.VBox([widgets.HBox([layer_menu, channel_slider]), picture])
+
+
+def scatter_explorer(points: dict[str, dict], log_axes=(), x: str | None = None,
+                     y: str | None = None) -> widgets.VBox:
+    """Plot any two quantities of a set of configurations against each other, and pick the configurations.
+
+    ``points`` maps a configuration's label to its quantities: axis name -> (value, spread), or None where it
+    has no value yet (its runs are not stored); every configuration has the same axes. Spreads are drawn as
+    error bars; an axis in ``log_axes`` is drawn on a log scale, and its label says so.
+    """
+    if not points:
+        raise ValueError("no configurations to explore: pass at least one {label: {axis: (value, spread)}}")
+    axes = list(next(iter(points.values())))
+    for label, quantities in points.items():
+        if list(quantities) != axes:
+            raise ValueError(f"{label!r} has the axes {list(quantities)}, the first configuration {axes}: give "
+                             "every configuration the same axes, None where it has no value")
+    unknown = [a for a in (*log_axes, x, y) if a is not None and a not in axes]
+    if len(axes) < 2 or unknown:
+        raise ValueError(f"axes {unknown} are not among the quantities {axes}" if unknown else
+                         f"two quantities at least are needed to plot one against the other; got {axes}")
+    x_menu = widgets.Dropdown(options=axes, value=x or axes[0], description="x")
+    y_menu = widgets.Dropdown(options=axes, value=y or axes[1], description="y")
+    labels = list(points)
+    picker = widgets.SelectMultiple(options=labels, value=tuple(labels), rows=min(len(labels), 8),
+                                    description="show")
+    caption = widgets.HTML()
+    picture = widgets.Image(format="png")
+
+    def redraw(_change=None):
+        chosen = list(picker.value)
+        shown = [l for l in chosen if points[l][x_menu.value] is not None and points[l][y_menu.value] is not None]
+        lacking = [l for l in chosen if l not in shown]
+        caption.value = (f"<b>{len(shown)}</b> of {len(chosen)} chosen shown"
+                         + (f"; no value yet for {', '.join(lacking)}" if lacking else ""))
+        fig, (ax,) = plots.figure(1, row_height=3.6)
+        if shown:
+            plots.error_points(ax, {l: (*points[l][x_menu.value], *points[l][y_menu.value]) for l in shown}, color="C0")
+            for axis, scale in ((x_menu.value, ax.set_xscale), (y_menu.value, ax.set_yscale)):
+                if axis in log_axes:
+                    scale("log")
+        else:
+            ax.text(0.5, 0.5, "nothing to show for these axes yet", ha="center", va="center", transform=ax.transAxes)
+        ax.set(xlabel=x_menu.value + (" (log scale)" if x_menu.value in log_axes else ""),
+               ylabel=y_menu.value + (" (log scale)" if y_menu.value in log_axes else ""))
+        fig.tight_layout()
+        picture.value = figure_png(fig)
+
+    for control in (x_menu, y_menu, picker):
+        control.observe(redraw, names="value")
+    redraw()
+    return widgets.VBox([widgets.HBox([x_menu, y_menu]), picker, caption, picture])

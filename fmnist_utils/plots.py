@@ -313,6 +313,60 @@ def series_panels(panels: list[dict], title: str = "", height: float = 3.2):
     return fig
 
 
+def name_points(ax, points: dict[str, tuple[float, float]]):
+    """Each point's name beside it (label -> (x, y)): neighbours above and below in turn, so close points stay
+    legible, and the names of the rightmost third to the left of their points, so no name runs past the plot."""
+    order = sorted(points, key=lambda name: points[name][0])
+    for n, name in enumerate(order):
+        left = n >= len(order) * 2 / 3 and len(order) > 1
+        ax.annotate(name, points[name], textcoords="offset points", ha="right" if left else "left",
+                    xytext=(-7 if left else 7, 5 if n % 2 == 0 else -12), fontsize=MIN_FONT_PT)
+
+
+def error_points(ax, points: dict[str, tuple], color=None, label: str | None = None, annotate: bool = True):
+    """One marker per entry of ``points`` (label -> (x, x spread, y, y spread)) with its spreads as error bars,
+    named beside it when ``annotate`` (``name_points``)."""
+    for x, xerr, y, yerr in points.values():
+        ax.errorbar([x], [y], xerr=[xerr] if xerr else None, yerr=[yerr] if yerr else None, fmt="o", color=color,
+                    capsize=3, markersize=5, label=label)
+    if annotate:
+        name_points(ax, {name: (x, y) for name, (x, _, y, _) in points.items()})
+
+
+def pareto_panels(panels: list[dict], groups: dict[str, str] | None = None, title: str = "", height: float = 3.0):
+    """A higher-is-better value (accuracy) against one cost per panel, the panels stacked across the column.
+
+    A panel is ``{"xlabel", "ylabel", "logx": bool, "points": {label: (x, x spread, y, y spread)}, "front":
+    [labels] or None}``: a marker per configuration with its spreads as error bars, coloured by its entry in
+    ``groups`` (label -> group name, one legend entry per group). The panel's ``front`` (its undominated
+    configurations) is ringed, joined in cost order and named; without a front every point is named."""
+    fig, axes = figure(len(panels), columns=1, row_height=height)
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    groups = groups or {}
+    names = list(dict.fromkeys(groups.values()))
+    for ax, panel in zip(axes, panels):
+        points, front = panel["points"], panel.get("front")
+        for k, name in enumerate(names + [None]):
+            members = {label: point for label, point in points.items() if groups.get(label) == name}
+            if members:
+                error_points(ax, members, color=colors[k % len(colors)], label=name, annotate=False)
+        named = {label: (points[label][0], points[label][2]) for label in (front or points)}
+        if front:
+            ordered = sorted(named.values())
+            ax.plot([x for x, _ in ordered], [y for _, y in ordered], "--", color="black", linewidth=1, zorder=1)
+            ax.scatter([x for x, _ in ordered], [y for _, y in ordered], s=110, facecolors="none", edgecolors="black",
+                       linewidths=1.2, zorder=3, label="undominated")
+        name_points(ax, named)
+        if panel.get("logx"):
+            ax.set_xscale("log")
+        ax.set(xlabel=panel.get("xlabel", ""), ylabel=panel.get("ylabel", ""))
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    shared_legend(fig, axes)
+    return fig
+
+
 def interaction_plot(frame, x: str, trace: str, mean: str = "mean", low: str | None = "low",
                      high: str | None = "high", xlabel: str = "", ylabel: str = "", title: str = "", ax=None):
     """Factorial means: one line per ``trace`` level across the ``x`` levels, with interval bars

@@ -24,8 +24,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
 
-import torch
-
 from .claims import counted
 from .config import ClassicalConfig, RunConfig
 from .store import MissingRun, ResultStore
@@ -163,13 +161,11 @@ class CostModel:
 
     def flops(self, config: RunConfig) -> float:
         """Forward FLOPs per image of ``config``'s model (counted once per architecture)."""
-        from .benchmark import forward_flops_per_image
-        from .models import build_model
+        from .benchmark import architecture_flops
 
         architecture = _identity(config, ("model", "model_args"))
         if architecture not in self._flops:
-            model = build_model(config.model, **config.model_args)
-            self._flops[architecture] = forward_flops_per_image(model, torch.zeros(2, 1, 28, 28))
+            self._flops[architecture] = architecture_flops(config.model, config.model_args)
         return self._flops[architecture]
 
     def add_checkpoint(self, run: MissingRun) -> None:

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from fmnist_utils.data import CLASSES
-from fmnist_utils.explore import ANY, activation_explorer, misclassified_explorer
+from fmnist_utils.explore import ANY, activation_explorer, misclassified_explorer, scatter_explorer
 
 PNG_SIGNATURE = b"\x89PNG"
 
@@ -68,3 +68,41 @@ def test_activation_explorer_follows_layer_and_channel():
     assert channel.value == 15
     with pytest.raises(ValueError, match="no activation maps"):
         activation_explorer({}, np.zeros((28, 28)))
+
+
+NETWORKS = {"LeNet-5": {"parameters": (61_706, 0.0), "test accuracy (%)": (89.1, 0.2), "seconds": (300.0, 20.0)},
+            "ResNet-Mini": {"parameters": (11_402, 0.0), "test accuracy (%)": (91.1, 0.1), "seconds": None},
+            "ViT-Tiny": {"parameters": (105_546, 0.0), "test accuracy (%)": None, "seconds": None}}
+
+
+def test_scatter_explorer_plots_the_chosen_axes_and_networks():
+    explorer = scatter_explorer(NETWORKS, log_axes=["parameters"], x="parameters", y="test accuracy (%)")
+    (x_menu, y_menu), picker, caption, picture = explorer.children[0].children, *explorer.children[1:]
+    assert bytes(picture.value).startswith(PNG_SIGNATURE)
+    assert caption.value == "<b>2</b> of 3 chosen shown; no value yet for ViT-Tiny"
+    first = bytes(picture.value)
+    y_menu.value = "seconds"
+    assert caption.value == "<b>1</b> of 3 chosen shown; no value yet for ResNet-Mini, ViT-Tiny"
+    assert bytes(picture.value) != first
+    picker.value = ("ViT-Tiny",)
+    assert caption.value == "<b>0</b> of 1 chosen shown; no value yet for ViT-Tiny"
+    x_menu.value, picker.value = "test accuracy (%)", ("LeNet-5", "ResNet-Mini")
+    assert caption.value == "<b>1</b> of 2 chosen shown; no value yet for ResNet-Mini"
+
+
+def test_scatter_explorer_names_a_log_axis_and_refuses_bad_axes(monkeypatch):
+    import fmnist_utils.explore as explore
+
+    drawn = []
+    monkeypatch.setattr(explore, "figure_png", lambda fig: drawn.append(fig) or b"")
+    scatter_explorer(NETWORKS, log_axes=["parameters"], x="parameters", y="test accuracy (%)")
+    (ax,) = drawn[-1].axes
+    assert (ax.get_xscale(), ax.get_xlabel(), ax.get_yscale()) == ("log", "parameters (log scale)", "linear")
+    assert {t.get_text() for t in ax.texts} == {"LeNet-5", "ResNet-Mini"}
+    with pytest.raises(ValueError, match="axes \\['epochs'\\] are not among the quantities"):
+        scatter_explorer(NETWORKS, log_axes=["epochs"])
+    with pytest.raises(ValueError, match="'odd' has the axes \\['parameters'\\]"):
+        scatter_explorer({**NETWORKS, "odd": {"parameters": (1.0, 0.0)}})
+    with pytest.raises(ValueError, match="no configurations to explore"):
+        scatter_explorer({})
+

@@ -56,6 +56,29 @@ VERDICTS = [{"title": f"Chapter {k}", "claims": [{"claim": f"A claim of chapter 
                                                    "verdict": "reproduced" if i % 2 else "not reproduced"}
                                                   for i in range(6)]} for k in range(1, 6)]
 
+# chapter 6's networks: (parameters, spread, test accuracy, spread), long names at both ends of the axes
+POINTS = {"FlexibleCNN 6L/64F, IN, dropout 0.1": (20.9e6, 0.0, 92.0, 0.2), "MLP 2 x 4192": (588e3, 0.0, 89.3, 0.1),
+          "lightweight (standard first conv)": (175e3, 0.0, 95.0, 0.3), "Custom CNN": (6.3e3, 0.0, 90.0, 0.1),
+          "CNN-3-128": (2.07e6, 0.0, 93.5, 0.2), "study 5 baseline": (361e3, 0.0, 90.1, 0.4)}
+PARETO = [{"xlabel": f"{what} (log scale)", "ylabel": "test accuracy (%)", "logx": True, "points": POINTS, "front": front}
+          for what, front in (("parameters", ["Custom CNN", "lightweight (standard first conv)", "CNN-3-128"]),
+                              ("training seconds to the best epoch", None))]
+
+
+def on_one_plot(draw):
+    fig, (ax,) = plots.figure(1)
+    draw(ax)
+    fig.tight_layout()
+    return fig
+
+
+def named_points(ax):
+    xy = {name: (x, y) for name, (x, _, y, _) in POINTS.items()}
+    ax.plot(*zip(*xy.values()), "o")
+    ax.set_xscale("log")
+    plots.name_points(ax, xy)
+
+
 # One or more calls per plotting function, with data shaped as the chapters pass it (long labels, many panels).
 CASES = {
     "sample_grid": lambda: [plots.sample_grid(RNG.random((100, 28, 28)), np.repeat(np.arange(10), 10))],
@@ -89,6 +112,10 @@ CASES = {
                                                               {"batch 16": [0.9, 0.6, 0.5], "batch 512": [1.2, 0.9, 0.7]},
                                                               title="Loss per step")],
     "verdict_overview": lambda: [plots.verdict_overview(VERDICTS)],
+    "name_points": lambda: [on_one_plot(named_points)],
+    "error_points": lambda: [on_one_plot(lambda ax: (plots.error_points(ax, POINTS), ax.set_xscale("log")))],
+    "pareto_panels": lambda: [plots.pareto_panels(PARETO, groups={k: f"chapter {len(k) % 5 + 1}" for k in POINTS},
+                                                  title="Accuracy against cost (bars: seed std; ringed: undominated)")],
 }
 
 
@@ -100,6 +127,8 @@ def chapter_and_explorer_figures(monkeypatch) -> list:
     explore.misclassified_explorer(images, targets, {"model": (targets + 1) % 10}, true_class="Shirt")
     explore.misclassified_explorer(images, targets, {"model": targets}, true_class="Shirt")  # no mistakes
     explore.activation_explorer({"conv1": RNG.random((4, 28, 28))}, RNG.random((28, 28)))
+    explore.scatter_explorer({k: {"parameters": p[:2], "test accuracy (%)": p[2:]} for k, p in POINTS.items()},
+                             log_axes=["parameters"])
     return drawn
 
 
@@ -154,13 +183,24 @@ def test_plotting_function_follows_the_size_rule(name):
 
 def test_chapter_and_explorer_figures_follow_the_size_rule(monkeypatch):
     figures = chapter_and_explorer_figures(monkeypatch)
-    assert len(figures) == 4
+    assert len(figures) == 5
     try:
         for fig in figures:
             assert not rule_breaks(fig), rule_breaks(fig)
     finally:
         for fig in figures:
             plt.close(fig)
+
+
+def test_point_names_stay_inside_their_plot():
+    """Names of the rightmost points go to their left, so a long name squeezes no plot and crosses no edge."""
+    for fig in CASES["name_points"]() + CASES["pareto_panels"]():
+        fig.canvas.draw()
+        for ax in fig.axes:
+            right = ax.get_window_extent().x1
+            assert ax.texts and all(t.get_window_extent().x1 <= right + 1 for t in ax.texts), \
+                [t.get_text() for t in ax.texts if t.get_window_extent().x1 > right + 1]
+        plt.close(fig)
 
 
 def test_text_shrinks_with_a_figure_wider_than_the_column():
