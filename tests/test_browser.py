@@ -177,7 +177,7 @@ def visits(served_book, browser) -> dict:
     """Every page of the book seen in both windows, once per test module: (page, width) -> facts."""
     html, base = served_book
     pages = book_pages(html)
-    assert len(pages) == 7 and all((html / p).exists() for p in pages), pages
+    assert len(pages) == 10 and all((html / p).exists() for p in pages), pages
     return {(page_path, width): visit(browser, base, page_path, width)
             for page_path in pages for width in (DESKTOP, PHONE)}
 
@@ -230,3 +230,8 @@ def test_chapter_one_explorers_render_from_saved_state(visits):
     seen = visits[("book/01_baseline_vs_deeper.html", DESKTOP)]
     assert seen["savedWidgets"] == 2 and seen["renderedWidgets"] == 2
     assert screenshot_path("book/01_baseline_vs_deeper.html", DESKTOP).stat().st_size > 50_000
+
+
+def test_chapter_six_explorer_renders_from_saved_state(visits):
+    seen = visits[("book/06_common_protocol.html", DESKTOP)]
+    assert seen["savedWidgets"] == 1 and seen["renderedWidgets"] == 1

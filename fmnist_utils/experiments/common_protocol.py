@@ -1,0 +1,781 @@
+"""Chapter 6: every network of the five studies under one protocol.
+
+Each study measured its own models under its own protocol (its split, budget, early-stopping rule and,
+in two studies, selection on the test set), so their numbers cannot be set side by side. Here every
+network trains under one recipe, chosen once for all of them before any result was seen:
+
+- the 60,000 training images split 54,000 / 6,000 (split seed 42), pixels standardised;
+- Adam at 1e-3, batch 128, no weight decay, no schedule, no augmentation;
+- early stopping on the validation loss (patience 5, at most 100 epochs), the best-validation
+  checkpoint evaluated once on the test set;
+- three seeds per network.
+
+Why one recipe and not each study's own or a per-model search: the question is which architecture is
+best for its size and cost, so everything but the architecture is held fixed; a per-model learning-rate
+search would triple the cost on this machine. Adam at 1e-3 is the recipe four of the five studies used.
+No augmentation: two studies trained without it, and it would change each network's budget differently.
+
+The studies' numbers are not typed here: ``SOURCES`` names, for every network that has one, the claim
+of its chapter's ``REGISTRY`` that holds it, and this chapter's ``REGISTRY`` builds its claims from
+those (which rankings of the studies survive the common protocol, their gaps, the best trade-offs, and
+each study's headline number against the network's number here). ``claims`` judges them with the
+book's verdict procedure (``fmnist_utils.verdicts``); ``conclusion`` writes the chapter's answer from
+the judged rows.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+from functools import lru_cache
+from typing import Callable
+
+import numpy as np
+
+from . import baseline_vs_deeper, cnn3_128_extension, lightweight_benchmark, mlp_analysis, regularization_synergy
+from ..chapter import settings_function
+from ..claims import Registry, StudyClaim, counted
+from ..config import RunConfig
+from ..params import ChapterSpec, Param, int_list, non_negative_number, optional, positive_int
+from ..stats import mean_sd_text
+from ..store import StoredRun, describe, stored_runs
+from ..tables import book_table
+from ..verdicts import (INCONCLUSIVE, LEVEL, MISSING, NOT_REPRODUCED, REPRODUCED, Verdict, judge_difference,
+                        judge_direction, judge_tradeoff, judge_value, missing, not_comparable, top_group, undominated,
+                        welch)
+
+TITLE = "Every model under one protocol"
+
+# name -> (registered model, arguments, label, chapter it comes from)
+MODELS = {
+    "model1": ("model1", {}, "Model-1", 1),
+    "model2": ("model2", {}, "Model-2", 1),
+    "cnn3_128": ("cnn3_128", {}, "CNN-3-128", 2),
+    "light_plain": ("cnn3_128_ds", {}, "lightweight (standard first conv)", 2),
+    "light_bn": ("cnn3_128_ds", {"first_block": "separable", "batch_norm": True}, "lightweight (separable + BN)", 2),
+    "mlp_best": ("mlp", {"hidden_layers": 2, "width": 4192}, "MLP 2 x 4192", 3),
+    "lenet5": ("lenet5", {}, "LeNet-5", 4),
+    "resnet_mini": ("resnet_mini", {}, "ResNet-Mini", 4),
+    "densenet_tiny": ("densenet_tiny", {}, "DenseNet-Tiny", 4),
+    "mobilenet_lite": ("mobilenet_lite", {}, "MobileNet-Lite", 4),
+    "vit_tiny": ("vit_tiny", {}, "ViT-Tiny", 4),
+    "custom_cnn": ("custom_cnn", {}, "Custom CNN", 4),
+    "synergy_baseline": ("synergy_baseline", {}, "study 5 baseline", 5),
+    "flexible_final": ("flexible_cnn", {"layers": 6, "filters": 64, "norm": "instance", "dropout": 0.1},
+                       "FlexibleCNN 6L/64F, IN, dropout 0.1", 5),
+}
+LABELS = {name: label for name, (_, _, label, _) in MODELS.items()}
+CHAPTER_OF = {name: chapter for name, (_, _, _, chapter) in MODELS.items()}
+
+SPEC = ChapterSpec("common_protocol", [
+    Param("models", list(MODELS), lambda v: None if v and set(v) <= set(MODELS) else
+          "a non-empty list drawn from " + ", ".join(MODELS), "networks to train and compare"),
+    Param("seeds", {"paper": [42, 43, 44], "quick": [42, 43], "smoke": [42]}, int_list, "training seeds"),
+    Param("epochs", {"paper": 100, "quick": 5, "smoke": 1}, positive_int,
+          "most epochs per run (early stopping ends every paper run before it)"),
+    Param("patience", {"paper": 5, "quick": 2, "smoke": 1}, positive_int,
+          "early stopping: epochs without a lower validation loss"),
+    Param("batch_size", 128, positive_int, "training batch size of every network"),
+    Param("lr", 1e-3, lambda v: None if isinstance(v, float) and v > 0 else "a positive float", "Adam's learning rate"),
+    Param("train_subset", {"paper": None, "quick": 5000, "smoke": 256}, optional(positive_int),
+          "train on only the first n images of the 54,000 (None: all)"),
+    Param("eval_subset", {"paper": None, "quick": 2000, "smoke": 200}, optional(positive_int),
+          "validate and test on only the first n images (None: all)"),
+    Param("timing_threads", 1, positive_int, "threads of the throughput measurement"),
+    Param("timing_steps", {"paper": 5, "quick": 3, "smoke": 1}, positive_int,
+          "training steps and inference passes timed per network (at least timing_seconds long)"),
+    Param("timing_seconds", {"paper": 1.0, "quick": 0.5, "smoke": 0.0}, non_negative_number,
+          "shortest time of each throughput measurement, in seconds"),
+])
+settings_from = settings_function(SPEC)
+
+
+def config(settings, name: str, seed: int) -> RunConfig:
+    """One network under the common protocol."""
+    model, model_args, _, _ = MODELS[name]
+    return RunConfig(model=model, model_args=dict(model_args), val_fraction=0.1, split_seed=42,
+                     train_subset=settings.train_subset, eval_subset=settings.eval_subset,
+                     optimizer="adam", lr=float(settings.lr), batch_size=settings.batch_size,
+                     epochs=settings.epochs, patience=settings.patience, monitor="val_loss", select_best=True,
+                     seed=seed, precision=settings.precision)
+
+
+def plan(settings) -> list[tuple[RunConfig, bool]]:
+    """Every run as (configuration, needs weights), seed-major so a partial store covers every model first."""
+    return [(config(settings, name, seed), False) for seed in settings.seeds for name in settings.models]
+
+
+_OPTIMIZERS = {"adam": "Adam", "adamw": "AdamW", "sgd": "SGD"}
+_WATCHED = {"val_loss": "validation loss", "val_acc": "validation accuracy", "test_loss": "test loss",
+            "test_acc": "test accuracy", "last": "last epoch"}
+TRAIN_IMAGES = 60_000
+
+
+def recipe(config: RunConfig) -> str:
+    """A run's recipe in one line, read off its configuration: optimiser, batch, data, budget, kept model."""
+    parts = [f"{_OPTIMIZERS[config.optimizer]} {config.lr:g}"
+             + (f", weight decay {config.weight_decay:g}" if config.weight_decay else "")]
+    if config.scheduler:
+        parts.append(f"{config.scheduler} schedule")
+    parts.append(f"batch {config.batch_size}")
+    parts.append("pixels in [0, 1]" if config.normalize is None else "standardised pixels")
+    if config.augment:
+        parts.append("augmented")
+    if config.precision != "float32":
+        parts.append(f"{config.precision} forward passes")
+    held = round(TRAIN_IMAGES * config.val_fraction)
+    parts.append(f"{TRAIN_IMAGES - held:,} / {held:,} split" if held else f"all {TRAIN_IMAGES:,} images, no validation")
+    if config.val_steps:
+        parts.append(f"validated on {config.val_steps} batches")
+    if config.steps_per_epoch:
+        parts.append(f"{config.epochs} x {config.steps_per_epoch} steps")
+    elif config.patience:
+        parts.append(f"up to {config.epochs} epochs, patience {config.patience} on the {_WATCHED[config.monitor]}")
+    else:
+        parts.append(f"{config.epochs} epochs")
+    if config.select_best:
+        kept = f"checkpoint of lowest {_WATCHED[config.monitor]}"
+    elif config.eval_at_epochs:
+        kept = "tested after epochs " + ", ".join(str(e) for e in config.eval_at_epochs)
+    else:
+        kept = "last epoch's model"
+    return ", ".join(parts) + f"; {kept}"
+
+
+def protocol_text(settings) -> str:
+    """The common protocol as these settings run it (the first network stands for all: only the model differs)."""
+    return recipe(config(settings, settings.models[0], settings.seeds[0]))
+
+
+# ----- what each study measured, read from its chapter -------------------------------------------
+
+@dataclass(frozen=True)
+class Measure:
+    """What a row reads from a common-protocol run; ``percent``: a fraction shown in percent (an accuracy),
+    else a value in its own unit (a loss)."""
+
+    name: str
+    read: Callable
+    percent: bool
+
+    def text(self, value: float) -> str:
+        return f"{100 * value:.2f}" if self.percent else f"{value:.3f}"
+
+    def difference(self, value: float) -> str:
+        """A difference of two values in this unit (points for an accuracy); a rounded zero has no sign."""
+        return f"{round(100 * value, 2) + 0.0:+.2f} points" if self.percent else f"{round(value, 3) + 0.0:+.3f}"
+
+
+def selected_row(run) -> dict:
+    """The history row of the epoch a run selected (lowest validation loss)."""
+    return next(row for row in run.history if row["epoch"] == run.metrics["best_epoch"])
+
+
+TEST_ACCURACY = Measure("test accuracy of the checkpoint of lowest validation loss", lambda r: r.metrics["accuracy"],
+                        True)
+VALIDATION_LOSS = Measure("validation loss of the checkpoint of lowest validation loss",
+                          lambda r: selected_row(r)["val_loss"], False)
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where a network's study number lives: its chapter module and the claim there, what it is set beside
+    here, and the chapter's own configuration of the study's run (for its recipe)."""
+
+    chapter: int
+    module: object
+    claim_id: str
+    measure: Measure
+    study_run: Callable  # (chapter module, its paper settings) -> RunConfig of the study's recipe
+
+    @property
+    def claim(self) -> StudyClaim:
+        return self.module.REGISTRY[self.claim_id]
+
+    def recipe(self) -> str:
+        return _source_recipe(self)
+
+
+@lru_cache(maxsize=None)
+def _source_recipe(source: Source) -> str:
+    return recipe(source.study_run(source.module, source.module.settings_from({"profile": "paper"})))
+
+
+_ch1, _ch2, _ch3, _ch4, _ch5 = (baseline_vs_deeper, cnn3_128_extension, mlp_analysis, lightweight_benchmark,
+                                regularization_synergy)
+# network -> the study number it is compared with; a network its study reports no number for has none
+SOURCES = {
+    "model1": Source(1, _ch1, "m1_accuracy", TEST_ACCURACY, lambda m, s: m.config(s, m.study_cell("model1"), 42)),
+    "model2": Source(1, _ch1, "m2_accuracy", TEST_ACCURACY, lambda m, s: m.config(s, m.study_cell("model2"), 42)),
+    "cnn3_128": Source(2, _ch2, "cnn_peak", TEST_ACCURACY, lambda m, s: m.main_config(s)),
+    "light_bn": Source(2, _ch2, "light_accuracy", TEST_ACCURACY, lambda m, s: m.light_config(s, m.STUDY_LIGHT)),
+    "mlp_best": Source(3, _ch3, "best_test", TEST_ACCURACY, lambda m, s: m.config(s, width=s.best_width)),
+    **{key: Source(4, _ch4, f"t1_test_acc_{key}", TEST_ACCURACY, lambda m, s, key=key: m.study_config(s, key, 42))
+       for key in _ch4.MODELS},
+    "synergy_baseline": Source(5, _ch5, "baseline_loss", VALIDATION_LOSS,
+                               lambda m, s: m.study_config(s, m.Net(model="synergy_baseline"), 42)),
+    "flexible_final": Source(5, _ch5, "final_loss", VALIDATION_LOSS,
+                             lambda m, s: m.study_config(s, m.FINAL_NET, 42, s.final_epochs)),
+}
+NO_STUDY_NUMBER = {"light_plain": "none: the book's literal reading of chapter 2's text, which the study never trained"}
+
+
+# ----- this chapter's claims ---------------------------------------------------------------------
+
+Q_ORDER = "ordering of test accuracy, common protocol"
+Q_GAP = "difference in test accuracy, common protocol"
+Q_SIZE = "trade-off of test accuracy against parameters, common protocol"
+Q_COST = "trade-off of test accuracy against parameters and training seconds to the best epoch, common protocol"
+
+
+def _where(chapter: int, where: str) -> str:
+    return f"chapter {chapter}: {where}"
+
+
+def _study_order(a: str, b: str) -> StudyClaim:
+    """Chapter 4's Table 1 ordering of two adjacent models (its printed accuracies)."""
+    pa, pb = SOURCES[a].claim, SOURCES[b].claim
+    return StudyClaim(f"ch4_order_{a}_{b}", f"{LABELS[a]} above {LABELS[b]} (chapter 4's Table 1)",
+                      _where(4, "Table 1"), f"{pa.printed} > {pb.printed}", Q_ORDER)
+
+
+# Chapter 4's six models in the order of its Table 1, most accurate first
+TABLE1_ORDER = sorted(_ch4.MODELS, key=lambda key: -SOURCES[key].claim.value)
+# claim -> (the network claimed higher, the other)
+ORDERS = {
+    "ch1_order": ("model1", "model2"),
+    "ch2_order": ("cnn3_128", "light_bn"),
+    **{f"ch4_order_{a}_{b}": (a, b) for a, b in zip(TABLE1_ORDER, TABLE1_ORDER[1:])},
+    "ch5_order": ("flexible_final", "synergy_baseline"),
+}
+GAPS = {"ch1_gap": ("model1", "model2"), "ch2_gap": ("cnn3_128", "light_bn")}  # claim -> (a, b): mean(a) - mean(b)
+TRADEOFFS = {"ch2_tradeoff": "light_bn", "ch4_tradeoff": "resnet_mini"}  # claim -> the network claimed
+
+
+def _registry() -> Registry:
+    ch1, ch2, ch4, ch5 = _ch1.REGISTRY, _ch2.REGISTRY, _ch4.REGISTRY, _ch5.REGISTRY
+    order1, cost2 = ch1["m1_more_accurate"], ch2["light_cost"]
+    final, base = ch5["final_loss"], ch5["baseline_loss"]
+    claims = [
+        # which studies' rankings survive
+        StudyClaim("ch1_order", f"{LABELS['model1']} above {LABELS['model2']} (chapter 1)",
+                   _where(1, order1.where), order1.printed, Q_ORDER),
+        StudyClaim("ch2_order", f"{LABELS['cnn3_128']} above its {LABELS['light_bn']} variant (chapter 2)",
+                   _where(2, cost2.where), f"{SOURCES['cnn3_128'].claim.printed} > {SOURCES['light_bn'].claim.printed}",
+                   Q_ORDER),
+        *(_study_order(a, b) for a, b in zip(TABLE1_ORDER, TABLE1_ORDER[1:])),
+        StudyClaim("ch5_order", f"the final {LABELS['flexible_final']} above the {LABELS['synergy_baseline']} "
+                   "(chapter 5)", _where(5, final.where), f"validation loss {final.printed} < {base.printed}",
+                   Q_ORDER),
+        # the studies' gaps between two of their networks
+        replace(ch1["accuracy_gap"], id="ch1_gap", claim=f"{LABELS['model1']}'s lead over {LABELS['model2']} "
+                "(chapter 1)", where=_where(1, ch1["accuracy_gap"].where), quantity=Q_GAP),
+        replace(cost2, id="ch2_gap", claim=f"{LABELS['cnn3_128']}'s lead over its {LABELS['light_bn']} variant "
+                "(chapter 2)", where=_where(2, cost2.where), quantity=Q_GAP),
+        # the best networks for their size, among all fourteen
+        replace(ch2["tradeoff"], id="ch2_tradeoff", claim=f"the {LABELS['light_bn']} variant of chapter 2 is a "
+                "favourable trade-off of accuracy and size, among all the book's networks",
+                where=_where(2, ch2["tradeoff"].where), quantity=Q_SIZE),
+        replace(ch4["resnet_tradeoff"], id="ch4_tradeoff", claim=f"{LABELS['resnet_mini']} is the best trade-off of "
+                "accuracy, size and training time, among all the book's networks",
+                where=_where(4, ch4["resnet_tradeoff"].where), quantity=Q_COST),
+    ]
+    # each study's headline number against the network's number under the common protocol
+    claims += [replace(source.claim, id=f"headline_{name}", claim=f"{LABELS[name]}: chapter {source.chapter}'s "
+                       "number holds under the common protocol", where=_where(source.chapter, source.claim.where),
+                       quantity=f"{source.measure.name}, common protocol", not_tested="")
+               for name, source in SOURCES.items()]
+    return Registry(claims)
+
+
+REGISTRY = _registry()
+
+
+# ----- the runs ----------------------------------------------------------------------------------
+
+@dataclass
+class ChapterRuns:
+    runs: dict  # network -> [StoredRun | MissingRun] per seed, for the networks of these settings
+    seeds: list
+
+    @property
+    def models(self) -> list[str]:
+        return list(self.runs)
+
+
+def gather(settings) -> ChapterRuns:
+    """Every run of the chapter from the store (training missing ones first, if asked)."""
+    from ..store import ResultStore
+    from ..sweep import collect_runs
+
+    store = ResultStore(settings.store_dir)
+    found = {run.key: run for run in collect_runs(plan(settings), settings, store)}
+    return ChapterRuns(runs={name: [found[store.key(config(settings, name, seed))] for seed in settings.seeds]
+                             for name in settings.models}, seeds=list(settings.seeds))
+
+
+def overview(runs: ChapterRuns):
+    """One row per network, one column per seed: stored (with its epochs) or missing."""
+    import pandas as pd
+
+    rows = []
+    for name, group in runs.runs.items():
+        row = {"network": LABELS[name], "ch.": CHAPTER_OF[name]}
+        row.update({f"seed {run.config.seed}": describe(run) for run in group})
+        rows.append(row)
+    return book_table(pd.DataFrame(rows).set_index("network"),
+                      "ch.: the chapter the network comes from. stored (n epochs): in the store, trained for n "
+                      "epochs; missing: not trained yet, its numbers are left out everywhere below.")
+
+
+def complete(runs: ChapterRuns, name: str) -> bool:
+    """Every seed of the network is stored: its numbers are judged on all seeds, never on fewer."""
+    return name in runs.runs and len(stored_runs(runs.runs[name])) == len(runs.seeds)
+
+
+def time_to_best(run: StoredRun) -> float:
+    """Training seconds up to and including the selected epoch, from the stored history."""
+    return sum(row["train_seconds"] for row in run.history if row["epoch"] <= run.metrics["best_epoch"])
+
+
+def values(runs: ChapterRuns, name: str, read: Callable = TEST_ACCURACY.read) -> list[float]:
+    """``read`` of every stored run of the network (empty when none is stored or it is not in these settings)."""
+    return [float(read(r)) for r in stored_runs(runs.runs.get(name, []))]
+
+
+def accuracy_groups(runs: ChapterRuns, names: list[str] | None = None) -> dict | None:
+    """Network label -> test accuracy per seed, for ``names`` (default: every network of the settings);
+    None until each of them has every seed."""
+    names = runs.models if names is None else names
+    if not names or not all(complete(runs, n) for n in names):
+        return None
+    return {LABELS[n]: values(runs, n) for n in names}
+
+
+def capped(runs: ChapterRuns, names) -> str:
+    """Why these networks' runs cannot say where training ends: a best epoch at the epoch cap (still improving)."""
+    hit = [r for n in names for r in stored_runs(runs.runs.get(n, [])) if r.metrics["best_epoch"] >= r.config.epochs]
+    if not hit:
+        return ""
+    return (f"{counted(len(hit), 'run')} stopped by the {hit[0].config.epochs}-epoch cap with its best epoch last "
+            "(still improving): not the accuracy the network reaches under this protocol")
+
+
+@lru_cache(maxsize=None)
+def parameters(name: str) -> int:
+    """Trainable parameters of one of the chapter's networks."""
+    from ..models import build_model, count_parameters
+
+    model, args, _, _ = MODELS[name]
+    return count_parameters(build_model(model, **args))
+
+
+@lru_cache(maxsize=None)
+def flops(name: str) -> float:
+    """Forward FLOPs per image of one of the chapter's networks (``benchmark.forward_flops_per_image``)."""
+    from ..benchmark import architecture_flops
+
+    model, args, _, _ = MODELS[name]
+    return architecture_flops(model, args)
+
+
+def _pm(x, scale: float = 100.0, digits: int = 2, empty: str = "missing") -> str:
+    return mean_sd_text(list(x), digits=digits, scale=scale, empty=empty)
+
+
+# ----- what the chapter shows --------------------------------------------------------------------
+
+def networks_table(settings):
+    """The networks of these settings: where each comes from, how it is built, its size and arithmetic."""
+    import pandas as pd
+
+    rows = [{"network": LABELS[n], "ch.": CHAPTER_OF[n],
+             "built as": MODELS[n][0] + (f" ({', '.join(f'{k}={v}' for k, v in MODELS[n][1].items())})"
+                                         if MODELS[n][1] else ""),
+             "parameters": f"{parameters(n):,}", "MFLOPs": round(flops(n) / 1e6, 2)} for n in settings.models]
+    return book_table(pd.DataFrame(rows).set_index("network"),
+                      "ch.: the chapter the network comes from. built as: the registered model and its arguments. "
+                      "MFLOPs: floating-point operations of one forward pass per image, millions (PyTorch's FLOP "
+                      "counter: convolutions, linear layers and attention, 2 per multiply-add).")
+
+
+def tie_groups(accuracy: dict | None) -> dict[str, str] | None:
+    """Label -> letters of the groups it belongs to: group a is the most accurate network and every network
+    not separable from it (95% Welch); group b the most accurate network outside a and every less accurate
+    one not separable from it; and so on. None without at least two seeds per network (no spread)."""
+    if not accuracy or any(len(v) < 2 for v in accuracy.values()):
+        return None
+    order = sorted(accuracy, key=lambda g: -float(np.mean(accuracy[g])))
+    letters = {g: "" for g in order}
+    grouped: set[str] = set()
+    for letter_index in range(len(order)):
+        leader = next((g for g in order if g not in grouped), None)
+        if leader is None:
+            break
+        below = {g: accuracy[g] for g in order[order.index(leader):]}
+        members = top_group(below)[0]
+        letter = "abcdefghijklmnopqrstuvwxyz"[letter_index]
+        for g in members:
+            letters[g] += letter
+        grouped |= set(members)
+    return letters
+
+
+def ranking_table(runs: ChapterRuns):
+    """Test accuracy over the seeds, its rank and tie groups, with size, arithmetic and time to the best epoch."""
+    import pandas as pd
+
+    accuracy = accuracy_groups(runs)
+    groups = tie_groups(accuracy)
+    rows = []
+    for name in runs.models:
+        stored = stored_runs(runs.runs[name])
+        accuracies = values(runs, name)
+        rows.append({"network": LABELS[name], "ch.": CHAPTER_OF[name],
+                     "mean": float(np.mean(accuracies)) if accuracies else -1.0,
+                     "test acc (%)": _pm(accuracies), "group": groups[LABELS[name]] if groups else "-",
+                     "parameters": f"{parameters(name):,}", "MFLOPs": round(flops(name) / 1e6, 2),
+                     "to best (s)": _pm([time_to_best(r) for r in stored], scale=1.0, digits=0, empty="-"),
+                     "best epoch": ", ".join(str(r.metrics["best_epoch"]) for r in stored) or "-",
+                     "seeds": f"{len(stored)}/{len(runs.seeds)}"})
+    frame = pd.DataFrame(rows)
+    if accuracy is not None:
+        frame.insert(2, "rank", frame["mean"].rank(ascending=False, method="min").astype(int))
+        frame = frame.sort_values("mean", ascending=False)
+    else:
+        frame.insert(2, "rank", "-")
+    return book_table(frame.drop(columns="mean").set_index("network"), (
+        f"test acc: mean ± std over the seeds, checkpoint of lowest validation loss tested once; rank by its mean. "
+        f"group: networks sharing a letter are not separable ({LEVEL:.0%} Welch interval of the difference covers "
+        "zero) from that letter's best network: a for the most accurate one, b for the most accurate one outside "
+        "a and those below it, and so on; a network can carry several letters. Rank and groups wait for every seed "
+        "of every network (and need two seeds). MFLOPs: forward operations per image, millions. to best (s): "
+        "training seconds up to the selected epoch, mean ± std, as the stored runs took them on this book's "
+        "machine. best epoch: the selected epoch of each seed. seeds: stored of planned."))
+
+
+def close_calls(runs: ChapterRuns):
+    """Neighbours in the ranking that the seeds cannot separate, and whether five seeds would, if the
+    networks' seed spreads stayed as measured: the projected 95% Welch half-width with five seeds each
+    against the difference measured now. A note instead of a table while the seeds are not all stored, or
+    when every neighbour is separable."""
+    import pandas as pd
+    from IPython.display import Markdown
+    from scipy import stats
+
+    accuracy = accuracy_groups(runs)
+    if accuracy is None or any(len(v) < 2 for v in accuracy.values()):
+        return Markdown("*Close calls: they wait for every seed of every network (two at least); see the run "
+                        "overview at the top.*")
+    order = sorted(accuracy, key=lambda g: -float(np.mean(accuracy[g])))
+    rows = []
+    for a, b in zip(order, order[1:]):
+        diff, se, df = welch(accuracy[a], accuracy[b])
+        half = float(stats.t.ppf(0.5 + LEVEL / 2, df)) * se
+        if diff - half > 0:
+            continue
+        parts = [float(np.var(accuracy[g], ddof=1)) / 5 for g in (a, b)]
+        denominator = sum(p ** 2 / 4 for p in parts)
+        df5 = sum(parts) ** 2 / denominator if denominator > 0 else math.inf
+        half5 = (float(stats.t.ppf(0.5 + LEVEL / 2, df5)) if math.isfinite(df5) else 1.96) * math.sqrt(sum(parts))
+        rows.append({"pair": f"{a} above {b}", "difference": f"{100 * diff:+.2f}",
+                     f"±{LEVEL:.0%} now": f"{100 * half:.2f}", "±five seeds": f"{100 * half5:.2f}",
+                     "five seeds": "would separate them" if diff > half5 else "would not"})
+    if not rows:
+        return Markdown(f"*Every neighbour in the ranking is separable with {counted(len(runs.seeds), 'seed')} "
+                        "per network: no close call.*")
+    frame = pd.DataFrame(rows)
+    return book_table(frame.set_index("pair"), (
+        f"Neighbours in the ranking whose {LEVEL:.0%} Welch interval covers zero. difference: mean test accuracy "
+        f"of the first minus the second, points; ±{LEVEL:.0%} now: the interval's half-width with the seeds "
+        "stored; ±five seeds: the half-width five seeds per network would give if each network's seed spread "
+        "stayed as measured (a projection, not a measurement)."))
+
+
+def throughput_table(settings):
+    """Training images/s at the protocol's batch size and inference images/s at batch 1000, one network at a
+    time with ``settings.timing_threads`` threads, measured now on this machine."""
+    import pandas as pd
+
+    from ..benchmark import BUSY_SHARE, measure_throughput, other_work_share
+    from ..data import TRAIN_MEAN, TRAIN_STD
+
+    busy = other_work_share()  # a busy machine lowers every rate below; say so beside the table
+    print(f"other work on the machine just before measuring: {100 * busy:.0f}% of all cores"
+          + (" - these rates are lower than on an idle machine" if busy > BUSY_SHARE else ""))
+    rows = []
+    for name in settings.models:
+        model, args, _, _ = MODELS[name]
+        m = measure_throughput(model, args, threads=settings.timing_threads, train_batch=settings.batch_size,
+                               eval_batch=1000, normalize=(TRAIN_MEAN, TRAIN_STD), warmup=1,
+                               steps=settings.timing_steps, eval_steps=settings.timing_steps,
+                               min_time=settings.timing_seconds)
+        rows.append({"network": LABELS[name], "train img/s": round(m["train_images_per_s"]),
+                     "infer img/s": round(m["inference_images_per_s"]),
+                     "µs / image": round(1e6 / m["inference_images_per_s"], 1)})
+    return book_table(pd.DataFrame(rows).set_index("network"), (
+        f"One network at a time, {counted(settings.timing_threads, 'thread')}, measured when this page was "
+        f"executed. train img/s: training images per second at batch {settings.batch_size} (Adam step included); "
+        "infer img/s: forward passes in eval mode at batch 1000; µs / image: inference time per image."))
+
+
+COST_AXES = {  # cost axis of the Pareto panels -> what it is
+    "parameters": "parameters",
+    "MFLOPs": "forward MFLOPs per image",
+    "seconds": "training seconds to the best epoch",
+}
+
+
+def _costs(runs: ChapterRuns, name: str) -> dict:
+    """Each cost axis of a network: (mean, std over seeds); parameters and FLOPs have no spread."""
+    times = [time_to_best(r) for r in stored_runs(runs.runs[name])]
+    return {"parameters": (float(parameters(name)), 0.0), "MFLOPs": (flops(name) / 1e6, 0.0),
+            "seconds": (float(np.mean(times)), float(np.std(times, ddof=1)) if len(times) > 1 else 0.0)
+            if times else None}
+
+
+def fronts(runs: ChapterRuns) -> dict[str, list[str]] | None:
+    """Cost axis -> the undominated networks in test accuracy against that cost alone (``verdicts.undominated``);
+    None until every network has every seed, at least two."""
+    accuracy = accuracy_groups(runs)
+    if accuracy is None or any(len(v) < 2 for v in accuracy.values()):
+        return None
+    costs = {name: _costs(runs, name) for name in runs.models}
+    return {axis: undominated(accuracy, {LABELS[n]: costs[n][axis][0] for n in runs.models}) for axis in COST_AXES}
+
+
+def pareto_figure(runs: ChapterRuns):
+    """Test accuracy against parameters, FLOPs and time to the best epoch, one panel each, the undominated
+    networks of each panel marked and joined; None while no run is stored."""
+    from .. import plots
+
+    shown = [n for n in runs.models if values(runs, n)]
+    if not shown:
+        return None
+    front = fronts(runs)
+    panels = []
+    for axis, what in COST_AXES.items():
+        points = {}
+        for name in shown:
+            accuracies, cost = values(runs, name), _costs(runs, name)[axis]
+            points[LABELS[name]] = (cost[0], cost[1], 100 * float(np.mean(accuracies)),
+                                    100 * float(np.std(accuracies, ddof=1)) if len(accuracies) > 1 else 0.0)
+        panels.append({"xlabel": f"{what} (log scale)", "ylabel": "test accuracy (%)", "logx": True,
+                       "points": points, "front": front[axis] if front else None})
+    title = ("Accuracy against cost (bars: std over seeds; ringed: undominated)" if front else
+             "Accuracy against cost (bars: std over seeds; no front before every seed is stored)")
+    return plots.pareto_panels(panels, groups={LABELS[n]: f"chapter {CHAPTER_OF[n]}" for n in shown}, title=title)
+
+
+EXPLORER_AXES = {  # axis -> logarithmic
+    "parameters": True, "forward MFLOPs per image": True, "test accuracy (%)": False,
+    "training seconds to the best epoch": True, "selected epoch": False, "validation loss (selected)": False,
+}
+
+
+def explorer_points(runs: ChapterRuns) -> dict[str, dict]:
+    """Network label -> {explorer axis: (mean, std over seeds) or None while no run is stored}."""
+    points = {}
+    for name in runs.models:
+        stored = stored_runs(runs.runs[name])
+
+        def spread(xs):
+            return (float(np.mean(xs)), float(np.std(xs, ddof=1)) if len(xs) > 1 else 0.0) if xs else None
+
+        points[LABELS[name]] = {
+            "parameters": (float(parameters(name)), 0.0), "forward MFLOPs per image": (flops(name) / 1e6, 0.0),
+            "test accuracy (%)": spread([100 * r.metrics["accuracy"] for r in stored]),
+            "training seconds to the best epoch": spread([time_to_best(r) for r in stored]),
+            "selected epoch": spread([float(r.metrics["best_epoch"]) for r in stored]),
+            "validation loss (selected)": spread([VALIDATION_LOSS.read(r) for r in stored]),
+        }
+    return points
+
+
+def explorer(runs: ChapterRuns):
+    """Pick the x axis, the y axis and the networks: every network's mean over its stored seeds, with the
+    seed spread as error bars."""
+    from ..explore import scatter_explorer
+
+    return scatter_explorer(explorer_points(runs), log_axes=[a for a, log in EXPLORER_AXES.items() if log],
+                            x="parameters", y="test accuracy (%)")
+
+
+def study_table(runs: ChapterRuns):
+    """Every network's study number beside its number under the common protocol, and the difference."""
+    import pandas as pd
+
+    rows = []
+    for name in runs.models:
+        source = SOURCES.get(name)
+        measure = source.measure if source else TEST_ACCURACY
+        ours, difference = values(runs, name, measure.read), study_difference(runs, name)
+        row = {"network": LABELS[name], "ch.": CHAPTER_OF[name],
+               "quantity": "test acc (%)" if measure.percent else "val loss"}
+        if source is None:
+            row.update({"study": "-", "here": _here(measure, ours), "difference": "-",
+                        "the study's number": NO_STUDY_NUMBER[name]})
+        else:
+            claim = source.claim
+            row.update({"study": _study_text(claim, measure), "here": _here(measure, ours),
+                        "difference": "-" if difference is None else measure.difference(difference),
+                        "the study's number": f"{claim.quantity} ({claim.where}); {source.recipe()}"})
+        rows.append(row)
+    loss = SOURCES["synergy_baseline"].claim
+    return book_table(pd.DataFrame(rows).set_index("network"), (
+        "study: the chapter's study number, read from that chapter's registry (accuracy in percent; chapter 5 "
+        f"prints its validation losses as percentages, {loss.printed} for {_study_text(loss, VALIDATION_LOSS)}, "
+        "shown here as losses). here: the same "
+        "quantity under the common protocol, mean ± std over the stored seeds (n), from the checkpoint of lowest "
+        "validation loss. difference: here minus study. the study's number: what the study measured, where, and "
+        "the recipe its chapter rebuilt it with."))
+
+
+def study_difference(runs: ChapterRuns, name: str) -> float | None:
+    """The network's mean over its stored seeds minus its study's number, in the study's quantity; None while
+    nothing is stored or its study reports no number."""
+    source = SOURCES.get(name)
+    ours = values(runs, name, source.measure.read) if source else []
+    return float(np.mean(ours)) - source.claim.value if ours else None
+
+
+def _study_text(claim: StudyClaim, measure: Measure) -> str:
+    """The study's value in this table's unit, to the precision it was printed with."""
+    if measure.percent:
+        digits = max(round(-math.log10(2 * claim.rounding * 100)), 0)
+        return f"{100 * claim.value:.{digits}f}"
+    return f"{claim.value:.{max(round(-math.log10(2 * claim.rounding)), 0)}f}"
+
+
+def _here(measure: Measure, ours: list[float]) -> str:
+    if not ours:
+        return "missing"
+    scale, digits = (100.0, 2) if measure.percent else (1.0, 3)
+    return f"{_pm(ours, scale=scale, digits=digits)} (n={len(ours)})"
+
+
+# ----- the claims judged -------------------------------------------------------------------------
+
+def _blocked(runs: ChapterRuns, claim: StudyClaim, names) -> Verdict | None:
+    """The row of a claim whose networks cannot be judged yet (missing) or at all (capped); None if they can."""
+    absent = [LABELS[n] for n in names if n not in runs.runs]
+    if absent:
+        return missing(claim, f"not among this notebook's networks: {', '.join(absent)}")
+    waiting = [LABELS[n] for n in names if not complete(runs, n)]
+    if waiting:
+        return missing(claim, f"waiting for every seed of {', '.join(waiting)}")
+    stopped = capped(runs, names)
+    return not_comparable(claim, "-", stopped) if stopped else None
+
+
+def _note(runs: ChapterRuns, names) -> str:
+    """The seeds the row rests on and the recipes the studies measured these networks with (one per recipe)."""
+    recipes: dict[tuple, list[str]] = {}
+    for n in names:
+        if n in SOURCES:
+            recipes.setdefault((SOURCES[n].chapter, SOURCES[n].recipe()), []).append(LABELS[n])
+    return (f"common protocol, {counted(len(runs.seeds), 'seed')} per network; the study's recipe: "
+            + "; ".join(f"{' and '.join(labels)} (chapter {chapter}): {text}"
+                        for (chapter, text), labels in recipes.items()))
+
+
+def claims(runs: ChapterRuns) -> list[Verdict]:
+    """One judged row per claim of ``REGISTRY``, each by the book's rule for its kind of claim."""
+    rows = []
+    for claim_id, (a, b) in ORDERS.items():
+        claim = REGISTRY[claim_id]
+        rows.append(_blocked(runs, claim, (a, b)) or judge_direction(
+            claim, values(runs, a), values(runs, b), measured=Q_ORDER, names=(LABELS[a], LABELS[b]), scale=100.0,
+            digits=2, note=_note(runs, (a, b))))
+    for claim_id, (a, b) in GAPS.items():
+        claim = REGISTRY[claim_id]
+        rows.append(_blocked(runs, claim, (a, b)) or judge_difference(
+            claim, values(runs, a), values(runs, b), measured=Q_GAP, note=f"{LABELS[a]} minus {LABELS[b]}; "
+            + _note(runs, (a, b))))
+    rows += _tradeoff_rows(runs)
+    for name, source in SOURCES.items():
+        claim = REGISTRY[f"headline_{name}"]
+        blocked = _blocked(runs, claim, (name,))
+        if blocked is not None and blocked.verdict == MISSING:
+            rows.append(blocked)
+            continue
+        rows.append(judge_value(claim, values(runs, name, source.measure.read), measured=claim.quantity,
+                                capped=capped(runs, (name,)), note=(
+                                    f"the study's number: {source.claim.quantity}; its recipe: {source.recipe()}; "
+                                    f"here: {recipe(runs.runs[name][0].config)}")))
+    return rows
+
+
+def _tradeoff_rows(runs: ChapterRuns) -> list[Verdict]:
+    rows = []
+    for claim_id, claimed in TRADEOFFS.items():
+        claim = REGISTRY[claim_id]
+        blocked = _blocked(runs, claim, tuple(MODELS))
+        if blocked is not None:
+            rows.append(blocked)
+            continue
+        accuracy = accuracy_groups(runs, list(MODELS))
+        if claim.quantity == Q_SIZE:
+            cost, cost_name = {LABELS[n]: parameters(n) for n in MODELS}, "parameters"
+        else:
+            cost = {LABELS[n]: (parameters(n), _costs(runs, n)["seconds"][0]) for n in MODELS}
+            cost_name = "parameters and training seconds to the best epoch"
+        rows.append(judge_tradeoff(claim, accuracy, cost, LABELS[claimed], measured=claim.quantity,
+                                   cost_name=cost_name, note=(
+                                       f"all {len(MODELS)} networks, common protocol, "
+                                       f"{counted(len(runs.seeds), 'seed')} each; seconds as the stored runs took "
+                                       "them on this book's machine")))
+    return rows
+
+
+# ----- the chapter's answer ----------------------------------------------------------------------
+
+def _verdicts(rows: dict, ids) -> str:
+    """'*claim*: **verdict**' for each row, in the order given: the prose says exactly what the rows say."""
+    return "; ".join(f"*{rows[i].claim}*: **{rows[i].verdict}**" for i in ids)
+
+
+def _tally(rows: dict, ids) -> str:
+    counts = {}
+    for i in ids:
+        counts[rows[i].verdict] = counts.get(rows[i].verdict, 0) + 1
+    return ", ".join(f"{n} {verdict}" for verdict, n in counts.items())
+
+
+def conclusion(runs: ChapterRuns) -> str:
+    """The chapter's answer, written from the claim rows (it says no more than their verdicts) and the store."""
+    rows = {row.id: row for row in claims(runs)}
+    judged = [i for i, row in rows.items() if row.verdict != MISSING]
+    lines = []
+    if not judged:
+        return (f"- **Nothing to conclude yet.** Not one of the {len(rows)} rows can be judged: each is *missing "
+                "run* (see the run overview at the top), and the chapter draws no conclusion before its runs are "
+                "trained.")
+    accuracy = accuracy_groups(runs)
+    if accuracy is not None and all(len(v) > 1 for v in accuracy.values()):
+        top, leader = top_group(accuracy)
+        tied = ", ".join(t for t in top if t != leader) or "none"
+        lines.append(f"- **Most accurate under one protocol** ({counted(len(runs.seeds), 'seed')} per network): "
+                     f"{leader}; not separable from it ({LEVEL:.0%} Welch): {tied}.")
+    else:
+        lines.append("- **Ranking.** Not every network has all its seeds stored yet (two at least); the ranking "
+                     "waits for them.")
+    orders = list(ORDERS)
+    lines.append(f"- **Which studies' rankings survive** ({_tally(rows, orders)}): " + _verdicts(rows, orders) + ".")
+    lines.append(f"- **The studies' gaps** ({_tally(rows, GAPS)}): " + _verdicts(rows, GAPS) + ".")
+    fronts_found = [f"{rows[i].ours[:1].upper() + rows[i].ours[1:]}." for i in TRADEOFFS if rows[i].ours != "-"]
+    lines.append("- **Best for its size.** " + " ".join([*fronts_found, _verdicts(rows, TRADEOFFS)]) + ".")
+    headlines = [f"headline_{n}" for n in SOURCES]
+    differences = [f"{LABELS[n]} {SOURCES[n].measure.difference(study_difference(runs, n))}" for n in SOURCES
+                   if rows[f"headline_{n}"].verdict in (REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE)]
+    agree = [LABELS[n] for n in SOURCES if rows[f"headline_{n}"].verdict == REPRODUCED]
+    differ = [LABELS[n] for n in SOURCES if rows[f"headline_{n}"].verdict == NOT_REPRODUCED]
+    line = f"- **How much of each headline number was its protocol** ({_tally(rows, headlines)})."
+    if differences:
+        line += " Common protocol minus study: " + ", ".join(differences) + "."
+    if agree:
+        line += f" Within the band of a new run (*reproduced*): {', '.join(agree)}."
+    if differ:
+        line += (f" Outside it (*not reproduced*): under the common protocol these networks reach another number "
+                 f"than their study reports: {', '.join(differ)}.")
+    lines.append(line)
+    return "\n".join(lines)

@@ -1,0 +1,379 @@
+"""Chapter 6: the common protocol, its rankings, fronts and study table, and its claims on constructed runs."""
+import re
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from fmnist_utils.chapter import complete_rows
+from fmnist_utils.experiments import CHAPTERS
+from fmnist_utils.experiments import common_protocol as chapter
+from fmnist_utils.params import ParameterError
+from fmnist_utils.store import MissingRun, StoredRun
+from fmnist_utils.verdicts import INCONCLUSIVE, MISSING, NOT_COMPARABLE, NOT_REPRODUCED, REPRODUCED
+
+MODELS = list(chapter.MODELS)
+SEEDS = (42, 43, 44)
+# parameters and forward FLOPs of the fourteen networks as the book builds them; test_sizes_are_the_built_networks
+# checks them against the real networks (slow: it builds all fourteen), the other tests use them to stay fast
+SIZES = {"model1": (1_199_882, 23.984896e6), "model2": (304_682, 58.289664e6), "cnn3_128": (2_067_850, 95.34208e6),
+         "light_plain": (174_858, 12.177152e6), "light_bn": (176_406, 10.804872e6),
+         "mlp_best": (20_909_706, 41.802624e6), "lenet5": (61_706, 0.83304e6), "resnet_mini": (11_402, 2.515392e6),
+         "densenet_tiny": (11_666, 7.727744e6), "mobilenet_lite": (14_218, 3.031936e6),
+         "vit_tiny": (105_546, 11.852032e6), "custom_cnn": (6_330, 1.016704e6),
+         "synergy_baseline": (361_258, 18.554368e6), "flexible_final": (588_106, 95.638016e6)}
+
+
+@pytest.fixture(autouse=True)
+def known_sizes(monkeypatch):
+    monkeypatch.setattr(chapter, "parameters", lambda name: SIZES[name][0])
+    monkeypatch.setattr(chapter, "flops", lambda name: SIZES[name][1])
+
+
+def paper():
+    return chapter.settings_from({"profile": "paper"})
+
+
+# ----- the protocol --------------------------------------------------------------------------------
+
+def test_every_network_trains_under_the_one_recipe():
+    settings = paper()
+    for name in MODELS:
+        c = chapter.config(settings, name, 43)
+        assert (c.optimizer, c.lr, c.weight_decay, c.scheduler, c.batch_size) == ("adam", 1e-3, 0.0, None, 128)
+        assert (c.val_fraction, c.split_seed, c.augment, c.normalize) == (0.1, 42, {}, (0.2860, 0.3530))
+        assert (c.epochs, c.patience, c.monitor, c.select_best, c.seed) == (100, 5, "val_loss", True, 43)
+        assert (c.model, c.model_args) == chapter.MODELS[name][:2]
+    assert chapter.protocol_text(settings) == (
+        "Adam 0.001, batch 128, standardised pixels, 54,000 / 6,000 split, up to 100 epochs, patience 5 on the "
+        "validation loss; checkpoint of lowest validation loss")
+
+
+def test_the_precision_parameter_reaches_every_run():
+    settings = SimpleNamespace(**{**vars(paper()), "precision": "bfloat16"})
+    assert {c.precision for c, _ in chapter.plan(settings)} == {"bfloat16"}
+    assert "bfloat16 forward passes" in chapter.protocol_text(settings)
+    assert {c.precision for c, _ in chapter.plan(paper())} == {"float32"}
+
+
+def test_plan_is_seed_major_and_every_run_is_distinct():
+    from fmnist_utils.config import canonical_json
+
+    configs = [c for c, _ in chapter.plan(paper())]
+    assert len(configs) == 14 * 3 and not any(needs for _, needs in chapter.plan(paper()))
+    assert [c.seed for c in configs[:14]] == [42] * 14 and configs[14].seed == 43
+    assert len({canonical_json(c.identity()) for c in configs}) == len(configs)
+    subset = chapter.settings_from({"profile": "smoke", "models": ["lenet5", "custom_cnn"]})
+    assert [(c.model, c.epochs, c.train_subset) for c, _ in chapter.plan(subset)] == [("lenet5", 1, 256),
+                                                                                   ("custom_cnn", 1, 256)]
+
+
+def test_bad_parameters_fail_with_the_parameter_named():
+    with pytest.raises(ParameterError, match="models=.*'resnet'.*drawn from model1"):
+        chapter.settings_from({"profile": "paper", "models": ["resnet"]})
+    with pytest.raises(ParameterError, match="lr=0"):
+        chapter.settings_from({"profile": "paper", "lr": 0})
+    with pytest.raises(ParameterError, match="timing_seconds=-1"):
+        chapter.settings_from({"profile": "smoke", "timing_seconds": -1})
+
+
+def test_the_networks_are_those_their_chapters_build():
+    ch2, ch3, ch4, ch5 = (CHAPTERS[n] for n in ("cnn3_128_extension", "mlp_analysis", "lightweight_benchmark",
+                                                "regularization_synergy"))
+    assert chapter.MODELS["light_bn"][:2] == ("cnn3_128_ds", ch2.LIGHT_VARIANTS[ch2.STUDY_LIGHT])
+    assert chapter.MODELS["light_plain"][:2] == ("cnn3_128_ds", ch2.LIGHT_VARIANTS["plain"])
+    best = ch3.settings_from({"profile": "paper"}).best_width
+    assert chapter.MODELS["mlp_best"][:2] == ("mlp", {"hidden_layers": 2, "width": best})
+    assert all(chapter.MODELS[k][:2] == ch4.MODELS[k] for k in ch4.MODELS)
+    assert chapter.MODELS["flexible_final"][:2] == ("flexible_cnn", ch5.FINAL_NET.args)
+
+
+@pytest.mark.slow
+def test_sizes_are_the_built_networks(monkeypatch):
+    monkeypatch.undo()  # the real parameters and flops: each builds its network
+    assert {n: (chapter.parameters(n), chapter.flops(n)) for n in MODELS} == pytest.approx(SIZES)
+
+
+# ----- the study numbers, read from the chapters ----------------------------------------------------
+
+def test_every_study_number_is_read_from_its_chapters_registry():
+    for name, source in chapter.SOURCES.items():
+        mine, theirs = chapter.REGISTRY[f"headline_{name}"], source.claim
+        assert (mine.printed, mine.value, mine.material_difference) == (theirs.printed, theirs.value,
+                                                                        theirs.material_difference)
+        assert theirs is source.module.REGISTRY[source.claim_id]
+        assert mine.where.startswith(f"chapter {source.chapter}: ")
+    assert set(chapter.SOURCES) | set(chapter.NO_STUDY_NUMBER) == set(MODELS)
+    ch4 = CHAPTERS["lightweight_benchmark"].REGISTRY
+    assert chapter.TABLE1_ORDER == ["mobilenet_lite", "resnet_mini", "custom_cnn", "densenet_tiny", "lenet5",
+                                    "vit_tiny"]
+    assert chapter.REGISTRY["ch4_order_mobilenet_lite_resnet_mini"].printed == (
+        f"{ch4['t1_test_acc_mobilenet_lite'].printed} > {ch4['t1_test_acc_resnet_mini'].printed}")
+    assert chapter.REGISTRY["ch1_gap"].value == CHAPTERS["baseline_vs_deeper"].REGISTRY["accuracy_gap"].value
+    # nothing of a study typed in the module: its numbers come through SOURCES and the registries
+    source = open(chapter.__file__).read()
+    assert not re.search(r"\b(0\.9272|92\.72|91\.55|99\.67|98\.98|89\.3|67\.6|27\.0)\b", source)
+
+
+def test_each_recipe_is_read_off_its_chapters_configuration():
+    recipes = {name: source.recipe() for name, source in chapter.SOURCES.items()}
+    assert "batch 8" in recipes["resnet_mini"] and "patience 5 on the test loss" in recipes["resnet_mini"]
+    assert recipes["model2"].startswith("AdamW 0.001, weight decay 1e-05, plateau schedule")
+    assert "augmented" in recipes["model2"]
+    assert recipes["cnn3_128"].endswith("tested after epochs 2, 6, 14, 30, 62")
+    assert "Adam 2.05e-05, batch 512" in recipes["mlp_best"] and "48,000 / 12,000 split" in recipes["mlp_best"]
+    assert "3 x 100 steps" in recipes["synergy_baseline"] and "5 x 100 steps" in recipes["flexible_final"]
+
+
+# ----- constructed runs ------------------------------------------------------------------------------
+
+def run(settings, name, seed, accuracy, val_loss=0.3, best_epoch=10, epochs_run=15, seconds=2.0):
+    """A stored common-protocol run: ``accuracy`` on test, ``val_loss`` at its selected epoch."""
+    rows = [{"epoch": e, "train_loss": 0.3, "train_acc": accuracy, "val_acc": accuracy, "train_seconds": seconds,
+             "val_loss": val_loss + 0.01 * abs(e - best_epoch), "eval_seconds": 0.1} for e in range(1, epochs_run + 1)]
+    return StoredRun(key=f"{name}-{seed}", path=None, config=chapter.config(settings, name, seed),
+                     result={"metrics": {"accuracy": accuracy, "best_epoch": best_epoch, "epochs_run": epochs_run},
+                             "history": rows, "parameters": SIZES[name][0], "provenance": {"threads": 1}})
+
+
+def study_center(name: str) -> float:
+    """Each network's accuracy as its study printed it (chapter 5's networks, which report losses: 90% and 92%)."""
+    source = chapter.SOURCES.get(name)
+    if source is not None and source.measure.percent:
+        return source.claim.value
+    return {"light_plain": 0.95, "synergy_baseline": 0.90, "flexible_final": 0.92}[name]
+
+
+def study_loss(name: str) -> float:
+    source = chapter.SOURCES.get(name)
+    return 0.3 if source is None or source.measure.percent else source.claim.value
+
+
+def make_runs(accuracy: dict | None = None, seeds=SEEDS, spread=0.001, seconds=None, **run_options):
+    """Every network with ``seeds``, accuracies ``spread`` apart around ``accuracy`` (default: its study's)."""
+    settings = paper()
+    offsets = np.linspace(-spread, spread, len(seeds)) if len(seeds) > 1 else [0.0]
+    accuracy = {name: study_center(name) for name in MODELS} | (accuracy or {})
+    return chapter.ChapterRuns(runs={name: [
+        run(settings, name, s, accuracy[name] + d, study_loss(name) + d, seconds=(seconds or {}).get(name, 2.0),
+            **run_options) for s, d in zip(seeds, offsets)] for name in MODELS}, seeds=list(seeds))
+
+
+def empty_runs():
+    settings = paper()
+    return chapter.ChapterRuns(runs={n: [MissingRun("k", chapter.config(settings, n, s)) for s in SEEDS]
+                                     for n in MODELS}, seeds=list(SEEDS))
+
+
+def judged(runs) -> dict:
+    return {row.id: row for row in complete_rows(chapter.REGISTRY, chapter.claims(runs))}
+
+
+def test_time_to_best_sums_the_epochs_up_to_the_selected_one():
+    stored = run(paper(), "lenet5", 42, 0.9, best_epoch=4, epochs_run=9, seconds=3.0)
+    assert chapter.time_to_best(stored) == 12.0
+    assert chapter.selected_row(stored)["val_loss"] == 0.3
+
+
+# ----- ranking and tie groups --------------------------------------------------------------------------
+
+def test_tie_groups_give_each_group_its_best_network_and_share_letters_across_groups():
+    assert chapter.tie_groups({"A": [0.919, 0.920, 0.921], "B": [0.918, 0.919, 0.920],
+                               "C": [0.899, 0.900, 0.901], "D": [0.898, 0.899, 0.900]}) == \
+        {"A": "a", "B": "a", "C": "b", "D": "b"}
+    # C is too noisy to be told from A or from B, while A and B are separable: C belongs to both groups
+    assert chapter.tie_groups({"A": [0.919, 0.920, 0.921], "B": [0.914, 0.915, 0.916],
+                               "C": [0.902, 0.912, 0.922]}) == {"A": "a", "B": "b", "C": "ab"}
+    assert chapter.tie_groups({"A": [0.92], "B": [0.91]}) is None  # one seed: no spread, no groups
+    assert chapter.tie_groups(None) is None
+
+
+def test_ranking_table_ranks_groups_and_costs_every_network():
+    table = chapter.ranking_table(make_runs(seconds={"lenet5": 3.0}))
+    assert list(table.index[:3]) == ["CNN-3-128", "lightweight (separable + BN)", "lightweight (standard first conv)"]
+    assert table.loc["CNN-3-128", "rank"] == 1 and table.loc["ViT-Tiny", "rank"] == 14
+    assert table.loc["CNN-3-128", "test acc (%)"] == "99.67 ± 0.10" and table.loc["CNN-3-128", "group"] == "a"
+    # Custom CNN (90.04) and the study-5 baseline (90.00) cannot be told apart with 0.1-point seeds
+    assert table.loc["Custom CNN", "group"] == table.loc["study 5 baseline", "group"]
+    assert table.loc["LeNet-5", "to best (s)"] == "30 ± 0" and table.loc["LeNet-5", "best epoch"] == "10, 10, 10"
+    assert table.loc["Custom CNN", "parameters"] == "6,330" and table.loc["Custom CNN", "seeds"] == "3/3"
+    assert "several letters" in table.note
+
+
+def test_ranking_waits_for_every_seed_and_shows_missing_runs():
+    runs = make_runs()
+    runs.runs["vit_tiny"][1] = MissingRun("k", runs.runs["vit_tiny"][1].config)
+    table = chapter.ranking_table(runs)
+    assert set(table["rank"]) == {"-"} and set(table["group"]) == {"-"}
+    assert table.loc["ViT-Tiny", "seeds"] == "2/3" and table.loc["ViT-Tiny", "test acc (%)"] == "88.09 ± 0.14"
+    empty = chapter.ranking_table(empty_runs())
+    assert set(empty["test acc (%)"]) == {"missing"} and set(empty["to best (s)"]) == {"-"}
+    assert "the ranking waits for them" in chapter.conclusion(runs)
+
+
+def test_close_calls_name_the_neighbours_five_seeds_could_separate():
+    from IPython.display import Markdown
+
+    assert isinstance(chapter.close_calls(empty_runs()), Markdown)
+    # Custom CNN 90.04 against the study-5 baseline 90.00: 0.04 points apart, 0.1-point seeds
+    calls = chapter.close_calls(make_runs())
+    assert "Custom CNN above study 5 baseline" in calls.index
+    assert calls.loc["Custom CNN above study 5 baseline", "five seeds"] == "would not"
+    closer = chapter.close_calls(make_runs({"synergy_baseline": 0.8983}))  # 0.21 points: inside ±0.23, not ±0.15
+    assert closer.loc["Custom CNN above study 5 baseline", "five seeds"] == "would separate them"
+    separable = make_runs({"custom_cnn": 0.905, "mobilenet_lite": 0.9185, "model2": 0.914, "flexible_final": 0.924,
+                           "lenet5": 0.890})
+    assert isinstance(chapter.close_calls(separable), Markdown)
+
+
+# ----- fronts and the Pareto figure ----------------------------------------------------------------
+
+def test_fronts_hold_the_undominated_networks_of_each_cost():
+    fronts = chapter.fronts(make_runs(seconds={"custom_cnn": 1.0}))
+    assert fronts["parameters"] == ["CNN-3-128", "lightweight (standard first conv)", "lightweight (separable + BN)",
+                                    "ResNet-Mini", "MobileNet-Lite", "Custom CNN"]
+    assert "LeNet-5" in fronts["MFLOPs"] and "LeNet-5" not in fronts["parameters"]  # the fewest FLOPs, not params
+    # every network takes 20 s to its best epoch except Custom CNN (10 s): it and the most accurate are the front
+    assert fronts["seconds"] == ["CNN-3-128", "Custom CNN"]
+    assert chapter.fronts(make_runs(seeds=(42,))) is None  # no spread: no network can be called beaten
+
+
+def test_pareto_figure_marks_the_front_on_log_axes_and_waits_while_nothing_is_stored():
+    import matplotlib.pyplot as plt
+
+    assert chapter.pareto_figure(empty_runs()) is None
+    fig = chapter.pareto_figure(make_runs())
+    axes = fig.axes
+    assert len(axes) == 3 and all(ax.get_xscale() == "log" for ax in axes)
+    assert [ax.get_xlabel() for ax in axes] == ["parameters (log scale)", "forward MFLOPs per image (log scale)",
+                                                "training seconds to the best epoch (log scale)"]
+    named = {t.get_text() for t in axes[0].texts}
+    assert named == {"CNN-3-128", "lightweight (standard first conv)", "lightweight (separable + BN)", "ResNet-Mini",
+                     "MobileNet-Lite", "Custom CNN"}  # the front of the size panel, and only it
+    partial = make_runs()
+    partial.runs["lenet5"] = [MissingRun("k", r.config) for r in partial.runs["lenet5"]]
+    fig = chapter.pareto_figure(partial)
+    assert len({t.get_text() for t in fig.axes[0].texts}) == 13  # no front yet: every stored network named
+    assert "no front" in fig._suptitle.get_text()
+    plt.close("all")
+
+
+def test_explorer_points_carry_spreads_and_none_for_networks_without_runs():
+    runs = make_runs()
+    runs.runs["lenet5"] = [MissingRun("k", r.config) for r in runs.runs["lenet5"]]
+    points = chapter.explorer_points(runs)
+    assert points["LeNet-5"]["test accuracy (%)"] is None and points["LeNet-5"]["parameters"] == (61_706, 0.0)
+    mean, sd = points["ResNet-Mini"]["test accuracy (%)"]
+    assert mean == pytest.approx(91.10) and sd == pytest.approx(0.1)
+    assert set(next(iter(points.values()))) == set(chapter.EXPLORER_AXES)
+    explorer = chapter.explorer(runs)
+    assert "no value yet for LeNet-5" in explorer.children[2].value
+
+
+# ----- the study table ---------------------------------------------------------------------------
+
+def test_study_table_sets_each_study_number_beside_ours_and_names_what_it_is():
+    table = chapter.study_table(make_runs({"model1": 0.90}))
+    assert table.loc["Model-1", ["study", "here", "difference"]].tolist() == ["92.72", "90.00 ± 0.10 (n=3)",
+                                                                               "-2.72 points"]
+    assert table.loc["ResNet-Mini", "difference"] == "+0.00 points"
+    assert table.loc["MLP 2 x 4192", "study"] == "89.3"  # to the precision the study printed
+    assert table.loc["study 5 baseline", ["quantity", "study", "here"]].tolist() == ["val loss", "0.676",
+                                                                                     "0.676 ± 0.001 (n=3)"]
+    assert table.loc["lightweight (standard first conv)", "study"] == "-"
+    what = table.loc["ResNet-Mini", "the study's number"]
+    assert what.startswith("test accuracy at the epoch of best test accuracy") and "batch 8" in what
+    assert table.loc["CNN-3-128", "the study's number"].startswith("test accuracy, best of the evaluated stages")
+
+
+def test_study_table_shows_missing_runs_as_missing():
+    table = chapter.study_table(empty_runs())
+    assert set(table["here"]) == {"missing"} and set(table["difference"]) == {"-"}
+    assert table.loc["Model-1", "study"] == "92.72"
+
+
+# ----- the claims --------------------------------------------------------------------------------
+
+def test_every_claim_gets_one_row_and_runs_like_the_studies_reproduce_them():
+    rows = judged(make_runs())
+    assert list(rows) == [c.id for c in chapter.REGISTRY]
+    assert {row.verdict for row in rows.values()} == {REPRODUCED}
+    assert rows["ch2_tradeoff"].ours.startswith("undominated in accuracy and parameters: CNN-3-128")
+    assert "Model-1 (chapter 1): Adam 0.001, batch 128" in rows["ch1_order"].note
+
+
+def test_an_empty_store_leaves_every_row_missing():
+    rows = complete_rows(chapter.REGISTRY, chapter.claims(empty_runs()))
+    assert len(rows) == len(chapter.REGISTRY) and {r.verdict for r in rows} == {MISSING}
+    assert "Nothing to conclude yet" in chapter.conclusion(empty_runs())
+
+
+def test_a_ranking_that_does_not_survive_is_not_reproduced():
+    # Model-2 clearly above Model-1, and ViT-Tiny above LeNet-5: both studies' orders reversed
+    rows = judged(make_runs({"model1": 0.9100, "model2": 0.9250, "vit_tiny": 0.8950}))
+    assert rows["ch1_order"].verdict == NOT_REPRODUCED and rows["ch1_gap"].verdict == NOT_REPRODUCED
+    assert rows["ch4_order_lenet5_vit_tiny"].verdict == NOT_REPRODUCED
+    assert rows["ch4_order_resnet_mini_custom_cnn"].verdict == REPRODUCED
+    assert rows["headline_model1"].verdict == NOT_REPRODUCED  # 1.72 points under the study's 92.72
+    text = chapter.conclusion(make_runs({"model1": 0.9100, "model2": 0.9250}))
+    assert "*Model-1 above Model-2 (chapter 1)*: **not reproduced**" in text
+    assert "Model-1 -1.72 points" in text and "Outside it (*not reproduced*)" in text
+
+
+def test_a_tie_is_inconclusive_and_a_beaten_tradeoff_is_not_reproduced():
+    noisy = make_runs({"mobilenet_lite": 0.9112}, spread=0.01)
+    assert judged(noisy)["ch4_order_mobilenet_lite_resnet_mini"].verdict == INCONCLUSIVE
+    # a network as small as the light variant and more accurate beats it on size
+    beaten = judged(make_runs({"light_plain": 0.9960}))
+    assert beaten["ch2_tradeoff"].verdict == NOT_REPRODUCED
+    assert beaten["ch2_tradeoff"].ours.endswith("lightweight (standard first conv), ResNet-Mini, MobileNet-Lite, "
+                                                "Custom CNN")
+    # Custom CNN as accurate as ResNet-Mini, smaller and faster to its best epoch: ResNet-Mini is beaten
+    slow = judged(make_runs({"custom_cnn": 0.9110}, seconds={"custom_cnn": 1.0}))
+    assert slow["ch4_tradeoff"].verdict == NOT_REPRODUCED
+
+
+def test_one_seed_per_network_is_inconclusive_never_missing():
+    rows = judged(make_runs(seeds=(42,)))
+    assert not [r for r in rows.values() if r.verdict == MISSING]
+    assert rows["ch1_order"].verdict == INCONCLUSIVE and rows["headline_model1"].verdict == INCONCLUSIVE
+    assert rows["ch2_tradeoff"].verdict == INCONCLUSIVE
+
+
+def test_a_run_stopped_by_its_cap_while_improving_is_not_comparable():
+    runs = make_runs()
+    capped = runs.runs["model2"][0]
+    capped.result["metrics"]["best_epoch"] = capped.config.epochs
+    rows = judged(runs)
+    for claim_id in ("ch1_order", "ch1_gap", "headline_model2", "ch2_tradeoff", "ch4_tradeoff"):
+        assert rows[claim_id].verdict == NOT_COMPARABLE, claim_id
+    assert "100-epoch cap" in rows["headline_model2"].note and rows["headline_model2"].ours.startswith("0.9137")
+    assert rows["headline_model1"].verdict == REPRODUCED
+
+
+def test_networks_left_out_of_the_settings_leave_their_rows_missing():
+    runs = make_runs()
+    del runs.runs["model2"]
+    rows = judged(runs)
+    assert rows["ch1_order"].verdict == MISSING
+    assert "not among this notebook's networks: Model-2" in rows["ch1_order"].note
+    assert rows["ch2_order"].verdict == REPRODUCED
+
+
+def test_the_conclusion_says_what_the_rows_say():
+    for runs in (make_runs(), make_runs({"model1": 0.9100, "model2": 0.9250}, spread=0.004)):
+        rows = judged(runs)
+        text = chapter.conclusion(runs)
+        stated = re.findall(r"\*([^*]+)\*: \*\*([a-z ]+)\*\*", text)
+        assert len(stated) == len(chapter.ORDERS) + len(chapter.GAPS) + len(chapter.TRADEOFFS)
+        by_claim = {row.claim: row.verdict for row in rows.values()}
+        assert all(by_claim[claim] == verdict for claim, verdict in stated)
+        headlines = [rows[f"headline_{n}"].verdict for n in chapter.SOURCES]
+        assert all(f"{headlines.count(v)} {v}" in text for v in set(headlines))
+
+
+@pytest.mark.slow
+def test_throughput_is_measured_for_each_network_asked():
+    settings = chapter.settings_from({"profile": "smoke", "models": ["custom_cnn", "lenet5"]})
+    table = chapter.throughput_table(settings)
+    assert list(table.index) == ["Custom CNN", "LeNet-5"] and (table["infer img/s"] > 0).all()
