@@ -68,7 +68,7 @@ def test_every_stored_run_keeps_its_key():
 # How many runs of each chapter's paper plan the committed store held when chapters got their precision parameter
 # (a run stored under a stopped twin's entry counts). Training more of the missing paper runs only raises these.
 STORED_PAPER_RUNS = {"baseline_vs_deeper": 14, "cnn3_128_extension": 25, "lightweight_benchmark": 25,
-                     "mlp_analysis": 20, "regularization_synergy": 115}
+                     "mlp_analysis": 20, "regularization_synergy": 115, "common_protocol": 0}
 
 
 # chapters whose plans take seconds to key (their many runs' models are built to hash their structure)
