@@ -202,6 +202,9 @@ FINDINGS = (
     ("04_lightweight_benchmark", "fastest_train", "LeNet-5 and the custom CNN as the fastest to train"),
     ("05_regularization_synergy", "synergy", "instance norm and dropout together more than the sum of their parts"),
     ("05_regularization_synergy", "final_loss", "the final regularised FlexibleCNN's validation loss"),
+    ("06_common_protocol", "ch4_tradeoff", "ResNet-Mini as the best trade-off of accuracy, size and time among all the "
+                                           "book's networks, under one protocol"),
+    ("06_common_protocol", "ch1_order", "Model-1 ahead of Model-2 under one protocol for every network"),
 )
 FINDING_GROUPS = (("What holds", ("reproduced",)), ("What does not hold", ("not reproduced",)),
                   ("What the evidence cannot settle yet", ("inconclusive", "not comparable", "missing run")))
