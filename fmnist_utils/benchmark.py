@@ -655,6 +655,14 @@ def other_work_share(seconds: float = 0.5) -> float:
     return psutil.cpu_percent(interval=seconds) / 100
 
 
+def say_how_busy() -> None:
+    """Print, beside rates measured now inside a notebook, how much other work kept the cores busy just before,
+    and that the rates read low when that is more than ``BUSY_SHARE``."""
+    busy = other_work_share()
+    print(f"other work on the machine just before measuring: {100 * busy:.0f}% of all cores"
+          + (" - these rates are lower than on an idle machine" if busy > BUSY_SHARE else ""))
+
+
 def geometric_mean(values: list[float]) -> float:
     return math.exp(sum(math.log(v) for v in values) / len(values))
 

@@ -874,11 +874,9 @@ def throughput_table(settings):
     time with ``settings.timing_threads`` threads, measured now on this machine."""
     import pandas as pd
 
-    from ..benchmark import BUSY_SHARE, measure_throughput, other_work_share
+    from ..benchmark import measure_throughput, say_how_busy
 
-    busy = other_work_share()  # a busy machine lowers every rate below; say so beside the table
-    print(f"other work on the machine just before measuring: {100 * busy:.0f}% of all cores"
-          + (" - these rates are lower than on an idle machine" if busy > BUSY_SHARE else ""))
+    say_how_busy()  # a busy machine lowers every rate below; say so beside the table
     rows = []
     for key in MODELS:
         model, args = MODELS[key]
