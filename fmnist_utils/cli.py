@@ -350,7 +350,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("keys", nargs="*", help="only these runs (default: every stored run)")
     p.add_argument("--store", default=None, help="results store folder (default: book/results)")
     p.add_argument("--update", action="store_true",
-                   help="re-record runs whose code changed while their model still computes the same on the probe")
+                   help="re-record runs whose code changed while their model still computes the same on the probe "
+                        "(never a classical baseline: it has no probe)")
     p.set_defaults(func=cmd_verify)
     sub.add_parser("benchmark", help="engine vs reference pipeline, bfloat16 vs float32, GFLOP/s vs the CPU's peak "
                                      "(see `benchmark --help`)")

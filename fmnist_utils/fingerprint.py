@@ -187,26 +187,40 @@ def fingerprint(config) -> dict:
     return json.loads(_cached("model", config.model, canonical_json(config.model_args)))
 
 
+def code_changes(stored: dict, current: dict) -> list[str]:
+    """The code of the computation that changed between a recorded fingerprint and the current one."""
+    old, new = stored.get("code", {}), current.get("code", {})
+    problems = []
+    for name in sorted(set(old) | set(new)):
+        if old.get(name) != new.get(name):
+            what = "is new" if name not in old else "is gone" if name not in new else "changed"
+            problems.append(f"code of {name} ({source_file(name)}) {what}")
+    return problems
+
+
+def probe_changes(stored: dict, current: dict) -> list[str]:
+    """The model's outputs on the probe input, where they no longer match the recorded ones (empty for a
+    classical run, which has no probe)."""
+    if "probe" not in current:
+        return []
+    a, b = np.asarray(stored.get("probe", []), float), np.asarray(current["probe"], float)
+    if a.shape == b.shape and np.allclose(a, b, rtol=PROBE_RTOL, atol=PROBE_ATOL):
+        return []
+    worst = float(np.max(np.abs(a - b))) if a.shape == b.shape else float("nan")
+    return [f"the model's outputs on the probe input changed (largest difference {worst:.3g}): "
+            "it no longer computes what the stored run was trained with"]
+
+
 def check(stored: dict | None, current: dict) -> list[str]:
     """What differs between a run's recorded fingerprint and the current code's; empty when they agree."""
     if not stored:
         return ["no fingerprint recorded: nothing ties it to the code that made it; delete the entry and train it "
                 "again"]
-    problems = []
-    old, new = stored.get("code", {}), current.get("code", {})
-    for name in sorted(set(old) | set(new)):
-        if old.get(name) != new.get(name):
-            what = "is new" if name not in old else "is gone" if name not in new else "changed"
-            problems.append(f"code of {name} ({source_file(name)}) {what}")
-    if "probe" in current:
-        a, b = np.asarray(stored.get("probe", []), float), np.asarray(current["probe"], float)
-        if a.shape != b.shape or not np.allclose(a, b, rtol=PROBE_RTOL, atol=PROBE_ATOL):
-            worst = float(np.max(np.abs(a - b))) if a.shape == b.shape else float("nan")
-            problems.append(f"the model's outputs on the probe input changed (largest difference {worst:.3g}): "
-                            "it no longer computes what the stored run was trained with")
-    return problems
+    return code_changes(stored, current) + probe_changes(stored, current)
 
 
 def probe_agrees(stored: dict | None, current: dict) -> bool:
-    """True when only code hashes differ: the model still computes the same on the probe."""
-    return bool(stored) and not any("probe" in p for p in check(stored, current))
+    """True when a model's recorded and current probe outputs match, so a change of its code hashes is a
+    refactor. False without a probe on both sides: a classical run's code change may change its numbers, and
+    nothing short of refitting it can tell."""
+    return bool(stored) and "probe" in stored and "probe" in current and not probe_changes(stored, current)

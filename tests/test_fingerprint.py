@@ -214,3 +214,22 @@ def test_stored_weights_reproduce_stored_predictions():
         result = evaluate_model(run.load_model(), splits.eval_x, splits.eval_y, make_loss(run.config.loss))
         assert np.array_equal(result.predictions, run.predictions), run.key
         assert result.accuracy == pytest.approx(run.metrics["accuracy"], abs=0)
+
+
+def test_update_never_vouches_for_a_classical_run_whose_code_changed():
+    """A classical baseline has no probe, so a changed code hash cannot be told from a changed result."""
+    stored = {"code": {"fmnist_utils.classical.fit_classical": "0" * 16}}
+    current = {"code": {"fmnist_utils.classical.fit_classical": "1" * 16}}
+    assert fp.check(stored, current) == [
+        f"code of fmnist_utils.classical.fit_classical ({fp.source_file('fmnist_utils.classical.fit_classical')}) "
+        "changed"]
+    assert not fp.probe_agrees(stored, current)
+
+
+def test_probe_agreement_reads_the_probe_not_the_messages():
+    """A changed function whose name contains 'probe' is still a refactor when the outputs agree."""
+    probe = [0.5, -1.25]
+    stored = {"code": {"fmnist_utils.models.x.probe_head": "0" * 16}, "probe": probe}
+    current = {"code": {"fmnist_utils.models.x.probe_head": "1" * 16}, "probe": list(probe)}
+    assert fp.check(stored, current) and fp.probe_agrees(stored, current)
+    assert not fp.probe_agrees(stored, {**current, "probe": [0.5, -1.0]})
