@@ -207,22 +207,24 @@ def judge_value(claim: StudyClaim, values: Sequence[float] | None, *, measured: 
                 capped: str = "", note: str = "") -> Verdict:
     """Our per-seed ``values`` of the claim's quantity against the study's single run.
 
-    ``noise`` is required when fewer than two values are given (the family's measured spread);
-    ``capped`` names why the runs cannot measure the quantity (e.g. stopped by the epoch cap while
-    improving) and makes the row not comparable."""
+    Two or more values carry their own seed spread and ``noise`` is not used (the written procedure: a
+    configuration's own seeds, the family's spread only for a single run); for one value ``noise`` is
+    required (the family's measured spread), else the row is inconclusive. ``capped`` names why the runs
+    cannot measure the quantity (e.g. stopped by the epoch cap while improving) and makes the row not
+    comparable."""
     _check(claim, measured)
     if values is None or len(values) == 0:
         return missing(claim, note)
     x = np.asarray(values, dtype=float)
     mean = float(x.mean())
-    noise = Noise.of(x) if len(x) > 1 and noise is None else noise
+    noise = Noise.of(x) if len(x) > 1 else noise
     ours = _fmt(mean, claim) + (f" ± {_fmt(float(x.std(ddof=1)), claim)} (n={len(x)})" if len(x) > 1 else "")
     if capped:
         return not_comparable(claim, ours, _join(capped, note))
     if noise is None:
         return _row(claim, ours, INCONCLUSIVE, "no seed-noise estimate", _join(note, "one run and no measured spread"))
     half = _t(noise.df) * noise.sd * math.sqrt(1 + 1 / len(x)) + claim.rounding
-    note = _join(note, f"noise: {noise.source}" if len(x) < 2 or noise.source != f"{len(x)} seeds" else "")
+    note = _join(note, f"noise: {noise.source}" if len(x) < 2 else "")
     return _band(claim, mean - claim.value, half, note, ours, f"n={len(x)}, s={_fmt(noise.sd, claim)}")
 
 

@@ -62,6 +62,15 @@ def test_single_run_needs_a_measured_family_spread():
     assert far.verdict == NOT_REPRODUCED
 
 
+def test_seeds_carry_their_own_spread_whatever_noise_is_passed():
+    """A family's spread serves only a single run: three seeds are judged on their own spread."""
+    seeds = [0.9000, 0.9040, 0.9080]  # s = 0.4 points: a band of about 2 points
+    family = Noise(0.0005, 20, "a tight family")
+    row = judge_value(claim("91.10%"), seeds, measured=ACC, noise=family)
+    assert row == judge_value(claim("91.10%"), seeds, measured=ACC)
+    assert row.verdict == INCONCLUSIVE and "tight family" not in row.note
+
+
 def test_deterministic_pipeline_is_judged_at_printed_precision():
     assert judge_value(claim("86%"), [0.855], measured=ACC, noise=Noise.none()).verdict == REPRODUCED
     assert judge_value(claim("86.0%"), [0.855], measured=ACC, noise=Noise.none()).verdict == NOT_REPRODUCED
