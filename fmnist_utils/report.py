@@ -17,6 +17,7 @@ store) and ``fmnist-book time`` (a profile from an empty store) fill in as they 
 from __future__ import annotations
 
 import datetime as _dt
+import dataclasses
 import json
 import os
 import platform
@@ -74,13 +75,20 @@ class MissingCost:
 
 # Fields that change the cost of an epoch; the rest (seed, learning rate, loss, ...) do not.
 _EPOCH_COST_FIELDS = ("model", "model_args", "dataset", "val_fraction", "train_subset", "eval_subset", "augment",
-                      "train_on", "steps_per_epoch", "val_steps", "batch_size", "eval_batch_size", "track_test")
+                      "train_on", "steps_per_epoch", "val_steps", "batch_size", "eval_batch_size", "track_test",
+                      "precision")
 _STOPPING_FIELDS = ("epochs", "patience", "monitor")
+# the cost model's coarser levels, each per precision
+_AT_BATCH = ("model", "model_args", "batch_size", "precision")
+_FAMILY = ("model", "batch_size", "precision")
+_ARCHITECTURE = ("model", "model_args", "precision")
 _FASHION_MNIST_SIZES = {"train": 60_000, "test": 10_000}
 
 
 def _identity(config, names) -> str:
-    return json.dumps([getattr(config, f) for f in names], sort_keys=True, default=str)
+    """The values of ``names`` as one text; a benchmark case, which has no precision, is the float32 engine."""
+    return json.dumps([getattr(config, f, "float32" if f == "precision" else None) for f in names], sort_keys=True,
+                      default=str)
 
 
 def images_per_epoch(config: RunConfig) -> int:
@@ -143,21 +151,23 @@ class CostModel:
                     self.stopped.setdefault(group, []).append(len(run.history))
         threads = self.benchmark_threads = (benchmark or {}).get("threads") or 1
         self.benchmark = {}
-        for case in (benchmark or {}).get("cases", []):
-            case = SimpleNamespace(**case)
-            timing = _EpochTiming(threads / case.engine_images_per_s, 0.0)
-            self.benchmark[_identity(case, ("model", "model_args", "batch_size"))] = timing
-            self.family.setdefault(_identity(case, ("model", "batch_size")), []).append((case, timing))
-            self.by_architecture.setdefault(_identity(case, ("model", "model_args")), []).append(
-                (case.batch_size, timing))
+        for row in (benchmark or {}).get("cases", []):
+            for precision, field in (("float32", "engine_images_per_s"), ("bfloat16", "bfloat16_images_per_s")):
+                if not row.get(field):  # bfloat16 only where the benchmark measured it
+                    continue
+                case = SimpleNamespace(**{**row, "precision": precision})
+                timing = _EpochTiming(threads / row[field], 0.0)
+                self.benchmark[_identity(case, _AT_BATCH)] = timing
+                self.family.setdefault(_identity(case, _FAMILY), []).append((case, timing))
+                self.by_architecture.setdefault(_identity(case, _ARCHITECTURE), []).append((case.batch_size, timing))
 
     def _add(self, config: RunConfig, timing: _EpochTiming | None) -> None:
         if timing is not None:
-            self.by_architecture.setdefault(_identity(config, ("model", "model_args")), []).append(
+            self.by_architecture.setdefault(_identity(config, _ARCHITECTURE), []).append(
                 (config.batch_size, timing))
             self.timings.setdefault(("same", _identity(config, _EPOCH_COST_FIELDS)), []).append(timing)
-            self.timings.setdefault(("batch", _identity(config, ("model", "model_args", "batch_size"))), []).append(timing)
-            self.family.setdefault(_identity(config, ("model", "batch_size")), []).append((config, timing))
+            self.timings.setdefault(("batch", _identity(config, _AT_BATCH)), []).append(timing)
+            self.family.setdefault(_identity(config, _FAMILY), []).append((config, timing))
 
     def flops(self, config: RunConfig) -> float:
         """Forward FLOPs per image of ``config``'s model (counted once per architecture)."""
@@ -176,20 +186,29 @@ class CostModel:
             self._add(run.config, timing)
 
     def per_epoch(self, key: str, config: RunConfig) -> tuple[float | None, str]:
-        """Core-hours of one epoch of ``config`` and what they were measured on."""
+        """Core-hours of one epoch of ``config`` and what they were measured on. Timings are per precision; a
+        bfloat16 run nothing in its precision has timed is priced from float32 timings, and says so."""
+        hours, source = self._per_epoch(key, config)
+        if hours is None and config.precision != "float32":
+            hours, source = self._per_epoch(key, dataclasses.replace(config, precision="float32"))
+            if hours is not None:
+                source = f"{source}, in float32: no bfloat16 epoch of it timed yet"
+        return hours, source
+
+    def _per_epoch(self, key: str, config: RunConfig) -> tuple[float | None, str]:
         images = images_per_epoch(config)
         if (own := self.own.get(key)) is not None:
             return own.core_hours(images), "its own checkpointed epochs"
         if timings := self.timings.get(("same", _identity(config, _EPOCH_COST_FIELDS))):
             return _mean([t.core_hours(images) for t in timings]), "runs of this architecture, data and batch size"
         # a different augmentation or split costs about the same per image; a different batch size does not
-        if timings := self.timings.get(("batch", _identity(config, ("model", "model_args", "batch_size")))):
+        if timings := self.timings.get(("batch", _identity(config, _AT_BATCH))):
             return _mean([t.core_hours(images) for t in timings]), "runs of this architecture and batch size"
-        if (bench := self.benchmark.get(_identity(config, ("model", "model_args", "batch_size")))) is not None:
+        if (bench := self.benchmark.get(_identity(config, _AT_BATCH))) is not None:
             # core time at the benchmark's threads: small batch-8 models use less of it on one thread
             return bench.core_hours(images), (f"the benchmark's training throughput at {self.benchmark_threads} "
                                               "threads (evaluation not counted)")
-        if relatives := self.family.get(_identity(config, ("model", "batch_size"))):
+        if relatives := self.family.get(_identity(config, _FAMILY)):
             # the same model with other arguments: cost scaled by forward FLOPs. A rough guess either
             # way: memory-bound layers (normalisation) cost more than their FLOPs say, while a small
             # relative's per-step overhead does not grow with FLOPs (ResNet-Mini base 16 scaled from
@@ -197,7 +216,7 @@ class CostModel:
             flops = self.flops(config)
             hours = _mean([t.core_hours(images) * flops / self.flops(c) for c, t in relatives])
             return hours, f"other sizes of `{config.model}`, scaled by FLOPs"
-        smaller = [(batch, timing) for batch, timing in self.by_architecture.get(_identity(config, ("model", "model_args")), [])
+        smaller = [(batch, timing) for batch, timing in self.by_architecture.get(_identity(config, _ARCHITECTURE), [])
                    if batch < config.batch_size]
         if smaller:
             # per image, a larger batch costs less (fewer optimiser steps, fuller kernels): the closest smaller

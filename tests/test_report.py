@@ -184,3 +184,22 @@ def test_the_total_counts_a_run_two_chapters_read_once(tiny_config, tmp_path):
                             f"| {hours:.1f} |")
     (cost,) = chapter_compute("01_x", fake_chapter([missing]), store).missing_runs
     assert total.endswith(f"| {core_hours_text((cost,))} |")
+
+
+def test_timings_are_per_precision_and_an_untimed_bfloat16_run_says_it_is_priced_in_float32(tiny_config, tmp_path):
+    store = ResultStore(tmp_path)
+    run = store.get_or_train(tiny_config, progress=False, threads=1)
+    low = dataclasses.replace(tiny_config, seed=4, precision="bfloat16")
+    float32_hours = CostModel(store).per_epoch(run.key, tiny_config)[0]
+    hours, source = CostModel(store).per_epoch(store.key(low), low)
+    assert hours == pytest.approx(float32_hours) and source.endswith("in float32: no bfloat16 epoch of it timed yet")
+
+    # a benchmark that timed both precisions of an architecture the store has not run prices each in its own
+    case = {"model": "lenet5", "model_args": {}, "batch_size": 32, "engine_images_per_s": 1000.0,
+            "bfloat16_images_per_s": 2000.0}
+    costs = CostModel(store, {"threads": 1, "cases": [case]})
+    lenet = RunConfig(model="lenet5", batch_size=32, train_subset=256)
+    f32, f32_source = costs.per_epoch("a", lenet)
+    bf16, bf16_source = costs.per_epoch("b", dataclasses.replace(lenet, precision="bfloat16"))
+    assert f32 == pytest.approx(256 / 1000 / 3600) and bf16 == pytest.approx(f32 / 2)
+    assert "benchmark" in bf16_source and "float32" not in bf16_source
