@@ -379,10 +379,11 @@ def judge_best(claim: StudyClaim, groups: Mapping[str, Sequence[float]] | None, 
         return _row(claim, "-", INCONCLUSIVE, "no seed-noise estimate", _join(note, "single runs, no measured spread"))
     means = ", ".join(f"{g} {np.mean(v) * scale:.{digits}f}" for g, v in groups.items())
     note = _join(note, _borrowed(noise, *groups.values()))
+    side = "highest" if higher else "lowest"  # what the claim's "best" means here (the hardest class: the lowest F1)
     if top_set:
         others = [g for g in groups if g not in claimed]
         order = sorted(groups, key=lambda g: (-1 if higher else 1) * float(np.mean(groups[g])))
-        ours = f"best {len(claimed)} by mean: {', '.join(order[:len(claimed)])} ({means})"
+        ours = f"{side} {len(claimed)} by mean: {', '.join(order[:len(claimed)])} ({means})"
         if all(_significantly_ahead(groups, c, o, higher, noise) for c in claimed for o in others):
             verdict = REPRODUCED
         elif any(_significantly_ahead(groups, o, c, higher, noise) for c in claimed for o in others):
@@ -391,7 +392,7 @@ def judge_best(claim: StudyClaim, groups: Mapping[str, Sequence[float]] | None, 
             verdict = INCONCLUSIVE
         return _row(claim, ours, verdict, RULES["best_set"], note)
     top, leader = top_group(groups, higher=higher, noise=noise)
-    ours = f"best: {leader}; tied with it: {', '.join(t for t in top if t != leader) or 'none'} ({means})"
+    ours = f"{side}: {leader}; tied with it: {', '.join(t for t in top if t != leader) or 'none'} ({means})"
     if set(top) <= claimed:
         verdict = REPRODUCED
     elif not set(top) & claimed:

@@ -371,7 +371,7 @@ def test_best_set_needs_every_claimed_configuration_ahead_of_every_other():
     assert one_of.verdict == REPRODUCED  # the fastest is one of them
     row = judge_best(claim("lenet, custom", seconds), times, ["lenet", "custom"], measured=seconds, higher=False,
                      top_set=True)
-    assert row.verdict == NOT_REPRODUCED and row.ours.startswith("best 2 by mean: lenet, mobile")
+    assert row.verdict == NOT_REPRODUCED and row.ours.startswith("lowest 2 by mean: lenet, mobile")
     assert judge_best(claim("lenet, mobile", seconds), times, ["lenet", "mobile"], measured=seconds, higher=False,
                       top_set=True).verdict == REPRODUCED
     close = {**times, "custom": [75.0, 78.0, 74.0]}  # not separable from mobile
