@@ -55,7 +55,8 @@ trade-off (``judge_tradeoff``)
     interval of the claimed one's lead is under a point). Dominated only by cheaper configurations the
     seeds cannot place that close: inconclusive.
 count (``judge_count``)
-    A deterministic number (parameters): equal after rounding ours to the study's printed precision.
+    A deterministic number (parameters): equal after rounding ours to the study's printed precision, or
+    after truncating it (the other common way to shorten a count; the row says so).
 contrast (``judge_contrast``, ``judge_interaction``)
     "This combination of configuration means lies above (below) zero", above all an interaction ("the
     pair does more than the sum of its parts": the effect of both minus the two separate effects): the
@@ -97,7 +98,7 @@ RULES = {
     "best_set": "every claimed configuration ahead of every other one (95% Welch)",
     "tradeoff": "claimed configuration undominated in accuracy and cost, every cost axis at least as low "
                 "(accuracy differences tested, 95% Welch); dominated with evidence for not reproduced",
-    "count": "equal at the study's printed precision",
+    "count": "equal at the study's printed precision (rounded or truncated)",
     "contrast": "95% t-interval of the contrast on the claimed side",
     "relative": "study within t·s·√(1+1/n) + rounding of our relative change (delta method, Welch)",
 }
@@ -491,10 +492,15 @@ def judge_count(claim: StudyClaim, ours: int | float | None, *, measured: str, n
     _check(claim, measured)
     if ours is None:
         return missing(claim, note)
-    agree = abs(ours - claim.value) <= claim.rounding * (1 + EPS)
+    rounded = abs(ours - claim.value) <= claim.rounding * (1 + EPS)
+    # truncating is the other common way to shorten a count (2,067,850 printed as "2.06M"): from the printed
+    # value up to, not including, one unit of its last digit above it
+    truncated = not rounded and 0 <= abs(ours) - abs(claim.value) < 2 * claim.rounding * (1 - EPS)
     text = _fmt(ours, claim) if claim.scale != 1 else f"{ours:,.0f}" if float(ours).is_integer() else f"{ours:g}"
+    if truncated:
+        note = _join(note, f"ours truncated, not rounded, to the study's printed precision gives {claim.printed}")
     return _row(claim, text,
-                REPRODUCED if agree else NOT_REPRODUCED, RULES["count"], note,
+                REPRODUCED if rounded or truncated else NOT_REPRODUCED, RULES["count"], note,
                 difference=(ours - claim.value) * claim.scale, tolerance=claim.rounding * claim.scale)
 
 

@@ -213,6 +213,12 @@ def test_count_at_printed_precision():
     assert judge_count(claim("11K", params), 175_370, measured=params).verdict == NOT_REPRODUCED
     assert judge_count(claim("2,067,850", params), 2_067_850, measured=params).verdict == REPRODUCED
     assert judge_count(claim("178,968", params), 174_858, measured=params).verdict == NOT_REPRODUCED
+    # 2,067,850 rounds to 2.07M; the study's "2.06M" truncates it, the other common way to shorten a count
+    truncated = judge_count(claim("2.06M", params), 2_067_850, measured=params)
+    assert truncated.verdict == REPRODUCED and "truncated, not rounded" in truncated.note
+    assert "truncated" not in judge_count(claim("2.07M", params), 2_067_850, measured=params).note
+    assert judge_count(claim("2.05M", params), 2_067_850, measured=params).verdict == NOT_REPRODUCED
+    assert judge_count(claim("2.07M", params), 2_059_999, measured=params).verdict == NOT_REPRODUCED  # never upwards
     share = "parameter reduction"
     row = judge_count(claim("91.3%", share), 1 - 178_968 / 2_067_850, measured=share)
     assert (row.verdict, row.ours) == (REPRODUCED, "91.35%")  # a share is shown as the study shows it
