@@ -378,3 +378,11 @@ def test_throughput_is_measured_for_each_network_asked():
     settings = chapter.settings_from({"profile": "smoke", "models": ["custom_cnn", "lenet5"]})
     table = chapter.throughput_table(settings)
     assert list(table.index) == ["Custom CNN", "LeNet-5"] and (table["infer img/s"] > 0).all()
+
+
+def test_chapter_5s_ordering_is_judged_on_the_validation_loss_it_claims():
+    """The study ordered its two networks by validation loss: the row reads the loss, whatever the accuracies say."""
+    rows = judged(make_runs({"flexible_final": 0.85, "synergy_baseline": 0.95}))  # accuracy reversed, loss as claimed
+    row = rows["ch5_order"]
+    assert row.verdict == REPRODUCED and row.quantity == chapter.Q_LOSS_ORDER
+    assert "0.270, study 5 baseline 0.676; difference -0.406" in row.ours

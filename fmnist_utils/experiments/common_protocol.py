@@ -222,6 +222,7 @@ NO_STUDY_NUMBER = {"light_plain": "none: the book's literal reading of chapter 2
 # ----- this chapter's claims ---------------------------------------------------------------------
 
 Q_ORDER = "ordering of test accuracy, common protocol"
+Q_LOSS_ORDER = "ordering of validation loss, common protocol"
 Q_GAP = "difference in test accuracy, common protocol"
 Q_SIZE = "trade-off of test accuracy against parameters, common protocol"
 Q_COST = "trade-off of test accuracy against parameters and training seconds to the best epoch, common protocol"
@@ -263,9 +264,9 @@ def _registry() -> Registry:
                    _where(2, cost2.where), f"{SOURCES['cnn3_128'].claim.printed} > {SOURCES['light_bn'].claim.printed}",
                    Q_ORDER),
         *(_study_order(a, b) for a, b in zip(TABLE1_ORDER, TABLE1_ORDER[1:])),
-        StudyClaim("ch5_order", f"the final {LABELS['flexible_final']} above the {LABELS['synergy_baseline']} "
-                   "(chapter 5)", _where(5, final.where), f"validation loss {final.printed} < {base.printed}",
-                   Q_ORDER),
+        StudyClaim("ch5_order", f"the final {LABELS['flexible_final']}'s validation loss below the "
+                   f"{LABELS['synergy_baseline']}'s (chapter 5)", _where(5, final.where),
+                   f"validation loss {final.printed} < {base.printed}", Q_LOSS_ORDER),
         # the studies' gaps between two of their networks
         replace(ch1["accuracy_gap"], id="ch1_gap", claim=f"{LABELS['model1']}'s lead over {LABELS['model2']} "
                 "(chapter 1)", where=_where(1, ch1["accuracy_gap"].where), quantity=Q_GAP),
@@ -681,9 +682,13 @@ def claims(runs: ChapterRuns) -> list[Verdict]:
     rows = []
     for claim_id, (a, b) in ORDERS.items():
         claim = REGISTRY[claim_id]
+        # an ordering is judged on the quantity its study ordered by: chapter 5's on the validation loss
+        loss = claim.quantity == Q_LOSS_ORDER
+        read = (VALIDATION_LOSS if loss else TEST_ACCURACY).read
         rows.append(_blocked(runs, claim, (a, b)) or judge_direction(
-            claim, values(runs, a), values(runs, b), measured=Q_ORDER, names=(LABELS[a], LABELS[b]), scale=100.0,
-            digits=2, note=_note(runs, (a, b))))
+            claim, values(runs, a, read), values(runs, b, read), measured=claim.quantity, higher=not loss,
+            names=(LABELS[a], LABELS[b]), scale=1.0 if loss else 100.0, digits=3 if loss else 2,
+            note=_note(runs, (a, b))))
     for claim_id, (a, b) in GAPS.items():
         claim = REGISTRY[claim_id]
         rows.append(_blocked(runs, claim, (a, b)) or judge_difference(
