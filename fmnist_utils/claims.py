@@ -41,6 +41,9 @@ class StudyClaim:
     quantity: str  # what it measures
     not_tested: str = ""  # why the chapter does not test it (empty: tested)
     material: float | None = None  # a difference that matters, in value units (default: 1 point, or 10%)
+    # the value is exact, not one run's measurement (the book's own "no change": +0.00): the interval is our
+    # mean's, without the variance of a new single run
+    exact: bool = False
 
     def _parsed(self):
         match = _NUMBER.match(self.printed.strip())

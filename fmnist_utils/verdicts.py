@@ -33,6 +33,9 @@ value (``judge_value``)
 difference (``judge_difference``)
     The same rule for a difference between two configurations (their seeds are independent: Welch's
     standard error, no pairing of seeds between architectures).
+    For an exact value that is no run's measurement (``StudyClaim.exact``: the book's own "no change",
+    +0.00), there is no new single run to allow for: ``h = t(0.975, df) * s * sqrt(1/n) + r`` (for a
+    difference, Welch's standard error of the two means), the 95% interval of our mean.
 direction (``judge_direction``)
     "A is higher (lower) than B": the 95% Welch t-interval of mean(A) - mean(B). Entirely on the
     claimed side: reproduced; entirely on the other: not reproduced; covering zero: inconclusive.
@@ -200,6 +203,11 @@ def _band(claim: StudyClaim, diff: float, half: float, note: str, ours: str, rul
     return _row(claim, ours, NOT_REPRODUCED, rule, note, **numbers)
 
 
+def _single(claim: StudyClaim) -> float:
+    """The variance of the study's single run, in units of one run's: 1, or 0 for an exact value (no run)."""
+    return 0.0 if claim.exact else 1.0
+
+
 def _join(*parts: str) -> str:
     return "; ".join(p for p in parts if p)
 
@@ -224,7 +232,7 @@ def judge_value(claim: StudyClaim, values: Sequence[float] | None, *, measured: 
         return not_comparable(claim, ours, _join(capped, note))
     if noise is None:
         return _row(claim, ours, INCONCLUSIVE, "no seed-noise estimate", _join(note, "one run and no measured spread"))
-    half = _t(noise.df) * noise.sd * math.sqrt(1 + 1 / len(x)) + claim.rounding
+    half = _t(noise.df) * noise.sd * math.sqrt(_single(claim) + 1 / len(x)) + claim.rounding
     note = _join(note, f"noise: {noise.source}" if len(x) < 2 else "")
     return _band(claim, mean - claim.value, half, note, ours, f"n={len(x)}, s={_fmt(noise.sd, claim)}")
 
@@ -286,7 +294,7 @@ def judge_difference(claim: StudyClaim, a: Sequence[float] | None, b: Sequence[f
     if spreads is None:
         return _row(claim, ours, INCONCLUSIVE, "no seed-noise estimate", _join(note, "single runs, no measured spread"))
     # a single study run of each configuration: each side adds one run's variance to our means' variance
-    parts = [s ** 2 * (1 + 1 / len(x)) for (s, _), x in zip(spreads, (xa, xb))]
+    parts = [s ** 2 * (_single(claim) + 1 / len(x)) for (s, _), x in zip(spreads, (xa, xb))]
     half = _t(_welch_df(parts, spreads, xa, xb, noise)) * math.sqrt(sum(parts)) + claim.rounding
     return _band(claim, diff - claim.value, half, _join(note, _borrowed(noise, xa, xb)), ours, "Welch")
 
@@ -570,6 +578,6 @@ def judge_relative(claim: StudyClaim, a: Sequence[float] | None, b: Sequence[flo
     if spreads is None:
         return _row(claim, ours, INCONCLUSIVE, "no seed-noise estimate", _join(note, "single runs, no measured spread"))
     gradient = (1 / mb, ma / mb ** 2)
-    parts = [(g * s) ** 2 * (1 + 1 / len(x)) for g, (s, _), x in zip(gradient, spreads, (xa, xb))]
+    parts = [(g * s) ** 2 * (_single(claim) + 1 / len(x)) for g, (s, _), x in zip(gradient, spreads, (xa, xb))]
     half = _t(_welch_df(parts, spreads, xa, xb, noise)) * math.sqrt(sum(parts)) + claim.rounding
     return _band(claim, ratio - claim.value, half, _join(note, _borrowed(noise, xa, xb)), ours, "delta method, Welch")

@@ -383,3 +383,16 @@ def test_best_set_needs_every_claimed_configuration_ahead_of_every_other():
     close = {**times, "custom": [75.0, 78.0, 74.0]}  # not separable from mobile
     assert judge_best(claim("lenet, custom", seconds), close, ["lenet", "custom"], measured=seconds, higher=False,
                       top_set=True).verdict == INCONCLUSIVE
+
+
+def test_an_exact_value_is_judged_on_the_interval_of_our_mean_not_a_new_runs_band():
+    """'+0.00' is no run's measurement: nothing but our own mean's uncertainty stands between the two."""
+    diff = "difference in test accuracy"
+    a, b = [0.900, 0.902, 0.904], [0.890, 0.892, 0.894]  # a difference of one point, seeds 0.2 points apart
+    one_run = judge_difference(claim("+0.00 points", diff), a, b, measured=diff)
+    exact = judge_difference(claim("+0.00 points", diff, exact=True), a, b, measured=diff)
+    assert exact.tolerance < one_run.tolerance
+    assert exact.tolerance == pytest.approx(100 * (2.776 * 0.002 * (2 / 3) ** 0.5 + 0.00005), abs=0.01)
+    assert exact.verdict == NOT_REPRODUCED  # one point apart, and the interval of the means excludes zero
+    value = judge_value(claim("90.00%", exact=True), [0.900, 0.902, 0.904], measured=ACC)
+    assert value.tolerance == pytest.approx(100 * (4.303 * 0.002 / 3 ** 0.5 + 0.00005), abs=0.01)

@@ -225,7 +225,7 @@ def quantity(model: str) -> str:
 
 REGISTRY = Registry([
     StudyClaim(f"{model}_unchanged", f"bfloat16 leaves {LABELS[model]}'s test accuracy unchanged",
-               f"chapter {CHAPTER_OF[model]}", "+0.00 points", quantity(model))
+               f"chapter {CHAPTER_OF[model]}", "+0.00 points", quantity(model), exact=True)
     for model in MODELS
 ])
 
