@@ -170,7 +170,9 @@ REGISTRY = Registry([
                "around 2096 neurons", TRADEOFF),
     StudyClaim("batch_small_unstable", "batches of 1 and 8 train noisily and unstably", "section 3.4",
                "unstable training", "stability of training",
-               not_tested="the study gives no measure of stability; the chapter shows the curves and, for "
+               not_tested="the study gives no measure of stability; unlike the 5e-2 learning rate, whose "
+                          "instability shows as divergence and so in its accuracy, small batches do not diverge, "
+                          "and their accuracy says nothing of their noise; the chapter shows the curves and, for "
                           "batch 16, the spread of single-step losses"),
     StudyClaim("batch_large_more_epochs", "batches of 256-512 need more epochs than 64-128", "section 3.4",
                "required more epochs", ORDER_EPOCHS),
