@@ -402,8 +402,9 @@ def test_a_count_is_not_comparable_only_where_another_source_of_the_study_vouche
 def test_the_final_loss_row_names_the_epochs_of_the_code_and_of_the_journal(small):
     rows = judged(fake_runs(small, additive_loss))
     note = rows["final_loss"].note
-    assert f"{small.final_epochs} epochs, the budget of the study's code" in note
-    assert f"journal trained the final model for {chapter.JOURNAL_FINAL_EPOCHS}" in note
+    assert note.startswith(f"{small.final_epochs} epochs;")
+    assert (f"code trains the final model for {chapter.CODE_FINAL_EPOCHS}, its journal for "
+            f"{chapter.JOURNAL_FINAL_EPOCHS}") in note
 
 
 def test_the_parameter_paragraph_follows_the_table(monkeypatch):

@@ -53,6 +53,8 @@ def _architecture_list(value) -> str | None:
 
 
 SWEEP_ARCHITECTURES = [[2, 64], [4, 32], [6, 16], [6, 64], [8, 32]]  # the study's architecture sweep
+# epochs of the final models: the study's code trains them for 5; its journal gives the final model 7
+CODE_FINAL_EPOCHS, JOURNAL_FINAL_EPOCHS = 5, 7
 
 SPEC = ChapterSpec("regularization_synergy", [
     Param("seeds", {"paper": [42, 43, 44], "quick": [42], "smoke": [42]}, int_list,
@@ -70,7 +72,7 @@ SPEC = ChapterSpec("regularization_synergy", [
     Param("val_steps", {"paper": 50, "quick": 10, "smoke": 2}, positive_int,
           "validation batches per epoch at the study's budget (study: 50)"),
     Param("epochs", {"paper": 3, "quick": 3, "smoke": 1}, positive_int, "epochs of the sweeps (study: 3)"),
-    Param("final_epochs", {"paper": 5, "quick": 5, "smoke": 2}, positive_int,
+    Param("final_epochs", {"paper": CODE_FINAL_EPOCHS, "quick": CODE_FINAL_EPOCHS, "smoke": 2}, positive_int,
           "epochs of the two 'final' models (study: 5)"),
     Param("train_subset", {"paper": None, "quick": None, "smoke": 512}, optional(positive_int),
           "train the study-budget runs on the first n images of the 54k split (None: all)"),
@@ -394,7 +396,6 @@ JOURNAL_ARCH_NAMES = {(2, 64): "shallow_wide", (4, 32): "baseline", (6, 16): "de
 JOURNAL_DROPOUT = {0.1: 0.3491, 0.3: 0.4284, 0.5: 0.5188}
 JOURNAL_NORM = {"instance": 0.3514, "batch": 0.3753, "layer": 0.4219, "group": 0.4266, "none": 0.5299}
 JOURNAL_COMBINED, JOURNAL_FINAL = 0.3238, 0.2703
-JOURNAL_FINAL_EPOCHS = 7  # the journal's budget of the final model; the study's code trains it for 5
 
 # Parameter counts of the study's code and journal: (network, source, count, Net)
 CODE_COUNTS = [
@@ -1111,8 +1112,8 @@ def claims(runs: ChapterRuns) -> list[v.Verdict]:
                                                        "so its design could not measure this"))
 
     final = measured(g["final"]["final"])
-    epochs = (f"{s.final_epochs} epochs, the budget of the study's code; its journal trained the final model for "
-              f"{JOURNAL_FINAL_EPOCHS}, and more epochs could lower the loss")
+    epochs = (f"{s.final_epochs} epochs; the study's code trains the final model for {CODE_FINAL_EPOCHS}, its journal "
+              f"for {JOURNAL_FINAL_EPOCHS}, and more epochs could lower the loss")
     rows.append(v.judge_value(R["final_loss"], final, measured=LOSS_FINAL,
                               note=f"{epochs}; the study's own notebook shows {R['final_notebook'].printed}"))
     rows.append(v.judge_value(R["final_notebook"], final, measured=LOSS_FINAL,
@@ -1256,9 +1257,9 @@ def conclusion(runs: ChapterRuns) -> str:
                      f"{s.final_epochs} epochs) reaches a validation loss of {_fmt(final)} against {_fmt(base)} for "
                      f"the baseline (study: {R['final_loss'].printed} and {R['baseline_loss'].printed}, i.e. "
                      f"{R['final_loss'].value:.3f} and {R['baseline_loss'].value:.3f}). The final value is "
-                     f"{VERDICT_READING[rows['final_loss'].verdict]} after the {s.final_epochs} epochs of the study's "
-                     f"code (its journal gives {JOURNAL_FINAL_EPOCHS}; the study's own notebook, "
-                     f"{R['final_notebook'].printed}: {VERDICT_READING[rows['final_notebook'].verdict]}), the baseline "
+                     f"{VERDICT_READING[rows['final_loss'].verdict]} after {s.final_epochs} epochs (the study's code "
+                     f"trains it for {CODE_FINAL_EPOCHS}, its journal for {JOURNAL_FINAL_EPOCHS}; the study's own "
+                     f"notebook, {R['final_notebook'].printed}: {VERDICT_READING[rows['final_notebook'].verdict]}), the baseline "
                      f"{_verdict(rows['baseline_loss'])}, and the "
                      f"'{R['improvement'].printed} better' {VERDICT_READING[rows['improvement'].verdict]} (ours: "
                      f"{rows['improvement'].ours}).")
