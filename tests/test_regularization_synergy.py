@@ -325,7 +325,7 @@ def test_an_empty_store_leaves_every_measured_row_missing(small):
     counts = {claim for claim, _, _ in chapter.TEXT_COUNTS}  # parameter counts need no run
     assert {r.id for r in rows if r.verdict == MISSING} == {
         c.id for c in chapter.REGISTRY if not c.not_tested and c.id not in counts}
-    assert {r.verdict for r in rows if r.id in counts} <= {REPRODUCED, NOT_REPRODUCED}
+    assert {r.verdict for r in rows if r.id in counts} <= {REPRODUCED, NOT_REPRODUCED, NOT_COMPARABLE}
     assert "written once the baseline and final runs are stored" in chapter.conclusion(empty)
 
 
@@ -337,16 +337,96 @@ def test_additive_runs_leave_the_synergy_inconclusive_not_refuted(small):
         assert rows[claim].verdict == INCONCLUSIVE, claim
         assert "covers zero" in rows[claim].note
     assert rows["params_6l"].verdict == REPRODUCED and rows["params_wide"].verdict == NOT_REPRODUCED
-    assert rows["params_4l"].verdict == NOT_REPRODUCED
+    assert rows["params_4l"].verdict == NOT_COMPARABLE  # the study's code agrees with its text; ours is another net
     assert rows["instance_best"].verdict == REPRODUCED
     assert rows["dropout_best"].verdict == REPRODUCED
-    assert rows["arch_best"].verdict == REPRODUCED
+    # 2L/64F and 6L/16F are not the study's networks: the ordering is shown, not judged
+    assert rows["arch_best"].verdict == NOT_COMPARABLE and rows["arch_best"].ours.startswith("best: 6L/64F")
     assert rows["dropout_05_struggles"].verdict == REPRODUCED  # 1.45 against 0.85 first-epoch training loss
     assert rows["very_deep_degrades"].verdict == REPRODUCED  # 8L/32F 0.6 against 6L/64F 0.5
-    assert rows["depth_over_width"].verdict == INCONCLUSIVE  # 6L/16F and 2L/64F both 0.6: no direction shown
+    assert rows["depth_over_width"].verdict == NOT_COMPARABLE
     text = chapter.conclusion(fake_runs(small, additive_loss))
     assert "Not shown" in text and "covers zero" in text
     assert "0.406" in text and "0.544" in text
+
+
+def test_network_match_tells_the_studys_network_a_near_miss_and_another_network():
+    assert chapter.network_match("4L/32F", chapter.Net(4, 32, "batch", 0.1)) == ("", "")  # the code's 832,554
+    assert chapter.network_match("4L/16F", chapter.Net(4, 16)) == ("", "")  # the study gives no count
+    reason, note = chapter.network_match("8L/32F", chapter.Net(8, 32))
+    assert not reason and "103,338" in note and "103,498" in note and "close" in note
+    reason, note = chapter.network_match("2L/64F", chapter.Net(2, 64))
+    assert "6,461,514" in reason and "208,522 (study journal)" in reason and not note
+    # the study gives 6L/64F two counts; ours is one of them, and the note says which reading we train
+    reason, note = chapter.network_match("6L/64F", chapter.Net(6, 64))
+    assert not reason and "588,106 (study code)" in note and "not the 311,178" in note
+    # InstanceNorm and dropout add no parameters: the final model shares 6L/64F's counts
+    assert chapter.study_counts(chapter.FINAL_NET) == chapter.study_counts(chapter.Net(6, 64))
+
+
+def steep(net, config):
+    """Additive losses with deep narrow far worse than shallow wide and the baseline far worse than the rest."""
+    loss = additive_loss(net, config)
+    return loss + (0.3 if (net.layers, net.filters) == (6, 16) else 0.0) + (0.5 if net.model != "flexible_cnn" else 0)
+
+
+def test_rows_measured_on_a_network_that_is_not_the_studys_are_not_comparable(small):
+    """A row whose network is far from the study's count is not comparable (our number kept); a near miss keeps
+    its verdict and says so; a row on a chosen reading names it."""
+    rows = judged(fake_runs(small, steep))
+    for claim in ("baseline_loss", "improvement", "depth_over_width", "narrow_share", "arch_best"):
+        assert rows[claim].verdict == NOT_COMPARABLE, claim
+        assert rows[claim].note.startswith("not the study's network") and rows[claim].ours != "-", claim
+    assert "6L/16F 0.9" in rows["depth_over_width"].ours  # what would have read 'not reproduced' stays visible
+    assert "6,461,514" in rows["depth_over_width"].note and "20,346" in rows["depth_over_width"].note
+    for claim in ("baseline_loss", "improvement"):
+        assert "361,258" in rows[claim].note and "93,130 (study code)" in rows[claim].note
+        assert "our literal reading" in rows[claim].note
+    assert rows["very_deep_loss"].verdict != NOT_COMPARABLE and "103,498" in rows["very_deep_loss"].note
+    for claim in ("arch_best_loss", "very_deep_degrades", "arch_synergy"):
+        assert rows[claim].verdict != NOT_COMPARABLE and "not the 311,178" in rows[claim].note, claim
+    assert "the baseline not comparable (not the study's network" in chapter.conclusion(fake_runs(small, steep))
+
+
+def test_a_count_is_not_comparable_only_where_another_source_of_the_study_vouches_for_it(monkeypatch):
+    row = {r.id: r for r in chapter.claims(fake_runs(chapter.settings_from({"profile": "smoke"}), additive_loss))}
+    assert row["params_4l"].verdict == NOT_COMPARABLE and row["params_4l"].ours == "361,258"
+    assert "93,130 (study code), in agreement with its text" in row["params_4l"].note
+    assert row["params_narrow"].verdict == NOT_REPRODUCED  # no other source of the study gives 6L/16F a count
+    # without the code's count nothing shows the text's 93K is the study's network: ours contradicts it
+    monkeypatch.setattr(chapter, "CODE_COUNTS", [c for c in chapter.CODE_COUNTS if c[2] != 93_130])
+    assert chapter._count_row(chapter.REGISTRY["params_4l"], "baseline", chapter.Net(model="synergy_baseline"),
+                              "").verdict == NOT_REPRODUCED
+
+
+def test_the_final_loss_row_names_the_epochs_of_the_code_and_of_the_journal(small):
+    rows = judged(fake_runs(small, additive_loss))
+    note = rows["final_loss"].note
+    assert note.startswith(f"{small.final_epochs} epochs;")
+    assert (f"code trains the final model for {chapter.CODE_FINAL_EPOCHS}, its journal for "
+            f"{chapter.JOURNAL_FINAL_EPOCHS}") in note
+
+
+def test_the_parameter_paragraph_follows_the_table(monkeypatch):
+    table = chapter.parameter_table()
+    other = table[~table["source of the count"].str.startswith("study text")]
+    text = chapter.parameter_text()
+    assert (f"Of the {len(other)} counts the study's code and journal give, {(other['same'] == 'yes').sum()} are "
+            f"reproduced exactly and {(other['same'] == 'no').sum()} are not") in text
+    assert "the baseline, 2L/64F and 6L/16F" in text and "close (8L/32F" in text
+    assert "the failure is our reconstruction's" in text
+    # one more code count that fails changes the paragraph with the table
+    monkeypatch.setattr(chapter, "CODE_COUNTS", chapter.CODE_COUNTS + [("4L/16F", "study code", 1, chapter.Net(4, 16))])
+    assert f"{(other['same'] == 'no').sum() + 1} are not" in chapter.parameter_text()
+
+
+def test_the_notebook_prints_the_generated_parameter_paragraph():
+    import json
+
+    notebook = json.loads((Path(__file__).parents[1] / "book" / "05_regularization_synergy.ipynb").read_text())
+    sources = {cell["id"]: "".join(cell["source"]) for cell in notebook["cells"]}
+    assert "chapter.parameter_text()" in sources["c07"]
+    assert "first glimpse" not in sources["c09"]  # the two 'baselines' are two networks, not one run twice
 
 
 def test_a_tie_for_best_is_inconclusive(small):
