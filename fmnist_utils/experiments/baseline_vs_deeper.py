@@ -15,7 +15,8 @@ from ..data import CLASSES, TRAIN_MEAN, TRAIN_STD
 from ..params import ChapterSpec, Param, int_list, optional, positive_int, resolve
 from ..store import describe, stored_runs  # noqa: F401  (the notebook calls chapter.stored_runs)
 from ..verdicts import (INCONCLUSIVE, MISSING, NOT_COMPARABLE, NOT_REPRODUCED, NOT_TESTED, REPRODUCED, Noise,
-                        Verdict, judge_best, judge_difference, judge_direction, judge_value, not_comparable)
+                        Verdict, judge_best, judge_difference, judge_direction, judge_value, not_comparable,
+                        top_group)
 from ..tables import book_table
 
 TITLE = "Baseline CNN vs deeper CNN"
@@ -139,9 +140,12 @@ REGISTRY = Registry([
                f"ordering of test macro F1, {BEST}"),
     StudyClaim("seed_fluctuation", "unseeded Model-2 runs differ only slightly in test accuracy", "section 3.2.2",
                "~±0.01%", "seed-to-seed spread of Model-2's test accuracy",
-               not_tested="the printed spread reads either as 0.01 points or as 0.01 of accuracy (1 point), a "
-                          "hundredfold apart, and the book's verdict rules judge values and orderings, not a "
-                          "spread; the test table shows our three seeds"),
+               not_tested="the book's rules judge a spread that each run measures (over its epochs, over the "
+                          "classes) through its seeds; this one is the spread between the seeds itself, one number "
+                          "per model with no seed noise of its own, and the procedure has no interval for a "
+                          "standard deviation. The printed value also reads either as 0.01 points or as 0.01 of "
+                          "accuracy (1 point), a hundredfold apart. The test table shows our three seeds of "
+                          "Model-2 and their standard deviation"),
     # Section 4.1: training dynamics
     StudyClaim("m1_val_low", "lower end of the band in which Model-1's validation accuracy settles (printed as "
                "a range)", "section 4.1, Figure 2", "92.7%",
@@ -180,8 +184,8 @@ REGISTRY = Registry([
                f"lowest test precision or recall of Sneaker, Trouser and Ankle boot, {BEST}"),
     StudyClaim("separable_m2", "the same for Model-2", "section 4.3, Figure 5", ">0.95",
                f"lowest test precision or recall of Sneaker, Trouser and Ankle boot, {BEST}"),
-    StudyClaim("hardest_m1", "Pullover and Shirt are the hardest classes (Model-1)", "sections 4.3-4.4",
-               "Pullover, Shirt", "ordering of per-class test F1 (lowest)"),
+    StudyClaim("hardest_m1", "Pullover and Shirt remain among the most challenging classes (Model-1)",
+               "sections 4.3-4.4", "Pullover, Shirt", "ordering of per-class test F1 (lowest)"),
     StudyClaim("hardest_m2", "the same for Model-2", "sections 4.3-4.4", "Pullover, Shirt",
                "ordering of per-class test F1 (lowest)"),
     *_class_f1("m1", "Figure 4", "0.8844 0.9869 0.8877 0.9316 0.8817 0.9840 0.8014 0.9633 0.9840 0.9673"),
@@ -560,11 +564,10 @@ def _judge_runs(runs: ChapterRuns) -> list[Verdict]:
         lowest = [float(r.loc[list(SEPARABLE), ["precision", "recall"]].to_numpy().min()) for r in reports[model]]
         rows.append(_against(REGISTRY[f"separable_{prefix}"], lowest, 0.95, higher=True, name=NAMES[model],
                              measured=f"lowest test precision or recall of Sneaker, Trouser and Ankle boot, {BEST}"))
-        rows.append(judge_best(REGISTRY[f"hardest_{prefix}"], {name: cells(model, name, "f1") for name in CLASSES},
-                               list(HARDEST), higher=False, scale=100, digits=1,
-                               measured="ordering of per-class test F1 (lowest)",
-                               note="the hardest class (lowest F1) and every class not separable from it must be "
-                                    "Pullover or Shirt"))
+        f1 = {name: cells(model, name, "f1") for name in CLASSES}
+        rows.append(judge_best(REGISTRY[f"hardest_{prefix}"], f1, list(HARDEST), higher=False, top_set=True,
+                               scale=100, digits=1, measured="ordering of per-class test F1 (lowest)",
+                               note=_hardest_note(f1)))
     for model in MODELS:
         prefix = f"m{model[-1]}"
         for name in CLASSES:
@@ -622,6 +625,16 @@ def _judge_runs(runs: ChapterRuns) -> list[Verdict]:
                          measured="ordering of Model-2's test accuracy with and without crop+flip, Model-2's recipe",
                          note=borrowed(family["model2"])))
     return rows
+
+
+def _hardest_note(f1: dict) -> str:
+    """How the row reads "among the most challenging", and where the seeds place the lowest classes."""
+    lowest, _ = top_group(f1, higher=False)
+    rest = {name: values for name, values in f1.items() if name not in lowest}
+    after, _ = top_group(rest, higher=False) if rest else ([], "")
+    return ("read as: Pullover and Shirt are the two classes of lowest F1, each below every other class beyond "
+            f"seed noise ('best' in this column: lowest F1); lowest: {', '.join(lowest)}"
+            + (f"; next, not separable from one another: {', '.join(after)}" if after else ""))
 
 
 def _figures_agree(suffix: str, model2_higher: bool) -> str:
