@@ -14,8 +14,9 @@ from pathlib import Path
 
 
 # "92.72%", "+1.35 points", "0.69 percentage points", "62K", "15.7x", and measured times as a table prints them, with or without their
-# spread: "20.29 ± 0.65 s", "1427 ± 77 ms", "329 µs/K" (the value is the number before "±")
-_NUMBER = re.compile(r"^([-+]?[0-9][0-9,]*(?:\.[0-9]+)?)(?:\s*±\s*[0-9][0-9,]*(?:\.[0-9]+)?)?"
+# spread: "20.29 ± 0.65 s", "1427 ± 77 ms", "329 µs/K" (the value is the number before "±"); a spread printed as
+# such, "~±0.01%", is the number after "~±"
+_NUMBER = re.compile(r"^(?:~\s*±?\s*)?([-+]?[0-9][0-9,]*(?:\.[0-9]+)?)(?:\s*±\s*[0-9][0-9,]*(?:\.[0-9]+)?)?"
                      r"\s*(%|K|M|x|points|percentage points|s|ms|[µμ]s/K)?$")
 _TIME_UNITS = {"s": "s", "ms": "ms", "µs/K": "µs/K", "μs/K": "µs/K"}  # a typeset "μ" (Greek mu) reads as "µ"
 

@@ -60,6 +60,11 @@ trade-off (``judge_tradeoff``)
 count (``judge_count``)
     A deterministic number (parameters): equal after rounding ours to the study's printed precision, or
     after truncating it (the other common way to shorten a count; the row says so).
+spread (``judge_spread``)
+    The study's seed-to-seed spread (one standard deviation) against ours: the 95% chi-square interval of
+    the standard deviation of our ``n`` seeds, ``[s sqrt(df / chi2(0.975, df)), s sqrt(df / chi2(0.025, df))]``
+    (widened by the study's rounding). The study's value inside it: reproduced when its half-width is at
+    most the material difference, else inconclusive; outside it: not reproduced.
 contrast (``judge_contrast``, ``judge_interaction``)
     "This combination of configuration means lies above (below) zero", above all an interaction ("the
     pair does more than the sum of its parts": the effect of both minus the two separate effects): the
@@ -102,6 +107,8 @@ RULES = {
     "tradeoff": "claimed configuration undominated in accuracy and cost, every cost axis at least as low "
                 "(accuracy differences tested, 95% Welch); dominated with evidence for not reproduced",
     "count": "equal at the study's printed precision (rounded or truncated)",
+    "spread": "study within the 95% chi-square interval of our seeds' standard deviation, and that interval's "
+              "half-width at most the material difference",
     "contrast": "95% t-interval of the contrast on the claimed side",
     "relative": "study within t·s·√(1+1/n) + rounding of our relative change (delta method, Welch)",
 }
@@ -510,6 +517,28 @@ def judge_count(claim: StudyClaim, ours: int | float | None, *, measured: str, n
     return _row(claim, text,
                 REPRODUCED if rounded or truncated else NOT_REPRODUCED, RULES["count"], note,
                 difference=(ours - claim.value) * claim.scale, tolerance=claim.rounding * claim.scale)
+
+
+def judge_spread(claim: StudyClaim, values: Sequence[float] | None, *, measured: str, note: str = "") -> Verdict:
+    """The study's seed-to-seed standard deviation against the 95% chi-square interval of our seeds' one."""
+    _check(claim, measured)
+    if values is None or len(values) == 0:
+        return missing(claim, note)
+    x = np.asarray(values, dtype=float)
+    if len(x) < 2:
+        return _row(claim, "one seed (n=1)", INCONCLUSIVE, "no seed-noise estimate",
+                    _join(note, "a spread needs two seeds at least"))
+    df, sd = len(x) - 1, float(x.std(ddof=1))
+    low = sd * math.sqrt(df / _stats.chi2.ppf(0.5 + LEVEL / 2, df)) - claim.rounding
+    high = sd * math.sqrt(df / _stats.chi2.ppf(0.5 - LEVEL / 2, df)) + claim.rounding
+    ours = f"{_fmt(sd, claim)} [{_fmt(max(low, 0.0), claim)}, {_fmt(high, claim)}] (n={len(x)})"
+    half = (high - max(low, 0.0)) / 2
+    numbers = {"difference": (sd - claim.value) * claim.scale, "tolerance": half * claim.scale}
+    if low - EPS <= claim.value <= high + EPS:
+        verdict = REPRODUCED if half <= claim.material_difference else INCONCLUSIVE
+    else:
+        verdict = NOT_REPRODUCED
+    return _row(claim, ours, verdict, RULES["spread"], note, **numbers)
 
 
 def judge_contrast(claim: StudyClaim, cells: Mapping | None, weights: Mapping[object, float], *, measured: str,

@@ -242,7 +242,7 @@ def test_claims_when_our_runs_repeat_the_study():
         assert rows[claim_id].verdict == NOT_COMPARABLE, claim_id
     # the text's time-per-parameter claim contradicts its own table (printed numbers, no hardware involved)
     assert rows["per_param_text_vs_table2"].verdict == NOT_REPRODUCED
-    assert rows["per_param_text_vs_table2"].ours.startswith("best 2 by mean: LeNet-5, ViT-Tiny")
+    assert rows["per_param_text_vs_table2"].ours.startswith("lowest 2 by mean: LeNet-5, ViT-Tiny")
 
 
 def test_single_study_runs_borrow_the_spread_of_their_own_models_seeds():
@@ -288,7 +288,7 @@ def test_a_top_place_that_mixes_across_seeds_is_inconclusive_not_refuted():
     # 'ResNet-Mini and MobileNet-Lite are the two most accurate': both must be ahead of every other model
     custom_second = judged(make_runs({**accs, "resnet_mini": spread(0.9300), "custom_cnn": spread(0.9200)}))
     assert custom_second["top_two"].verdict == NOT_REPRODUCED
-    assert custom_second["top_two"].ours.startswith("best 2 by mean: ResNet-Mini, Custom CNN")
+    assert custom_second["top_two"].ours.startswith("highest 2 by mean: ResNet-Mini, Custom CNN")
 
 
 def test_the_tradeoff_names_every_undominated_model():

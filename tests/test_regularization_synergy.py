@@ -341,7 +341,7 @@ def test_additive_runs_leave_the_synergy_inconclusive_not_refuted(small):
     assert rows["instance_best"].verdict == REPRODUCED
     assert rows["dropout_best"].verdict == REPRODUCED
     # 2L/64F and 6L/16F are not the study's networks: the ordering is shown, not judged
-    assert rows["arch_best"].verdict == NOT_COMPARABLE and rows["arch_best"].ours.startswith("best: 6L/64F")
+    assert rows["arch_best"].verdict == NOT_COMPARABLE and rows["arch_best"].ours.startswith("lowest: 6L/64F")
     assert rows["dropout_05_struggles"].verdict == REPRODUCED  # 1.45 against 0.85 first-epoch training loss
     assert rows["very_deep_degrades"].verdict == REPRODUCED  # 8L/32F 0.6 against 6L/64F 0.5
     assert rows["depth_over_width"].verdict == NOT_COMPARABLE

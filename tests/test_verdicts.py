@@ -5,7 +5,7 @@ from fmnist_utils.claims import Registry, StudyClaim
 from fmnist_utils.verdicts import (INCONCLUSIVE, MISSING, NOT_COMPARABLE, NOT_REPRODUCED, NOT_TESTED, REPRODUCED,
                                    Noise, judge_best, judge_contrast, judge_count, judge_difference, judge_direction,
                                    judge_interaction, judge_relative, judge_threshold, judge_tradeoff, judge_value,
-                                   not_tested, top_group, undominated)
+                                   judge_spread, not_tested, top_group, undominated)
 
 ACC = "test accuracy, best epoch"
 
@@ -396,3 +396,16 @@ def test_an_exact_value_is_judged_on_the_interval_of_our_mean_not_a_new_runs_ban
     assert exact.verdict == NOT_REPRODUCED  # one point apart, and the interval of the means excludes zero
     value = judge_value(claim("90.00%", exact=True), [0.900, 0.902, 0.904], measured=ACC)
     assert value.tolerance == pytest.approx(100 * (4.303 * 0.002 / 3 ** 0.5 + 0.00005), abs=0.01)
+
+
+def test_a_spread_is_judged_on_the_chi_square_interval_of_our_seeds_standard_deviation():
+    spread = "seed-to-seed spread of test accuracy"
+    seeds = [0.9254, 0.9161, 0.9183]  # s = 0.49 points; with 2 df the 95% interval is about [0.25, 3.1] points
+    assert judge_spread(claim("~±0.01%", spread), seeds, measured=spread).verdict == NOT_REPRODUCED
+    wide = judge_spread(claim("~±0.5%", spread), seeds, measured=spread)
+    assert wide.verdict == INCONCLUSIVE  # inside an interval wider than a point
+    many = [0.92 + 0.005 * z for z in (-1.2, -0.5, 0.0, 0.4, 1.3, -0.8, 0.9, 0.1, -0.2, 0.6)] * 3
+    assert judge_spread(claim("~±0.4%", spread), many, measured=spread).verdict == REPRODUCED
+    assert judge_spread(claim("~±0.01%", spread), [0.92], measured=spread).verdict == INCONCLUSIVE
+    assert judge_spread(claim("~±0.01%", spread), [], measured=spread).verdict == MISSING
+    assert claim("~±0.01%").value == pytest.approx(0.0001)
