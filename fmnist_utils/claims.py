@@ -202,7 +202,6 @@ FINDINGS = (
     ("01_baseline_vs_deeper", "m1_more_accurate", "the shallow Model-1 ahead of the deeper Model-2"),
     ("03_mlp_analysis", "best_test", "the best MLP's test accuracy"),
     ("04_lightweight_benchmark", "best_text", "ResNet-Mini as the most accurate of the six lightweight models"),
-    ("04_lightweight_benchmark", "resnet_tradeoff", "ResNet-Mini as the best trade-off of the six lightweight models"),
     ("05_regularization_synergy", "dropout_best", "dropout 0.1 as the best of the rates 0.1, 0.3 and 0.5"),
     ("05_regularization_synergy", "synergy", "instance norm and dropout together more than the sum of their parts"),
     ("05_regularization_synergy", "final_loss", "the final regularised FlexibleCNN's validation loss"),

@@ -294,14 +294,15 @@ def test_a_top_place_that_mixes_across_seeds_is_inconclusive_not_refuted():
 def test_the_tradeoff_names_every_undominated_model():
     rows = judged(make_runs(STUDY_ORDER))
     # the study's own numbers: Custom CNN smallest, LeNet-5 fastest, MobileNet-Lite most accurate, and ResNet-Mini
-    # more accurate than the one model smaller and faster than it (Custom CNN)
-    assert rows["resnet_tradeoff"].verdict == REPRODUCED
+    # more accurate than the one model smaller and faster than it (Custom CNN). Speed is one of the claim's axes and
+    # hardware-bound: the row is not comparable, the front on this machine shown as a description
+    assert rows["resnet_tradeoff"].verdict == NOT_COMPARABLE and "hardware" in rows["resnet_tradeoff"].note
+    assert rows["resnet_tradeoff"].ours.startswith("on this machine, ")
     assert rows["resnet_tradeoff"].ours.endswith(": LeNet-5, ResNet-Mini, MobileNet-Lite, Custom CNN")
     accs = {**STUDY_ORDER, "resnet_mini": spread(0.9300)}
     best = judged(make_runs(accs))["resnet_tradeoff"]
-    assert best.verdict == REPRODUCED and best.ours.endswith(": LeNet-5, ResNet-Mini, Custom CNN")
+    assert best.verdict == NOT_COMPARABLE and best.ours.endswith(": LeNet-5, ResNet-Mini, Custom CNN")
     beaten = judged(make_runs({**STUDY_ORDER, "custom_cnn": spread(0.95)}))
-    assert beaten["resnet_tradeoff"].verdict == NOT_REPRODUCED
     assert beaten["mobilenet_balance"].verdict == NOT_REPRODUCED and "Custom CNN" in beaten["mobilenet_balance"].ours
 
 
