@@ -11,7 +11,7 @@ its kind. Five outcomes, plus the claims a chapter registers as not tested:
     our estimate lies outside that tolerance; for an ordering or a direction, the opposite holds
     with statistical support;
 *inconclusive*
-    the data cannot tell: the interval covers the study's value *and* a materially different one, a
+    the data cannot tell: the study's value is inside an interval wider than a material difference, a
     direction is not significant either way, or no seed-noise estimate exists for a single run;
 *not comparable*
     the study's quantity cannot be measured as it was defined (a run stopped by its epoch cap while
@@ -234,7 +234,9 @@ def judge_value(claim: StudyClaim, values: Sequence[float] | None, *, measured: 
     x = np.asarray(values, dtype=float)
     mean = float(x.mean())
     noise = Noise.of(x) if len(x) > 1 else noise
-    ours = _fmt(mean, claim) + (f" ± {_fmt(float(x.std(ddof=1)), claim)} (n={len(x)})" if len(x) > 1 else "")
+    signed = claim.printed.lstrip().startswith(("+", "-"))  # a printed difference shows ours with its sign too
+    spread = f" ± {_fmt(float(x.std(ddof=1)), claim)} (n={len(x)})" if len(x) > 1 else ""
+    ours = _fmt(mean, claim, sign=signed) + spread
     if capped:
         return not_comparable(claim, ours, _join(capped, note))
     if noise is None:
