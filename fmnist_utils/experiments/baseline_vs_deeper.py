@@ -705,8 +705,9 @@ def _effects(ablation) -> list[str]:
 
     largest = max({**augmentation, **recipe}.items(), key=lambda item: abs(item[1]))
     return [
-        f"- **Depth, with everything else fixed.** Swapping Model-1's network for Model-2's changes test accuracy "
-        f"by {spread(depth)} across the four augmentation/recipe settings (one seed per cell).",
+        "- **The network, with everything else fixed** (Model-2's is deeper and also has batch normalisation and "
+        "global average pooling: the swap changes more than depth). Swapping Model-1's network for Model-2's changes "
+        f"test accuracy by {spread(depth)} across the four augmentation/recipe settings (one seed per cell).",
         f"- **Augmentation** (crop and flip) changes it by {spread(augmentation.values())}, and the **recipe** "
         f"(optimiser, schedule, input scaling) by {spread(recipe.values())}. The largest measured change is "
         f"{'augmentation' if largest[0] in augmentation else 'the recipe'} on {NAMES[largest[0][0]]}'s network "
