@@ -1012,8 +1012,9 @@ def conclusion(runs: ChapterRuns) -> str:
     judged = len(tested) - len(counts[MISSING])
     lines.append(f"- **Verdicts.** {counted(len(REGISTRY), 'claim')} registered, {judged} judged so far"
                  + (f", {len(counts[MISSING])} waiting for runs" if counts[MISSING] else "")
-                 + (f", {len(rows) - len(tested)} not tested" if len(rows) > len(tested) else "") + ": "
-                 + ", ".join(f"{v} {len(rs)}" for v, rs in counts.items() if v != MISSING) + ".")
+                 + (f", {len(rows) - len(tested)} not tested" if len(rows) > len(tested) else "")
+                 + (": " + ", ".join(f"{v} {len(rs)}" for v, rs in counts.items() if v != MISSING and rs)
+                    if judged else "") + ".")
     labels = {REPRODUCED: "Reproduced", NOT_REPRODUCED: "Not reproduced",
               INCONCLUSIVE: "Inconclusive (the data cannot tell)",
               NOT_COMPARABLE: "Not comparable", MISSING: "Waiting for runs"}
