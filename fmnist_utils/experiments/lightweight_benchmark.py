@@ -1170,8 +1170,8 @@ def conclusion(runs: ChapterRuns) -> str:
         lines.append(
             "- **What choosing on the test set is worth.** The study protocol's best test epoch minus a model "
             "selected on a validation split and tested once, per model: "
-            + ", ".join(f"{LABELS[k]} {lift[k]:+.2f}" for k in MODELS) + " points; their mean, with its 95% "
-            f"interval: {bias.ours} (±{bias.tolerance:.2f}). "
+            + ", ".join(f"{LABELS[k]} {lift[k]:+.2f}" for k in MODELS) + " points; their mean: "
+            f"{bias.difference:+.2f} points, its 95% interval ±{bias.tolerance:.2f}. "
             f"{_verdicts(rows, ['unbiased'])}. {BIAS_READING.get(bias.verdict, '')} Part of any difference is the "
             "6,000 images the corrected protocol holds out; the rest is selection on the test set.")
     accuracy = accuracy_groups(runs)
