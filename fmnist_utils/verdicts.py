@@ -326,7 +326,8 @@ def judge_direction(claim: StudyClaim, a: Sequence[float] | None, b: Sequence[fl
     _, se, df = estimate
     half = _t(df) * se
     low, high = (diff - half) * scale, (diff + half) * scale
-    ours = f"{means}; difference {diff * scale:+.{digits}f} [{low:+.{digits}f}, {high:+.{digits}f}] (n={len(a)}, {len(b)})"
+    interval = f"[{low:+.{digits}f}, {high:+.{digits}f}]" if half > 0 else "(exact: no noise)"
+    ours = f"{means}; difference {diff * scale:+.{digits}f} {interval} (n={len(a)}, {len(b)})"
     claimed = 1 if higher else -1
     side = 1 if diff - half > 0 else -1 if diff + half < 0 else 0
     verdict = REPRODUCED if side == claimed else NOT_REPRODUCED if side == -claimed else INCONCLUSIVE

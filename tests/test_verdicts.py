@@ -409,3 +409,11 @@ def test_a_spread_is_judged_on_the_chi_square_interval_of_our_seeds_standard_dev
     assert judge_spread(claim("~±0.01%", spread), [0.92], measured=spread).verdict == INCONCLUSIVE
     assert judge_spread(claim("~±0.01%", spread), [], measured=spread).verdict == MISSING
     assert claim("~±0.01%").value == pytest.approx(0.0001)
+
+
+def test_a_direction_between_exact_numbers_shows_no_interval():
+    counts = "ordering of parameter counts"
+    row = judge_direction(claim("Model-2 < Model-1", counts), [304_682], [1_199_882], measured=counts, higher=False,
+                          noise=Noise.none("deterministic: parameter counts"), names=("Model-2", "Model-1"), scale=1,
+                          digits=0)
+    assert row.verdict == REPRODUCED and row.ours.endswith("difference -895200 (exact: no noise) (n=1, 1)")
