@@ -12,7 +12,9 @@ network trains under one recipe, chosen once for all of them before any result w
 
 Why one recipe and not each study's own or a per-model search: the question is which architecture is
 best for its size and cost, so everything but the architecture is held fixed; a per-model learning-rate
-search would triple the cost on this machine. Adam at 1e-3 is the recipe four of the five studies used.
+search would triple the cost on this machine. Adam (AdamW for Model-2) at 1e-3 is what the studies of
+chapters 1, 4 and 5 used and chapter 2's reading of a study that names no optimiser; chapter 3's MLPs used
+Adam at 2.05e-5.
 No augmentation: two studies trained without it, and it would change each network's budget differently.
 
 The studies' numbers are not typed here: ``SOURCES`` names, for every network that has one, the claim
