@@ -197,7 +197,7 @@ def scorecard_markdown(store_root: Path) -> str:
 FINDINGS = (
     ("02_cnn3_128_extension", "cnn_peak", "CNN-3-128's test accuracy at its peak, the 99%+ figure of chapter 2's studies"),
     ("02_cnn3_128_extension", "light_accuracy", "the depthwise-separable lightweight CNN's test accuracy"),
-    ("02_cnn3_128_extension", "lgbm", "the classical baselines, LightGBM's test accuracy among them"),
+    ("02_cnn3_128_extension", "lgbm", "LightGBM's test accuracy, one of the study's classical baselines"),
     ("01_baseline_vs_deeper", "m1_accuracy", "the shallow Model-1's test accuracy"),
     ("01_baseline_vs_deeper", "m1_more_accurate", "the shallow Model-1 ahead of the deeper Model-2"),
     ("03_mlp_analysis", "best_test", "the best MLP's test accuracy"),
