@@ -1014,13 +1014,14 @@ def bfloat16_markdown(result: dict) -> list[str]:
     lines = ["The engine in bfloat16 (`precision=\"bfloat16\"`: the forward pass under `torch.autocast`, weights "
              "and optimiser in float32) against the engine in float32, timed alternately with the two pipelines "
              f"above, on a CPU with {' and '.join(flags) if flags else 'no bfloat16 instructions listed'}:", "",
-             "| Case | Batch | Convolutional | Engine float32 img/s | Engine bfloat16 img/s | bfloat16 / float32 "
-             "| Per repeat |",
+             "| Case | Batch | Conv. | float32 img/s | bfloat16 img/s | Ratio | Per repeat |",
              "|---|---:|:-:|---:|---:|---:|---:|"]
     for row in result["cases"]:
         lines.append(f"| {row['key']} | {row['batch_size']} | {'yes' if row['convolutional'] else 'no'} "
                      f"| {row['engine_images_per_s']:,.0f} | {row['bfloat16_images_per_s']:,.0f} "
                      f"| {row['bfloat16_ratio']:.2f}x | {_spread(bfloat16_repeat_ratios(row))} |")
+    lines += ["", "Conv.: a convolutional model; img/s: the engine's training images per second; ratio: bfloat16 / "
+                  "float32, the best timing of each; per repeat: the ratio's range over the alternating repeats."]
     return lines
 
 
