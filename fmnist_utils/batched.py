@@ -59,7 +59,7 @@ from torch.func import functional_call, stack_module_state, vmap
 from tqdm.auto import tqdm
 
 from .config import RunConfig, canonical_json
-from .epochs import RunProgress, TrainResult
+from .epochs import RunProgress, Stopwatch, TrainResult
 from .models import build_model
 from .train import choose_device, epoch_order, keep_freed_memory, make_loss, make_optimizer, prepare_splits
 
@@ -209,6 +209,12 @@ def _member_views(stacks: dict[str, torch.Tensor]) -> list[list[torch.Tensor]]:
     """
     per_name = [_memory_order(t.detach()).unbind(0) for t in stacks.values()]
     return [list(views) for views in zip(*per_name)]
+
+
+def _shares(lap: tuple[float, float | None], count: int) -> tuple[float, float | None]:
+    """Each of ``count`` members' share of one lap of the shared loop: (wall, CPU or None)."""
+    wall, cpu = lap
+    return wall / count, None if cpu is None else cpu / count
 
 
 class BatchedTrainer:
@@ -490,11 +496,10 @@ class BatchedTrainer:
         for epoch in bar:
             if not self.active:
                 break
-            started = time.perf_counter()
+            clock = Stopwatch(self.device)
             trained = self.train_epoch(steps)
             count = len(self.active)
-            train_seconds = (time.perf_counter() - started) / count
-            started = time.perf_counter()
+            train_seconds, train_cpu_seconds = _shares(clock.lap(), count)
             members = [self.members[i] for i in self.active]
             val = test = [None] * count  # (loss, accuracy) per member
             if self.splits.val_x is not None:
@@ -506,13 +511,14 @@ class BatchedTrainer:
                 for member, (loss, acc) in zip(members, zip(*self.evaluate(self.splits.eval_x, self.splits.eval_y))):
                     if epoch + 1 in member.config.eval_at_epochs:
                         member.add_stage(epoch + 1, loss, acc, train_seconds)
-            eval_seconds = (time.perf_counter() - started) / count
+            eval_seconds, eval_cpu_seconds = _shares(clock.lap(), count)
             rows, finished = [], []
             for slot, member in enumerate(members):
                 rows.append(member.record(
                     epoch + 1, train_loss=trained["loss"][slot], train_acc=trained["acc"][slot],
                     train_images=trained["seen"], lr=member.config.lr, step_losses=trained["step_losses"][slot],
-                    val=val[slot], test=test[slot], train_seconds=train_seconds, eval_seconds=eval_seconds))
+                    val=val[slot], test=test[slot], train_seconds=train_seconds, eval_seconds=eval_seconds,
+                    train_cpu_seconds=train_cpu_seconds, eval_cpu_seconds=eval_cpu_seconds))
                 member.judge(functools.partial(self.member_state, slot))
                 if member.wants_checkpoint:
                     self._save_checkpoint(slot)

@@ -23,6 +23,23 @@ from .config import RunConfig
 from .evaluate import evaluate_model, summary_metrics
 
 
+class Stopwatch:
+    """Seconds since the last ``lap`` (or since it was made): wall-clock and, for a run on the CPU, the CPU time
+    of this process (all its threads). Wall time is what a reader waits; CPU time is what the work costs,
+    and neither a paused process nor other work on the same cores inflates it."""
+
+    def __init__(self, device: torch.device | str = "cpu"):
+        self.cpu = torch.device(device).type == "cpu"  # off the CPU, process time does not measure the work
+        self.wall, self.process = time.perf_counter(), time.process_time()
+
+    def lap(self) -> tuple[float, float | None]:
+        """(wall seconds, CPU seconds or None off the CPU) since the last lap; starts the next one."""
+        wall, process = time.perf_counter(), time.process_time()
+        lap = (wall - self.wall, process - self.process if self.cpu else None)
+        self.wall, self.process = wall, process
+        return lap
+
+
 @dataclass
 class TrainResult:
     config: RunConfig
@@ -103,9 +120,11 @@ class RunProgress:
 
     def record(self, epoch: int, *, train_loss: float, train_acc: float, train_images: int, lr: float,
                step_losses: list[float] | None = None, val: tuple[float, float] | None = None,
-               test: tuple[float, float] | None = None, train_seconds: float, eval_seconds: float) -> dict:
+               test: tuple[float, float] | None = None, train_seconds: float, eval_seconds: float,
+               train_cpu_seconds: float | None = None, eval_cpu_seconds: float | None = None) -> dict:
         """Append the epoch's history row and return it. ``val`` and ``test`` are (loss, accuracy);
-        ``step_losses`` goes in only when the configuration logs them."""
+        ``step_losses`` goes in only when the configuration logs them; the CPU seconds (``Stopwatch``) only when
+        measured."""
         row = {"epoch": epoch, "train_loss": train_loss, "train_acc": train_acc, "train_images": train_images,
                "lr": lr}
         if self.config.log_every_steps:  # losses of steps 1, 1 + n, 1 + 2n, ... of this epoch
@@ -115,6 +134,8 @@ class RunProgress:
         if test is not None:
             row.update(test_loss=test[0], test_acc=test[1])
         row.update(train_seconds=train_seconds, eval_seconds=eval_seconds)
+        if train_cpu_seconds is not None:
+            row.update(train_cpu_seconds=train_cpu_seconds, eval_cpu_seconds=eval_cpu_seconds)
         self.history.append(row)
         return row
 

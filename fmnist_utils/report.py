@@ -3,7 +3,9 @@ far, which runs it still lacks and what they will cost, and how long a chapter t
 this machine.
 
 A missing run's cost per epoch comes from measurements on this machine, first match wins: the epochs
-in its own checkpoint; stored or checkpointed runs of the same architecture, data and batch size;
+in its own checkpoint (after whole runs of its configuration if those epochs were timed on the wall
+clock only, which a pause or a busy machine inflates: epochs record their CPU time now, older ones did
+not); stored or checkpointed runs of the same architecture, data and batch size;
 of the same architecture and batch size; the last benchmark's training throughput of that model;
 other sizes of the same model at that batch size, scaled by forward FLOPs. Otherwise it is reported
 as not measured. Epochs are counted up to the run's limit (*at most*) and up to where stored runs
@@ -106,17 +108,23 @@ def images_per_epoch(config: RunConfig) -> int:
 class _EpochTiming:
     train_core_seconds_per_image: float
     eval_core_seconds: float  # per epoch
+    cpu_time: bool = False  # measured as CPU time; else wall time x threads, which a pause or a busy machine inflates
 
     def core_hours(self, images: int) -> float:
         return (self.train_core_seconds_per_image * images + self.eval_core_seconds) / 3600
 
 
 def _epoch_timing(history: list[dict], threads: int) -> _EpochTiming | None:
+    """Per-image training and per-epoch evaluation core-seconds of ``history``: its CPU time where every row
+    recorded it, else its wall time x ``threads``."""
     rows = [r for r in history if r.get("train_images") and "train_seconds" in r]
     if not rows:
         return None
-    return _EpochTiming(sum(r["train_seconds"] for r in rows) * threads / sum(r["train_images"] for r in rows),
-                        sum(r.get("eval_seconds", 0.0) for r in rows) * threads / len(rows))
+    cpu = all("train_cpu_seconds" in r for r in rows)
+    train, evaluation, scale = (("train_cpu_seconds", "eval_cpu_seconds", 1) if cpu else
+                                ("train_seconds", "eval_seconds", threads))
+    return _EpochTiming(sum(r[train] for r in rows) * scale / sum(r["train_images"] for r in rows),
+                        sum(r.get(evaluation, 0.0) for r in rows) * scale / len(rows), cpu)
 
 
 def _mean(xs) -> float:
@@ -179,11 +187,13 @@ class CostModel:
         return self._flops[architecture]
 
     def add_checkpoint(self, run: MissingRun) -> None:
-        """Count the finished epochs of an interrupted run as a measurement too (its own first)."""
+        """Count the finished epochs of an interrupted run as a measurement too (its own first). Epochs timed
+        on the wall clock only count for other runs where nothing else timed their configuration."""
         timing = _epoch_timing(run.history, run.threads)
         if timing is not None and run.key not in self.own:
             self.own[run.key] = timing
-            self._add(run.config, timing)
+            if timing.cpu_time or not self.timings.get(("same", _identity(run.config, _EPOCH_COST_FIELDS))):
+                self._add(run.config, timing)
 
     def per_epoch(self, key: str, config: RunConfig) -> tuple[float | None, str]:
         """Core-hours of one epoch of ``config`` and what they were measured on. Timings are per precision; a
@@ -197,10 +207,15 @@ class CostModel:
 
     def _per_epoch(self, key: str, config: RunConfig) -> tuple[float | None, str]:
         images = images_per_epoch(config)
-        if (own := self.own.get(key)) is not None:
+        own = self.own.get(key)
+        same = self.timings.get(("same", _identity(config, _EPOCH_COST_FIELDS)))
+        # a few checkpointed epochs timed on the wall clock are the least reliable measure (a pause or other
+        # work on the cores goes into them): whole runs of the same configuration come first then
+        if own is not None and (own.cpu_time or not same):
             return own.core_hours(images), "its own checkpointed epochs"
-        if timings := self.timings.get(("same", _identity(config, _EPOCH_COST_FIELDS))):
-            return _mean([t.core_hours(images) for t in timings]), "runs of this architecture, data and batch size"
+        if same:
+            return (_mean([t.core_hours(images) for t in same]), "runs of this architecture, data and batch size"
+                    + (" (its own checkpointed epochs have wall-clock times only)" if own is not None else ""))
         # a different augmentation or split costs about the same per image; a different batch size does not
         if timings := self.timings.get(("batch", _identity(config, _AT_BATCH))):
             return _mean([t.core_hours(images) for t in timings]), "runs of this architecture and batch size"

@@ -19,7 +19,6 @@ import ctypes
 import functools
 import math
 import platform
-import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,7 +32,7 @@ from tqdm.auto import tqdm
 from .augment import AugmentSpec, augment_batch
 from .config import PRECISIONS, RunConfig
 from .data import load_fashion_mnist, split_indices, to_float
-from .epochs import RunProgress, TrainResult
+from .epochs import RunProgress, Stopwatch, TrainResult
 from .evaluate import autocast, evaluate_model
 from .models import build_model
 
@@ -400,7 +399,7 @@ def train(
                      initial=run.epochs_done, total=config.epochs, disable=not progress)
     for epoch in epoch_bar:
         model.train()
-        started = time.perf_counter()
+        clock = Stopwatch(torch_device)
         order = engine.epoch_order(steps)
         loss_sum = torch.zeros((), device=torch_device)
         correct = torch.zeros((), device=torch_device, dtype=torch.long)
@@ -415,9 +414,8 @@ def train(
             seen += len(y)
             if config.log_every_steps and step % config.log_every_steps == 0:
                 step_losses.append(loss)
-        train_seconds = time.perf_counter() - started
+        train_seconds, train_cpu_seconds = clock.lap()
 
-        started = time.perf_counter()
         lr = optimizer.param_groups[0]["lr"]  # the rate this epoch trained with, before the scheduler steps
         val = test = None
         if splits.val_x is not None:
@@ -432,7 +430,8 @@ def train(
                          step_losses=torch.stack(step_losses).tolist() if config.log_every_steps else None,
                          val=(val.loss, val.accuracy) if val is not None else None,
                          test=(test.loss, test.accuracy) if test is not None else None,
-                         train_seconds=train_seconds, eval_seconds=time.perf_counter() - started)
+                         train_seconds=train_seconds, train_cpu_seconds=train_cpu_seconds,
+                         **dict(zip(("eval_seconds", "eval_cpu_seconds"), clock.lap())))
         run.judge(lambda: copy.deepcopy(model.state_dict()), scheduler)
         epoch_bar.set_postfix({k: f"{row[k]:.4f}" for k in ("train_loss", "val_loss", "val_acc") if k in row})
         if run.wants_checkpoint:

@@ -30,7 +30,7 @@ def assert_same_run(sequential, batched_result, tol=TOL):
     for a, b in zip(sequential.history, batched_result.history):
         assert set(a) == set(b)
         for key in a:
-            if key in ("train_seconds", "eval_seconds"):
+            if key.endswith("_seconds"):  # timings (wall and CPU) differ from run to run
                 continue
             if key == "step_losses":
                 np.testing.assert_allclose(a[key], b[key], rtol=tol, atol=tol)

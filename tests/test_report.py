@@ -56,9 +56,9 @@ def test_a_missing_run_is_costed_from_stored_runs_of_the_same_architecture(tiny_
     missing = dataclasses.replace(tiny_config, seed=4, epochs=5)
     ledger = chapter_compute("01_x", fake_chapter([tiny_config, missing]), store)
     (cost,) = ledger.missing_runs
-    rows = run.history
-    per_image = sum(r["train_seconds"] for r in rows) / sum(r["train_images"] for r in rows)
-    per_epoch = (per_image * 256 + sum(r["eval_seconds"] for r in rows) / len(rows)) / 3600
+    rows = run.history  # priced from CPU time, which every row of a run on the CPU records
+    per_image = sum(r["train_cpu_seconds"] for r in rows) / sum(r["train_images"] for r in rows)
+    per_epoch = (per_image * 256 + sum(r["eval_cpu_seconds"] for r in rows) / len(rows)) / 3600
     assert cost.key == store.key(missing) and cost.epochs_left == 5
     assert cost.core_hours == pytest.approx(5 * per_epoch) and cost.core_hours > 0
     assert cost.expected_core_hours == cost.core_hours  # no early stopping: every epoch runs
@@ -80,6 +80,39 @@ def test_an_interrupted_run_is_costed_from_its_own_epochs_and_counts_only_those_
               on_epoch_end=stop_after_one)
     (cost,) = chapter_compute("01_x", fake_chapter([config]), store).missing_runs
     assert cost.epochs_left == 3 and cost.source == "its own checkpointed epochs" and cost.core_hours > 0
+
+
+def test_a_checkpoint_timed_on_the_wall_clock_only_does_not_outweigh_whole_runs(tiny_config, tmp_path):
+    """Older checkpoints have wall-clock epochs only: a pause or a busy machine inflates them (10x, seen in
+    this book's store), so whole runs of the configuration price the run; CPU-timed epochs price it."""
+    import torch
+
+    from fmnist_utils.train import train
+
+    store = ResultStore(tmp_path)
+    config = dataclasses.replace(tiny_config, epochs=4)
+    stored = store.get_or_train(dataclasses.replace(config, seed=5), progress=False, threads=1)
+
+    def stop_after_one(epoch, row):
+        if epoch == 1:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train(config, progress=False, threads=1, checkpoint_path=store.checkpoint_path(config),
+              on_epoch_end=stop_after_one)
+    (own,) = chapter_compute("01_x", fake_chapter([config]), store).missing_runs
+    assert own.source == "its own checkpointed epochs"
+    state = torch.load(store.checkpoint_path(config), weights_only=True)
+    for row in state["history"]:  # as an old checkpoint trained while paused: ten times the wall time, no CPU time
+        row["train_seconds"] = 10 * (row["train_seconds"] + 1.0)
+        del row["train_cpu_seconds"], row["eval_cpu_seconds"]
+    torch.save(state, store.checkpoint_path(config))
+    (cost,) = chapter_compute("01_x", fake_chapter([config]), store).missing_runs
+    rows = stored.history
+    per_epoch = (sum(r["train_cpu_seconds"] for r in rows) / sum(r["train_images"] for r in rows) * 256
+                 + sum(r["eval_cpu_seconds"] for r in rows) / len(rows)) / 3600
+    assert cost.source.startswith("runs of this architecture, data and batch size")
+    assert "wall-clock times only" in cost.source and cost.core_hours == pytest.approx(3 * per_epoch)
 
 
 def test_early_stopping_makes_the_expected_cost_smaller_than_the_limit(tiny_config, tmp_path):

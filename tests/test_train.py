@@ -184,7 +184,8 @@ def test_interrupted_run_resumes_to_the_same_result(tiny_config, tmp_path):
     assert list(state) == ["model", "optimizer", "scheduler", "generator", "torch_rng", "history", "staged",
                            "best_value", "best_epoch", "best_state", "bad_epochs", "threads"]
     assert list(state["history"][0]) == ["epoch", "train_loss", "train_acc", "train_images", "lr", "val_loss",
-                                         "val_acc", "train_seconds", "eval_seconds"]
+                                         "val_acc", "train_seconds", "eval_seconds", "train_cpu_seconds",
+                                         "eval_cpu_seconds"]
     resumed = train(config, progress=False, checkpoint_path=checkpoint)
     assert resumed.resumed_from_epoch == 1 and not checkpoint.exists()
     uninterrupted = train(config, progress=False)
