@@ -336,8 +336,11 @@ def complete(runs: ChapterRuns, name: str) -> bool:
 
 
 def time_to_best(run: StoredRun) -> float:
-    """Training seconds up to and including the selected epoch, from the stored history."""
-    return sum(row["train_seconds"] for row in run.history if row["epoch"] <= run.metrics["best_epoch"])
+    """Training seconds up to and including the selected epoch, from the stored history: the CPU time its
+    epochs recorded (which runs trained side by side, or paused, do not inflate), else their wall time."""
+    rows = [row for row in run.history if row["epoch"] <= run.metrics["best_epoch"]]
+    field = "train_cpu_seconds" if all("train_cpu_seconds" in row for row in rows) else "train_seconds"
+    return sum(row[field] for row in rows)
 
 
 def values(runs: ChapterRuns, name: str, read: Callable = TEST_ACCURACY.read) -> list[float]:
@@ -452,8 +455,9 @@ def ranking_table(runs: ChapterRuns):
         "zero) from that letter's best network: a for the most accurate one, b for the most accurate one outside "
         "a and those below it, and so on; a network can carry several letters. Rank and groups wait for every seed "
         "of every network (and need two seeds). MFLOPs: forward operations per image, millions. to best (s): "
-        "training seconds up to the selected epoch, mean ± std, as the stored runs took them on this book's "
-        "machine. best epoch: the selected epoch of each seed. seeds: stored of planned."))
+        "training seconds up to the selected epoch, mean ± std, on this book's machine: the CPU time of the "
+        "training process (one thread), which other work on the cores does not inflate (wall time for a run "
+        "that did not record it). best epoch: the selected epoch of each seed. seeds: stored of planned."))
 
 
 def close_calls(runs: ChapterRuns):
