@@ -731,8 +731,8 @@ def _tradeoff_rows(runs: ChapterRuns) -> list[Verdict]:
         rows.append(judge_tradeoff(claim, accuracy, cost, LABELS[claimed], measured=claim.quantity,
                                    cost_name=cost_name, note=(
                                        f"all {len(MODELS)} networks, common protocol, "
-                                       f"{counted(len(runs.seeds), 'seed')} each; seconds as the stored runs took "
-                                       "them on this book's machine")))
+                                       f"{counted(len(runs.seeds), 'seed')} each; training seconds as the stored "
+                                       "runs recorded them on this book's machine (CPU time)")))
     return rows
 
 
