@@ -766,6 +766,12 @@ def test_readings_are_missing_until_stored_then_show_their_change():
     text = chapter.readings_text(runs)
     assert "a change of +0.62, +0.38, +0.38 points against ours" in text
     assert "inside the seed spread" in text and "9.75 points below the study's 99.06%" in text
+    assert "No difference leaves that band" in text
+    runs.readings["keras_init"] = fake(chapter.reading_config(s, "keras_init"),
+                                       staged=staged(((2, 0.9131), (6, 0.9071), (14, 0.9180))))
+    text = chapter.readings_text(runs)  # +2.62 points after 2 epochs: beyond any seed spread here
+    assert "Outside it: Keras initialisation after 2 epochs (+2.62)." in text
+    assert "No difference leaves" not in text
 
 
 # ----- the lightweight model's count -----------------------------------------------------------------------------
