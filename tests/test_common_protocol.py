@@ -1,4 +1,5 @@
 """Chapter 6: the common protocol, its rankings, fronts and study table, and its claims on constructed runs."""
+import dataclasses
 import re
 from types import SimpleNamespace
 
@@ -276,7 +277,9 @@ def test_explorer_points_carry_spreads_and_none_for_networks_without_runs():
 
 # ----- the study table ---------------------------------------------------------------------------
 
-def test_study_table_sets_each_study_number_beside_ours_and_names_what_it_is():
+def test_study_table_sets_each_study_number_beside_ours_and_names_what_it_is(monkeypatch):
+    monkeypatch.setitem(chapter.SOURCES, "synergy_baseline",  # as if ours were the study's network (it is not)
+                        dataclasses.replace(chapter.SOURCES["synergy_baseline"], other_network=None))
     table = chapter.study_table(make_runs({"model1": 0.90}))
     assert table.loc["Model-1", ["study", "here", "difference"]].tolist() == ["92.72", "90.00 ± 0.10 (n=3)",
                                                                                "-2.72 points"]
@@ -301,7 +304,9 @@ def test_study_table_shows_missing_runs_as_missing():
 def test_every_claim_gets_one_row_and_runs_like_the_studies_reproduce_them():
     rows = judged(make_runs())
     assert list(rows) == [c.id for c in chapter.REGISTRY]
-    assert {row.verdict for row in rows.values()} == {REPRODUCED}
+    on_our_baseline = {"ch5_order", "headline_synergy_baseline"}  # not the study's network: see below
+    assert {row.verdict for i, row in rows.items() if i not in on_our_baseline} == {REPRODUCED}
+    assert {rows[i].verdict for i in on_our_baseline} == {NOT_COMPARABLE}
     assert rows["ch2_tradeoff"].ours.startswith("undominated in accuracy and parameters: CNN-3-128")
     assert "Model-1 (chapter 1): Adam 0.001, batch 128" in rows["ch1_order"].note
 
@@ -383,9 +388,30 @@ def test_throughput_is_measured_for_each_network_asked():
     assert list(table.index) == ["Custom CNN", "LeNet-5"] and (table["infer img/s"] > 0).all()
 
 
-def test_chapter_5s_ordering_is_judged_on_the_validation_loss_it_claims():
+def test_chapter_5s_ordering_is_judged_on_the_validation_loss_it_claims(monkeypatch):
     """The study ordered its two networks by validation loss: the row reads the loss, whatever the accuracies say."""
+    # as if our baseline were the study's network (it is not: see the next test)
+    monkeypatch.setitem(chapter.SOURCES, "synergy_baseline",
+                        dataclasses.replace(chapter.SOURCES["synergy_baseline"], other_network=None))
     rows = judged(make_runs({"flexible_final": 0.85, "synergy_baseline": 0.95}))  # accuracy reversed, loss as claimed
     row = rows["ch5_order"]
     assert row.verdict == REPRODUCED and row.quantity == chapter.Q_LOSS_ORDER
     assert "0.270, study 5 baseline 0.676; difference -0.406" in row.ours
+
+
+def test_a_row_on_a_network_its_chapter_found_not_to_be_the_studys_is_not_comparable():
+    """Chapter 5's rule: our baseline has 361,258 parameters, the study's 93K, so the study's claims about its
+    baseline cannot be tested on ours, under the study's protocol or this one; our number stays in the row."""
+    runs = make_runs({"flexible_final": 0.85, "synergy_baseline": 0.95})
+    rows = judged(runs)
+    for claim_id in ("ch5_order", "headline_synergy_baseline"):
+        row = rows[claim_id]
+        assert row.verdict == NOT_COMPARABLE and "361,258 parameters here, 93K" in row.note, claim_id
+        assert row.ours != "-"
+    assert rows["headline_flexible_final"].verdict != NOT_COMPARABLE  # 588,106: the count of the study's code
+    table = chapter.study_table(runs)
+    assert table.loc["study 5 baseline", "difference"] == "not comparable"
+    assert "not the study's network: the study 5 baseline has 361,258" in table.loc["study 5 baseline",
+                                                                                    "the study's number"]
+    assert table.loc[chapter.LABELS["flexible_final"], "difference"].startswith(("+", "-"))
+    assert "*Not comparable*: study 5 baseline" in chapter.conclusion(runs)

@@ -41,9 +41,9 @@ from ..params import ChapterSpec, Param, int_list, non_negative_number, optional
 from ..stats import mean_sd_text
 from ..store import StoredRun, describe, stored_runs
 from ..tables import book_table
-from ..verdicts import (INCONCLUSIVE, LEVEL, MISSING, NOT_REPRODUCED, REPRODUCED, Verdict, judge_difference,
-                        judge_direction, judge_tradeoff, judge_value, missing, not_comparable, top_group, undominated,
-                        welch)
+from ..verdicts import (INCONCLUSIVE, LEVEL, MISSING, NOT_COMPARABLE, NOT_REPRODUCED, REPRODUCED, Verdict,
+                        judge_difference, judge_direction, judge_tradeoff, judge_value, missing, not_comparable,
+                        top_group, undominated, welch)
 
 TITLE = "Every model under one protocol"
 
@@ -188,10 +188,15 @@ class Source:
     claim_id: str
     measure: Measure
     study_run: Callable  # (chapter module, its paper settings) -> RunConfig of the study's recipe
+    # (chapter module) -> why our network is not the one the study measured ("" when it is), by its chapter's rule
+    other_network: Callable | None = None
 
     @property
     def claim(self) -> StudyClaim:
         return self.module.REGISTRY[self.claim_id]
+
+    def not_the_study_network(self) -> str:
+        return self.other_network(self.module) if self.other_network is not None else ""
 
     def recipe(self) -> str:
         return _source_recipe(self)
@@ -214,9 +219,11 @@ SOURCES = {
     **{key: Source(4, _ch4, f"t1_test_acc_{key}", TEST_ACCURACY, lambda m, s, key=key: m.study_config(s, key, 42))
        for key in _ch4.MODELS},
     "synergy_baseline": Source(5, _ch5, "baseline_loss", VALIDATION_LOSS,
-                               lambda m, s: m.study_config(s, m.Net(model="synergy_baseline"), 42)),
+                               lambda m, s: m.study_config(s, m.Net(model="synergy_baseline"), 42),
+                               lambda m: m.network_match("the study 5 baseline", m.Net(model="synergy_baseline"))[0]),
     "flexible_final": Source(5, _ch5, "final_loss", VALIDATION_LOSS,
-                             lambda m, s: m.study_config(s, m.FINAL_NET, 42, s.final_epochs)),
+                             lambda m, s: m.study_config(s, m.FINAL_NET, 42, s.final_epochs),
+                             lambda m: m.network_match("the final FlexibleCNN", m.FINAL_NET)[0]),
 }
 NO_STUDY_NUMBER = {"light_plain": "none: the book's literal reading of chapter 2's text, which the study never trained"}
 
@@ -620,10 +627,12 @@ def study_table(runs: ChapterRuns):
             row.update({"study": "-", "here": _here(measure, ours), "difference": "-",
                         "the study's number": NO_STUDY_NUMBER[name]})
         else:
-            claim = source.claim
+            claim, other = source.claim, source.not_the_study_network()
             row.update({"study": _study_text(claim, measure), "here": _here(measure, ours),
-                        "difference": "-" if difference is None else measure.difference(difference),
-                        "the study's number": f"{claim.quantity} ({claim.where}); {source.recipe()}"})
+                        "difference": "-" if difference is None else "not comparable" if other else
+                        measure.difference(difference),
+                        "the study's number": f"{claim.quantity} ({claim.where}); {source.recipe()}"
+                                              + (f"; not the study's network: {other}" if other else "")})
         rows.append(row)
     loss = SOURCES["synergy_baseline"].claim
     return book_table(pd.DataFrame(rows).set_index("network"), (
@@ -631,7 +640,7 @@ def study_table(runs: ChapterRuns):
         f"prints its validation losses as percentages, {loss.printed} for {_study_text(loss, VALIDATION_LOSS)}, "
         "shown here as losses). here: the same "
         "quantity under the common protocol, mean ± std over the stored seeds (n), from the checkpoint of lowest "
-        "validation loss. difference: here minus study. the study's number: what the study measured, where, and "
+        "validation loss. difference: here minus study (not comparable where ours is not the network the study measured). the study's number: what the study measured, where, and "
         "the recipe its chapter rebuilt it with."))
 
 
@@ -672,6 +681,16 @@ def _blocked(runs: ChapterRuns, claim: StudyClaim, names) -> Verdict | None:
     return not_comparable(claim, "-", stopped) if stopped else None
 
 
+def on_study_networks(row: Verdict, names) -> Verdict:
+    """``row`` as judged when every network it sets beside its study is the one the study measured; not
+    comparable (our number kept) when its chapter found ours to be another network, with the reason."""
+    other = "; ".join(reason for n in names if n in SOURCES and (reason := SOURCES[n].not_the_study_network()))
+    if not other or row.verdict == MISSING:
+        return row
+    return not_comparable(REGISTRY[row.id], row.ours, f"not the study's network: {other}; the study's network cannot "
+                          f"be built from its description, so its claim cannot be tested on ours; {row.note}")
+
+
 def _note(runs: ChapterRuns, names) -> str:
     """The seeds the row rests on and the recipes the studies measured these networks with (one per recipe)."""
     recipes: dict[tuple, list[str]] = {}
@@ -691,15 +710,15 @@ def claims(runs: ChapterRuns) -> list[Verdict]:
         # an ordering is judged on the quantity its study ordered by: chapter 5's on the validation loss
         loss = claim.quantity == Q_LOSS_ORDER
         read = (VALIDATION_LOSS if loss else TEST_ACCURACY).read
-        rows.append(_blocked(runs, claim, (a, b)) or judge_direction(
+        rows.append(on_study_networks(_blocked(runs, claim, (a, b)) or judge_direction(
             claim, values(runs, a, read), values(runs, b, read), measured=claim.quantity, higher=not loss,
             names=(LABELS[a], LABELS[b]), scale=1.0 if loss else 100.0, digits=3 if loss else 2,
-            note=_note(runs, (a, b))))
+            note=_note(runs, (a, b))), (a, b)))
     for claim_id, (a, b) in GAPS.items():
         claim = REGISTRY[claim_id]
-        rows.append(_blocked(runs, claim, (a, b)) or judge_difference(
+        rows.append(on_study_networks(_blocked(runs, claim, (a, b)) or judge_difference(
             claim, values(runs, a), values(runs, b), measured=Q_GAP, note=f"{LABELS[a]} minus {LABELS[b]}; "
-            + _note(runs, (a, b))))
+            + _note(runs, (a, b))), (a, b)))
     rows += _tradeoff_rows(runs)
     for name, source in SOURCES.items():
         claim = REGISTRY[f"headline_{name}"]
@@ -707,10 +726,10 @@ def claims(runs: ChapterRuns) -> list[Verdict]:
         if blocked is not None and blocked.verdict == MISSING:
             rows.append(blocked)
             continue
-        rows.append(judge_value(claim, values(runs, name, source.measure.read), measured=claim.quantity,
-                                capped=capped(runs, (name,)), note=(
-                                    f"the study's number: {source.claim.quantity}; its recipe: {source.recipe()}; "
-                                    f"here: {recipe(runs.runs[name][0].config)}")))
+        rows.append(on_study_networks(judge_value(
+            claim, values(runs, name, source.measure.read), measured=claim.quantity, capped=capped(runs, (name,)),
+            note=(f"the study's number: {source.claim.quantity}; its recipe: {source.recipe()}; "
+                  f"here: {recipe(runs.runs[name][0].config)}")), (name,)))
     return rows
 
 
@@ -778,6 +797,7 @@ def conclusion(runs: ChapterRuns) -> str:
                    if rows[f"headline_{n}"].verdict in (REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE)]
     agree = [LABELS[n] for n in SOURCES if rows[f"headline_{n}"].verdict == REPRODUCED]
     differ = [LABELS[n] for n in SOURCES if rows[f"headline_{n}"].verdict == NOT_REPRODUCED]
+    other = [LABELS[n] for n in SOURCES if rows[f"headline_{n}"].verdict == NOT_COMPARABLE]
     line = f"- **How much of each headline number was its protocol** ({_tally(rows, headlines)})."
     if differences:
         line += " Common protocol minus study: " + ", ".join(differences) + "."
@@ -786,5 +806,8 @@ def conclusion(runs: ChapterRuns) -> str:
     if differ:
         line += (f" Outside it (*not reproduced*): under the common protocol these networks reach another number "
                  f"than their study reports: {', '.join(differ)}.")
+    if other:
+        line += (f" *Not comparable*: {', '.join(other)}, where ours is not the network the study measured (its "
+                 "row gives the parameter counts).")
     lines.append(line)
     return "\n".join(lines)
