@@ -177,6 +177,10 @@ class CostModel:
             self.timings.setdefault(("batch", _identity(config, _AT_BATCH)), []).append(timing)
             self.family.setdefault(_identity(config, _FAMILY), []).append((config, timing))
 
+    def _same(self, config: RunConfig) -> list[_EpochTiming] | None:
+        """Timings of runs of this architecture, data and batch size."""
+        return self.timings.get(("same", _identity(config, _EPOCH_COST_FIELDS)))
+
     def flops(self, config: RunConfig) -> float:
         """Forward FLOPs per image of ``config``'s model (counted once per architecture)."""
         from .benchmark import architecture_flops
@@ -192,7 +196,7 @@ class CostModel:
         timing = _epoch_timing(run.history, run.threads)
         if timing is not None and run.key not in self.own:
             self.own[run.key] = timing
-            if timing.cpu_time or not self.timings.get(("same", _identity(run.config, _EPOCH_COST_FIELDS))):
+            if timing.cpu_time or not self._same(run.config):
                 self._add(run.config, timing)
 
     def per_epoch(self, key: str, config: RunConfig) -> tuple[float | None, str]:
@@ -208,7 +212,7 @@ class CostModel:
     def _per_epoch(self, key: str, config: RunConfig) -> tuple[float | None, str]:
         images = images_per_epoch(config)
         own = self.own.get(key)
-        same = self.timings.get(("same", _identity(config, _EPOCH_COST_FIELDS)))
+        same = self._same(config)
         # a few checkpointed epochs timed on the wall clock are the least reliable measure (a pause or other
         # work on the cores goes into them): whole runs of the same configuration come first then
         if own is not None and (own.cpu_time or not same):

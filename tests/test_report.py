@@ -65,11 +65,9 @@ def test_a_missing_run_is_costed_from_stored_runs_of_the_same_architecture(tiny_
     assert "same architecture" in cost.source or "this architecture, data and batch size" in cost.source
 
 
-def test_an_interrupted_run_is_costed_from_its_own_epochs_and_counts_only_those_left(tiny_config, tmp_path):
+def checkpoint_one_epoch(config, store):
+    """Train ``config`` for one epoch and interrupt it: its checkpoint in ``store`` holds that epoch."""
     from fmnist_utils.train import train
-
-    store = ResultStore(tmp_path)
-    config = dataclasses.replace(tiny_config, epochs=4)
 
     def stop_after_one(epoch, row):
         if epoch == 1:
@@ -78,6 +76,12 @@ def test_an_interrupted_run_is_costed_from_its_own_epochs_and_counts_only_those_
     with pytest.raises(KeyboardInterrupt):
         train(config, progress=False, threads=1, checkpoint_path=store.checkpoint_path(config),
               on_epoch_end=stop_after_one)
+
+
+def test_an_interrupted_run_is_costed_from_its_own_epochs_and_counts_only_those_left(tiny_config, tmp_path):
+    store = ResultStore(tmp_path)
+    config = dataclasses.replace(tiny_config, epochs=4)
+    checkpoint_one_epoch(config, store)
     (cost,) = chapter_compute("01_x", fake_chapter([config]), store).missing_runs
     assert cost.epochs_left == 3 and cost.source == "its own checkpointed epochs" and cost.core_hours > 0
 
@@ -87,19 +91,10 @@ def test_a_checkpoint_timed_on_the_wall_clock_only_does_not_outweigh_whole_runs(
     this book's store), so whole runs of the configuration price the run; CPU-timed epochs price it."""
     import torch
 
-    from fmnist_utils.train import train
-
     store = ResultStore(tmp_path)
     config = dataclasses.replace(tiny_config, epochs=4)
     stored = store.get_or_train(dataclasses.replace(config, seed=5), progress=False, threads=1)
-
-    def stop_after_one(epoch, row):
-        if epoch == 1:
-            raise KeyboardInterrupt
-
-    with pytest.raises(KeyboardInterrupt):
-        train(config, progress=False, threads=1, checkpoint_path=store.checkpoint_path(config),
-              on_epoch_end=stop_after_one)
+    checkpoint_one_epoch(config, store)
     (own,) = chapter_compute("01_x", fake_chapter([config]), store).missing_runs
     assert own.source == "its own checkpointed epochs"
     state = torch.load(store.checkpoint_path(config), weights_only=True)

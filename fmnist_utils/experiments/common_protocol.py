@@ -196,10 +196,15 @@ class Source:
         return self.module.REGISTRY[self.claim_id]
 
     def not_the_study_network(self) -> str:
-        return self.other_network(self.module) if self.other_network is not None else ""
+        return _other_network(self)
 
     def recipe(self) -> str:
         return _source_recipe(self)
+
+
+@lru_cache(maxsize=None)
+def _other_network(source: Source) -> str:  # counting parameters builds the model: once per source
+    return source.other_network(source.module) if source.other_network is not None else ""
 
 
 @lru_cache(maxsize=None)
