@@ -84,12 +84,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Mapping, Sequence
+from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 from scipy import stats as _stats
 
-from .claims import StudyClaim
+from .claims import StudyClaim, counted
 
 REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE = "reproduced", "not reproduced", "inconclusive"
 NOT_COMPARABLE, MISSING, NOT_TESTED = "not comparable", "missing run", "not tested"
@@ -179,6 +179,14 @@ def not_comparable(claim: StudyClaim, ours: str, reason: str) -> Verdict:
 
 def not_tested(claim: StudyClaim) -> Verdict:
     return _row(claim, "-", NOT_TESTED, note=claim.not_tested)
+
+
+def tally(verdicts: Iterable[str]) -> str:
+    """'3 not reproduced, 1 inconclusive, 2 missing runs': how many rows got each verdict, in the order of
+    ``VERDICTS``, for a chapter's conclusion."""
+    verdicts = list(verdicts)
+    counts = [(v, verdicts.count(v)) for v in VERDICTS if v in verdicts]
+    return ", ".join(counted(n, v) if v == MISSING else f"{n} {v}" for v, n in counts)
 
 
 def _check(claim: StudyClaim, measured: str) -> None:

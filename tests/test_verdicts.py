@@ -5,7 +5,7 @@ from fmnist_utils.claims import Registry, StudyClaim
 from fmnist_utils.verdicts import (INCONCLUSIVE, MISSING, NOT_COMPARABLE, NOT_REPRODUCED, NOT_TESTED, REPRODUCED,
                                    Noise, judge_best, judge_contrast, judge_count, judge_difference, judge_direction,
                                    judge_interaction, judge_relative, judge_threshold, judge_tradeoff, judge_value,
-                                   judge_spread, not_tested, top_group, undominated)
+                                   judge_spread, not_tested, tally, top_group, undominated)
 
 ACC = "test accuracy, best epoch"
 
@@ -417,3 +417,10 @@ def test_a_direction_between_exact_numbers_shows_no_interval():
                           noise=Noise.none("deterministic: parameter counts"), names=("Model-2", "Model-1"), scale=1,
                           digits=0)
     assert row.verdict == REPRODUCED and row.ours.endswith("difference -895200 (exact: no noise) (n=1, 1)")
+
+
+def test_tally_counts_each_verdict_in_the_books_order_with_missing_runs_in_the_plural():
+    verdicts = [MISSING, NOT_REPRODUCED, MISSING, INCONCLUSIVE, NOT_REPRODUCED, REPRODUCED]
+    assert tally(verdicts) == "1 reproduced, 2 not reproduced, 1 inconclusive, 2 missing runs"
+    assert tally([MISSING]) == "1 missing run"
+    assert tally([]) == ""

@@ -14,9 +14,9 @@ from ..config import RunConfig
 from ..data import CLASSES, TRAIN_MEAN, TRAIN_STD
 from ..params import ChapterSpec, Param, int_list, optional, positive_int, resolve
 from ..store import describe, stored_runs  # noqa: F401  (the notebook calls chapter.stored_runs)
-from ..verdicts import (INCONCLUSIVE, MISSING, NOT_COMPARABLE, NOT_REPRODUCED, NOT_TESTED, REPRODUCED, Noise,
+from ..verdicts import (INCONCLUSIVE, NOT_REPRODUCED, NOT_TESTED, REPRODUCED, Noise,
                         Verdict, judge_best, judge_difference, judge_direction, judge_spread, judge_value,
-                        not_comparable, top_group)
+                        not_comparable, tally, top_group)
 from ..tables import book_table
 
 TITLE = "Baseline CNN vs deeper CNN"
@@ -753,9 +753,7 @@ def _answer(rows: dict, ablation_seeds: list) -> str:
 
 def _tally(rows: dict) -> str:
     judged = [row for row in rows.values() if row.verdict != NOT_TESTED]
-    counts = {v: sum(row.verdict == v for row in judged) for v in (REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE,
-                                                                    NOT_COMPARABLE, MISSING)}
-    listed = ", ".join(f"{n} {verdict}" for verdict, n in counts.items() if n)
+    listed = tally(row.verdict for row in judged)
     return (f"- **All claims.** Of the study's {counted(len(rows), 'registered claim')}, {len(judged)} are tested "
             f"here ({listed}) and {len(rows) - len(judged)} are registered as not tested, each with its reason, in "
             "the table above.")

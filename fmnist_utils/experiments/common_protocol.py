@@ -43,7 +43,7 @@ from ..store import StoredRun, describe, stored_runs
 from ..tables import book_table
 from ..verdicts import (INCONCLUSIVE, LEVEL, MISSING, NOT_COMPARABLE, NOT_REPRODUCED, REPRODUCED, Verdict,
                         judge_difference, judge_direction, judge_tradeoff, judge_value, missing, not_comparable,
-                        top_group, undominated, welch)
+                        tally, top_group, undominated, welch)
 
 TITLE = "Every model under one protocol"
 
@@ -768,10 +768,7 @@ def _verdicts(rows: dict, ids) -> str:
 
 
 def _tally(rows: dict, ids) -> str:
-    counts = {}
-    for i in ids:
-        counts[rows[i].verdict] = counts.get(rows[i].verdict, 0) + 1
-    return ", ".join(f"{n} {verdict}" for verdict, n in counts.items())
+    return tally(rows[i].verdict for i in ids)
 
 
 def conclusion(runs: ChapterRuns) -> str:

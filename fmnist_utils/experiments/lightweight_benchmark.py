@@ -32,7 +32,7 @@ from ..params import (ChapterSpec, Param, boolean, int_list, non_negative_int, n
                       optional, positive_int)
 from ..store import describe, stored_runs  # noqa: F401  (the notebook calls chapter.stored_runs)
 from ..verdicts import (MISSING, Noise, Verdict, judge_best, judge_count, judge_direction, judge_tradeoff,
-                        judge_value, missing, not_comparable)
+                        judge_value, missing, not_comparable, tally)
 from ..tables import book_table
 
 
@@ -1145,9 +1145,6 @@ def conclusion(runs: ChapterRuns) -> str:
     table1 = {k: rows[f"t1_test_acc_{k}"] for k in MODELS}
     judged = {k: r for k, r in table1.items() if r.verdict != MISSING}
     if judged:
-        counts = {}
-        for row in judged.values():
-            counts[row.verdict] = counts.get(row.verdict, 0) + 1
         def cell(key: str, row: Verdict) -> str:
             if row.difference is None:
                 return f"{LABELS[key]} {row.ours}"
@@ -1159,7 +1156,7 @@ def conclusion(runs: ChapterRuns) -> str:
             "study's, in points, with the band each is judged against where there is one (the study's rounding and "
             "the seed spread of that model's own corrected-protocol seeds): "
             + ", ".join(cell(k, r) for k, r in judged.items())
-            + ". Verdicts: " + ", ".join(f"{n} {verdict}" for verdict, n in counts.items()) + "."
+            + ". Verdicts: " + tally(r.verdict for r in judged.values()) + "."
             + (f" Not trained yet: {_names(LABELS[k] for k in MODELS if k not in judged)}."
                if len(judged) < len(MODELS) else ""))
     else:
