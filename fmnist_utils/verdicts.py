@@ -15,8 +15,9 @@ its kind. Five outcomes, plus the claims a chapter registers as not tested:
     direction is not significant either way, or no seed-noise estimate exists for a single run;
 *not comparable*
     the study's quantity cannot be measured as it was defined (a run stopped by its epoch cap while
-    still improving, for a claim about the best achievable value; timings bound to other hardware),
-    with the reason;
+    still improving, for a claim about the best achievable value; timings bound to other hardware; a
+    network the study's description does not determine; a study number of another quantity than the
+    run it would be set beside), with the reason;
 *missing run*
     a run the row needs is not in the store yet.
 

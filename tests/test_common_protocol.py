@@ -305,8 +305,11 @@ def test_every_claim_gets_one_row_and_runs_like_the_studies_reproduce_them():
     rows = judged(make_runs())
     assert list(rows) == [c.id for c in chapter.REGISTRY]
     on_our_baseline = {"ch5_order", "headline_synergy_baseline"}  # not the study's network: see below
-    assert {row.verdict for i, row in rows.items() if i not in on_our_baseline} == {REPRODUCED}
-    assert {rows[i].verdict for i in on_our_baseline} == {NOT_COMPARABLE}
+    # the study measured another quantity than the common protocol (see below); speed is bound to hardware
+    other_quantity = {"ch2_gap", "ch4_tradeoff"} | {f"headline_{n}" for n in chapter.SOURCES
+                                                    if n not in ("model1", "model2")}
+    assert {row.verdict for i, row in rows.items() if i not in on_our_baseline | other_quantity} == {REPRODUCED}
+    assert {rows[i].verdict for i in on_our_baseline | other_quantity} == {NOT_COMPARABLE}
     assert rows["ch2_tradeoff"].ours.startswith("undominated in accuracy and parameters: CNN-3-128")
     assert "Model-1 (chapter 1): Adam 0.001, batch 128" in rows["ch1_order"].note
 
@@ -337,9 +340,11 @@ def test_a_tie_is_inconclusive_and_a_beaten_tradeoff_is_not_reproduced():
     assert beaten["ch2_tradeoff"].verdict == NOT_REPRODUCED
     assert beaten["ch2_tradeoff"].ours.endswith("lightweight (standard first conv), ResNet-Mini, MobileNet-Lite, "
                                                 "Custom CNN")
-    # Custom CNN as accurate as ResNet-Mini, smaller and faster to its best epoch: ResNet-Mini is beaten
-    slow = judged(make_runs({"custom_cnn": 0.9110}, seconds={"custom_cnn": 1.0}))
-    assert slow["ch4_tradeoff"].verdict == NOT_REPRODUCED
+    # Custom CNN as accurate as ResNet-Mini, smaller and faster to its best epoch: ResNet-Mini is beaten on this
+    # machine, but speed is bound to hardware (chapter 4's rule), so the front is a description, not a verdict
+    slow = judged(make_runs({"custom_cnn": 0.9110}, seconds={"custom_cnn": 1.0}))["ch4_tradeoff"]
+    assert slow.verdict == NOT_COMPARABLE and "bound to hardware" not in slow.note
+    assert "depends on the hardware" in slow.note and slow.ours.startswith("on this machine, undominated")
 
 
 def test_one_seed_per_network_is_inconclusive_never_missing():
@@ -347,6 +352,26 @@ def test_one_seed_per_network_is_inconclusive_never_missing():
     assert not [r for r in rows.values() if r.verdict == MISSING]
     assert rows["ch1_order"].verdict == INCONCLUSIVE and rows["headline_model1"].verdict == INCONCLUSIVE
     assert rows["ch2_tradeoff"].verdict == INCONCLUSIVE
+
+
+def test_a_study_number_of_another_quantity_is_set_beside_ours_but_not_judged():
+    """Best of several test evaluations (chapter 4), or the last epoch (chapters 2, 3, 5), against the test accuracy
+    of a checkpoint chosen on validation is not like with like: the row keeps both numbers and the difference, as a
+    description; chapter 1's study measured what the common protocol measures, so its rows are judged."""
+    runs = make_runs({"lenet5": 0.8952, "custom_cnn": 0.8968, "model1": 0.9100})
+    rows = judged(runs)
+    for name in ("lenet5", "custom_cnn", "cnn3_128", "mlp_best", "flexible_final"):
+        assert rows[f"headline_{name}"].verdict == NOT_COMPARABLE, name
+        assert rows[f"headline_{name}"].note.startswith("different quantities: the study's number is the "), name
+    assert rows["headline_lenet5"].ours == "89.52% ± 0.10% (n=3); +0.45 points against the study"
+    assert "test accuracy at the epoch of best test accuracy" in rows["headline_lenet5"].note
+    assert rows["ch2_gap"].verdict == NOT_COMPARABLE and rows["ch1_gap"].verdict != NOT_COMPARABLE
+    assert rows["headline_model1"].verdict == NOT_REPRODUCED
+    text = chapter.conclusion(runs)
+    assert "LeNet-5 +0.45 points" in text and "Custom CNN -0.36 points" in text
+    assert "*Not comparable*, the difference a description: CNN-3-128" in text
+    assert "Outside it (*not reproduced*): their study measured what the common protocol measures" in text
+    assert "these networks reach another number: Model-1." in text
 
 
 def test_a_run_stopped_by_its_cap_while_improving_is_not_comparable():
@@ -408,7 +433,9 @@ def test_a_row_on_a_network_its_chapter_found_not_to_be_the_studys_is_not_compar
         row = rows[claim_id]
         assert row.verdict == NOT_COMPARABLE and "361,258 parameters here, 93K" in row.note, claim_id
         assert row.ours != "-"
-    assert rows["headline_flexible_final"].verdict != NOT_COMPARABLE  # 588,106: the count of the study's code
+    # 588,106: the count of the study's code, so the final network is the study's (its row is not comparable for
+    # another reason: the study's loss is the last epoch's)
+    assert "not the study's network" not in rows["headline_flexible_final"].note
     table = chapter.study_table(runs)
     assert table.loc["study 5 baseline", "difference"] == "not comparable"
     assert "not the study's network: the study 5 baseline has 361,258" in table.loc["study 5 baseline",

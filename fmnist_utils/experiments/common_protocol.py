@@ -41,9 +41,9 @@ from ..params import ChapterSpec, Param, int_list, non_negative_number, optional
 from ..stats import mean_sd_text
 from ..store import StoredRun, describe, stored_runs
 from ..tables import book_table
-from ..verdicts import (INCONCLUSIVE, LEVEL, MISSING, NOT_COMPARABLE, NOT_REPRODUCED, REPRODUCED, Verdict,
-                        judge_difference, judge_direction, judge_tradeoff, judge_value, missing, not_comparable,
-                        tally, top_group, undominated, welch)
+from ..verdicts import (INCONCLUSIVE, LEVEL, MISSING, NOT_COMPARABLE, NOT_REPRODUCED, REPRODUCED, VERDICTS,
+                        Verdict, judge_difference, judge_direction, judge_tradeoff, judge_value, missing,
+                        not_comparable, tally, top_group, undominated, welch)
 
 TITLE = "Every model under one protocol"
 
@@ -153,11 +153,13 @@ def protocol_text(settings) -> str:
 @dataclass(frozen=True)
 class Measure:
     """What a row reads from a common-protocol run; ``percent``: a fraction shown in percent (an accuracy),
-    else a value in its own unit (a loss)."""
+    else a value in its own unit (a loss). ``quantity``: the same in the words of the claim registries, so a
+    study number that measured it can be told from one that measured something else."""
 
     name: str
     read: Callable
     percent: bool
+    quantity: str
 
     def text(self, value: float) -> str:
         return f"{100 * value:.2f}" if self.percent else f"{value:.3f}"
@@ -173,9 +175,9 @@ def selected_row(run) -> dict:
 
 
 TEST_ACCURACY = Measure("test accuracy of the checkpoint of lowest validation loss", lambda r: r.metrics["accuracy"],
-                        True)
+                        True, f"test accuracy, {baseline_vs_deeper.BEST}")
 VALIDATION_LOSS = Measure("validation loss of the checkpoint of lowest validation loss",
-                          lambda r: selected_row(r)["val_loss"], False)
+                          lambda r: selected_row(r)["val_loss"], False, f"validation loss, {baseline_vs_deeper.BEST}")
 
 
 @dataclass(frozen=True)
@@ -197,6 +199,13 @@ class Source:
 
     def not_the_study_network(self) -> str:
         return _other_network(self)
+
+    def other_quantity(self) -> str:
+        """Why the study's number and the common protocol's are different quantities ("" when they are one):
+        the model it kept or the data it scored it on differ, so their difference is no evidence about either."""
+        if self.claim.quantity == self.measure.quantity:
+            return ""
+        return f"the study's number is the {self.claim.quantity}; here it is the {self.measure.name}"
 
     def recipe(self) -> str:
         return _source_recipe(self)
@@ -696,6 +705,18 @@ def on_study_networks(row: Verdict, names) -> Verdict:
                           f"be built from its description, so its claim cannot be tested on ours; {row.note}")
 
 
+def same_quantity(row: Verdict, names, ours: str | None = None) -> Verdict:
+    """``row`` as judged when each study number it sets beside ours measured what the common protocol measures
+    (chapter 1's test accuracy of the lowest-validation-loss checkpoint); otherwise not comparable, our number
+    kept (``ours`` in place of its text, if given): best of several test evaluations, or last epoch, against a
+    checkpoint chosen on validation is not like with like, and the difference is the protocol's share, shown
+    beside the study's number, not a verdict."""
+    other = "; ".join(dict.fromkeys(reason for n in names if n in SOURCES and (reason := SOURCES[n].other_quantity())))
+    if not other or row.verdict in (MISSING, NOT_COMPARABLE):
+        return row
+    return not_comparable(REGISTRY[row.id], ours or row.ours, f"different quantities: {other}; {row.note}")
+
+
 def _note(runs: ChapterRuns, names) -> str:
     """The seeds the row rests on and the recipes the studies measured these networks with (one per recipe)."""
     recipes: dict[tuple, list[str]] = {}
@@ -721,9 +742,9 @@ def claims(runs: ChapterRuns) -> list[Verdict]:
             note=_note(runs, (a, b))), (a, b)))
     for claim_id, (a, b) in GAPS.items():
         claim = REGISTRY[claim_id]
-        rows.append(on_study_networks(_blocked(runs, claim, (a, b)) or judge_difference(
+        rows.append(same_quantity(on_study_networks(_blocked(runs, claim, (a, b)) or judge_difference(
             claim, values(runs, a), values(runs, b), measured=Q_GAP, note=f"{LABELS[a]} minus {LABELS[b]}; "
-            + _note(runs, (a, b))), (a, b)))
+            + _note(runs, (a, b))), (a, b)), (a, b)))
     rows += _tradeoff_rows(runs)
     for name, source in SOURCES.items():
         claim = REGISTRY[f"headline_{name}"]
@@ -731,11 +752,21 @@ def claims(runs: ChapterRuns) -> list[Verdict]:
         if blocked is not None and blocked.verdict == MISSING:
             rows.append(blocked)
             continue
-        rows.append(on_study_networks(judge_value(
+        row = on_study_networks(judge_value(
             claim, values(runs, name, source.measure.read), measured=claim.quantity, capped=capped(runs, (name,)),
             note=(f"the study's number: {source.claim.quantity}; its recipe: {source.recipe()}; "
-                  f"here: {recipe(runs.runs[name][0].config)}")), (name,)))
+                  f"here: {recipe(runs.runs[name][0].config)}")), (name,))
+        difference = study_difference(runs, name)
+        rows.append(same_quantity(row, (name,), ours=None if difference is None else
+                                  f"{row.ours}; {source.measure.difference(difference)} against the study"))
     return rows
+
+
+HARDWARE_BOUND = ("speed is one of the claim's three axes, and chapter 4 rules it not comparable for that reason: "
+                  "which network trains faster depends on the hardware, and the study timed a machine it does not "
+                  "name; shown: the "
+                  "undominated networks of accuracy, parameters and training CPU seconds to the best epoch on this "
+                  "book's machine, as a description")
 
 
 def _tradeoff_rows(runs: ChapterRuns) -> list[Verdict]:
@@ -752,11 +783,12 @@ def _tradeoff_rows(runs: ChapterRuns) -> list[Verdict]:
         else:
             cost = {LABELS[n]: (parameters(n), _costs(runs, n)["seconds"][0]) for n in MODELS}
             cost_name = "parameters and training seconds to the best epoch"
-        rows.append(judge_tradeoff(claim, accuracy, cost, LABELS[claimed], measured=claim.quantity,
-                                   cost_name=cost_name, note=(
-                                       f"all {len(MODELS)} networks, common protocol, "
-                                       f"{counted(len(runs.seeds), 'seed')} each; training seconds as the stored "
-                                       "runs recorded them on this book's machine (CPU time)")))
+        front = judge_tradeoff(claim, accuracy, cost, LABELS[claimed], measured=claim.quantity, cost_name=cost_name,
+                               note=f"all {len(MODELS)} networks, common protocol, "
+                                    f"{counted(len(runs.seeds), 'seed')} each")
+        if claim.quantity == Q_COST:  # chapter 4's rule for the same claim: its speed axis is bound to hardware
+            front = not_comparable(claim, f"on this machine, {front.ours}", f"{HARDWARE_BOUND}; {front.note}")
+        rows.append(front)
     return rows
 
 
@@ -795,21 +827,31 @@ def conclusion(runs: ChapterRuns) -> str:
     fronts_found = [f"{rows[i].ours[:1].upper() + rows[i].ours[1:]}." for i in TRADEOFFS if rows[i].ours != "-"]
     lines.append("- **Best for its size.** " + " ".join([*fronts_found, _verdicts(rows, TRADEOFFS)]) + ".")
     headlines = [f"headline_{n}" for n in SOURCES]
-    differences = [f"{LABELS[n]} {SOURCES[n].measure.difference(study_difference(runs, n))}" for n in SOURCES
-                   if rows[f"headline_{n}"].verdict in (REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE)]
-    agree = [LABELS[n] for n in SOURCES if rows[f"headline_{n}"].verdict == REPRODUCED]
-    differ = [LABELS[n] for n in SOURCES if rows[f"headline_{n}"].verdict == NOT_REPRODUCED]
-    other = [LABELS[n] for n in SOURCES if rows[f"headline_{n}"].verdict == NOT_COMPARABLE]
+    verdict = {n: rows[f"headline_{n}"].verdict for n in SOURCES}
+    other = [n for n in SOURCES if verdict[n] == NOT_COMPARABLE and SOURCES[n].not_the_study_network()]
+    shown = [n for n in SOURCES if study_difference(runs, n) is not None and n not in other]
     line = f"- **How much of each headline number was its protocol** ({_tally(rows, headlines)})."
-    if differences:
-        line += " Common protocol minus study: " + ", ".join(differences) + "."
-    if agree:
-        line += f" Within the band of a new run (*reproduced*): {', '.join(agree)}."
-    if differ:
-        line += (f" Outside it (*not reproduced*): under the common protocol these networks reach another number "
-                 f"than their study reports: {', '.join(differ)}.")
+    if shown:
+        line += (" Common protocol minus study: "
+                 + ", ".join(f"{LABELS[n]} {SOURCES[n].measure.difference(study_difference(runs, n))}" for n in shown)
+                 + ".")
+    named = {v: ", ".join(LABELS[n] for n in SOURCES if verdict[n] == v and n not in other) for v in VERDICTS}
+    quantity = ", ".join(LABELS[n] for n in SOURCES if verdict[n] == NOT_COMPARABLE and n not in other
+                         and SOURCES[n].other_quantity())
+    if named[REPRODUCED]:
+        line += f" Within the band a new run could fall in (*reproduced*): {named[REPRODUCED]}."
+    if named[NOT_REPRODUCED]:
+        line += (" Outside it (*not reproduced*): their study measured what the common protocol measures, and under "
+                 f"the common protocol these networks reach another number: {named[NOT_REPRODUCED]}.")
+    if named[INCONCLUSIVE]:
+        line += f" *Inconclusive* (the seeds cannot tell): {named[INCONCLUSIVE]}."
+    if quantity:
+        line += (f" *Not comparable*, the difference a description: {quantity}, whose study measured another "
+                 "quantity (the best of several test evaluations, or the last epoch, where the common protocol "
+                 "scores the checkpoint chosen on validation), so the difference is the protocol's share and no "
+                 "evidence for or against the study's number.")
     if other:
-        line += (f" *Not comparable*: {', '.join(other)}, where ours is not the network the study measured (its "
-                 "row gives the parameter counts).")
+        line += (f" *Not comparable*: {', '.join(LABELS[n] for n in other)}, where ours is not the network the study "
+                 "measured (its row gives the parameter counts).")
     lines.append(line)
     return "\n".join(lines)
