@@ -168,6 +168,8 @@ def scorecard_markdown(store_root: Path) -> str:
     """The book's scorecard page: every chapter's claim rows, as saved by the chapters from the store. A
     table per chapter that fits the text column (claim and where, study, this book, verdict), and under it,
     folded, the rule each verdict used and its note."""
+    from .verdicts import tally  # the verdicts module builds on this one
+
     chapters = load_claims(store_root)
     lines = ["# Scorecard", "",
              "Every claim of every chapter, as the chapters judged it from the store, with the study's value as "
@@ -175,10 +177,7 @@ def scorecard_markdown(store_root: Path) -> str:
     if not chapters:
         return "\n".join(lines + ["_No chapter has been executed into the store yet._", ""])
     for chapter in chapters:
-        counts = {}
-        for claim in chapter["claims"]:
-            counts[claim["verdict"]] = counts.get(claim["verdict"], 0) + 1
-        summary = ", ".join(f"{verdict}: {n}" for verdict, n in sorted(counts.items()))
+        summary = tally(claim["verdict"] for claim in chapter["claims"])
         lines += [f"## {chapter['title']}", "", f"{{doc}}`{chapter['chapter']}`: {summary}.", "",
                   "| Claim (where) | Study | This book | Verdict |", "|---|---|---|---|"]
         lines += [f"| {_cell(c['claim'])} *({_cell(c.get('where'))})* | {_cell(c.get('study'))} | "
@@ -205,13 +204,14 @@ FINDINGS = (
     ("05_regularization_synergy", "dropout_best", "dropout 0.1 as the best of the rates 0.1, 0.3 and 0.5"),
     ("05_regularization_synergy", "synergy", "instance norm and dropout together more than the sum of their parts"),
     ("05_regularization_synergy", "final_loss", "the final regularised FlexibleCNN's validation loss"),
-    ("06_common_protocol", "ch4_tradeoff", "the book's own extension of chapter 4's trade-off claim: ResNet-Mini as the "
-                                           "best trade-off of accuracy, size and time among all the book's networks, "
-                                           "trained under one protocol"),
-    ("06_common_protocol", "ch1_order", "Model-1 ahead of Model-2 when every network is trained under one protocol"),
+    ("06_common_protocol", "ch2_tradeoff", "chapter 2's batch-norm lightweight CNN as a favourable trade-off of accuracy "
+                                           "and size, retested among all the book's networks under one protocol"),
+    ("06_common_protocol", "ch1_order", "chapter 1's ordering, Model-1 ahead of Model-2, retested with every network "
+                                        "under one protocol"),
 )
 FINDING_GROUPS = (("What holds", ("reproduced",)), ("What does not hold", ("not reproduced",)),
-                  ("What the evidence cannot settle yet", ("inconclusive", "not comparable", "missing run")))
+                  ("What the evidence cannot settle", ("inconclusive", "not comparable")),
+                  ("Waiting for runs", ("missing run",)))
 
 
 def findings_markdown(store_root: Path, findings=FINDINGS) -> str:

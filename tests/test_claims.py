@@ -37,10 +37,11 @@ def test_front_page_findings_follow_the_saved_verdicts(tmp_path):
     findings = [("09_example", "a", "lead a"), ("09_example", "b", "lead b"), ("09_example", "c", "lead c"),
                 ("09_example", "d", "lead d")]
     text = findings_markdown(tmp_path, findings)
-    holds, fails, open_ = (text.split(f"**{h}**")[1] for h in ("What holds", "What does not hold",
-                                                             "What the evidence cannot settle yet"))
+    holds, fails, open_, waiting = (text.split(f"**{h}**")[1] for h in (
+        "What holds", "What does not hold", "What the evidence cannot settle", "Waiting for runs"))
     assert "Lead a:" in holds.split("**")[0] and "Lead b:" in fails.split("**")[0]
-    assert "Lead c (inconclusive):" in open_ and "Lead d (missing run): the study prints 90%, this book has no run yet" in open_
+    assert "Lead c (inconclusive):" in open_.split("**")[0] and "Lead d" not in open_.split("**")[0]
+    assert "Lead d: the study prints 90%, this book has no run yet" in waiting  # a run not trained settles nothing
     assert "{doc}`09_example`" in text
     _saved(tmp_path, {"a": "not reproduced", "b": "not reproduced", "c": "inconclusive", "d": "missing run"})
     assert "What holds" not in findings_markdown(tmp_path, findings)  # the page follows a changed verdict
