@@ -8,6 +8,8 @@ rendered book, shows it the book's way:
 - the numbers of a float column with the same decimals (pandas' own column formatting, at the
   ``display.precision`` the chapter's notebook sets);
 - a number and its ``±`` spread on one line;
+- every cell whole: pandas' ``display.max_colwidth`` (50 characters, then "...") does not apply, since a
+  book table's text columns (what a study measured, a row's note) are read, not skimmed;
 - ``note`` under the table: the legend that lets its headers stay short.
 
 How tables sit on the page (compact cells; a table wider than the text column scrolls inside its own
@@ -51,12 +53,13 @@ def book_table(frame: pd.DataFrame, note: str = "") -> BookTable:
 
 
 def table_html(frame: pd.DataFrame, note: str = "") -> str:
-    """The HTML a notebook shows for ``frame``: pandas' own, with the book's missing values, unbroken
-    spreads and ``note`` in a paragraph under the table."""
-    text = frame.to_html(na_rep=MISSING, notebook=True, max_rows=pd.get_option("display.max_rows"),
-                         max_cols=pd.get_option("display.max_columns"),
-                         show_dimensions=pd.get_option("display.show_dimensions"),
-                         float_format=pd.get_option("display.float_format"))
+    """The HTML a notebook shows for ``frame``: pandas' own, with the book's missing values, whole cells,
+    unbroken spreads and ``note`` in a paragraph under the table."""
+    with pd.option_context("display.max_colwidth", None):
+        text = frame.to_html(na_rep=MISSING, notebook=True, max_rows=pd.get_option("display.max_rows"),
+                             max_cols=pd.get_option("display.max_columns"),
+                             show_dimensions=pd.get_option("display.show_dimensions"),
+                             float_format=pd.get_option("display.float_format"))
     text = _KEEP_TOGETHER.sub(f"{_NBSP}±{_NBSP}", text)
     if note:
         text += f'\n<p class="{NOTE_CLASS}">{html.escape(note)}</p>'

@@ -32,6 +32,12 @@ def test_a_number_with_its_spread_stays_on_one_line():
     assert "[-0.003, +0.054]" in html  # an interval may break after its comma
 
 
+def test_a_long_cell_is_shown_whole_whatever_the_notebook_set():
+    text = "test accuracy at the epoch of best test accuracy (best over the epochs); Adam 0.001, batch 8"
+    with pd.option_context("display.max_colwidth", 50):
+        assert cells(book_table(pd.DataFrame({"what": [text]}))._repr_html_()) == [text]
+
+
 def test_the_note_is_under_the_table_and_escaped():
     html = book_table(frame(), "F < 1: no effect; & the residual has no F")._repr_html_()
     assert html.index("</table>") < html.index(f'<p class="{NOTE_CLASS}">F &lt; 1: no effect; &amp; the residual')
