@@ -93,10 +93,12 @@ def cmd_status(args) -> int:
             costs.add_checkpoint(state)
             missing.append(cost := costs.estimate(state))
             done = f" ({state.checkpoint_epochs}/{config.epochs} epochs checkpointed)" if state.checkpoint_epochs else ""
-            print(f"missing  {state.key}{done}  core-hours (expected / at most): {core_hours_text((cost,))}")
+            print(f"missing  {state.key}{done}  core-hours (expected / at most): "
+                  f"{core_hours_text((cost,)).replace('1 run not priced yet', 'not priced yet')}")
         else:
             print(f"stored   {state.key}  accuracy {state.metrics['accuracy']:.4f}")
-    print(f"{len(missing)} missing" + (f", {core_hours_text(tuple(missing))} core-hours" if missing else ""))
+    print(f"{len(missing)} missing" + (f", core-hours (expected / at most): {core_hours_text(tuple(missing))}"
+                                       if missing else ""))
     return 0
 
 

@@ -8,7 +8,7 @@ clock only, which a pause or a busy machine inflates: epochs record their CPU ti
 not); stored or checkpointed runs of the same architecture, data and batch size;
 of the same architecture and batch size; the last benchmark's training throughput of that model;
 other sizes of the same model at that batch size, scaled by forward FLOPs. Otherwise it is reported
-as not measured. Epochs are counted up to the run's limit (*at most*) and up to where stored runs
+as not priced yet. Epochs are counted up to the run's limit (*at most*) and up to where stored runs
 with the same early-stopping rule stopped (*expected*). A classical baseline has no epochs: its one
 fit counts as one, priced by the stored fits of the same baseline (any seed).
 
@@ -329,13 +329,14 @@ def _span(expected: float, most: float) -> str:
 
 
 def core_hours_text(missing: tuple) -> str:
-    """Expected and at most core-hours of ``missing`` runs, and how many of them are not measured yet."""
+    """Expected and at most core-hours of ``missing`` runs ('23.2 / 111.7'), and how many of them cannot be
+    priced yet ('23.2 / 111.7, plus 3 runs not priced yet'): nothing of their kind has been timed."""
     known = [c for c in missing if c.core_hours is not None]
     text = _span(sum(c.expected_core_hours for c in known), sum(c.core_hours for c in known)) if known else ""
     unknown = len(missing) - len(known)
     if not unknown:
         return text or "0"
-    return (f"{text} + " if text else "") + f"{unknown} not measured yet"
+    return (f"{text}, plus " if text else "") + f"{counted(unknown, 'run')} not priced yet"
 
 
 def _model_text(config: RunConfig | ClassicalConfig) -> str:
@@ -358,14 +359,14 @@ def missing_runs_markdown(ledger: list[ChapterCompute]) -> list[str]:
         if not row.missing_runs:
             continue
         lines += ["", f":::{{dropdown}} {{doc}}`{row.chapter}`: {counted(row.missing, 'run')} missing, "
-                      f"{core_hours_text(row.missing_runs)} core-hours", "",
+                      f"core-hours {core_hours_text(row.missing_runs)}", "",
                   "| Store key | Model | Seed | Epochs left | Core-hours | Epoch cost from |",
                   "|---|---|---:|---:|---:|---|"]
         for cost in row.missing_runs:
             expected = f"{cost.expected_epochs_left:.0f}"
             epochs = expected if expected == str(cost.epochs_left) else f"{expected} / {cost.epochs_left}"
             lines.append(f"| `{cost.key}` | {_model_text(cost.config)} | {cost.config.seed} | {epochs} "
-                         f"| {core_hours_text((cost,)).replace('1 not measured yet', 'not measured')} | {cost.source} |")
+                         f"| {core_hours_text((cost,)).replace('1 run not priced yet', 'not priced yet')} | {cost.source} |")
         lines += ["", ":::"]
     return lines
 

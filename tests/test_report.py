@@ -149,7 +149,20 @@ def test_the_compute_page_lists_every_missing_run_with_its_cost(tiny_config, tmp
         assert f"| `{store.key(config)}` | `model1`" in page
     assert ":::{dropdown} {doc}`01_x`: 2 runs missing" in page
     total = next(line for line in page.splitlines() if line.startswith("| **all chapters**"))
-    assert "not measured" not in total and not total.endswith("| 0 |")
+    assert "not priced" not in total and not total.endswith("| 0 |")
+
+
+def test_runs_that_cannot_be_priced_are_counted_beside_the_core_hours_never_added_to_them():
+    from types import SimpleNamespace
+
+    from fmnist_utils.report import core_hours_text
+
+    priced = SimpleNamespace(core_hours=2.0, expected_core_hours=1.0)
+    unpriced = SimpleNamespace(core_hours=None, expected_core_hours=None)
+    assert core_hours_text((priced, priced)) == "2.0 / 4.0"
+    assert core_hours_text((priced, unpriced, unpriced)) == "1.0 / 2.0, plus 2 runs not priced yet"
+    assert core_hours_text((unpriced,)) == "1 run not priced yet"
+    assert core_hours_text(()) == "0"
 
 
 def test_status_command_prints_each_missing_runs_cost(tmp_path, capsys):
@@ -161,10 +174,10 @@ def test_status_command_prints_each_missing_runs_cost(tmp_path, capsys):
     ResultStore(tmp_path).get_or_train(first, progress=False, threads=1)
     cli.main(["status", "baseline_vs_deeper", "--profile", "smoke", "-p", "store_dir", str(tmp_path)])
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0].startswith("stored ") and lines[-1].endswith("core-hours")
+    assert lines[0].startswith("stored ")
     missing = [line for line in lines if line.startswith("missing ")]
     assert missing and all("core-hours (expected / at most): " in line for line in missing)
-    assert lines[-1].startswith(f"{len(missing)} missing, ")
+    assert lines[-1].startswith(f"{len(missing)} missing, core-hours (expected / at most): ")
 
 
 def test_a_larger_batch_is_bounded_by_the_closest_smaller_batch_measured(tiny_config, tmp_path):
