@@ -654,8 +654,10 @@ def study_table(runs: ChapterRuns):
         f"prints its validation losses as percentages, {loss.printed} for {_study_text(loss, VALIDATION_LOSS)}, "
         "shown here as losses). here: the same "
         "quantity under the common protocol, mean ± std over the stored seeds (n), from the checkpoint of lowest "
-        "validation loss. difference: here minus study (not comparable where ours is not the network the study measured). the study's number: what the study measured, where, and "
-        "the recipe its chapter rebuilt it with."))
+        "validation loss. difference: here minus study (not comparable where ours is not the network the study "
+        "measured); where the study's number is another quantity than ours (the next column says what it "
+        "measured), the difference is what the change of protocol moved, a description and not a verdict. "
+        "the study's number: what the study measured, where, and the recipe its chapter rebuilt it with."))
 
 
 def study_difference(runs: ChapterRuns, name: str) -> float | None:
