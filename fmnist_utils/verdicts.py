@@ -405,7 +405,7 @@ def judge_best(claim: StudyClaim, groups: Mapping[str, Sequence[float]] | None, 
     digits = claim.display_digits if digits is None else digits
     if noise is None and any(len(v) < 2 for v in groups.values()):
         return _row(claim, "-", INCONCLUSIVE, "no seed-noise estimate", _join(note, "single runs, no measured spread"))
-    means = ", ".join(f"{g} {np.mean(v) * scale:.{digits}f}" for g, v in groups.items())
+    means = "means: " + ", ".join(f"{g} {np.mean(v) * scale:.{digits}f}" for g, v in groups.items())
     note = _join(note, _borrowed(noise, *groups.values()))
     side = "highest" if higher else "lowest"  # what the claim's "best" means here (the hardest class: the lowest F1)
     if top_set:

@@ -537,7 +537,7 @@ def test_the_network_rows_that_need_a_spread_wait_for_every_seed_then_use_their_
     rows = rows_of(runs)
     # three seeds a stage: the 30-epoch stage is ahead of the last one beyond the runs' spread
     assert rows["cnn_rising"].verdict == NOT_REPRODUCED
-    assert rows["cnn_rising"].ours.startswith("highest: 30 epochs; tied with it: 14 epochs (")
+    assert rows["cnn_rising"].ours.startswith("highest: 30 epochs; tied with it: 14 epochs (means: ")
     assert "each stage over 3 seeds" in rows["cnn_rising"].note and "seeds 42, 43, 44" in rows["cnn_rising"].note
     assert "noise for single runs" not in rows["cnn_rising"].note  # nothing borrowed
     assert rows["light_early_lower"].verdict == REPRODUCED and rows["light_early_lower"].ours.endswith("(n=3, 3)")
