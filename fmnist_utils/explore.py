@@ -112,7 +112,8 @@ def scatter_explorer(points: dict[str, dict], log_axes=(), x: str | None = None,
 
     ``points`` maps a configuration's label to its quantities: axis name -> (value, spread), or None where it
     has no value yet (its runs are not stored); every configuration has the same axes. Spreads are drawn as
-    error bars; an axis in ``log_axes`` is drawn on a log scale, and its label says so.
+    error bars; an axis in ``log_axes`` is drawn on a log scale, and its label says so, as does the label of a
+    linear axis that does not start at 0.
     """
     if not points:
         raise ValueError("no configurations to explore: pass at least one {label: {axis: (value, spread)}}")
@@ -140,16 +141,18 @@ def scatter_explorer(points: dict[str, dict], log_axes=(), x: str | None = None,
         caption.value = (f"<b>{len(shown)}</b> of {len(chosen)} chosen shown"
                          + (f"; no value yet for {', '.join(lacking)}" if lacking else ""))
         fig, (ax,) = plots.figure(1, row_height=3.6)
+        shown_points = {l: (*points[l][x_menu.value], *points[l][y_menu.value]) for l in shown}
         if shown:
-            plots.error_points(ax, {l: (*points[l][x_menu.value], *points[l][y_menu.value]) for l in shown}, color="C0")
+            plots.error_points(ax, shown_points, color="C0")
             for axis, scale in ((x_menu.value, ax.set_xscale), (y_menu.value, ax.set_yscale)):
                 if axis in log_axes:
                     scale("log")
         else:
             ax.text(0.5, 0.5, "nothing to show for these axes yet", ha="center", va="center", transform=ax.transAxes)
-        ax.set(xlabel=x_menu.value + (" (log scale)" if x_menu.value in log_axes else ""),
-               ylabel=y_menu.value + (" (log scale)" if y_menu.value in log_axes else ""))
+        for which, axis in (("x", x_menu.value), ("y", y_menu.value)):
+            plots.value_label(ax, axis + (" (log scale)" if axis in log_axes else ""), which)
         fig.tight_layout()
+        plots.name_points(ax, {l: (x, y) for l, (x, _, y, _) in shown_points.items()})
         picture.value = figure_png(fig)
 
     for control in (x_menu, y_menu, picker):

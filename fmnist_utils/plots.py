@@ -13,10 +13,14 @@ only places that size a figure.
 from __future__ import annotations
 
 import math
+import re
 import textwrap
 
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.collections import LineCollection, PathCollection
+from matplotlib.path import Path
+from matplotlib.transforms import Bbox
 
 from .data import CLASSES
 
@@ -110,6 +114,35 @@ def shared_legend(fig, axes, inside: int = 4, chars: int = 24, **inside_options)
 def wrapped(labels, width: int = 14) -> list[str]:
     """Category labels broken onto lines of about ``width`` characters, so neighbours do not overlap."""
     return [textwrap.fill(str(label), width) for label in labels]
+
+
+def shortened(label: str, width: int) -> str:
+    """``label`` in at most ``width`` characters, for a row label that must stay on one line: whole if it fits,
+    else with its parenthesised asides replaced by "(…)", else cut after its last whole word that fits, with "…"."""
+    label = " ".join(str(label).split())
+    if len(label) <= width:
+        return label
+    label = re.sub(r"\([^()]*\)", "(…)", label)
+    if len(label) <= width:
+        return label
+    head = label[:width]  # the last character is the ellipsis's: a word that ends there does not fit
+    cut = head.rsplit(" ", 1)[0] if " " in head else head[:-1]
+    return cut.rstrip(" ,;:-(") + "…"
+
+
+NOT_FROM_ZERO = "axis not from 0"
+
+
+def value_label(ax, label: str, axis: str = "y") -> None:
+    """Label an axis of ``ax``; on a linear axis whose range leaves 0 out the label says so plainly
+    (``NOT_FROM_ZERO``, inside the label's closing parenthesis if it has one), so that no reader takes a
+    point's distance from the edge for its size. Call it once the data is drawn: it reads the axis's range."""
+    if axis not in ("x", "y"):
+        raise ValueError(f"axis={axis!r}: name the axis to label, 'x' or 'y'")
+    scale, (low, high) = (ax.get_xscale(), ax.get_xlim()) if axis == "x" else (ax.get_yscale(), ax.get_ylim())
+    if scale == "linear" and (min(low, high) > 0 or max(low, high) < 0):
+        label = f"{label[:-1]}, {NOT_FROM_ZERO})" if label.endswith(")") else f"{label} ({NOT_FROM_ZERO})"
+    (ax.set_xlabel if axis == "x" else ax.set_ylabel)(label)
 
 
 def sample_grid(images, labels, per_class: int = 6, classes=CLASSES, seed: int = 0):
@@ -313,24 +346,127 @@ def series_panels(panels: list[dict], title: str = "", height: float = 3.2):
     return fig
 
 
+_CAPS = ("|", "_")  # the markers that end error bars: no point of their own
+
+
+def _drawn(ax) -> tuple[list[Bbox], list[Path], list]:
+    """What is drawn on ``ax``, in display pixels: a box around every marker (of lines, error bar caps and
+    scatter points), the paths of lines and error bars, and the points (the markers' centres, caps left out)."""
+    pixels_per_point = ax.figure.dpi / 72
+    boxes, paths, centres = [], [], []
+
+    def around(xy, radius_points):
+        radius = radius_points * pixels_per_point
+        boxes.extend(Bbox.from_extents(x - radius, y - radius, x + radius, y + radius) for x, y in xy)
+
+    for line in ax.lines:
+        path = line.get_transform().transform_path(line.get_path())
+        if line.get_marker() not in (None, "None", "", " "):
+            around(path.vertices, line.get_markersize() / 2 + line.get_markeredgewidth())
+            centres.extend(path.vertices if line.get_marker() not in _CAPS else [])
+        if line.get_linestyle() not in ("None", "", " ") and len(path.vertices) > 1:
+            paths.append(path)
+    for collection in ax.collections:
+        if isinstance(collection, LineCollection):
+            paths.extend(collection.get_transform().transform_path(p) for p in collection.get_paths())
+        elif isinstance(collection, PathCollection):
+            xy = collection.get_offset_transform().transform(collection.get_offsets())
+            for centre, area in zip(xy, np.resize(collection.get_sizes(), len(xy))):
+                around([centre], np.sqrt(area) / 2 + collection.get_linewidths()[0])
+            centres.extend(xy)
+    return boxes, paths, centres
+
+
+# Where a name may go around its point, in the order tried: (sx, sy) the direction from the point (right,
+# left, the four diagonals, then above and below, centred and slid sideways), (fx, fy) the fraction of the
+# name's width and height left or below of the offset point (0: the name starts there, 1: it ends there);
+# first beside the point, then further out with a leader line. Distances in points.
+_SPOTS = [(1, 0, 0, .5), (-1, 0, 1, .5), (1, 1, 0, 0), (1, -1, 0, 1), (-1, 1, 1, 0), (-1, -1, 1, 1)] + [
+    (0, sy, fx, (1 - sy) / 2) for fx in (.5, .25, .75, 0, 1) for sy in (1, -1)]
+_BESIDE, _OUT = (6, 10), (18, 28, 42, 60)
+_CLEARANCE = 1.5  # points of free space around a name: a name touching a line reads as crossed by it
+_OUTSIDE = 1000  # what a name past the plot's edge costs, against 1 for each thing it covers
+
+
+def _gap(box: Bbox, xy) -> float:
+    """Pixels from the point ``xy`` to the nearest edge of ``box`` (0 inside it)."""
+    return float(np.hypot(max(box.x0 - xy[0], 0, xy[0] - box.x1), max(box.y0 - xy[1], 0, xy[1] - box.y1)))
+
+
+def _leader(anchor, box: Bbox) -> Path:
+    """The line from a point towards the centre of its name's box, as ``annotate`` draws it (up to the box)."""
+    return Path([anchor, ((box.x0 + box.x1) / 2, (box.y0 + box.y1) / 2)])
+
+
+def _inside(box: Bbox, frame: Bbox) -> bool:
+    return frame.x0 <= box.x0 and box.x1 <= frame.x1 and frame.y0 <= box.y0 and box.y1 <= frame.y1
+
+
+def _place(anchor, size, drawn: tuple[list[Bbox], list[Path], list], names: list[Bbox], frame: Bbox,
+           pixels_per_point: float):
+    """The first spot (its box, and whether it needs a leader line) around ``anchor`` where a name of
+    ``size`` pixels covers nothing ``drawn`` (``_drawn``) and no other name, inside ``frame``, and, beside the
+    point, is nearer it than any other point drawn; where none is, the spot that covers least."""
+    boxes, paths, centres = drawn
+    others = [xy for xy in centres if np.hypot(*(np.asarray(xy) - anchor)) > 0.5]
+    at_point = Bbox.from_bounds(*anchor, 0, 0).padded(1)
+    foreign = [path for path in paths if not path.intersects_bbox(at_point, filled=False)]  # not its error bars
+    best, fewest = None, math.inf
+    for distance, leader in [(d, False) for d in _BESIDE] + [(d, True) for d in _OUT]:
+        for sx, sy, fx, fy in _SPOTS:
+            box = Bbox.from_bounds(anchor[0] + sx * distance * pixels_per_point - fx * size[0],
+                                   anchor[1] + sy * distance * pixels_per_point - fy * size[1], *size)
+            clear = box.padded(_CLEARANCE * pixels_per_point)
+            cost = sum(clear.overlaps(other) for other in boxes + names)
+            cost += sum(path.intersects_bbox(clear, filled=False) for path in paths)
+            cost += 0 if _inside(box, frame) else _OUTSIDE
+            if leader:  # its line to the point crosses no other name, marker or line
+                line = _leader(anchor, box)
+                cost += sum(line.intersects_bbox(other, filled=False) for other in names)
+                cost += sum(line.intersects_bbox(other, filled=False) for other in boxes if _gap(other, anchor) > 0)
+                cost += sum(line.intersects_path(path, filled=False) for path in foreign)
+            else:
+                cost += any(_gap(box, xy) <= _gap(box, anchor) for xy in others)
+            if cost < fewest:
+                best, fewest = (box, leader), cost
+            if not cost:
+                return best
+    return best
+
+
 def name_points(ax, points: dict[str, tuple[float, float]]):
-    """Each point's name beside it (label -> (x, y)): neighbours above and below in turn, so close points stay
-    legible, and the names of the rightmost third to the left of their points, so no name runs past the plot."""
-    order = sorted(points, key=lambda name: points[name][0])
-    for n, name in enumerate(order):
-        left = n >= len(order) * 2 / 3 and len(order) > 1
-        ax.annotate(name, points[name], textcoords="offset points", ha="right" if left else "left",
-                    xytext=(-7 if left else 7, 5 if n % 2 == 0 else -12), fontsize=MIN_FONT_PT)
+    """Each point's name by its point (label -> (x, y)), in the plot's free space: clear of every marker, line
+    and error bar drawn on ``ax``, of the other names and of the plot's edges. A name goes beside its point
+    where it is nearer that point than any other point drawn, named or not; where no such place is free,
+    further out with a thin leader line to its point. Call it last, once the plot is drawn and laid out
+    (after ``tight_layout``): it places the names by where everything is on the figure."""
+    ax.get_xlim(), ax.get_ylim()  # settles the view limits before anything is measured
+    boxes, paths, centres = _drawn(ax)
+    frame = ax.get_window_extent().padded(-2)
+    pixels_per_point = ax.figure.dpi / 72
+    names: list[Bbox] = []
+    for name in sorted(points, key=lambda n: tuple(points[n])):
+        anchor = ax.transData.transform(points[name])
+        text = ax.text(*points[name], name, fontsize=MIN_FONT_PT)  # measured, then drawn where it fits
+        extent = text.get_window_extent()
+        text.remove()
+        box, leader = _place(anchor, (extent.width, extent.height), (boxes, paths, centres), names, frame,
+                             pixels_per_point)
+        ax.annotate(name, points[name], xytext=(box.p0 - anchor) / pixels_per_point, textcoords="offset points",
+                    ha="left", va="bottom", fontsize=MIN_FONT_PT,
+                    arrowprops={"arrowstyle": "-", "color": "0.35", "linewidth": 0.6, "shrinkA": 0, "shrinkB": 3}
+                    if leader else None)
+        names.append(box)
+        if leader:
+            paths.append(_leader(anchor, box))
 
 
-def error_points(ax, points: dict[str, tuple], color=None, label: str | None = None, annotate: bool = True):
-    """One marker per entry of ``points`` (label -> (x, x spread, y, y spread)) with its spreads as error bars,
-    named beside it when ``annotate`` (``name_points``)."""
+def error_points(ax, points: dict[str, tuple], color=None, label: str | None = None):
+    """One marker per entry of ``points`` (label -> (x, x spread, y, y spread)) with its spreads as error bars.
+    Name them with ``name_points`` once the plot is laid out."""
     for x, xerr, y, yerr in points.values():
         ax.errorbar([x], [y], xerr=[xerr] if xerr else None, yerr=[yerr] if yerr else None, fmt="o", color=color,
                     capsize=3, markersize=5, label=label)
-    if annotate:
-        name_points(ax, {name: (x, y) for name, (x, _, y, _) in points.items()})
 
 
 def pareto_panels(panels: list[dict], groups: dict[str, str] | None = None, title: str = "", height: float = 3.0):
@@ -339,7 +475,9 @@ def pareto_panels(panels: list[dict], groups: dict[str, str] | None = None, titl
     A panel is ``{"xlabel", "ylabel", "logx": bool, "points": {label: (x, x spread, y, y spread)}, "front":
     [labels] or None}``: a marker per configuration with its spreads as error bars, coloured by its entry in
     ``groups`` (label -> group name, one legend entry per group). The panel's ``front`` (its undominated
-    configurations) is ringed, joined in cost order and named; without a front every point is named."""
+    configurations) is ringed, joined in cost order and named; without a front every point is named. A value
+    axis that does not start at 0 says so in its label (``value_label``); the groups' legend is one, under the
+    figure."""
     fig, axes = figure(len(panels), columns=1, row_height=height)
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     groups = groups or {}
@@ -349,21 +487,23 @@ def pareto_panels(panels: list[dict], groups: dict[str, str] | None = None, titl
         for k, name in enumerate(names + [None]):
             members = {label: point for label, point in points.items() if groups.get(label) == name}
             if members:
-                error_points(ax, members, color=colors[k % len(colors)], label=name, annotate=False)
-        named = {label: (points[label][0], points[label][2]) for label in (front or points)}
+                error_points(ax, members, color=colors[k % len(colors)], label=name)
         if front:
-            ordered = sorted(named.values())
+            ordered = sorted((points[label][0], points[label][2]) for label in front)
             ax.plot([x for x, _ in ordered], [y for _, y in ordered], "--", color="black", linewidth=1, zorder=1)
             ax.scatter([x for x, _ in ordered], [y for _, y in ordered], s=110, facecolors="none", edgecolors="black",
                        linewidths=1.2, zorder=3, label="undominated")
-        name_points(ax, named)
         if panel.get("logx"):
             ax.set_xscale("log")
-        ax.set(xlabel=panel.get("xlabel", ""), ylabel=panel.get("ylabel", ""))
+        ax.set_xlabel(panel.get("xlabel", ""))
+        value_label(ax, panel.get("ylabel", ""))
     if title:
         fig.suptitle(title)
     fig.tight_layout()
-    shared_legend(fig, axes)
+    for ax, panel in zip(axes, panels):
+        name_points(ax, {label: (panel["points"][label][0], panel["points"][label][2])
+                         for label in (panel.get("front") or panel["points"])})
+    shared_legend(fig, axes, inside=0)  # under the figure, the same for every panel
     return fig
 
 
@@ -487,6 +627,7 @@ def step_and_epoch_loss(steps, step_losses, epoch_end_steps, epoch_losses: dict[
     return fig
 
 
+VERDICT_LABEL_CHARS = 56  # a claim's row label: one line, leaving the plot half the column
 VERDICT_COLORS = {"reproduced": "#1b9e77", "not reproduced": "#d95f02", "inconclusive": "#7570b3",
                   "not comparable": "#999999", "missing run": "#cccccc", "not tested": "#cccccc"}
 
@@ -515,14 +656,17 @@ def verdict_overview(chapters: list[dict], clip: float = 6.0):
             if marker != "o":
                 ax.annotate(f"{ratio:+.0f}", (shown, yi), xytext=(-6 if ratio > 0 else 6, 0),
                             textcoords="offset points", ha="right" if ratio > 0 else "left", va="center")
-        ax.set_yticks(y, [r["claim"][:44] for r in rows])
+        ax.set_yticks(y, [shortened(r["claim"], VERDICT_LABEL_CHARS) for r in rows])
         ax.set_xlim(-clip - 0.5, clip + 0.5)
         ax.set_title(chapter["title"], fontsize=10, loc="left")
         ax.grid(axis="y", alpha=0)
-    axes[-1].set_xlabel("(this book - study) / tolerance   (shaded: within the tolerance)")
+    axes[-1].set_xlabel("(this book - study) / tolerance\n(shaded: within the tolerance)")
     handles = [plt.Line2D([], [], marker="o", linestyle="", color=color, label=verdict)
                for verdict, color in VERDICT_COLORS.items() if verdict in ("reproduced", "not reproduced",
                                                                             "inconclusive", "not comparable")]
     fig.legend(handles=handles, loc="upper center", ncol=4, frameon=False)
     fig.tight_layout(rect=(0, 0, 1, 1 - 0.35 / sum(heights)))
+    for ax, (chapter, _) in zip(axes, panels):  # from the figure's left edge, over the labels: a title as wide
+        box = ax.get_position()                  # as the plot would run off the figure
+        ax.set_title(chapter["title"], fontsize=10, loc="left", x=(0.01 - box.x0) / box.width)
     return fig

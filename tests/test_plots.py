@@ -21,8 +21,8 @@ from fmnist_utils.experiments import regularization_synergy  # noqa: E402
 from fmnist_utils.store import REPO_ROOT  # noqa: E402
 
 RNG = np.random.default_rng(0)
-# The rule's own helpers draw nothing by themselves.
-RULE = {"figure", "tiles", "text_px", "wrapped", "shared_legend"}
+# The rule's own helpers and the label helpers draw no figure by themselves.
+RULE = {"figure", "tiles", "text_px", "wrapped", "shared_legend", "shortened", "value_label"}
 
 
 def history(epochs=6, **extra):
@@ -63,6 +63,16 @@ POINTS = {"FlexibleCNN 6L/64F, IN, dropout 0.1": (20.9e6, 0.0, 92.0, 0.2), "MLP 
 PARETO = [{"xlabel": f"{what} (log scale)", "ylabel": "test accuracy (%)", "logx": True, "points": POINTS, "front": front}
           for what, front in (("parameters", ["Custom CNN", "lightweight (standard first conv)", "CNN-3-128"]),
                               ("training seconds to the best epoch", None))]
+# chapter 6 as stored: ResNet-Mini (wide error bar) and MobileNet-Lite close together in every panel
+CHAPTER_6 = [{"xlabel": f"{what} (log scale)", "ylabel": "test accuracy (%)", "logx": True, "front": None, "points": {
+    "LeNet-5": (lenet, lenet_s, 89.52, 0.06), "ResNet-Mini": (resnet, resnet_s, 89.58, 1.19),
+    "MobileNet-Lite": (mobile, mobile_s, 89.32, 0.02), "Custom CNN": (custom, custom_s, 89.68, 0.05),
+    "study 5 baseline": (study, study_s, 92.08, 0.04)}}
+    for what, (lenet, lenet_s), (resnet, resnet_s), (mobile, mobile_s), (custom, custom_s), (study, study_s) in (
+        ("parameters", (61706, 0), (11402, 0), (14218, 0), (6330, 0), (361258, 0)),
+        ("forward MFLOPs per image", (0.833, 0), (2.515, 0), (3.032, 0), (1.017, 0), (18.55, 0)),
+        ("training seconds to the best epoch", (72.9, 12.0), (542.1, 243.9), (655.0, 132.8), (186.2, 62.8), (300.9, 58.2)))]
+CHAPTER_6_GROUPS = {name: "chapter 5" if name == "study 5 baseline" else "chapter 4" for name in CHAPTER_6[0]["points"]}
 
 
 def on_one_plot(draw):
@@ -76,6 +86,7 @@ def named_points(ax):
     xy = {name: (x, y) for name, (x, _, y, _) in POINTS.items()}
     ax.plot(*zip(*xy.values()), "o")
     ax.set_xscale("log")
+    ax.figure.tight_layout()
     plots.name_points(ax, xy)
 
 
@@ -115,7 +126,8 @@ CASES = {
     "name_points": lambda: [on_one_plot(named_points)],
     "error_points": lambda: [on_one_plot(lambda ax: (plots.error_points(ax, POINTS), ax.set_xscale("log")))],
     "pareto_panels": lambda: [plots.pareto_panels(PARETO, groups={k: f"chapter {len(k) % 5 + 1}" for k in POINTS},
-                                                  title="Accuracy against cost (bars: seed std; ringed: undominated)")],
+                                                  title="Accuracy against cost (bars: seed std; ringed: undominated)"),
+                              plots.pareto_panels(CHAPTER_6, groups=CHAPTER_6_GROUPS, title="Accuracy against cost")],
 }
 
 
@@ -232,3 +244,153 @@ def test_figures_are_sized_only_by_the_rule():
     offenders = {str(path): [m.group(0) for m in sizing.finditer(text)] for path, text in sources.items()
                  if sizing.search(text)}
     assert not offenders, offenders
+
+
+def explorer_picture(monkeypatch, x="parameters", y="test accuracy (%)"):
+    """The figure chapter 6's explorer shows first, drawn from chapter 6's stored numbers."""
+    drawn = []
+    monkeypatch.setattr(explore, "figure_png", lambda fig: drawn.append(fig) or b"")
+    points = {name: {"parameters": (p[0], 0.0), "test accuracy (%)": p[2:], "training seconds": t[:2]}
+              for (name, p), t in zip(CHAPTER_6[0]["points"].items(), CHAPTER_6[2]["points"].values())}
+    explore.scatter_explorer(points, log_axes=["parameters"], x=x, y=y)
+    return drawn[-1]
+
+
+def text_box(text):
+    """The window extent of a text alone (an annotation's extent includes its leader line)."""
+    text.get_window_extent()  # places an annotation's text where it is drawn
+    return matplotlib.text.Text.get_window_extent(text)
+
+
+def named_point_problems(ax) -> list[str]:
+    """Names that cover a marker, an error bar or another name, or that sit nearer another point than their own
+    without a leader line to it."""
+    from matplotlib.transforms import Bbox
+
+    markers = [xy for line in ax.lines if line.get_marker() == "o"
+               for xy in line.get_transform().transform(line.get_xydata())]
+    radius = 5 * ax.figure.dpi / 72 / 2
+    marker_boxes = [Bbox.from_extents(x - radius, y - radius, x + radius, y + radius) for x, y in markers]
+    bars = [c.get_transform().transform_path(p) for c in ax.collections
+            if isinstance(c, matplotlib.collections.LineCollection) for p in c.get_paths()]
+    names = [(t, text_box(t), ax.transData.transform(t.xy)) for t in ax.texts]
+    problems = []
+    for k, (text, box, own) in enumerate(names):
+        name = text.get_text()
+        problems += [f"{name} covers another name" for _, other, _ in names[k + 1:] if box.overlaps(other)]
+        problems += [f"{name} covers a marker" for marker in marker_boxes if box.overlaps(marker)]
+        problems += [f"{name} covers an error bar" for bar in bars if bar.intersects_bbox(box, filled=False)]
+
+        def gap(xy):
+            return np.hypot(max(box.x0 - xy[0], 0, xy[0] - box.x1), max(box.y0 - xy[1], 0, xy[1] - box.y1))
+        if text.arrow_patch is None and min(gap(xy) for xy in markers) < gap(own) - 0.5:
+            problems.append(f"{name} is nearer another point than its own")
+    return problems
+
+
+def test_point_names_sit_by_their_own_point_and_cover_nothing(monkeypatch):
+    """Chapter 6's figure printed ResNet-Mini's name over MobileNet-Lite's marker, and in its third panel each
+    of the two names nearer the other network; its explorer did the same."""
+    figures = CASES["name_points"]() + CASES["pareto_panels"]() + [explorer_picture(monkeypatch)]
+    try:
+        for fig in figures:
+            fig.canvas.draw()
+            for ax in fig.axes:
+                assert ax.texts and not named_point_problems(ax), named_point_problems(ax)
+    finally:
+        for fig in figures:
+            plt.close(fig)
+
+
+def test_a_value_axis_that_does_not_start_at_0_says_so(monkeypatch):
+    fig = plots.pareto_panels(CHAPTER_6, groups=CHAPTER_6_GROUPS)
+    assert [ax.get_ylabel() for ax in fig.axes] == ["test accuracy (%, axis not from 0)"] * 3
+    assert [ax.get_xlabel() for ax in fig.axes] == [p["xlabel"] for p in CHAPTER_6]  # log axes: no zero to show
+    picture = explorer_picture(monkeypatch, x="training seconds")
+    assert (picture.axes[0].get_xlabel(), picture.axes[0].get_ylabel()) == (
+        "training seconds (axis not from 0)", "test accuracy (%, axis not from 0)")
+    fig, (ax,) = plots.figure(1)
+    ax.plot([0, 1], [0.0, 92.0])
+    plots.value_label(ax, "test accuracy (%)")
+    assert ax.get_ylabel() == "test accuracy (%)"  # from 0: nothing to say
+    with pytest.raises(ValueError, match="'x' or 'y'"):
+        plots.value_label(ax, "accuracy", axis="z")
+    for f in (fig, picture, *plt.get_fignums()):
+        plt.close(f)
+
+
+def test_pareto_groups_have_one_legend_that_covers_no_plot():
+    fig = plots.pareto_panels(CHAPTER_6, groups=CHAPTER_6_GROUPS)
+    fig.canvas.draw()
+    assert [ax.get_legend() for ax in fig.axes] == [None] * 3 and len(fig.legends) == 1
+    legend = fig.legends[0]
+    assert [t.get_text() for t in legend.get_texts()] == ["chapter 4", "chapter 5"]
+    assert not any(legend.get_window_extent().overlaps(ax.get_window_extent()) for ax in fig.axes)
+    plt.close(fig)
+
+
+CLAIMS = ["unseeded Model-2 runs differ only slightly in test accuracy",
+          "DenseNet-Tiny (3 dense blocks of 3 layers, growth 8, 8 initial channels, compression 4): 12K parameters",
+          "Table 1's test accuracies are held-out estimates: choosing epochs on the test set does not raise them "
+          "(a rise of +0.00 points)", "LeNet-5: chapter 4's number holds under the common protocol", "short"]
+
+
+def test_verdict_row_labels_end_at_a_word_and_no_text_leaves_the_figure():
+    """The verdict figure cut its row labels mid-word ("...differ only slightly i")."""
+    chapters = [{"title": "Regularisation synergy, tested as a factorial experiment (a long title)",
+                 "claims": [{"claim": c, "difference": 0.5, "tolerance": 1.0, "verdict": "reproduced"} for c in CLAIMS]}]
+    fig = plots.verdict_overview(chapters)
+    labels = [t.get_text() for t in fig.axes[0].get_yticklabels()]
+    for claim, label in zip(CLAIMS, labels):
+        if label == claim:
+            continue
+        assert "…" in label, (claim, label)  # a shortened label says so
+
+        def words(text):
+            return [w.strip("(),:;…") for w in text.replace("(", " ").replace(")", " ").split() if w.strip("(),:;…")]
+        assert set(words(label)) <= set(words(claim)), (claim, label)  # whole words of the claim only, none cut
+    assert labels[1] == "DenseNet-Tiny (…): 12K parameters" and labels[-1] == "short"
+    drawn = fig.get_tightbbox()  # the figure is saved as it is, not cropped to its content: nothing may run off it
+    assert 0 <= drawn.x0 and drawn.x1 <= fig.get_figwidth() + 0.01, (drawn, fig.get_figwidth())
+    plt.close(fig)
+
+
+@pytest.mark.parametrize("label, width, short", [
+    ("unseeded Model-2 runs differ only slightly in test accuracy", 44, "unseeded Model-2 runs differ only slightly…"),
+    ("LeNet-5 lite (convolutions of 6 and 16 channels, FC 120-84-10): 62K parameters", 40, "LeNet-5 lite (…): 62K parameters"),
+    ("a claim that fits", 44, "a claim that fits"),
+    ("Supercalifragilisticexpialidocious", 10, "Supercali…"),
+])
+def test_a_shortened_label_keeps_whole_words(label, width, short):
+    assert plots.shortened(label, width) == short and len(short) <= width
+
+
+def test_a_name_goes_where_it_is_nearer_its_own_point_than_any_other():
+    """Beside its point, on the right, this name would end 6 px short of another (small) marker: nearer that one."""
+    fig, (ax,) = plots.figure(1)
+    ax.set(xlim=(0, 100), ylim=(0, 10))
+    fig.tight_layout()
+    probe = ax.text(0, 0, "first", fontsize=plots.MIN_FONT_PT)
+    width = probe.get_window_extent().width
+    probe.remove()
+    first = ax.transData.transform((50, 5))
+    second = ax.transData.inverted().transform((first[0] + 6 * fig.dpi / 72 + width + 6, first[1]))
+    ax.plot([50, second[0]], [5, 5], "o", markersize=2)
+    plots.name_points(ax, {"first": (50, 5), "second": tuple(second)})
+    fig.canvas.draw()
+    assert not named_point_problems(ax), named_point_problems(ax)
+    plt.close(fig)
+
+
+def test_a_name_with_no_free_place_beside_its_point_gets_a_leader_line():
+    fig, (ax,) = plots.figure(1)
+    ax.set(xlim=(0, 100), ylim=(0, 10))
+    fig.tight_layout()
+    centre = ax.transData.transform((50, 5))
+    ring = [centre + 14 * np.array([np.cos(a), np.sin(a)]) for a in np.radians(22.5 + 45 * np.arange(8))]
+    ax.plot(*ax.transData.inverted().transform(ring).T, "o", markersize=3)  # every place beside the point is taken
+    ax.plot([50], [5], "o", markersize=3)
+    plots.name_points(ax, {"crowded": (50, 5)})
+    fig.canvas.draw()
+    assert ax.texts[0].arrow_patch is not None and not named_point_problems(ax), named_point_problems(ax)
+    plt.close(fig)
