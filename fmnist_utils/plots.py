@@ -182,8 +182,10 @@ def learning_curves(groups: dict[str, list[list[dict]]], title: str = ""):
                         label=f"{label} {'train' if split == 'train' else 'validation'}")
                 if len(values) > 1:
                     ax.fill_between(epochs, values.min(0), values.max(0), color=color, alpha=0.15, linewidth=0)
-    ax_loss.set(xlabel="epoch", ylabel="cross-entropy loss", title="Loss")
-    ax_acc.set(xlabel="epoch", ylabel="accuracy", title="Accuracy")
+    ax_loss.set(xlabel="epoch", title="Loss")
+    ax_acc.set(xlabel="epoch", title="Accuracy")
+    value_label(ax_loss, "cross-entropy loss")
+    value_label(ax_acc, "accuracy")
     if title:
         fig.suptitle(title)
     fig.tight_layout()
@@ -257,10 +259,11 @@ def grouped_bars(frame, value: str, group: str, hue: str, ylabel: str = "", titl
         ax.bar(np.arange(len(groups)) + (k - (len(hues) - 1) / 2) * width, part[value], width,
                yerr=None if errors is None else errors.fillna(0), capsize=3, label=str(name))
     ax.set_xticks(np.arange(len(groups)), wrapped(groups))
-    ax.set(ylabel=ylabel or value, title=title)
+    ax.set(title=title)
     low, high = ylim or (frame[value].min(), frame[value].max())
     margin = 0.15 * (high - low) + 1e-3
     ax.set_ylim(low - margin, high + margin)  # bars of close accuracies start near the data, not at zero
+    value_label(ax, ylabel or value)  # and the axis says so
     ax.legend()
     fig.tight_layout()
     return fig
@@ -283,7 +286,8 @@ def epoch_curves(groups: dict[str, list[dict]], panels: dict[str, str], ylabel: 
                 at = [row for row in rows if row["epoch"] == marks[label]]
                 if at:
                     ax.plot([marks[label]], [scale * at[0][key]], "o", color=color, markersize=5)
-        ax.set(xlabel="epoch", ylabel=ylabel, title=panel_title)
+        ax.set(xlabel="epoch", title=panel_title)
+        value_label(ax, ylabel)
         ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
     if title:
         fig.suptitle(title)
@@ -309,7 +313,8 @@ def errorbar_scatter(frame, x: str, y: str, label: str, hue: str | None = None, 
                         xytext=(5, 4 if n % 2 == 0 else -12), fontsize=MIN_FONT_PT)
     if logx:
         ax.set_xscale("log")
-    ax.set(xlabel=xlabel or x, ylabel=ylabel or y, title=title)
+    ax.set(xlabel=xlabel or x, title=title)
+    value_label(ax, ylabel or y)
     if hue:
         ax.legend()
     fig.tight_layout()
@@ -338,7 +343,8 @@ def series_panels(panels: list[dict], title: str = "", height: float = 3.2):
             ax.axhline(y, color="grey", linestyle=":", linewidth=1.2, label=label)
         if panel.get("logx"):
             ax.set_xscale("log")
-        ax.set(title=panel.get("title", ""), xlabel=panel.get("xlabel", ""), ylabel=panel.get("ylabel", ""))
+        ax.set(title=panel.get("title", ""), xlabel=panel.get("xlabel", ""))
+        value_label(ax, panel.get("ylabel", ""))
     if title:
         fig.suptitle(title)
     fig.tight_layout()
@@ -530,7 +536,8 @@ def interaction_plot(frame, x: str, trace: str, mean: str = "mean", low: str | N
             errors = np.where(np.isfinite(errors), errors, 0)
         ax.errorbar(xs, part[mean], yerr=errors, fmt="-o", capsize=4, label=str(name))
     ax.set_xticks(range(len(levels)), [f"{v:g}" if isinstance(v, float) else str(v) for v in levels])
-    ax.set(xlabel=xlabel or x, ylabel=ylabel or mean, title=title)
+    ax.set(xlabel=xlabel or x, title=title)
+    value_label(ax, ylabel or mean)
     ax.legend(title=trace)
     if own:
         fig.tight_layout()
@@ -570,7 +577,8 @@ def strip_box(frame, group: str, value: str, hue: str | None = None, reference: 
         ys = [reference[g] for g in reference if g in groups]
         ax.scatter(xs, ys, marker="x", s=60, color="red", zorder=4, label="study")
     ax.set_xticks(range(len(groups)), wrapped(groups))
-    ax.set(ylabel=ylabel or value, title=title)
+    ax.set(title=title)
+    value_label(ax, ylabel or value)
     if hue or reference:
         ax.legend()
     if own:
@@ -600,7 +608,8 @@ def run_curves(panels: dict[str, dict[str, list[list[dict]]]], key: str = "val_l
         ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
         if ax.get_legend_handles_labels()[0]:
             ax.legend()
-        ax.set_ylabel(ylabel or key)
+    for ax in axes:  # once every panel is drawn: a shared axis has its final range only then
+        value_label(ax, ylabel or key)
     if title:
         fig.suptitle(title)
     fig.tight_layout()
@@ -614,11 +623,13 @@ def step_and_epoch_loss(steps, step_losses, epoch_end_steps, epoch_losses: dict[
     ax_step.plot(steps, step_losses, linewidth=0.6, alpha=0.8, label="single step")
     first = next(iter(epoch_losses.values()), [])
     ax_step.plot(epoch_end_steps[: len(first)], first, "-o", markersize=4, label=f"{next(iter(epoch_losses), '')} (epoch mean)")
-    ax_step.set(xlabel="learning step", ylabel="loss", title="Loss per learning step")
+    ax_step.set(xlabel="learning step", title="Loss per learning step")
+    value_label(ax_step, "loss")
     ax_step.legend()
     for label, values in epoch_losses.items():
         ax_epoch.plot(np.arange(1, len(values) + 1), values, "-o", markersize=4, label=label)
-    ax_epoch.set(xlabel="epoch", ylabel="loss", title="Loss per epoch")
+    ax_epoch.set(xlabel="epoch", title="Loss per epoch")
+    value_label(ax_epoch, "loss")
     ax_epoch.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
     ax_epoch.legend()
     if title:

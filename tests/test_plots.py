@@ -319,6 +319,23 @@ def test_a_value_axis_that_does_not_start_at_0_says_so(monkeypatch):
         plt.close(f)
 
 
+def unlabelled_cut_axes(fig) -> list[str]:
+    """The y labels of linear value axes whose range leaves 0 out without saying so."""
+    return [ax.get_ylabel() for ax in fig.axes if ax.get_ylabel() and ax.get_yscale() == "linear"
+            and (min(ax.get_ylim()) > 0 or max(ax.get_ylim()) < 0) and plots.NOT_FROM_ZERO not in ax.get_ylabel()]
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_every_value_axis_not_from_0_says_so(name, monkeypatch):
+    figures = CASES[name]() + (chapter_and_explorer_figures(monkeypatch) if name == "pareto_panels" else [])
+    try:
+        for fig in figures:
+            assert not unlabelled_cut_axes(fig), f"{name}: {unlabelled_cut_axes(fig)}"
+    finally:
+        for fig in figures:
+            plt.close(fig)
+
+
 def test_pareto_groups_have_one_legend_that_covers_no_plot():
     fig = plots.pareto_panels(CHAPTER_6, groups=CHAPTER_6_GROUPS)
     fig.canvas.draw()

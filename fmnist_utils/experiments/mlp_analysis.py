@@ -1066,9 +1066,9 @@ def sweep_figure(runs: ChapterRuns, sweep: str, title: str, loss_label: str = "c
     if not groups:
         return None
     fig = plots.learning_curves(groups, title=title)
-    fig.axes[0].set_ylabel(loss_label)
     if log_loss:
         fig.axes[0].set_yscale("log")
+    plots.value_label(fig.axes[0], loss_label)
     return fig
 
 
