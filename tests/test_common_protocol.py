@@ -372,6 +372,8 @@ def test_a_study_number_of_another_quantity_is_set_beside_ours_but_not_judged():
     assert "*Not comparable*, the difference a description: CNN-3-128" in text
     assert "Outside it (*not reproduced*): their study measured what the common protocol measures" in text
     assert "these networks reach another number: Model-1." in text
+    del runs.runs["lenet5"][1:]  # one seed of three: the row waits, and so does the conclusion's difference
+    assert "LeNet-5 +" not in chapter.conclusion(runs) and judged(runs)["headline_lenet5"].verdict == MISSING
 
 
 def test_a_run_stopped_by_its_cap_while_improving_is_not_comparable():

@@ -831,7 +831,7 @@ def conclusion(runs: ChapterRuns) -> str:
     headlines = [f"headline_{n}" for n in SOURCES]
     verdict = {n: rows[f"headline_{n}"].verdict for n in SOURCES}
     other = [n for n in SOURCES if verdict[n] == NOT_COMPARABLE and SOURCES[n].not_the_study_network()]
-    shown = [n for n in SOURCES if study_difference(runs, n) is not None and n not in other]
+    shown = [n for n in SOURCES if verdict[n] != MISSING and n not in other]  # every seed stored: never fewer
     line = f"- **How much of each headline number was its protocol** ({_tally(rows, headlines)})."
     if shown:
         line += (" Common protocol minus study: "
