@@ -124,7 +124,7 @@ def test_each_recipe_is_read_off_its_chapters_configuration():
     assert "augmented" in recipes["model2"]
     assert recipes["cnn3_128"].endswith("tested after epochs 2, 6, 14, 30, 62")
     assert "Adam 2.05e-05, batch 512" in recipes["mlp_best"] and "48,000 / 12,000 split" in recipes["mlp_best"]
-    assert "3 x 100 steps" in recipes["synergy_baseline"] and "5 x 100 steps" in recipes["flexible_final"]
+    assert "3 x 100 steps" in recipes["synergy_baseline"] and "7 x 100 steps" in recipes["flexible_final"]
 
 
 # ----- constructed runs ------------------------------------------------------------------------------

@@ -206,8 +206,10 @@ def test_plan_covers_every_group_once_and_shares_identical_runs():
     assert groups["factorial_study"][("instance", 0.1)][1][0] == groups["norm"]["instance"][1][0]
     final = groups["final"]["final"][1][0]
     assert final.epochs == 5 and final.model_args == {"layers": 6, "filters": 64, "norm": "instance", "dropout": 0.1}
+    journal = groups["final_journal"]["final_journal"][1][0]
+    assert journal.epochs == 7 and journal.model_args == final.model_args
     assert groups["baseline"]["baseline"][1][0].model == "synergy_baseline"
-    expected = 3 * (1 + 5 + 3 + 4 + 1 + 1 + 1) + (45 - 15) + 45
+    expected = 3 * (1 + 5 + 3 + 4 + 1 + 1 + 1 + 1) + (45 - 15) + 45
     assert len(runs) == expected
 
 
@@ -399,12 +401,20 @@ def test_a_count_is_not_comparable_only_where_another_source_of_the_study_vouche
                               "").verdict == NOT_REPRODUCED
 
 
-def test_the_final_loss_row_names_the_epochs_of_the_code_and_of_the_journal(small):
-    rows = judged(fake_runs(small, additive_loss))
-    note = rows["final_loss"].note
-    assert note.startswith(f"{small.final_epochs} epochs;")
-    assert (f"code trains the final model for {chapter.CODE_FINAL_EPOCHS}, its journal for "
-            f"{chapter.JOURNAL_FINAL_EPOCHS}") in note
+def test_the_texts_final_loss_is_judged_at_the_journals_budget_and_the_notebooks_at_the_codes(small):
+    """The text's 27.0% is the journal's 7-epoch value, the notebook's 0.3626 the code's 5-epoch run: each is set
+    beside runs of its own budget (like with like), and the row says which."""
+    def loss(net, config):  # 0.270 after the journal's epochs, 0.3626 after the code's: both reproduced
+        return 0.270 if config.epochs == small.journal_final_epochs else 0.3626 if net == chapter.FINAL_NET \
+            else additive_loss(net, config)
+
+    rows = judged(fake_runs(small, loss, noise=0.001))
+    assert rows["final_loss"].verdict == rows["final_notebook"].verdict == REPRODUCED
+    assert rows["final_loss"].note.startswith(f"{small.journal_final_epochs} epochs, the budget the study's journal")
+    assert rows["final_notebook"].note.startswith(f"{small.final_epochs} epochs, as the study's code trains it")
+    assert chapter.REGISTRY["final_loss"].quantity == chapter.LOSS_JOURNAL_FINAL
+    waiting = judged(fake_runs(small, loss, missing_group="final_journal", noise=0.001))
+    assert waiting["final_loss"].verdict == MISSING and waiting["final_notebook"].verdict == REPRODUCED
 
 
 def test_the_parameter_paragraph_follows_the_table(monkeypatch):

@@ -236,7 +236,7 @@ SOURCES = {
                                lambda m, s: m.study_config(s, m.Net(model="synergy_baseline"), 42),
                                lambda m: m.network_match("the study 5 baseline", m.Net(model="synergy_baseline"))[0]),
     "flexible_final": Source(5, _ch5, "final_loss", VALIDATION_LOSS,
-                             lambda m, s: m.study_config(s, m.FINAL_NET, 42, s.final_epochs),
+                             lambda m, s: m.study_config(s, m.FINAL_NET, 42, s.journal_final_epochs),
                              lambda m: m.network_match("the final FlexibleCNN", m.FINAL_NET)[0]),
 }
 NO_STUDY_NUMBER = {"light_plain": "none: the book's literal reading of chapter 2's text, which the study never trained"}
