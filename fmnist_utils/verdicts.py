@@ -178,6 +178,16 @@ def not_comparable(claim: StudyClaim, ours: str, reason: str) -> Verdict:
     return _row(claim, ours, NOT_COMPARABLE, note=reason)
 
 
+HARDWARE_BOUND = ("timings bound to hardware: the study timed its own machine and ours come from another, so which "
+                  "network runs faster, and by how much, need not carry over; shown: ours, as a description")
+
+
+def hardware_bound(claim: StudyClaim, ours: str, detail: str = "") -> Verdict:
+    """The book's one rule for a claim about time or speed (an ordering, a trade-off with time, a number of seconds):
+    the study's hardware is not ours, so the row is not comparable and shows what this machine measured."""
+    return not_comparable(claim, ours, _join(HARDWARE_BOUND, detail))
+
+
 def not_tested(claim: StudyClaim) -> Verdict:
     return _row(claim, "-", NOT_TESTED, note=claim.not_tested)
 

@@ -430,7 +430,9 @@ def test_the_stores_verdicts_on_constructed_runs():
          "light_cost", "tradeoff"), NOT_REPRODUCED)
     assert result["cnn_rising"] == INCONCLUSIVE  # the stages after 6 epochs are not separable from the best
     assert result["light_gap_shrinks"] == INCONCLUSIVE
-    assert result["light_early_lower"] == REPRODUCED and result["light_faster"] == REPRODUCED
+    assert result["light_early_lower"] == REPRODUCED
+    # time on this machine is a description: the study timed other hardware (the book's rule for timings)
+    assert result["light_faster"] == NOT_COMPARABLE
     assert result["confusions"] == REPRODUCED  # 6 of 7 errors among upper-body garments
     assert result["light_seconds"] == result["base_seconds"] == NOT_COMPARABLE
     # the study shows no numbers and no direction for its scaling experiment: nothing to compare, so not tested

@@ -324,13 +324,16 @@ def test_every_registered_claim_gets_exactly_one_row():
 
 def test_study_like_results_reproduce_every_tested_claim_but_the_contradicted_one():
     rows = {row.id: row for row in chapter.claims(constructed(paper()))}
-    assert {i: r.verdict for i, r in rows.items() if r.verdict != REPRODUCED} == {
-        "batch_medium_balance": NOT_REPRODUCED}  # the study's 64-128 contradicts its own 256-512
+    # time is an axis of the three trade-offs: on this machine they are a description (the book's timing rule)
+    timed = {"batch_medium_balance", "batch_tradeoff", "width_optimum"}
+    assert {i: r.verdict for i, r in rows.items() if r.verdict != REPRODUCED} == dict.fromkeys(timed, NOT_COMPARABLE)
+    assert rows["batch_medium_balance"].ours.startswith("on this machine, undominated")
+    assert "timings bound to hardware" in rows["batch_tradeoff"].note
     assert "noise: seed spread" not in rows["best_val"].note  # three seeds of its own
     # a sweep's single runs borrow the best configuration's seed spread, and the row names it
     assert "seed spread of validation accuracy, final epoch in the study's best configuration (2 x 4192, 3 seeds)" \
         in rows["ce_best"].note
-    assert rows["batch_tradeoff"].ours.endswith(": batch 256")  # every undominated batch size is named
+    assert rows["batch_tradeoff"].ours.endswith(": batch 256")  # every undominated batch size is still named
     assert "batch 1 900 s" in rows["batch_tradeoff"].note
 
 
@@ -343,7 +346,7 @@ def test_contrary_results_are_not_reproduced():
         "early": {"best": {42: 0.80, 43: 0.801, 44: 0.799}},
         "seconds": {"batch": {64: 10.0}}})
     bad = verdicts(constructed(paper(), contrary))
-    assert bad.pop("batch_medium_balance") == REPRODUCED
+    assert {bad.pop(i) for i in ("batch_medium_balance", "batch_tradeoff", "width_optimum")} == {NOT_COMPARABLE}
     assert set(bad.values()) == {NOT_REPRODUCED}, {i: v for i, v in bad.items() if v != NOT_REPRODUCED}
 
 

@@ -5,7 +5,7 @@ from fmnist_utils.claims import Registry, StudyClaim
 from fmnist_utils.verdicts import (INCONCLUSIVE, MISSING, NOT_COMPARABLE, NOT_REPRODUCED, NOT_TESTED, REPRODUCED,
                                    Noise, judge_best, judge_contrast, judge_count, judge_difference, judge_direction,
                                    judge_interaction, judge_relative, judge_threshold, judge_tradeoff, judge_value,
-                                   judge_spread, not_tested, tally, top_group, undominated)
+                                   judge_spread, not_tested, tally, top_group, undominated, hardware_bound)
 
 ACC = "test accuracy, best epoch"
 
@@ -424,3 +424,10 @@ def test_tally_counts_each_verdict_in_the_books_order_with_missing_runs_in_the_p
     assert tally(verdicts) == "1 reproduced, 2 not reproduced, 1 inconclusive, 2 missing runs"
     assert tally([MISSING]) == "1 missing run"
     assert tally([]) == ""
+
+
+def test_a_claim_about_time_is_not_comparable_whatever_this_machine_measured():
+    claim = StudyClaim("faster", "A trains faster than B", "Table 2", "A < B", "training seconds per epoch")
+    row = hardware_bound(claim, "on this machine: A 10 s, B 20 s", "one run each")
+    assert row.verdict == NOT_COMPARABLE and row.ours == "on this machine: A 10 s, B 20 s"
+    assert row.note.startswith("timings bound to hardware") and row.note.endswith("; one run each")

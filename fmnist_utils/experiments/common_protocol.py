@@ -42,8 +42,8 @@ from ..stats import mean_sd_text
 from ..store import StoredRun, describe, stored_runs
 from ..tables import book_table
 from ..verdicts import (INCONCLUSIVE, LEVEL, MISSING, NOT_COMPARABLE, NOT_REPRODUCED, REPRODUCED, VERDICTS,
-                        Verdict, judge_difference, judge_direction, judge_tradeoff, judge_value, missing,
-                        not_comparable, tally, top_group, undominated, welch)
+                        Verdict, hardware_bound, judge_difference, judge_direction, judge_tradeoff, judge_value,
+                        missing, not_comparable, tally, top_group, undominated, welch)
 
 TITLE = "Every model under one protocol"
 
@@ -764,13 +764,6 @@ def claims(runs: ChapterRuns) -> list[Verdict]:
     return rows
 
 
-HARDWARE_BOUND = ("speed is one of the claim's three axes, and chapter 4 rules it not comparable for that reason: "
-                  "which network trains faster depends on the hardware, and the study timed a machine it does not "
-                  "name; shown: the "
-                  "undominated networks of accuracy, parameters and training CPU seconds to the best epoch on this "
-                  "book's machine, as a description")
-
-
 def _tradeoff_rows(runs: ChapterRuns) -> list[Verdict]:
     rows = []
     for claim_id, claimed in TRADEOFFS.items():
@@ -789,7 +782,8 @@ def _tradeoff_rows(runs: ChapterRuns) -> list[Verdict]:
                                note=f"all {len(MODELS)} networks, common protocol, "
                                     f"{counted(len(runs.seeds), 'seed')} each")
         if claim.quantity == Q_COST:  # chapter 4's rule for the same claim: its speed axis is bound to hardware
-            front = not_comparable(claim, f"on this machine, {front.ours}", f"{HARDWARE_BOUND}; {front.note}")
+            front = hardware_bound(claim, f"on this machine, {front.ours}", "speed is one of the claim's three axes "
+                                   f"(chapter 4 rules the same claim not comparable); {front.note}")
         rows.append(front)
     return rows
 
