@@ -433,7 +433,8 @@ def test_the_stores_verdicts_on_constructed_runs():
     assert result["light_early_lower"] == REPRODUCED
     # time on this machine is a description: the study timed other hardware (the book's rule for timings)
     assert result["light_faster"] == NOT_COMPARABLE
-    assert result["confusions"] == REPRODUCED  # 6 of 7 errors among upper-body garments
+    # 6 of 7 errors among upper-body garments, but a share has no borrowed spread: one seed cannot tell
+    assert result["confusions"] == INCONCLUSIVE
     assert result["light_seconds"] == result["base_seconds"] == NOT_COMPARABLE
     # the study shows no numbers and no direction for its scaling experiment: nothing to compare, so not tested
     assert result["scaling"] == NOT_TESTED
@@ -511,9 +512,14 @@ def with_network_seeds(runs, seeds=(43, 44)):
     s = runs.settings
     for seed in seeds:
         stages = MAIN_SEEDS[seed]
+        wrong = {43: [40, 41, 42, 60, 61, 70], 44: [40, 41, 42, 43, 60, 70]}[seed]  # mostly upper-body mistakes
+        labels = np.repeat(np.arange(10), 10)
+        predicted = labels.copy()
+        predicted[wrong] = [2 if i < 50 else 0 if i < 70 else 5 for i in wrong]
         runs.noise["main"][seed] = fake(chapter.repeat_config(s, "main", seed), staged=staged(stages),
                                         history=history(dict(stages), 62, seconds=300.0),
-                                        metrics={"accuracy": stages[-1][1]}, parameters=2_067_850)
+                                        metrics={"accuracy": stages[-1][1]}, parameters=2_067_850,
+                                        targets=labels, predictions=predicted)
         at, final = LIGHT_SEEDS[seed]
         runs.noise["bn"][seed] = fake(chapter.repeat_config(s, "bn", seed),
                                       history=history(at, 32, seconds=130.0, default=final),
@@ -523,7 +529,7 @@ def with_network_seeds(runs, seeds=(43, 44)):
 
 def test_the_network_rows_that_need_a_spread_wait_for_every_seed_then_use_their_own():
     s = settings()
-    seed_rows = ("cnn_rising", "light_early_lower", "light_gap_shrinks", "light_cost")
+    seed_rows = ("cnn_rising", "light_early_lower", "light_gap_shrinks", "light_cost", "confusions")
     runs = full_runs(s, light_at={2: 0.8425, 6: 0.8511, 7: 0.8902})
     one = full_runs(settings(noise_seeds=[]), light_at={2: 0.8425, 6: 0.8511, 7: 0.8902})
     assert rows_of(one)["cnn_rising"].verdict == INCONCLUSIVE  # one run: every stage after 6 tied with the best
@@ -539,6 +545,8 @@ def test_the_network_rows_that_need_a_spread_wait_for_every_seed_then_use_their_
     rows = rows_of(runs)
     # three seeds a stage: the 30-epoch stage is ahead of the last one beyond the runs' spread
     assert rows["cnn_rising"].verdict == NOT_REPRODUCED
+    # 6/7, 5/6 and 5/6 of the errors between upper-body garments: above half over the seeds' own spread
+    assert rows["confusions"].verdict == REPRODUCED and "(n=3) against 50.0" in rows["confusions"].ours
     assert rows["cnn_rising"].ours.startswith("highest: 30 epochs; tied with it: 14 epochs (means: ")
     assert "each stage over 3 seeds" in rows["cnn_rising"].note and "seeds 42, 43, 44" in rows["cnn_rising"].note
     assert "noise for single runs" not in rows["cnn_rising"].note  # nothing borrowed

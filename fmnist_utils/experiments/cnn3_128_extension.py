@@ -11,7 +11,8 @@ a row whose verdict the spread itself could change - the runs it reads are repea
 - the seeded classical baselines (``SEEDED``: MLP, decision tree, random forest, extra trees): one fit
   has no spread at all, so one seed leaves them "inconclusive: no seed-noise estimate";
 - CNN-3-128's staged run, for "accuracy keeps rising to 62 epochs" (``cnn_rising``: stages a few
-  tenths of a point apart) and, with the lightweight variants, for the early gap and whether it
+  tenths of a point apart), for "most errors fall between similar garments" (``confusions``: a share of
+  the errors, for which no spread can be borrowed) and, with the lightweight variants, for the early gap and whether it
   shrinks (``light_early_lower``, ``light_gap_shrinks``), the accuracy cost (``light_cost``) and
   whether it makes a favourable trade-off (``tradeoff``: a drop under one point): a few points or
   less, where the spread of these two networks, early in training above all, may well differ from
@@ -1305,18 +1306,22 @@ def cnn_rows(runs: ChapterRuns, noise: Noise | None) -> list[Verdict]:
                             capped=capped, note=_join(f"best stage up to {max(s.aug_stages)} epochs: "
                                                       f"{aug['epoch']}" if aug else progress_note(runs.augmented),
                                                       subset_note(runs.augmented.config))))
-    claim = REGISTRY["confusions"]
-    if stored(main):
-        upper, errors = upper_body_errors(main)
-        share = upper / max(errors, 1)
-        spread = Noise(math.sqrt(share * (1 - share) / max(errors, 1)), math.inf,
-                       f"binomial spread over the run's {errors:,} errors")
-        top = "; ".join(confusion_pairs(main, top=3)["classes"])
-        rows.append(judge_threshold(claim, [share], 0.5, measured=CONFUSIONS, noise=spread, scale=100, digits=1,
-                                    note=f"'most' read as more than half; top confusions: {top}"))
-    else:
-        rows.append(missing(claim, progress_note(main)))
+    rows.append(confusions_row(runs))
     return rows
+
+
+def confusions_row(runs: ChapterRuns) -> Verdict:
+    """"Most errors fall between similar garments": the share of test errors between two upper-body garments, on
+    every seed of CNN-3-128 with their own spread (a share has no borrowed spread: one seed alone is inconclusive)."""
+    main_runs = seed_runs(runs, "main")
+    shares = per_seed(main_runs, lambda run: (lambda upper, errors: upper / max(errors, 1))(*upper_body_errors(run))
+                      if stored(run) else None)
+    values = every_seed(shares)
+    top = f"top confusions: {'; '.join(confusion_pairs(runs.main, top=3)['classes'])}" if stored(runs.main) else ""
+    note = _join("'most' read as more than half", top, seed_note(shares, lambda share: _pct(share)))
+    if values is None:
+        return missing(REGISTRY["confusions"], _join(note, progress_note(runs.main)))
+    return judge_threshold(REGISTRY["confusions"], values, 0.5, measured=CONFUSIONS, scale=100, digits=1, note=note)
 
 
 def rising_row(runs: ChapterRuns, noise: Noise | None) -> Verdict:
