@@ -16,8 +16,9 @@ its kind. Five outcomes, plus the claims a chapter registers as not tested:
 *not comparable*
     the study's quantity cannot be measured as it was defined (a run stopped by its epoch cap while
     still improving, for a claim about the best achievable value; timings bound to other hardware; a
-    network the study's description does not determine; a study number of another quantity than the
-    run it would be set beside), with the reason;
+    network the study's description does not determine, or whose parameter count is more than
+    ``SAME_NETWORK`` (1%) from the study's; a study number of another quantity than the run it would be
+    set beside), with the reason;
 *missing run*
     a run the row needs is not in the store yet.
 
@@ -176,6 +177,18 @@ def missing(claim: StudyClaim, note: str = "") -> Verdict:
 
 def not_comparable(claim: StudyClaim, ours: str, reason: str) -> Verdict:
     return _row(claim, ours, NOT_COMPARABLE, note=reason)
+
+
+# The book's rule for "is our network the study's?", by parameter count: within 1% of every count the study gives
+# (8L/32F of chapter 5: 103,338 against 103,498) it is the study's network built slightly differently, and its
+# rows keep their verdicts, naming the difference; further off (chapter 5's baseline: 361,258 against 93K) it is
+# another network, and every row measured on it is not comparable, with the counts as the reason.
+SAME_NETWORK = 0.01
+
+
+def same_network(ours: int, counts: Sequence[float]) -> bool:
+    """Whether a network of ``ours`` parameters is the study's, whose counts are ``counts`` (``SAME_NETWORK``)."""
+    return bool(counts) and all(abs(ours - c) <= SAME_NETWORK * c for c in counts)
 
 
 HARDWARE_BOUND = ("timings bound to hardware: the study timed its own machine and ours come from another, so which "

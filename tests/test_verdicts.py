@@ -5,7 +5,8 @@ from fmnist_utils.claims import Registry, StudyClaim
 from fmnist_utils.verdicts import (INCONCLUSIVE, MISSING, NOT_COMPARABLE, NOT_REPRODUCED, NOT_TESTED, REPRODUCED,
                                    Noise, judge_best, judge_contrast, judge_count, judge_difference, judge_direction,
                                    judge_interaction, judge_relative, judge_threshold, judge_tradeoff, judge_value,
-                                   judge_spread, not_tested, tally, top_group, undominated, hardware_bound)
+                                   judge_spread, not_tested, tally, top_group, undominated, hardware_bound,
+                                   same_network)
 
 ACC = "test accuracy, best epoch"
 
@@ -431,3 +432,10 @@ def test_a_claim_about_time_is_not_comparable_whatever_this_machine_measured():
     row = hardware_bound(claim, "on this machine: A 10 s, B 20 s", "one run each")
     assert row.verdict == NOT_COMPARABLE and row.ours == "on this machine: A 10 s, B 20 s"
     assert row.note.startswith("timings bound to hardware") and row.note.endswith("; one run each")
+
+
+def test_a_network_is_the_studys_within_one_percent_of_every_count_it_gives():
+    assert same_network(103_338, [103_498])  # 0.15% off: the study's network, built slightly differently
+    assert not same_network(361_258, [93_000, 93_130])  # another network
+    assert not same_network(100_000, [100_000, 120_000])  # within 1% of one count, not of every one
+    assert not same_network(100_000, [])  # no count: nothing says it is the study's

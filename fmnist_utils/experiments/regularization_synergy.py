@@ -483,11 +483,6 @@ def parameter_text() -> str:
 
 # ----- is our network the study's? ----------------------------------------------------------------
 
-# Ours within 1% of the study's count (8L/32F: 103,338 against 103,498) is the network the study
-# describes, built slightly differently: its rows keep their verdict and say so. Further off, ours
-# is another network (the 2-layer one has 31 times the parameters) and its rows are not comparable.
-CLOSE_COUNT = 0.01
-
 # Norms without parameters (InstanceNorm has no affine ones here) and dropout leave a count unchanged.
 _PARAMETER_FREE_NORMS = ("none", "instance")
 
@@ -546,7 +541,7 @@ def network_match(name: str, net: Net) -> tuple[str, str]:
     if same:
         return "", (f"{name} has {ours:,} parameters here, as in {_listed(same)}, not the {_listed(other)} the study "
                     f"also gives" if other else "")
-    if all(abs(ours - c.value) <= CLOSE_COUNT * c.value for c in counts):
+    if v.same_network(ours, [c.value for c in counts]):  # the book's rule: within 1% of every count
         return "", f"{name} has {ours:,} parameters here, {_listed(counts)} in the study: close, not equal"
     return f"{name} has {ours:,} parameters here, {_listed(counts)} in the study", ""
 
