@@ -253,9 +253,11 @@ def test_a_bfloat16_run_that_changes_an_accuracy_changes_the_chapters_verdicts_a
     ordering = rows["m1_more_accurate"]
     assert (ordering.float32.verdict, ordering.bfloat16.verdict) == (REPRODUCED, NOT_REPRODUCED)
     assert rows["m2_accuracy"].bfloat16 == rows["m2_accuracy"].float32
-    best = rows["best_table1"]  # MobileNet-Lite most accurate, until LeNet-5 scores 95% in bfloat16
-    assert (best.float32.verdict, best.bfloat16.verdict) == (REPRODUCED, NOT_REPRODUCED)
-    assert "highest: LeNet-5" in best.bfloat16.ours
+    # chapter 4's orderings read its study-protocol runs, so LeNet-5's corrected runs in bfloat16 move only their
+    # borrowed spread; its held-out row reads them directly: 95% in bfloat16 is no longer "no rise"
+    assert rows["best_table1"].bfloat16.verdict == rows["best_table1"].float32.verdict == REPRODUCED
+    best = rows["unbiased"]
+    assert (best.float32.verdict, best.bfloat16.verdict) == (REPRODUCED, INCONCLUSIVE)
     table = appendix.rejudged_table(list(rows.values()))
     assert table.loc[(1, ordering.float32.claim), ["float32", "bfloat16"]].tolist() == [REPRODUCED, NOT_REPRODUCED]
     answer = appendix.verdict_changes(list(rows.values()))
