@@ -783,7 +783,8 @@ def _tradeoff_rows(runs: ChapterRuns) -> list[Verdict]:
                                     f"{counted(len(runs.seeds), 'seed')} each")
         if claim.quantity == Q_COST:  # chapter 4's rule for the same claim: its speed axis is bound to hardware
             front = hardware_bound(claim, f"on this machine, {front.ours}", "speed is one of the claim's three axes "
-                                   f"(chapter 4 rules the same claim not comparable); {front.note}")
+                                   "(chapter 4 rules the same claim not comparable); time: the CPU seconds each run "
+                                   f"took to its kept epoch on this book's machine; {front.note}")
         rows.append(front)
     return rows
 
