@@ -15,8 +15,8 @@ from ..data import CLASSES, TRAIN_MEAN, TRAIN_STD
 from ..params import ChapterSpec, Param, int_list, optional, positive_int, resolve
 from ..store import describe, stored_runs  # noqa: F401  (the notebook calls chapter.stored_runs)
 from ..verdicts import (INCONCLUSIVE, NOT_REPRODUCED, NOT_TESTED, REPRODUCED, Noise,
-                        Verdict, judge_best, judge_difference, judge_direction, judge_spread, judge_value,
-                        not_comparable, tally, top_group)
+                        Verdict, judge_best, judge_difference, judge_direction, judge_spread, judge_threshold,
+                        judge_value, not_comparable, tally, top_group)
 from ..tables import book_table
 
 TITLE = "Baseline CNN vs deeper CNN"
@@ -434,15 +434,6 @@ def _confusion_between(run, a: str, b: str) -> float:
     return float(matrix[i, j] + matrix[j, i])
 
 
-def _against(claim: StudyClaim, values: list, threshold: float, *, measured: str, higher: bool, name: str,
-             scale: float = 100, digits: int = 2, note: str = "") -> Verdict:
-    """Our per-seed ``values`` on the claimed side of a fixed ``threshold``: the threshold has no spread, so
-    Welch's interval is a one-sample t-interval of our seeds (a single run has no spread: inconclusive)."""
-    noise = Noise.none("a fixed threshold") if len(values) > 1 else None
-    return judge_direction(claim, values, [threshold], measured=measured, higher=higher, noise=noise,
-                           names=(name, "threshold"), scale=scale, digits=digits, note=note)
-
-
 def _at_cap(group: list) -> str:
     """Name the runs whose selected checkpoint is their last epoch (still improving when training ended)."""
     capped = [r for r in group if r.metrics["best_epoch"] == r.config.epochs]
@@ -542,11 +533,11 @@ def _judge_runs(runs: ChapterRuns) -> list[Verdict]:
         return min(losses[first - 1:last]) - min(losses[:first - 1])
 
     for model in MODELS:
-        rows.append(_against(REGISTRY[f"m{model[-1]}_converged"], per_run(model, still_improving), 0.0,
-                             measured=f"validation loss: best of epochs {first}-{last} minus best of epochs "
-                                      f"1-{first - 1}", higher=True, name=NAMES[model], scale=1, digits=4,
-                             note="converged: the last epochs do not improve on the earlier best (a difference "
-                                  "above zero); below zero, the run was still improving"))
+        rows.append(judge_threshold(REGISTRY[f"m{model[-1]}_converged"], per_run(model, still_improving), 0.0,
+                                    measured=f"validation loss: best of epochs {first}-{last} minus best of epochs "
+                                             f"1-{first - 1}", higher=True, scale=1, digits=4,
+                                    note="converged: the last epochs do not improve on the earlier best (a "
+                                         "difference above zero); below zero, the run was still improving"))
     train_acc = {m: per_run(m, lambda r: r.history[-1]["train_acc"]) for m in MODELS}
     rows.append(ordering("m2_lower_train_acc", train_acc["model2"], train_acc["model1"], higher=False,
                          names=("Model-2", "Model-1"),
@@ -560,8 +551,9 @@ def _judge_runs(runs: ChapterRuns) -> list[Verdict]:
     for model in MODELS:
         prefix = f"m{model[-1]}"
         lowest = [float(r.loc[list(SEPARABLE), ["precision", "recall"]].to_numpy().min()) for r in reports[model]]
-        rows.append(_against(REGISTRY[f"separable_{prefix}"], lowest, 0.95, higher=True, name=NAMES[model],
-                             measured=f"lowest test precision or recall of Sneaker, Trouser and Ankle boot, {BEST}"))
+        rows.append(judge_threshold(REGISTRY[f"separable_{prefix}"], lowest, 0.95, higher=True, scale=100, digits=2,
+                                    measured=f"lowest test precision or recall of Sneaker, Trouser and Ankle boot, "
+                                             f"{BEST}"))
         f1 = {name: cells(model, name, "f1") for name in CLASSES}
         rows.append(judge_best(REGISTRY[f"hardest_{prefix}"], f1, list(HARDEST), higher=False, top_set=True,
                                scale=100, digits=1, measured="ordering of per-class test F1 (lowest)",
