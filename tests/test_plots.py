@@ -182,15 +182,19 @@ def test_every_plotting_function_is_checked():
     assert functions - RULE == set(CASES), "add a case for each new plotting function to CASES"
 
 
-@pytest.mark.parametrize("name", sorted(CASES))
-def test_plotting_function_follows_the_size_rule(name):
-    figures = CASES[name]()
+def assert_none_breaks(figures: list, check, name: str) -> None:
+    """``check(fig)`` lists nothing for any of ``figures``, which are closed either way."""
     try:
         for fig in figures:
-            assert not rule_breaks(fig), f"{name}: {rule_breaks(fig)}"
+            assert not check(fig), f"{name}: {check(fig)}"
     finally:
         for fig in figures:
             plt.close(fig)
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_plotting_function_follows_the_size_rule(name):
+    assert_none_breaks(CASES[name](), rule_breaks, name)
 
 
 def test_chapter_and_explorer_figures_follow_the_size_rule(monkeypatch):
@@ -328,12 +332,7 @@ def unlabelled_cut_axes(fig) -> list[str]:
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_every_value_axis_not_from_0_says_so(name, monkeypatch):
     figures = CASES[name]() + (chapter_and_explorer_figures(monkeypatch) if name == "pareto_panels" else [])
-    try:
-        for fig in figures:
-            assert not unlabelled_cut_axes(fig), f"{name}: {unlabelled_cut_axes(fig)}"
-    finally:
-        for fig in figures:
-            plt.close(fig)
+    assert_none_breaks(figures, unlabelled_cut_axes, name)
 
 
 def test_pareto_groups_have_one_legend_that_covers_no_plot():
