@@ -400,7 +400,7 @@ def study_summary(run) -> dict:
     return {"best_acc": best["test_acc"], "best_epoch": best["epoch"], "train_loss": best["train_loss"],
             "test_loss": best["test_loss"], "train_acc": best["train_acc"], "epochs_run": len(history),
             "stop_acc": stop["test_acc"], "stop_epoch": stop["epoch"], "last_acc": last["test_acc"],
-            "gap": best["train_acc"] - best["test_acc"], "config": run.config}
+            "gap": best["train_acc"] - best["test_acc"]}
 
 
 def selected_row(run) -> dict:
@@ -742,14 +742,22 @@ def top_confusions(runs: ChapterRuns, k: int = 3):
 
 # ----- rankings with uncertainty --------------------------------------------------------------------
 
+# the study's orderings: (what its Table 1 reads of a study-protocol run, the same on a corrected-protocol run, what
+# that is)
+ACCURACY = (lambda r: study_summary(r)["best_acc"], lambda r: r.metrics["accuracy"], "test accuracy")
+TRAIN_ACCURACY = (lambda r: study_summary(r)["train_acc"], lambda r: selected_row(r)["train_acc"], "training accuracy")
+GAP = (lambda r: study_summary(r)["gap"], lambda r: selected_row(r)["train_acc"] - r.metrics["accuracy"],
+       "training minus test accuracy")
+
+
 def accuracy_groups(runs: ChapterRuns) -> dict | None:
     """Model label -> test accuracy of the validation-selected model, per seed (None until all are stored)."""
-    return corrected_values(runs, lambda r: r.metrics["accuracy"])
+    return corrected_values(runs, ACCURACY[1])
 
 
 def gap_groups(runs: ChapterRuns) -> dict | None:
     """Model label -> training accuracy at the selected epoch minus test accuracy, per corrected seed."""
-    return corrected_values(runs, lambda r: selected_row(r)["train_acc"] - r.metrics["accuracy"])
+    return corrected_values(runs, GAP[1])
 
 
 def costs(runs: ChapterRuns) -> dict | None:
@@ -1011,10 +1019,10 @@ def _table_rows(runs: ChapterRuns) -> list[Verdict]:
 
 
 def study_values(runs: ChapterRuns, read) -> dict | None:
-    """Model label -> ``read(study_summary(run))`` per study-protocol run; None until every model's are stored."""
+    """Model label -> ``read(run)`` per study-protocol run; None until every model's are stored."""
     if not every_study_run_stored(runs):
         return None
-    return {LABELS[k]: [read(study_summary(r)) for r in stored_runs(runs.study[k])] for k in MODELS}
+    return {LABELS[k]: [read(r) for r in stored_runs(runs.study[k])] for k in MODELS}
 
 
 def family_noise(runs: ChapterRuns, read, what: str) -> Noise | None:
@@ -1036,11 +1044,6 @@ def ordering_values(runs: ChapterRuns, study_read, corrected_read, what: str) ->
     return study_values(runs, study_read), family_noise(runs, corrected_read, what)
 
 
-# the study's orderings: (what its Table 1 reads, the same on a corrected-protocol run, what that is)
-ACCURACY = (lambda s: s["best_acc"], lambda r: r.metrics["accuracy"], "test accuracy")
-TRAIN_ACCURACY = (lambda s: s["train_acc"], lambda r: selected_row(r)["train_acc"], "training accuracy")
-GAP = (lambda s: s["gap"], lambda r: selected_row(r)["train_acc"] - r.metrics["accuracy"],
-       "training minus test accuracy")
 
 
 def _accuracy_rows(runs: ChapterRuns) -> list[Verdict]:
@@ -1061,9 +1064,10 @@ def _accuracy_rows(runs: ChapterRuns) -> list[Verdict]:
                           scale=100.0, digits=2, top_set=top_set, note="; ".join(p for p in (note, extra) if p))
 
     accuracy = ordering_values(runs, *ACCURACY)
-    efficiency = ordering_values(runs, lambda s: s["best_acc"] * 1000 / parameters(_key_of(s["config"])),
-                                 lambda r: r.metrics["accuracy"] * 1000 / parameters(_key_of(r.config)),
-                                 "test accuracy per 1K parameters")
+    def per_1k(read):  # a reading of a run, in percent per 1K of its model's parameters
+        return lambda r: read(r) * 1000 / parameters(_key_of(r.config))
+
+    efficiency = ordering_values(runs, per_1k(ACCURACY[0]), per_1k(ACCURACY[1]), "test accuracy per 1K parameters")
     rows = [
         best("top_two", accuracy, [label["resnet_mini"], label["mobilenet_lite"]], Q_ACC_ORDER, top_set=True),
         best("best_table1", accuracy, label["mobilenet_lite"], Q_ACC_ORDER),
