@@ -79,7 +79,7 @@ def settings_for(args):
 
 def cmd_status(args) -> int:
     from .benchmark import last_result
-    from .report import CostModel, core_hours_text
+    from .report import CostModel, core_hours_text, run_core_hours_text
     from .store import MissingRun, ResultStore
 
     module, settings = settings_for(args)
@@ -93,8 +93,7 @@ def cmd_status(args) -> int:
             costs.add_checkpoint(state)
             missing.append(cost := costs.estimate(state))
             done = f" ({state.checkpoint_epochs}/{config.epochs} epochs checkpointed)" if state.checkpoint_epochs else ""
-            print(f"missing  {state.key}{done}  core-hours (expected / at most): "
-                  f"{core_hours_text((cost,)).replace('1 run not priced yet', 'not priced yet')}")
+            print(f"missing  {state.key}{done}  core-hours (expected / at most): {run_core_hours_text(cost)}")
         else:
             print(f"stored   {state.key}  accuracy {state.metrics['accuracy']:.4f}")
     print(f"{len(missing)} missing" + (f", core-hours (expected / at most): {core_hours_text(tuple(missing))}"

@@ -339,6 +339,11 @@ def core_hours_text(missing: tuple) -> str:
     return (f"{text}, plus " if text else "") + f"{counted(unknown, 'run')} not priced yet"
 
 
+def run_core_hours_text(cost) -> str:
+    """One missing run's expected and at most core-hours, or 'not priced yet'."""
+    return core_hours_text((cost,)) if cost.core_hours is not None else "not priced yet"
+
+
 def _model_text(config: RunConfig | ClassicalConfig) -> str:
     if isinstance(config, ClassicalConfig):
         args = " ".join(f"{k}={v}" for k, v in config.params.items())
@@ -366,7 +371,7 @@ def missing_runs_markdown(ledger: list[ChapterCompute]) -> list[str]:
             expected = f"{cost.expected_epochs_left:.0f}"
             epochs = expected if expected == str(cost.epochs_left) else f"{expected} / {cost.epochs_left}"
             lines.append(f"| `{cost.key}` | {_model_text(cost.config)} | {cost.config.seed} | {epochs} "
-                         f"| {core_hours_text((cost,)).replace('1 run not priced yet', 'not priced yet')} | {cost.source} |")
+                         f"| {run_core_hours_text(cost)} | {cost.source} |")
         lines += ["", ":::"]
     return lines
 

@@ -155,7 +155,7 @@ def test_the_compute_page_lists_every_missing_run_with_its_cost(tiny_config, tmp
 def test_runs_that_cannot_be_priced_are_counted_beside_the_core_hours_never_added_to_them():
     from types import SimpleNamespace
 
-    from fmnist_utils.report import core_hours_text
+    from fmnist_utils.report import core_hours_text, run_core_hours_text
 
     priced = SimpleNamespace(core_hours=2.0, expected_core_hours=1.0)
     unpriced = SimpleNamespace(core_hours=None, expected_core_hours=None)
@@ -163,6 +163,7 @@ def test_runs_that_cannot_be_priced_are_counted_beside_the_core_hours_never_adde
     assert core_hours_text((priced, unpriced, unpriced)) == "1.0 / 2.0, plus 2 runs not priced yet"
     assert core_hours_text((unpriced,)) == "1 run not priced yet"
     assert core_hours_text(()) == "0"
+    assert (run_core_hours_text(priced), run_core_hours_text(unpriced)) == ("1.0 / 2.0", "not priced yet")
 
 
 def test_status_command_prints_each_missing_runs_cost(tmp_path, capsys):
