@@ -30,7 +30,7 @@ class StudyClaim:
     "MobileNet-Lite" for an ordering); ``value`` parses it into the unit the book computes in (a fraction
     for percentages and accuracy points; a time stays in its printed unit, and of "mean ± spread" the
     mean is the value) and ``rounding`` is half a unit of its last printed digit.
-    ``quantity`` says what it measures ("test accuracy, best epoch", "validation loss, final epoch",
+    ``quantity`` says what it measures ("test accuracy, best epoch", "test loss, final epoch",
     "ordering of test accuracy", ...); the verdict functions refuse a row that measured something else.
     A claim the chapter does not test carries the reason in ``not_tested``.
     """
@@ -203,7 +203,7 @@ FINDINGS = (
     ("04_lightweight_benchmark", "best_text", "ResNet-Mini as the most accurate of the six lightweight models"),
     ("05_regularization_synergy", "dropout_best", "dropout 0.1 as the best of the rates 0.1, 0.3 and 0.5"),
     ("05_regularization_synergy", "synergy", "instance norm and dropout together more than the sum of their parts"),
-    ("05_regularization_synergy", "final_loss", "the final regularised FlexibleCNN's validation loss"),
+    ("05_regularization_synergy", "final_loss", "the final regularised FlexibleCNN's test loss"),
     ("06_common_protocol", "ch2_tradeoff", "chapter 2's batch-norm lightweight CNN as a favourable trade-off of accuracy "
                                            "and size, retested among all the book's networks under one protocol"),
     ("06_common_protocol", "ch1_order", "chapter 1's ordering, Model-1 ahead of Model-2, retested with every network "

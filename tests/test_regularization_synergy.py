@@ -267,8 +267,9 @@ def fake_run(config, val_losses, test_loss, accuracy, train_loss=1.0, stopped_ea
 SEED_NOISE = (-1.0, 0.6, 1.0, -0.4, -0.2)
 
 
-def fake_runs(settings, loss_of, missing_group=None, noise=0.01, missing=(), capped=()):
-    """Every planned run, with validation loss ``loss_of(net)`` plus seed noise; test error follows the loss.
+def fake_runs(settings, loss_of, missing_group=None, noise=0.01, missing=(), capped=(), val_offset=-0.01):
+    """Every planned run, with test loss ``loss_of(net)`` plus seed noise (the validation loss ``val_offset`` from
+    it: held-out training images run a little lower in the store); test error follows the loss.
 
     ``missing`` and ``capped`` name (group, cell key, seed index) of runs not stored / stopped by their cap. The
     seed noise is the same pattern in every cell, so the constructed effects are exactly what the cells show."""
@@ -283,7 +284,7 @@ def fake_runs(settings, loss_of, missing_group=None, noise=0.01, missing=(), cap
                     runs.append(MissingRun(key="missing", config=config))
                     continue
                 loss = loss_of(net, config) + noise * SEED_NOISE[i]
-                runs.append(fake_run(config, [loss + 0.2, loss], loss + 0.01, 1 - loss / 4,
+                runs.append(fake_run(config, [loss + 0.2, loss + val_offset], loss, 1 - loss / 4,
                                      train_loss=0.7 + 1.5 * net.dropout + noise * SEED_NOISE[-1 - i],
                                      stopped_early=False if (name, key, i) in capped else None))
             groups[name][key] = runs
@@ -403,6 +404,23 @@ def test_a_count_is_not_comparable_only_where_another_source_of_the_study_vouche
                               "").verdict == NOT_REPRODUCED
 
 
+def test_the_studys_losses_are_judged_on_the_test_loss_not_the_validation_loss(small):
+    """The study's "test loss" is measured on test images (its validation stream): a run whose test loss is the
+    study's number reproduces it, however far the loss on held-out training images lies from it."""
+    def loss(net, config):
+        return 0.351 if (net.norm, net.dropout, net.layers) == ("instance", 0.1, 4) else additive_loss(net, config)
+
+    runs = fake_runs(small, loss, noise=0.001, val_offset=-0.1)
+    rows = judged(runs)
+    assert rows["instance_loss"].verdict == REPRODUCED and rows["instance_loss"].ours.startswith("35.")
+    assert rows["instance_loss"].quantity == chapter.LOSS and chapter.LOSS.startswith("test loss")
+    table = chapter.norm_table(runs)
+    assert table.loc["instance", "test loss"].startswith("0.35") and table.loc["instance", "val loss"].startswith("0.25")
+    # the validation loss far from the study's number would not reproduce it
+    assert not judged(fake_runs(small, lambda n, c: loss(n, c) - 0.1, noise=0.001, val_offset=0.1))[
+        "instance_loss"].verdict == REPRODUCED
+
+
 def test_the_texts_final_loss_is_judged_at_the_journals_budget_and_the_notebooks_at_the_codes(small):
     """The text's 27.0% is the journal's 7-epoch value, the notebook's 0.3626 the code's 5-epoch run: each is set
     beside runs of its own budget (like with like), and the row says which."""
@@ -507,9 +525,9 @@ def test_a_sweep_with_a_seed_missing_is_judged_on_all_its_seeds_or_not_at_all(sm
 def test_a_missing_run_takes_out_its_cell_and_the_interactions_that_need_it(small):
     runs = fake_runs(small, additive_loss, missing=[("factorial_converged", ("batch", 0.3), 4)])
     assert judged(runs)["synergy_general"].verdict == INCONCLUSIVE  # its four cells are all stored
-    cells = chapter.factorial_table(runs, "factorial_converged", "validation loss")
+    cells = chapter.factorial_table(runs, "factorial_converged", "test loss")
     assert cells.loc["batch", "dropout 0.3"] == "missing" and cells.loc["batch", "dropout 0.1"] != "missing"
-    table = chapter.interaction_table(runs, "factorial_converged", "validation loss")
+    table = chapter.interaction_table(runs, "factorial_converged", "test loss")
     assert table.loc[("batch", "0.3"), "interaction"] == "missing" and table.loc[("batch", "0.3"), "t-interval"] == "-"
     assert table.loc[("instance", "0.3"), "interaction"] != "missing"
     assert chapter.interaction_census(runs)[0] == 14  # batch + dropout 0.3, converged, on both metrics, drops out
@@ -523,7 +541,7 @@ def test_runs_that_reached_the_cap_make_their_rows_not_comparable(small):
     runs = fake_runs(small, additive_loss, capped=[("factorial_converged", ("instance", 0.0), 2)])
     row = judged(runs)["synergy_general"]
     assert row.verdict == NOT_COMPARABLE and "2-epoch cap" in row.note and "instance, dropout 0" in row.note
-    table = chapter.interaction_table(runs, "factorial_converged", "validation loss")
+    table = chapter.interaction_table(runs, "factorial_converged", "test loss")
     assert table.loc[("instance", "0.1"), "reading"] == "not comparable: runs not converged"
     assert table.loc[("batch", "0.1"), "reading"] != "not comparable: runs not converged"
     assert chapter.interaction_census(runs)[0] == 12  # the two converged instance pairs on both metrics drop out
@@ -556,16 +574,16 @@ def test_the_studys_own_numbers_are_less_than_the_sum():
 def test_interaction_table_and_figure_on_constructed_runs(small):
     runs = fake_runs(small, lambda n, c: additive_loss(n, c, synergy=-0.15))
     frame = chapter.factorial_frame(runs, "factorial_study")
-    table = chapter.interaction_table(runs, "factorial_study", "validation loss")
+    table = chapter.interaction_table(runs, "factorial_study", "test loss")
     assert list(table.index) == [("batch", "0.1"), ("batch", "0.3"), ("instance", "0.1"), ("instance", "0.3")]
     assert table.loc[("instance", "0.1"), "reading"] == "more than the sum of its parts"
     assert table.loc[("batch", "0.1"), "reading"] == "inconclusive: the interval covers zero"
-    assert list(chapter.factorial_table(runs, "factorial_study", "validation loss").index) == ["none", "batch",
+    assert list(chapter.factorial_table(runs, "factorial_study", "test loss").index) == ["none", "batch",
                                                                                                 "instance"]
     assert chapter.factorial_anova(runs, "factorial_study").loc["norm x dropout", "p"] < 0.001
     # half-trained grid (a cell with no stored run): no ANOVA rather than one with empty rows
     partial = frame[~((frame["norm"] == "instance") & (frame["dropout"] == 0.3))]
-    assert chapter.anova(partial, "validation loss") is None
+    assert chapter.anova(partial, "test loss") is None
     import matplotlib.pyplot as plt
 
     for figure in (chapter.factorial_figure(frame), chapter.converged_curves(runs),

@@ -176,6 +176,8 @@ def selected_row(run) -> dict:
 
 TEST_ACCURACY = Measure("test accuracy of the checkpoint of lowest validation loss", lambda r: r.metrics["accuracy"],
                         True, f"test accuracy, {baseline_vs_deeper.BEST}")
+TEST_LOSS = Measure("test loss of the checkpoint of lowest validation loss", lambda r: r.metrics["loss"], False,
+                    f"test loss, {baseline_vs_deeper.BEST}")
 VALIDATION_LOSS = Measure("validation loss of the checkpoint of lowest validation loss",
                           lambda r: selected_row(r)["val_loss"], False, f"validation loss, {baseline_vs_deeper.BEST}")
 
@@ -232,10 +234,10 @@ SOURCES = {
     "mlp_best": Source(3, _ch3, "best_test", TEST_ACCURACY, lambda m, s: m.config(s, width=s.best_width)),
     **{key: Source(4, _ch4, f"t1_test_acc_{key}", TEST_ACCURACY, lambda m, s, key=key: m.study_config(s, key, 42))
        for key in _ch4.MODELS},
-    "synergy_baseline": Source(5, _ch5, "baseline_loss", VALIDATION_LOSS,
+    "synergy_baseline": Source(5, _ch5, "baseline_loss", TEST_LOSS,
                                lambda m, s: m.study_config(s, m.Net(model="synergy_baseline"), 42),
                                lambda m: m.network_match("the study 5 baseline", m.Net(model="synergy_baseline"))[0]),
-    "flexible_final": Source(5, _ch5, "final_loss", VALIDATION_LOSS,
+    "flexible_final": Source(5, _ch5, "final_loss", TEST_LOSS,
                              lambda m, s: m.study_config(s, m.FINAL_NET, 42, s.journal_final_epochs),
                              lambda m: m.network_match("the final FlexibleCNN", m.FINAL_NET)[0]),
 }
@@ -245,7 +247,7 @@ NO_STUDY_NUMBER = {"light_plain": "none: the book's literal reading of chapter 2
 # ----- this chapter's claims ---------------------------------------------------------------------
 
 Q_ORDER = "ordering of test accuracy, common protocol"
-Q_LOSS_ORDER = "ordering of validation loss, common protocol"
+Q_LOSS_ORDER = "ordering of test loss, common protocol"
 Q_GAP = "difference in test accuracy, common protocol"
 Q_SIZE = "trade-off of test accuracy against parameters, common protocol"
 Q_COST = "trade-off of test accuracy against parameters and training seconds to the best epoch, common protocol"
@@ -287,9 +289,9 @@ def _registry() -> Registry:
                    _where(2, cost2.where), f"{SOURCES['cnn3_128'].claim.printed} > {SOURCES['light_bn'].claim.printed}",
                    Q_ORDER),
         *(_study_order(a, b) for a, b in zip(TABLE1_ORDER, TABLE1_ORDER[1:])),
-        StudyClaim("ch5_order", f"the final {LABELS['flexible_final']}'s validation loss below the "
+        StudyClaim("ch5_order", f"the final {LABELS['flexible_final']}'s test loss below the "
                    f"{LABELS['synergy_baseline']}'s (chapter 5)", _where(5, final.where),
-                   f"validation loss {final.printed} < {base.printed}", Q_LOSS_ORDER),
+                   f"test loss {final.printed} < {base.printed}", Q_LOSS_ORDER),
         # the studies' gaps between two of their networks
         replace(ch1["accuracy_gap"], id="ch1_gap", claim=f"{LABELS['model1']}'s lead over {LABELS['model2']} "
                 "(chapter 1)", where=_where(1, ch1["accuracy_gap"].where), quantity=Q_GAP),
@@ -636,7 +638,7 @@ def study_table(runs: ChapterRuns):
         measure = source.measure if source else TEST_ACCURACY
         ours, difference = values(runs, name, measure.read), study_difference(runs, name)
         row = {"network": LABELS[name], "ch.": CHAPTER_OF[name],
-               "quantity": "test acc (%)" if measure.percent else "val loss"}
+               "quantity": "test acc (%)" if measure.percent else "test loss"}
         if source is None:
             row.update({"study": "-", "here": _here(measure, ours), "difference": "-",
                         "the study's number": NO_STUDY_NUMBER[name]})
@@ -651,7 +653,7 @@ def study_table(runs: ChapterRuns):
     loss = SOURCES["synergy_baseline"].claim
     return book_table(pd.DataFrame(rows).set_index("network"), (
         "study: the chapter's study number, read from that chapter's registry (accuracy in percent; chapter 5 "
-        f"prints its validation losses as percentages, {loss.printed} for {_study_text(loss, VALIDATION_LOSS)}, "
+        f"prints its test losses as percentages, {loss.printed} for {_study_text(loss, TEST_LOSS)}, "
         "shown here as losses). here: the same "
         "quantity under the common protocol, mean ± std over the stored seeds (n), from the checkpoint of lowest "
         "validation loss. difference: here minus study (not comparable where ours is not the network the study "
@@ -735,9 +737,9 @@ def claims(runs: ChapterRuns) -> list[Verdict]:
     rows = []
     for claim_id, (a, b) in ORDERS.items():
         claim = REGISTRY[claim_id]
-        # an ordering is judged on the quantity its study ordered by: chapter 5's on the validation loss
+        # an ordering is judged on the quantity its study ordered by: chapter 5's on the test loss
         loss = claim.quantity == Q_LOSS_ORDER
-        read = (VALIDATION_LOSS if loss else TEST_ACCURACY).read
+        read = (TEST_LOSS if loss else TEST_ACCURACY).read
         rows.append(on_study_networks(_blocked(runs, claim, (a, b)) or judge_direction(
             claim, values(runs, a, read), values(runs, b, read), measured=claim.quantity, higher=not loss,
             names=(LABELS[a], LABELS[b]), scale=1.0 if loss else 100.0, digits=3 if loss else 2,

@@ -1,7 +1,8 @@
 """Chapter 5: the "regularisation synergy" study, its sweeps rerun and its synergy claim tested as a factorial.
 
 The study trains a family of small CNNs (``flexible_cnn``) for 300 steps each and reads off one
-validation loss per configuration. Its sweeps (architecture, dropout, normalisation, the
+loss per configuration on its validation stream, which its code fills with test images; the chapter
+judges it on the test loss of the same budget's last model (``test_loss``). Its sweeps (architecture, dropout, normalisation, the
 InstanceNorm + dropout pair and a final model) are rerun here at its own budget with several seeds.
 Its central claim, that normalisation and dropout together do more than the sum of their separate
 effects, is an *interaction*; we measure it in a norm x dropout factorial with five seeds per cell,
@@ -134,8 +135,8 @@ RECIPE = dict(normalize=None, optimizer="adam", lr=1e-3, weight_decay=1e-5, sche
 def study_config(settings, net: Net, seed: int, epochs: int | None = None) -> RunConfig:
     """The study's budget: epochs x ``steps_per_epoch`` steps of 64, ``val_steps`` x 64 validation images.
 
-    The study reads the validation loss after the last epoch; nothing is selected, so the stored test
-    metrics are those of the last model too.
+    The study reads its loss after the last epoch; nothing is selected, so the stored test metrics are
+    those of the last model, the model the study measured.
     """
     return RunConfig(model=net.model, model_args=net.args, train_subset=settings.train_subset,
                      eval_subset=settings.eval_subset, epochs=epochs or settings.epochs, steps_per_epoch=settings.steps_per_epoch,
@@ -225,8 +226,19 @@ def gather(settings) -> ChapterRuns:
 
 # ----- reading runs ------------------------------------------------------------------------------
 
+def test_loss(run) -> float:
+    """The loss on the test images of the model the run hands back: at the study's budget the last epoch's
+    (nothing is selected), trained to convergence the best validation epoch's checkpoint.
+
+    This is the study's "test loss" as the chapter reads it: a loss on test images, which its code feeds
+    as its validation stream. The book measures it on all test images of the profile, the study on 50
+    batches of 64 of them.
+    """
+    return run.metrics["loss"]
+
+
 def last_val_loss(run) -> float:
-    """The study's "test loss": the validation loss after the last epoch."""
+    """The validation loss (held-out training images) after the last epoch."""
     return run.history[-1]["val_loss"]
 
 
@@ -248,7 +260,7 @@ def complete(runs: list) -> bool:
     return all(isinstance(r, StoredRun) for r in runs)
 
 
-def measured(runs: list | None, metric=last_val_loss) -> list[float] | None:
+def measured(runs: list | None, metric=test_loss) -> list[float] | None:
     """Every seed's ``metric`` of a configuration, or None while one of its runs is not stored: a claim row
     judges all the planned seeds or none (the tables show what is stored, with the count)."""
     return values(runs, metric) if runs and complete(runs) else None
@@ -302,21 +314,22 @@ def missing_runs(runs: ChapterRuns) -> list[str]:
 
 # ----- the study's claims ------------------------------------------------------------------------
 
-# What the study measures. Its "test loss" is the validation loss after the last epoch of a fixed
-# budget, printed as a percentage (67.6% means 0.676).
-LOSS = "validation loss after the sweeps' budget (3 x 100 steps), last epoch: the study's 'test loss'"
-LOSS_FINAL = "validation loss after the final models' budget (5 x 100 steps), last epoch"
-LOSS_JOURNAL_FINAL = (f"validation loss after the journal's budget for the final model ({JOURNAL_FINAL_EPOCHS} x 100 "
-                      "steps), last epoch")
-ORDER = "ordering of validation loss after the sweeps' budget, last epoch"
-SHARE = "6L/64F's validation loss as a share of 6L/16F's (sweeps' budget, last epoch)"
+# What the study measures. Its "test loss" is the loss on test images (its validation stream) of the
+# model after the last epoch of a fixed budget, printed as a percentage (67.6% means 0.676).
+LOSS = "test loss after the sweeps' budget (3 x 100 steps), last epoch's model: the study's 'test loss'"
+LOSS_FINAL = "test loss after the final models' budget (5 x 100 steps), last epoch's model"
+LOSS_JOURNAL_FINAL = (f"test loss after the journal's budget for the final model ({JOURNAL_FINAL_EPOCHS} x 100 "
+                      "steps), last epoch's model")
+ORDER = "ordering of test loss after the sweeps' budget, last epoch's model"
+SHARE = "6L/64F's test loss as a share of 6L/16F's (sweeps' budget, last epoch's model)"
 INITIAL = "training loss, mean over the first epoch"
 INITIAL_ORDER = "ordering of the first epoch's mean training loss"
-RELATIVE = "relative reduction of validation loss: final model (5 epochs) against the baseline (3 epochs)"
+RELATIVE = (f"relative reduction of test loss: final model ({JOURNAL_FINAL_EPOCHS} epochs) against the baseline "
+            "(3 epochs)")
 PARAMETERS = "parameters"
-SYNERGY = "norm x dropout interaction on validation loss, sweeps' budget, last epoch"
-SYNERGY_CONVERGED = "norm x dropout interaction on validation loss, best epoch, trained to convergence"
-ARCH_SYNERGY = "architecture x regularisation interaction on validation loss, sweeps' budget, last epoch"
+SYNERGY = "norm x dropout interaction on test loss, sweeps' budget, last epoch's model"
+SYNERGY_CONVERGED = "norm x dropout interaction on test loss, best validation epoch's checkpoint, trained to convergence"
+ARCH_SYNERGY = "architecture x regularisation interaction on test loss, sweeps' budget, last epoch's model"
 
 
 def _loss(claim: StudyClaim) -> StudyClaim:
@@ -569,17 +582,18 @@ def on_study_networks(row: v.Verdict, nets: dict[str, Net], note: str = "") -> v
 
 # ----- sweep tables ------------------------------------------------------------------------------
 
-SWEEP_NOTE = ("params: trainable parameters; val loss: validation loss after the last epoch (what the study calls its 'test loss'), mean ± std "
-              "over the seeds; study: the study's value of it; test loss and test acc: the test set, mean ± std; "
-              "first loss: training loss of the first epoch; runs: stored / planned.")
+SWEEP_NOTE = ("params: trainable parameters; test loss: loss on the test set of the model after the last epoch "
+              "(what the study calls its 'test loss'), mean ± std over the seeds; study: the study's value of it; "
+              "val loss: loss on the held-out training images after the last epoch; test acc: the test set, "
+              "mean ± std; first loss: training loss of the first epoch; runs: stored / planned.")
 
 
 def _cell_row(net: Net, rs: list, study_value) -> dict:
     return {
         "params": f"{parameters_of(net):,}",
-        "val loss": _fmt(values(rs, last_val_loss)),
+        "test loss": _fmt(values(rs, test_loss)),
         "study": "-" if study_value is None else f"{study_value:.4f}",
-        "test loss": _fmt(values(rs, lambda r: r.metrics["loss"])),
+        "val loss": _fmt(values(rs, last_val_loss)),
         "test acc (%)": _fmt(values(rs, lambda r: r.metrics["accuracy"]), 2, 100),
         "first loss": _fmt(values(rs, initial_train_loss), 2),
         "runs": f"{len(stored(rs))}/{len(rs)}",
@@ -637,7 +651,7 @@ def seeds_frame(runs: ChapterRuns, group: str, label=str):
     import pandas as pd
 
     rows = [{"cell": label(key), "seed": r.config.seed, "validation loss": last_val_loss(r),
-             "test loss": r.metrics["loss"], "test accuracy": r.metrics["accuracy"]}
+             "test loss": test_loss(r), "test accuracy": r.metrics["accuracy"]}
             for key, rs in runs.groups[group].items() for r in stored(rs)]
     return pd.DataFrame(rows, columns=["cell", "seed", "validation loss", "test loss", "test accuracy"])
 
@@ -702,17 +716,17 @@ def study_reference(group: str) -> dict:
 
 
 def sweep_strip(runs: ChapterRuns, group: str, title: str = ""):
-    """Every seed's validation loss per cell, the study's value as a red cross; None when nothing is stored."""
+    """Every seed's test loss per cell, the study's value as a red cross; None when nothing is stored."""
     from .. import plots
 
     frame = sweep_frame(runs, group)
     if frame.empty:
         return None
-    return plots.strip_box(frame, "cell", "validation loss", reference=study_reference(group),
-                           ylabel="validation loss after the last epoch", title=title)
+    return plots.strip_box(frame, "cell", "test loss", reference=study_reference(group),
+                           ylabel="test loss after the last epoch", title=title)
 
 
-def sweep_curves(runs: ChapterRuns, key: str = "val_loss", ylabel: str = "validation loss"):
+def sweep_curves(runs: ChapterRuns, key: str = "val_loss", ylabel: str = "validation loss (held-out training images)"):
     """Per-epoch curves of the three sweeps side by side; None when nothing is stored."""
     from .. import plots
 
@@ -727,18 +741,18 @@ def sweep_curves(runs: ChapterRuns, key: str = "val_loss", ylabel: str = "valida
 
 
 def factorial_figure(frame, title: str = "", level: float = 0.95):
-    """Interaction plots (validation loss, test error) with pooled t-intervals side by side, and below
+    """Interaction plots (test loss, test error) with pooled t-intervals side by side, and below
     them every seed per cell."""
     from .. import plots
 
     if frame.empty:
         return None
     fig, axes = plots.figure(3, row_height=[3.2, 3.0])
-    for ax, value in zip(axes[:2], ("validation loss", "test error (%)")):
+    for ax, value in zip(axes[:2], FACTORIAL_METRICS):
         plots.interaction_plot(factorial_means(frame, value, level), x="dropout", trace="norm", xlabel="dropout rate",
                                ylabel=f"{value}, mean and {level:.0%} interval", ax=ax)
     spread = frame.assign(dropout=frame["dropout"].map(lambda p: f"{p:g}"))
-    plots.strip_box(spread, "dropout", "validation loss", hue="norm", ylabel="validation loss, every seed",
+    plots.strip_box(spread, "dropout", "test loss", hue="norm", ylabel="test loss, every seed",
                     title="every seed", ax=axes[2])
     axes[2].set_xlabel("dropout rate")
     if title:
@@ -747,7 +761,7 @@ def factorial_figure(frame, title: str = "", level: float = 0.95):
     return fig
 
 
-def converged_curves(runs: ChapterRuns, key: str = "val_loss", ylabel: str = "validation loss"):
+def converged_curves(runs: ChapterRuns, key: str = "val_loss", ylabel: str = "validation loss (held-out training images)"):
     """The converged factorial's curves: one panel per normalisation, one colour per dropout rate."""
     from .. import plots
 
@@ -765,7 +779,7 @@ def converged_curves(runs: ChapterRuns, key: str = "val_loss", ylabel: str = "va
 # ----- the factorial -----------------------------------------------------------------------------
 
 FACTORIAL_BUDGETS = (("factorial_study", "study budget"), ("factorial_converged", "converged"))
-FACTORIAL_METRICS = ("validation loss", "test error (%)")
+FACTORIAL_METRICS = ("test loss", "test error (%)")
 
 
 def factorial_frame(runs: ChapterRuns, group: str):
@@ -773,14 +787,14 @@ def factorial_frame(runs: ChapterRuns, group: str):
     dropout, seed, the measures, and whether early stopping ended the run.
 
     A cell with a run not yet stored is left out whole, so every table, figure and interval below
-    shows it as missing rather than computed from some of its seeds. At the study's budget the
-    validation loss is the last epoch's (the study's measure); trained to convergence it is the best
-    epoch's, whose checkpoint is the one tested.
+    shows it as missing rather than computed from some of its seeds. The test loss is the study's
+    measure (``test_loss``); the validation loss beside it is the last epoch's at the study's budget and,
+    trained to convergence, the best epoch's, whose checkpoint is the one tested.
     """
     import pandas as pd
 
     pick = last_val_loss if group == "factorial_study" else best_val_loss
-    rows = [{"norm": n, "dropout": p, "seed": r.config.seed, "validation loss": pick(r), "test loss": r.metrics["loss"],
+    rows = [{"norm": n, "dropout": p, "seed": r.config.seed, "validation loss": pick(r), "test loss": test_loss(r),
              "test accuracy": r.metrics["accuracy"], "test error (%)": 100 * (1 - r.metrics["accuracy"]),
              "epochs": r.metrics["epochs_run"], "best epoch": r.metrics["best_epoch"], "stopped early": converged(r)}
             for (n, p), rs in runs.groups[group].items() if complete(rs) for r in rs]
@@ -951,7 +965,7 @@ def anova(frame, value: str):
                       "Two-way ANOVA, Type II sums of squares; the residual row has no F and no p.")
 
 
-def factorial_anova(runs: ChapterRuns, group: str, value: str = "validation loss"):
+def factorial_anova(runs: ChapterRuns, group: str, value: str = "test loss"):
     """The two-way ANOVA of a factorial once every cell is stored (a note until then)."""
     table = anova(factorial_frame(runs, group), value) if factorial_complete(runs, group) else None
     if table is None:
@@ -983,7 +997,7 @@ ARCH_CORNERS = (("4L/32F", "none"), ("6L/64F", "none"), ("4L/32F", "IN + 0.1"), 
 
 def architecture_cells(runs: ChapterRuns) -> dict:
     """The four corners of architecture (4L/32F -> 6L/64F) x regularisation (none -> InstanceNorm + dropout 0.1)
-    at the sweeps' budget: validation loss after the last epoch; None for a corner with a run missing."""
+    at the sweeps' budget: test loss of the last epoch's model; None for a corner with a run missing."""
     arch = runs.groups["architecture"]
     corners = dict(zip(ARCH_CORNERS, (arch.get((4, 32)), arch.get((6, 64)), runs.groups["norm"]["instance"],
                                       runs.groups["final_short"]["final_short"])))
@@ -999,10 +1013,10 @@ def architecture_interaction(runs: ChapterRuns, level: float = 0.95):
 
 
 def architecture_corners(runs: ChapterRuns):
-    """The four corners of architecture x regularisation: runs and validation loss."""
+    """The four corners of architecture x regularisation: runs and test loss."""
     import pandas as pd
 
-    return pd.DataFrame([{"network": a, "regularisation": r, "runs": len(v or []), "validation loss": _fmt(v or [])}
+    return pd.DataFrame([{"network": a, "regularisation": r, "runs": len(v or []), "test loss": _fmt(v or [])}
                          for (a, r), v in architecture_cells(runs).items()]).set_index(["network", "regularisation"])
 
 
@@ -1104,7 +1118,7 @@ def claims(runs: ChapterRuns) -> list[v.Verdict]:
     rows.append(v.judge_value(R["combined_loss"], combined, measured=LOSS_FINAL,
                               note=f"{s.final_epochs} epochs; the same network after {s.epochs}: "
                                    + _fmt(norm.get("instance") or [])))
-    study_cells = pair_cells(runs, "factorial_study", "validation loss")
+    study_cells = pair_cells(runs, "factorial_study", "test loss")
     singles = {"IN + dropout 0.1": ("instance", 0.1), "IN alone": ("instance", 0.0), "dropout 0.1 alone": ("none", 0.1)}
     groups = {name: study_cells[cell] for name, cell in singles.items()} if study_cells else None
     rows.append(v.judge_best(R["combined_beats_singles"], groups, "IN + dropout 0.1", measured=ORDER, higher=False,
@@ -1137,7 +1151,7 @@ def claims(runs: ChapterRuns) -> list[v.Verdict]:
                                  f"with budgets of {s.epochs}, {s.final_epochs} and {JOURNAL_FINAL_EPOCHS} epochs, so "
                                  "they test nothing"),
         {"4L/32F": Net(4, 32), "6L/64F": Net(6, 64)}))
-    rows.append(v.judge_interaction(R["synergy_general"], pair_cells(runs, "factorial_converged", "validation loss"),
+    rows.append(v.judge_interaction(R["synergy_general"], pair_cells(runs, "factorial_converged", "test loss"),
                                     "none", "instance", 0.0, 0.1, measured=SYNERGY_CONVERGED, higher=False,
                                     capped=capped_reason(runs, pair_keys("instance", 0.1)),
                                     note=f"{s.converged_layers}L/{s.converged_filters}F, full passes with early "
@@ -1196,7 +1210,7 @@ def _census_sentence(census) -> str:
     tested, synergy, overlap, chance = census
     listed = lambda labels: f" ({'; '.join(labels)})" if labels else ""  # noqa: E731
     text = (f"- **Every pair, not just the study's.** Of the {tested} interactions measured (each normalisation "
-            f"with each dropout rate, on validation loss and test error, at both budgets, where its runs are stored "
+            f"with each dropout rate, on test loss and test error, at both budgets, where its runs are stored "
             f"and converged) {len(synergy)} "
             f"{'lies' if len(synergy) == 1 else 'lie'} entirely on the synergy side of zero{listed(synergy)} and "
             f"{len(overlap)} entirely on the overlap side{listed(overlap)}; the rest include zero. ")
@@ -1262,7 +1276,7 @@ def conclusion(runs: ChapterRuns) -> str:
     base, final = measured(g["baseline"]["baseline"]), measured(g["final_journal"]["final_journal"])
     if base and final:
         lines.append(f"- **The headline improvement.** The final network (6L/64F, InstanceNorm, dropout 0.1, "
-                     f"{s.journal_final_epochs} epochs, the journal's budget) reaches a validation loss of "
+                     f"{s.journal_final_epochs} epochs, the journal's budget) reaches a test loss of "
                      f"{_fmt(final)} against {_fmt(base)} for "
                      f"the baseline (study: {R['final_loss'].printed} and {R['baseline_loss'].printed}, i.e. "
                      f"{R['final_loss'].value:.3f} and {R['baseline_loss'].value:.3f}). The final value is "
@@ -1291,7 +1305,7 @@ def conclusion(runs: ChapterRuns) -> str:
     for group, budget, row in (("factorial_study", "at the study's budget", rows["synergy"]),
                                ("factorial_converged", f"trained to convergence ({s.converged_layers}L/"
                                                        f"{s.converged_filters}F)", rows["synergy_general"])):
-        cells = pair_cells(runs, group, "validation loss")
+        cells = pair_cells(runs, group, "test loss")
         needed = [("instance", 0.0), ("none", 0.1), ("none", 0.0), ("instance", 0.1)]
         if cells is None:
             missing_count = sum(isinstance(r, MissingRun) for k in needed for r in g[group].get(k, []))
@@ -1299,7 +1313,7 @@ def conclusion(runs: ChapterRuns) -> str:
                          f"store yet ({counted(missing_count, 'run')} missing).")
             continue
         mean = {k: sum(cells[k]) / len(cells[k]) for k in needed}
-        text = (f"- **Factorial {budget}.** Alone, InstanceNorm changes the validation loss by "
+        text = (f"- **Factorial {budget}.** Alone, InstanceNorm changes the test loss by "
                 f"{mean[('instance', 0.0)] - mean[('none', 0.0)]:+.3f} and dropout 0.1 by "
                 f"{mean[('none', 0.1)] - mean[('none', 0.0)]:+.3f}; the interaction of the two is {row.ours}: "
                 f"{VERDICT_READING[row.verdict]}" + (f" ({row.note.split('; ')[0]})" if row.verdict == v.NOT_COMPARABLE
