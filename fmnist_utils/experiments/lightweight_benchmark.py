@@ -36,8 +36,8 @@ from ..config import RunConfig
 from ..params import (ChapterSpec, Param, boolean, int_list, non_negative_int, non_negative_number, open_fraction,
                       optional, positive_int)
 from ..store import describe, stored_runs  # noqa: F401  (the notebook calls chapter.stored_runs)
-from ..verdicts import (MISSING, Noise, Verdict, judge_best, judge_count, judge_direction, judge_tradeoff,
-                        judge_value, missing, not_comparable, tally)
+from ..verdicts import (MISSING, Noise, Verdict, hardware_bound, judge_best, judge_count, judge_direction,
+                        judge_tradeoff, judge_value, missing, not_comparable, tally)
 from ..tables import book_table
 
 
@@ -928,13 +928,12 @@ def parallel_table(settings, model: str = "resnet_mini"):
 CORRECTED = "corrected protocol (model selected on validation loss, test set used once)"
 MACHINE = ("stored study-protocol runs on this book's build machine (one thread per training, a second training "
            "beside it), one timing per epoch")
-TIMING_REASON = ("seconds on the study's machine, which it does not name, against this book's build machine (one "
-                 "thread per training, a second training beside it)")
-TIMING_ORDER_REASON = (
-    "timings bound to hardware: the study timed its own machine, which it does not name, and puts MobileNet-Lite's "
-    "slowness down to 'less optimized computation paths on some hardware'; ours come from another machine, one run "
-    "per model (its epochs are not independent replicates) trained beside a second training, so an ordering "
-    "measured here is evidence neither for nor against the study's")
+# what chapter 4's timings add to the book's one rule for time (``verdicts.hardware_bound``)
+TIMING_DETAIL = ("the study does not name its machine; ours: this book's build machine, one thread per training, a "
+                 "second training beside it")
+TIMING_ORDER_DETAIL = (f"{TIMING_DETAIL}, one run per model (its epochs are not independent replicates); the study "
+                       "itself puts MobileNet-Lite's slowness down to its hardware ('less optimized computation paths "
+                       "on some hardware')")
 DETERMINISTIC = Noise.none("deterministic: parameter counts")
 # what the corrected-protocol runs measure, per Table 1 / Table 2 column: the seed spread of a single
 # study-protocol run of a model is borrowed from that model's own corrected-protocol seeds (the nearest
@@ -1009,7 +1008,7 @@ def _table_rows(runs: ChapterRuns) -> list[Verdict]:
                 "total_s": f"{np.mean([sum(t) for t in train]):.0f} s" if train else "-"}
         for column in ("train_s", "infer_ms", "total_s"):
             claim = REGISTRY[f"t2_{column}_{key}"]
-            rows.append(not_comparable(claim, f"{ours[column]} on this machine", TIMING_REASON) if study
+            rows.append(hardware_bound(claim, f"{ours[column]} on this machine", TIMING_DETAIL) if study
                         else missing(claim))
         seconds, printed = REGISTRY[f"t2_train_s_{key}"].value, REGISTRY[f"t2_per_param_{key}"]
         rows.append(judge_count(printed, round(1e9 * seconds / parameters(key)), measured=Q_PER_PARAM, note=(
@@ -1098,10 +1097,10 @@ def _accuracy_rows(runs: ChapterRuns) -> list[Verdict]:
         # claim cannot be judged as made; the front on this machine is shown as a description
         front = judge_tradeoff(tradeoff, accuracy, cost, label["resnet_mini"], measured=Q_TRADEOFF,
                                cost_name="parameters and seconds per training epoch", noise=noise)
-        reason = (f"speed is one of the claim's three axes, and {TIMING_ORDER_REASON}; shown: the undominated "
-                  f"models of accuracy ({note}), parameters and seconds per epoch ({MACHINE}), as a description")
+        detail = (f"speed is one of the claim's three axes; {TIMING_ORDER_DETAIL}; the front shown: the undominated models "
+                  f"of accuracy ({note}), parameters and seconds per epoch ({MACHINE})")
         rows.append(front if front.verdict == MISSING else
-                    not_comparable(tradeoff, f"on this machine, {front.ours}", reason))
+                    hardware_bound(tradeoff, f"on this machine, {front.ours}", detail))
     rows.append(judge_tradeoff(REGISTRY["mobilenet_balance"], accuracy, {label[k]: parameters(k) for k in MODELS},
                                label["mobilenet_lite"], measured=Q_SIZE_TRADEOFF, cost_name="parameters", noise=noise,
                                note=note))
@@ -1130,7 +1129,7 @@ TIMING_ORDERINGS = {
 
 
 def _timing_rows(runs: ChapterRuns) -> list[Verdict]:
-    """The study's orderings of time: not comparable (``TIMING_ORDER_REASON``); each row shows, as a description,
+    """The study's orderings of time: not comparable (``verdicts.hardware_bound``); each row shows, as a description,
     the mean epoch times of our stored study-protocol runs, fastest first."""
     if not every_study_run_stored(runs):
         return [missing(REGISTRY[claim_id]) for claim_id in TIMING_ORDERINGS]
@@ -1145,7 +1144,7 @@ def _timing_rows(runs: ChapterRuns) -> list[Verdict]:
         shown = sorted(keys or MODELS, key=values.get)
         ours = (f"{unit}, mean over one run's epochs, fastest first: "
                 + ", ".join(f"{LABELS[k]} {values[k]:.{digits}f}" for k in shown))
-        rows.append(not_comparable(REGISTRY[claim_id], ours, TIMING_ORDER_REASON))
+        rows.append(hardware_bound(REGISTRY[claim_id], ours, TIMING_ORDER_DETAIL))
     return rows
 
 
