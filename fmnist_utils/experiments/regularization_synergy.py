@@ -2,8 +2,9 @@
 
 The study trains a family of small CNNs (``flexible_cnn``) for 300 steps each and reads off one
 loss per configuration on its validation stream, which its code fills with test images; the chapter
-judges it on the test loss of the same budget's last model (``test_loss``). Its sweeps (architecture, dropout, normalisation, the
-InstanceNorm + dropout pair and a final model) are rerun here at its own budget with several seeds.
+judges it on the test loss of the same budget's last model (``test_loss``). Its sweeps (architecture,
+dropout, normalisation, the InstanceNorm + dropout pair and a final model) are rerun here at its own
+budget with several seeds.
 Its central claim, that normalisation and dropout together do more than the sum of their separate
 effects, is an *interaction*; we measure it in a norm x dropout factorial with five seeds per cell,
 at the study's budget and trained to convergence, with confidence intervals. Every headline claim
@@ -328,7 +329,8 @@ RELATIVE = (f"relative reduction of test loss: final model ({JOURNAL_FINAL_EPOCH
             "(3 epochs)")
 PARAMETERS = "parameters"
 SYNERGY = "norm x dropout interaction on test loss, sweeps' budget, last epoch's model"
-SYNERGY_CONVERGED = "norm x dropout interaction on test loss, best validation epoch's checkpoint, trained to convergence"
+SYNERGY_CONVERGED = ("norm x dropout interaction on test loss, best validation epoch's checkpoint, trained to "
+                     "convergence")
 ARCH_SYNERGY = "architecture x regularisation interaction on test loss, sweeps' budget, last epoch's model"
 
 
@@ -726,7 +728,10 @@ def sweep_strip(runs: ChapterRuns, group: str, title: str = ""):
                            ylabel="test loss after the last epoch", title=title)
 
 
-def sweep_curves(runs: ChapterRuns, key: str = "val_loss", ylabel: str = "validation loss (held-out training images)"):
+CURVE_LOSS = "validation loss (held-out training images)"  # the only loss measured after every epoch
+
+
+def sweep_curves(runs: ChapterRuns, key: str = "val_loss", ylabel: str = CURVE_LOSS):
     """Per-epoch curves of the three sweeps side by side; None when nothing is stored."""
     from .. import plots
 
@@ -761,7 +766,7 @@ def factorial_figure(frame, title: str = "", level: float = 0.95):
     return fig
 
 
-def converged_curves(runs: ChapterRuns, key: str = "val_loss", ylabel: str = "validation loss (held-out training images)"):
+def converged_curves(runs: ChapterRuns, key: str = "val_loss", ylabel: str = CURVE_LOSS):
     """The converged factorial's curves: one panel per normalisation, one colour per dropout rate."""
     from .. import plots
 
