@@ -541,6 +541,9 @@ def test_the_network_rows_that_need_a_spread_wait_for_every_seed_then_use_their_
     with_network_seeds(runs, seeds=(43,))
     rows = rows_of(runs)
     assert all(rows[k].verdict == MISSING and "waiting for seed 44" in rows[k].note for k in seed_rows)
+    # a value row judges seed 42's run alone, with the borrowed spread, until every seed is stored
+    assert rows["cnn_peak"].ours == "91.48%" and "noise: seed spread of chapter 1's CNNs" in rows["cnn_peak"].note
+    assert "seed 42 alone until seed 44 is stored (so far seed 43: 91.55%)" in rows["cnn_peak"].note
     with_network_seeds(runs)
     rows = rows_of(runs)
     # three seeds a stage: the 30-epoch stage is ahead of the last one beyond the runs' spread
@@ -556,8 +559,11 @@ def test_the_network_rows_that_need_a_spread_wait_for_every_seed_then_use_their_
     cost = rows["light_cost"]
     assert cost.verdict == NOT_REPRODUCED and cost.ours == "+4.03 points (n=3, 3)"
     assert "best stage (30, 30, 30 epochs)" in cost.note
-    # the rows far from the study's values stay on seed 42's run
-    assert rows["cnn_peak"].ours == "91.48%" and rows["light_accuracy"].ours == "87.48%"
+    # then every seed, with their own spread: nothing borrowed
+    for key, ours in (("cnn_2", "88.68% ± 0.08% (n=3)"), ("cnn_peak", "91.51% ± 0.04% (n=3)"),
+                      ("light_accuracy", "87.48% ± 0.13% (n=3)")):
+        assert rows[key].ours == ours and "seeds 42, 43, 44" in rows[key].note and "noise:" not in rows[key].note
+    assert rows["light_epoch7"].ours.endswith("(n=3) against 98.50%")
     overview = chapter.overview(runs).set_index("run")["status"]
     assert overview["seed 43: CNN-3-128, no augmentation"] == "stored"
     assert overview["seed 44: classical: MLPClassifier"] == "missing"
