@@ -1,8 +1,10 @@
 """Chapter 5: the "regularisation synergy" study, its sweeps rerun and its synergy claim tested as a factorial.
 
 The study trains a family of small CNNs (``flexible_cnn``) for 300 steps each and reads off one
-loss per configuration on its validation stream, which its code fills with test images; the chapter
-judges it on the test loss of the same budget's last model (``test_loss``). Its sweeps (architecture,
+loss per configuration on its validation stream, which it calls a test loss; the chapter reads that
+stream as the test images and judges the study's numbers on the test loss of the same budget's last
+model (``test_loss``), and the conclusion names every verdict the other reading, held-out training
+images, would change (``reading_changes``). Its sweeps (architecture,
 dropout, normalisation, the InstanceNorm + dropout pair and a final model) are rerun here at its own
 budget with several seeds.
 Its central claim, that normalisation and dropout together do more than the sum of their separate
@@ -13,6 +15,7 @@ procedure (``fmnist_utils.verdicts``).
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
@@ -231,9 +234,9 @@ def test_loss(run) -> float:
     """The loss on the test images of the model the run hands back: at the study's budget the last epoch's
     (nothing is selected), trained to convergence the best validation epoch's checkpoint.
 
-    This is the study's "test loss" as the chapter reads it: a loss on test images, which its code feeds
-    as its validation stream. The book measures it on all test images of the profile, the study on 50
-    batches of 64 of them.
+    This is the study's "test loss" as the chapter reads it: a loss on test images, which the study
+    names a test loss and computes in its validation loop. The book measures it on all test images of
+    the profile, the study on 50 batches of 64 of them.
     """
     return run.metrics["loss"]
 
@@ -245,6 +248,19 @@ def last_val_loss(run) -> float:
 
 def best_val_loss(run) -> float:
     return min(row["val_loss"] for row in run.history)
+
+
+@dataclass(frozen=True)
+class LossReading:
+    """Which images the study's "test loss" is read on: how a sweep run gives it, and the factorial's column."""
+
+    images: str
+    read: Callable
+    column: str
+
+
+TEST_READING = LossReading("test images", test_loss, "test loss")  # the chapter's reading
+VALIDATION_READING = LossReading("held-out training images", last_val_loss, "validation loss")
 
 
 def initial_train_loss(run) -> float:
@@ -577,8 +593,8 @@ def on_study_networks(row: v.Verdict, nets: dict[str, Net], note: str = "") -> v
         return row
     if far:
         return v.not_comparable(REGISTRY[row.id], row.ours,
-                                _joined(f"not the study's network: {far}; the study's network cannot be built from "
-                                        f"its description", note, readings))
+                                _joined(f"not the study's network: {far}; we could not build the study's network "
+                                        f"from its description", note, readings))
     return replace(row, note=_joined(row.note, readings))
 
 
@@ -1000,13 +1016,13 @@ def headline_interaction(runs: ChapterRuns, group: str, value: str, norm: str = 
 ARCH_CORNERS = (("4L/32F", "none"), ("6L/64F", "none"), ("4L/32F", "IN + 0.1"), ("6L/64F", "IN + 0.1"))
 
 
-def architecture_cells(runs: ChapterRuns) -> dict:
+def architecture_cells(runs: ChapterRuns, read=test_loss) -> dict:
     """The four corners of architecture (4L/32F -> 6L/64F) x regularisation (none -> InstanceNorm + dropout 0.1)
     at the sweeps' budget: test loss of the last epoch's model; None for a corner with a run missing."""
     arch = runs.groups["architecture"]
     corners = dict(zip(ARCH_CORNERS, (arch.get((4, 32)), arch.get((6, 64)), runs.groups["norm"]["instance"],
                                       runs.groups["final_short"]["final_short"])))
-    return {k: measured(rs) for k, rs in corners.items()}
+    return {k: measured(rs, read) for k, rs in corners.items()}
 
 
 def architecture_interaction(runs: ChapterRuns, level: float = 0.95):
@@ -1027,8 +1043,8 @@ def architecture_corners(runs: ChapterRuns):
 
 # ----- claims ------------------------------------------------------------------------------------
 
-def _arch(runs: ChapterRuns, layers: int, filters: int) -> list[float] | None:
-    return measured(runs.groups["architecture"].get((layers, filters)))
+def _arch(runs: ChapterRuns, layers: int, filters: int, read=test_loss) -> list[float] | None:
+    return measured(runs.groups["architecture"].get((layers, filters)), read)
 
 
 def _studys_own_arch_interaction() -> tuple[float, float]:
@@ -1056,27 +1072,30 @@ def _count_row(claim: StudyClaim, what: str, net: Net, note: str) -> v.Verdict:
         return row
     return v.not_comparable(claim, row.ours,
                             f"not the study's network: the study gives it {_listed(vouching)}, in agreement with "
-                            f"its text; {what} has {ours:,}; the study's network cannot be built from its "
+                            f"its text; {what} has {ours:,}; we could not build the study's network from its "
                             f"description; {note}")
 
 
-def claims(runs: ChapterRuns) -> list[v.Verdict]:
-    """One judged row per tested claim of ``REGISTRY``, with the book's verdict procedure."""
+def claims(runs: ChapterRuns, reading: LossReading = TEST_READING) -> list[v.Verdict]:
+    """One judged row per tested claim of ``REGISTRY``, with the book's verdict procedure; ``reading``: which
+    images the study's loss is read on (the chapter's: the test images)."""
     g, s, R = runs.groups, runs.settings, REGISTRY
+    loss = reading.read
     rows = []
 
-    base, flex = measured(g["baseline"]["baseline"]), _arch(runs, 4, 32)
+    base, flex = measured(g["baseline"]["baseline"], loss), _arch(runs, 4, 32, loss)
     baseline = {"the baseline (our literal reading: 4 blocks of 32, MaxPool 3)": Net(model="synergy_baseline")}
     note = "the FlexibleCNN 4L/32F, which the study's journal also calls 'baseline', gives " + _fmt(flex or [])
     rows.append(on_study_networks(v.judge_value(R["baseline_loss"], base, measured=LOSS, note=note), baseline, note))
-    wide, narrow, deep = _arch(runs, 6, 64), _arch(runs, 6, 16), _arch(runs, 8, 32)
+    wide, narrow, deep = _arch(runs, 6, 64, loss), _arch(runs, 6, 16, loss), _arch(runs, 8, 32, loss)
     nets = {f"{l}L/{f}F": Net(l, f) for l, f in g["architecture"]}
     rows.append(on_study_networks(v.judge_value(R["arch_best_loss"], wide, measured=LOSS), _pick(nets, "6L/64F")))
-    arch = {f"{l}L/{f}F": measured(rs) for (l, f), rs in g["architecture"].items()}
+    arch = {f"{l}L/{f}F": measured(rs, loss) for (l, f), rs in g["architecture"].items()}
     rows.append(on_study_networks(v.judge_best(R["arch_best"], arch if "6L/64F" in arch else None, "6L/64F",
                                                measured=ORDER, higher=False, scale=1, digits=3), nets))
     note = "deep narrow (6L/16F) against shallow wide (2L/64F), the sweep's pair that trades depth for width"
-    rows.append(on_study_networks(v.judge_direction(R["depth_over_width"], narrow, _arch(runs, 2, 64), measured=ORDER,
+    rows.append(on_study_networks(v.judge_direction(R["depth_over_width"], narrow, _arch(runs, 2, 64, loss),
+                                                    measured=ORDER,
                                                     higher=False, names=("6L/16F", "2L/64F"), scale=1, digits=3,
                                                     note=note), _pick(nets, "6L/16F", "2L/64F"), note))
     rows.append(on_study_networks(v.judge_value(R["very_deep_loss"], deep, measured=LOSS), _pick(nets, "8L/32F")))
@@ -1103,7 +1122,7 @@ def claims(runs: ChapterRuns) -> list[v.Verdict]:
         }
         rows.append(_count_row(R[claim], what, net, notes[claim]))
 
-    drop = {p: measured(rs) for p, rs in g["dropout"].items()}
+    drop = {p: measured(rs, loss) for p, rs in g["dropout"].items()}
     rows.append(v.judge_value(R["dropout_loss"], drop.get(0.1), measured=LOSS,
                               note="4L/32F with BatchNorm, as in the study's dropout sweep"))
     rows.append(v.judge_best(R["dropout_best"], {f"{p:g}": x for p, x in drop.items()}, "0.1", measured=ORDER,
@@ -1114,16 +1133,16 @@ def claims(runs: ChapterRuns) -> list[v.Verdict]:
     rows.append(v.judge_direction(R["dropout_05_struggles"], init.get(0.5), init.get(0.1), measured=INITIAL_ORDER,
                                   higher=True, names=("0.5", "0.1"), scale=1, digits=2))
 
-    norm = {n: measured(rs) for n, rs in g["norm"].items()}
+    norm = {n: measured(rs, loss) for n, rs in g["norm"].items()}
     rows.append(v.judge_value(R["instance_loss"], norm.get("instance"), measured=LOSS,
                               note="with dropout 0.1, as in the study's normalisation sweep"))
     rows.append(v.judge_best(R["instance_best"], norm, "instance", measured=ORDER, higher=False, scale=1, digits=3))
 
-    combined = measured(g["combined"]["combined"])
+    combined = measured(g["combined"]["combined"], loss)
     rows.append(v.judge_value(R["combined_loss"], combined, measured=LOSS_FINAL,
                               note=f"{s.final_epochs} epochs; the same network after {s.epochs}: "
                                    + _fmt(norm.get("instance") or [])))
-    study_cells = pair_cells(runs, "factorial_study", "test loss")
+    study_cells = pair_cells(runs, "factorial_study", reading.column)
     singles = {"IN + dropout 0.1": ("instance", 0.1), "IN alone": ("instance", 0.0), "dropout 0.1 alone": ("none", 0.1)}
     groups = {name: study_cells[cell] for name, cell in singles.items()} if study_cells else None
     rows.append(v.judge_best(R["combined_beats_singles"], groups, "IN + dropout 0.1", measured=ORDER, higher=False,
@@ -1135,7 +1154,7 @@ def claims(runs: ChapterRuns) -> list[v.Verdict]:
                                     higher=False, note="4L/32F; the study never trained InstanceNorm without dropout, "
                                                        "so its design could not measure this"))
 
-    final, final_code = measured(g["final_journal"]["final_journal"]), measured(g["final"]["final"])
+    final, final_code = measured(g["final_journal"]["final_journal"], loss), measured(g["final"]["final"], loss)
     epochs = (f"{s.journal_final_epochs} epochs, the budget the study's journal gives the final model (its code "
               f"trains it for {CODE_FINAL_EPOCHS}); the text's number is the journal's")
     rows.append(v.judge_value(R["final_loss"], final, measured=LOSS_JOURNAL_FINAL,
@@ -1148,7 +1167,7 @@ def claims(runs: ChapterRuns) -> list[v.Verdict]:
                                   baseline, note))
     own_combined, own_separate = _studys_own_arch_interaction()
     rows.append(on_study_networks(
-        v.judge_interaction(R["arch_synergy"], architecture_cells(runs), "4L/32F", "6L/64F", "none", "IN + 0.1",
+        v.judge_interaction(R["arch_synergy"], architecture_cells(runs, loss), "4L/32F", "6L/64F", "none", "IN + 0.1",
                             measured=ARCH_SYNERGY, higher=False,
                             note=f"4L/32F stands for the baseline, so that all four corners share one family; the "
                                  f"study's own printed numbers give a combined gain ({own_combined:.3f}) smaller than "
@@ -1156,13 +1175,31 @@ def claims(runs: ChapterRuns) -> list[v.Verdict]:
                                  f"with budgets of {s.epochs}, {s.final_epochs} and {JOURNAL_FINAL_EPOCHS} epochs, so "
                                  "they test nothing"),
         {"4L/32F": Net(4, 32), "6L/64F": Net(6, 64)}))
-    rows.append(v.judge_interaction(R["synergy_general"], pair_cells(runs, "factorial_converged", "test loss"),
+    rows.append(v.judge_interaction(R["synergy_general"], pair_cells(runs, "factorial_converged", reading.column),
                                     "none", "instance", 0.0, 0.1, measured=SYNERGY_CONVERGED, higher=False,
                                     capped=capped_reason(runs, pair_keys("instance", 0.1)),
                                     note=f"{s.converged_layers}L/{s.converged_filters}F, full passes with early "
                                          f"stopping (patience {s.converged_patience}, at most "
                                          f"{s.converged_max_epochs} epochs)"))
     return rows
+
+
+def reading_changes(runs: ChapterRuns) -> list[tuple[v.Verdict, v.Verdict]]:
+    """The rows whose verdict depends on which images the study's loss is read on: (the row on the test loss,
+    the same row on the validation loss) for every row whose verdict differs between the two."""
+    other = {row.id: row for row in claims(runs, VALIDATION_READING)}
+    return [(row, other[row.id]) for row in claims(runs) if row.verdict != other[row.id].verdict]
+
+
+def _reading_sentence(runs: ChapterRuns) -> str:
+    changes = reading_changes(runs)
+    text = (f"- **Which images the study's loss came from.** Every loss row reads our test loss, as the chapter "
+            f"reads the study's stream. Read as {VALIDATION_READING.images} instead (our validation loss), ")
+    if not changes:
+        return text + "no row would change its verdict."
+    return text + f"{counted(len(changes), 'row')} would change: " + "; ".join(
+        f"{REGISTRY[a.id].claim} is {VERDICT_READING[a.verdict]} on the test loss ({a.ours}) and would be "
+        f"{VERDICT_READING[b.verdict]} on the validation loss ({b.ours})" for a, b in changes) + "."
 
 
 # ----- conclusion --------------------------------------------------------------------------------
@@ -1179,13 +1216,10 @@ def interaction_census(runs: ChapterRuns, level: float = 0.95):
     budgets, both metrics) sorted by its interval's side; None until one has replicated cells.
 
     An interaction counts once its four cells are stored, and trained to convergence only when every
-    run of them converged. Returns (tested, synergy labels, overlap labels, chance p): the chance p is a
-    one-sided binomial test of seeing that many intervals on the synergy side if every interaction
-    were zero (each side then has probability (1 - level) / 2). The interactions share cells, so it
-    is a rough guide.
+    run of them converged. Returns (tested, synergy labels, overlap labels): a description of the
+    intervals, not a test of its own (the interactions share cells, and the book's procedure judges
+    the study's pairs in their own rows).
     """
-    from scipy.stats import binomtest
-
     tested, synergy, overlap = 0, [], []
     for group, budget in FACTORIAL_BUDGETS:
         for value in FACTORIAL_METRICS:
@@ -1207,26 +1241,19 @@ def interaction_census(runs: ChapterRuns, level: float = 0.95):
                         overlap.append(label)
     if not tested:
         return None
-    chance = binomtest(len(synergy), tested, (1 - level) / 2, alternative="greater").pvalue
-    return tested, synergy, overlap, chance
+    return tested, synergy, overlap
 
 
 def _census_sentence(census) -> str:
-    tested, synergy, overlap, chance = census
+    tested, synergy, overlap = census
     listed = lambda labels: f" ({'; '.join(labels)})" if labels else ""  # noqa: E731
-    text = (f"- **Every pair, not just the study's.** Of the {tested} interactions measured (each normalisation "
+    return (f"- **Every pair, not just the study's.** Of the {tested} interactions measured (each normalisation "
             f"with each dropout rate, on test loss and test error, at both budgets, where its runs are stored "
             f"and converged) {len(synergy)} "
             f"{'lies' if len(synergy) == 1 else 'lie'} entirely on the synergy side of zero{listed(synergy)} and "
-            f"{len(overlap)} entirely on the overlap side{listed(overlap)}; the rest include zero. ")
-    if chance < 0.05:
-        text += (f"That many synergies would be unlikely if no pair interacted (one-sided binomial p = {chance:.3f}), "
-                 "so some pairs do more than the sum of their parts.")
-    else:
-        text += (f"If no pair interacted at all, that many intervals would still fall on the synergy side by chance "
-                 f"(one-sided binomial p = {chance:.2f}; the intervals share cells, so this is only a rough "
-                 "guide): no more synergy than noise gives.")
-    return text
+            f"{len(overlap)} entirely on the overlap side{listed(overlap)}; the rest include zero. The count "
+            "describes the intervals and tests nothing of its own: at 95% about one interval in 40 falls on "
+            "each side by chance, and the interactions share cells.")
 
 
 VERDICT_READING = {
@@ -1335,6 +1362,7 @@ def conclusion(runs: ChapterRuns) -> str:
     census = interaction_census(runs)
     if census is not None:
         lines.append(_census_sentence(census))
+    lines.append(_reading_sentence(runs))
     answer = _synergy_answer(rows)
     if answer:
         lines.append(f"- **Is the combination more than the sum of its parts?** {answer}")
