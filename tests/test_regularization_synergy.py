@@ -206,10 +206,14 @@ def test_plan_covers_every_group_once_and_shares_identical_runs():
     assert groups["factorial_study"][("instance", 0.1)][1][0] == groups["norm"]["instance"][1][0]
     final = groups["final"]["final"][1][0]
     assert final.epochs == 5 and final.model_args == {"layers": 6, "filters": 64, "norm": "instance", "dropout": 0.1}
-    journal = groups["final_journal"]["final_journal"][1][0]
+    journal_runs = groups["final_journal"]["final_journal"][1]
+    journal = journal_runs[0]
     assert journal.epochs == 7 and journal.model_args == final.model_args
     assert groups["baseline"]["baseline"][1][0].model == "synergy_baseline"
-    expected = 3 * (1 + 5 + 3 + 4 + 1 + 1 + 1 + 1) + (45 - 15) + 45
+    # three seeds a sweep cell, five for the final network at both final budgets (its spread decides the study's
+    # two final numbers), the factorial's 45 at the study's budget sharing 15 with the sweeps, 45 converged
+    assert [c.seed for c in groups["final"]["final"][1]] == [c.seed for c in journal_runs] == [42, 43, 44, 45, 46]
+    expected = 3 * (1 + 5 + 3 + 4 + 1 + 1) + 5 * 2 + (45 - 15) + 45
     assert len(runs) == expected
 
 
@@ -307,7 +311,7 @@ def additive_loss(net, config, synergy=0.0):
 @pytest.fixture
 def small():
     return chapter.settings_from({"profile": "smoke", "seeds": [1, 2, 3], "factorial_seeds": [1, 2, 3, 4, 5],
-                                  "norms": ["none", "batch", "instance"], "dropouts": [0.0, 0.1, 0.3]})
+                                  "final_seeds": [1, 2, 3], "norms": ["none", "batch", "instance"], "dropouts": [0.0, 0.1, 0.3]})
 
 
 def judged(runs) -> dict:
