@@ -537,6 +537,25 @@ def judge_tradeoff(claim: StudyClaim, accuracy: Mapping[str, Sequence[float]] | 
                             f"{100 * material:g} point(s) of it"))
 
 
+def _count_text(ours: float, claim: StudyClaim) -> str:
+    """Our count as the row shows it: a scaled one (a percentage) with a digit more than the study printed, and
+    more where that display would round to another printed value than ours does (91.345% is not "91.35%" beside
+    a printed 91.3%)."""
+    if claim.scale == 1:
+        return f"{ours:,.0f}" if float(ours).is_integer() else f"{ours:g}"
+    from decimal import ROUND_HALF_UP, Decimal
+
+    shown, digits = ours * claim.scale, claim.display_digits
+    unit = Decimal(f"{2 * claim.rounding * claim.scale:.12g}")  # one unit of the study's last printed digit
+
+    def read(text: str) -> Decimal:  # what a reader gets by rounding ``text`` to the study's precision
+        return Decimal(text).quantize(unit, rounding=ROUND_HALF_UP)
+
+    while digits < 6 and read(f"{shown:.{digits}f}") != read(f"{shown:.12f}"):
+        digits += 1
+    return f"{shown:.{digits}f}{claim.unit}"
+
+
 def judge_count(claim: StudyClaim, ours: int | float | None, *, measured: str, note: str = "") -> Verdict:
     """A deterministic number (a parameter count) against the study's, at the study's printed precision."""
     _check(claim, measured)
@@ -546,7 +565,7 @@ def judge_count(claim: StudyClaim, ours: int | float | None, *, measured: str, n
     # truncating is the other common way to shorten a count (2,067,850 printed as "2.06M"): from the printed
     # value up to, not including, one unit of its last digit above it
     truncated = not rounded and 0 <= abs(ours) - abs(claim.value) < 2 * claim.rounding * (1 - EPS)
-    text = _fmt(ours, claim) if claim.scale != 1 else f"{ours:,.0f}" if float(ours).is_integer() else f"{ours:g}"
+    text = _count_text(ours, claim)
     if truncated:
         note = _join(note, f"ours truncated, not rounded, to the study's printed precision gives {claim.printed}")
     return _row(claim, text,
