@@ -268,3 +268,20 @@ def test_activation_layers_exist_and_give_feature_maps(model, layers):
 
     maps = capture_activations(build_model(model), layers, torch.zeros(1, 1, 28, 28))
     assert list(maps) == list(layers) and all(m.dim() == 4 for m in maps.values())
+
+
+def test_per_class_reports_set_every_study_column_beside_ours():
+    """Figures 4 and 5 print precision, recall and F1 per class and their macro averages: each is shown beside our
+    mean over seeds, read from one place (the registry's F1 and recall claims come from the same report)."""
+    runs = constructed(pred={"model1": [predictions({("Shirt", "Pullover"): n}) for n in (10, 10, 10)],
+                             "model2": [predictions() for _ in range(3)]})
+    table = chapter.class_report_comparison(runs, "model1")
+    assert list(table.index) == [*chapter.CLASSES, "macro avg"]
+    assert table.loc["Shirt", ["study precision", "study recall", "study f1"]].tolist() == ["0.8018", "0.8010",
+                                                                                        "0.8014"]
+    assert table.loc["macro avg", ["study precision", "study recall", "study f1"]].tolist() == ["0.9274", "0.9272",
+                                                                                            "0.9272"]
+    # 10 of Shirt's 100 images called Pullover: recall 0.9 on Shirt, against the study's 0.8010
+    assert table.loc["Shirt", "recall"].startswith("0.9000") and table.loc["Shirt", "recall difference"] == "+0.0990"
+    assert chapter.REGISTRY["m2_recall_shirt"].printed == chapter.study_report("model2", "recall")["Shirt"] == "0.6530"
+    assert chapter.REGISTRY["m1_f1_sandal"].printed == chapter.study_report("model1", "f1")["Sandal"] == "0.9840"
