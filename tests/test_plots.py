@@ -48,7 +48,7 @@ SERIES = {"title": "Test accuracy by stage", "xlabel": "epoch", "ylabel": "accur
           "series": {"this book": {"x": [2, 6, 14], "y": [0.90, 0.92, 0.93], "annotate": ["a", "b", "c"]},
                      "study": {"x": [2, 6], "y": [0.91, 0.925], "style": "*", "markersize": 12}},
           "hlines": {"benchmark": 0.92}}
-FACTORIAL = pd.DataFrame([{"norm": n, "dropout": p, "seed": s, "validation loss": RNG.uniform(0.3, 0.5),
+FACTORIAL = pd.DataFrame([{"norm": n, "dropout": p, "seed": s, "test loss": RNG.uniform(0.3, 0.5),
                            "test error (%)": RNG.uniform(8, 12)}
                           for n in ("none", "batch", "instance") for p in (0.0, 0.1, 0.3) for s in range(3)])
 VERDICTS = [{"title": f"Chapter {k}", "claims": [{"claim": f"A claim of chapter {k} that takes many words, number {i}",
@@ -113,10 +113,10 @@ CASES = {
     "series_panels": lambda: [plots.series_panels([SERIES] * n, title="Panels") for n in (1, 2, 3)]
     + [plots.series_panels([{"series": {f"lightweight (all separable + BN), seed {k}": {"x": [1, 2], "y": [0.8, 0.9]}
                                         for k in range(4)}}] * 2)],
-    "interaction_plot": lambda: [plots.interaction_plot(regularization_synergy.factorial_means(FACTORIAL, "validation loss"),
+    "interaction_plot": lambda: [plots.interaction_plot(regularization_synergy.factorial_means(FACTORIAL, "test loss"),
                                                         x="dropout", trace="norm", title="Interaction")],
     "strip_box": lambda: [plots.strip_box(FACTORIAL.assign(cell=FACTORIAL["norm"] + " normalisation"), "cell",
-                                          "validation loss", hue="dropout", reference={"none normalisation": 0.4})],
+                                          "test loss", hue="dropout", reference={"none normalisation": 0.4})],
     "run_curves": lambda: [plots.run_curves({f"panel {k}": {"a": [history(), history(4)], "b": [history(5)]}
                                              for k in range(n)}, title="Runs") for n in (1, 2, 3)],
     "step_and_epoch_loss": lambda: [plots.step_and_epoch_loss(np.arange(1, 301), RNG.random(300), [100, 200, 300],
