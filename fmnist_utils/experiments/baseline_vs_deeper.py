@@ -688,7 +688,7 @@ def _ranking(rows: dict, accuracy: dict) -> str:
 def _effects(ablation) -> list[str]:
     """What the single-seed grid measured, as numbers (the verdicts on it are the ablation rows)."""
     grid = ablation.set_index(["architecture", "augmentation", "recipe"])["test accuracy"]
-    depth = [100 * (grid[("model2", g, r)] - grid[("model1", g, r)]) for g in AUGMENTATION for r in RECIPES]
+    architecture = [100 * (grid[("model2", g, r)] - grid[("model1", g, r)]) for g in AUGMENTATION for r in RECIPES]
     augmentation = {(a, r): 100 * (grid[(a, "crop+flip", r)] - grid[(a, "none", r)]) for a in MODELS for r in RECIPES}
     recipe = {(a, g): 100 * (grid[(a, g, "model2")] - grid[(a, g, "model1")]) for a in MODELS for g in AUGMENTATION}
 
@@ -699,7 +699,7 @@ def _effects(ablation) -> list[str]:
     return [
         "- **The network, with everything else fixed** (Model-2's is deeper and also has batch normalisation and "
         "global average pooling: the swap changes more than depth). Swapping Model-1's network for Model-2's changes "
-        f"test accuracy by {spread(depth)} across the four augmentation/recipe settings (one seed per cell).",
+        f"test accuracy by {spread(architecture)} across the four augmentation/recipe settings (one seed per cell).",
         f"- **Augmentation** (crop and flip) changes it by {spread(augmentation.values())}, and the **recipe** "
         f"(optimiser, schedule, input scaling) by {spread(recipe.values())}. The largest measured change is "
         f"{'augmentation' if largest[0] in augmentation else 'the recipe'} on {NAMES[largest[0][0]]}'s network "
@@ -718,19 +718,19 @@ def _answer(rows: dict, ablation_seeds: list) -> str:
         return " and ".join(f"{name} training" for name, row in trainings.items() if row.verdict == verdict)
 
     if verdicts == {REPRODUCED}:
-        answer = "Depth itself costs accuracy here, as the study concluded."
+        answer = "Model-2's network itself costs accuracy here, as the study concluded."
     elif {REPRODUCED, NOT_REPRODUCED} <= verdicts:
-        answer = (f"Depth costs accuracy with {where(REPRODUCED)} and helps with {where(NOT_REPRODUCED)}, so the "
-                  "answer depends on how the networks are trained.")
+        answer = (f"Model-2's network costs accuracy with {where(REPRODUCED)} and helps with "
+                  f"{where(NOT_REPRODUCED)}, so the answer depends on how the networks are trained.")
     elif NOT_REPRODUCED in verdicts:
-        answer = (f"With {where(NOT_REPRODUCED)} the deeper network is the more accurate beyond seed noise, so the "
-                  "study's attribution of its gap to depth is not reproduced there"
+        answer = (f"With {where(NOT_REPRODUCED)} Model-2's network is the more accurate beyond seed noise, so the "
+                  "study's attribution of its gap to the architecture is not reproduced there"
                   + (f"; with {where(INCONCLUSIVE)} the two networks cannot be told apart" if INCONCLUSIVE in verdicts
                      else "") + ".")
     elif REPRODUCED in verdicts:
-        answer = (f"Depth costs accuracy with {where(REPRODUCED)}; with {where(INCONCLUSIVE)} the two networks "
-                  "cannot be told apart.") if INCONCLUSIVE in verdicts else \
-            f"Depth costs accuracy with {where(REPRODUCED)}."
+        answer = (f"Model-2's network costs accuracy with {where(REPRODUCED)}; with {where(INCONCLUSIVE)} the two "
+                  "networks cannot be told apart.") if INCONCLUSIVE in verdicts else \
+            f"Model-2's network costs accuracy with {where(REPRODUCED)}."
     elif verdicts == {INCONCLUSIVE}:
         answer = "The ablation cannot tell: with neither training is one network ahead beyond seed noise."
     else:
