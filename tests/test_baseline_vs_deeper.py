@@ -261,6 +261,17 @@ def test_ablation_answer_follows_the_architecture_rows(m1_net_m2_training, m2_ne
     assert "depth" not in answer.lower() and "deeper" not in answer.lower()
 
 
+def test_the_ablation_effects_are_listed_as_single_runs_never_ranked():
+    """The grid has one seed per cell: its changes are reported, not ordered ('largest') by their single values."""
+    runs = constructed(ablation={("model1", "crop+flip", "model1"): 0.8819, ("model1", "crop+flip", "model2"): 0.8867})
+    text = chapter.conclusion(runs, chapter.ablation_table(runs))
+    effects = [line for line in text.splitlines() if line.startswith(("- **The network", "- **Augmentation"))]
+    assert len(effects) == 2
+    assert not any(word in line.lower() for line in effects for word in ("largest", "smallest", "biggest"))
+    assert "single runs, so the changes are not ranked against one another" in effects[1]
+    assert "Augmentation** (crop and flip) changes it by -4.53 to " in effects[1]
+
+
 def test_the_ablation_rows_borrow_the_seed_spread_of_the_other_network():
     rows = rows_of(constructed(ablation={("model1", "crop+flip", "model2"): 0.8867}))
     assert "borrow Model-1's seed spread" in rows["arch_m2_training"].note
