@@ -65,7 +65,7 @@ def predictions(confused: dict[tuple[str, str], int] | None = None) -> np.ndarra
 
 
 def fake_run(cell, seed, accuracy=0.92, *, pred=None, lrs=None, val_acc=None, val_loss=None, train_acc=0.95,
-             epochs=12, f1=None):
+             epochs=12, f1=None, best_epoch=9):
     config = chapter.config(paper(), cell, seed)
     if epochs != 12:
         config = dataclasses.replace(config, epochs=epochs)
@@ -73,19 +73,20 @@ def fake_run(cell, seed, accuracy=0.92, *, pred=None, lrs=None, val_acc=None, va
     val_loss = val_loss or [0.40 - 0.01 * e for e in range(9)] + [0.33, 0.335, 0.34][:max(0, epochs - 9)]
     history = [{"epoch": e + 1, "train_acc": train_acc, "val_acc": val_acc[e], "val_loss": val_loss[e],
                 "lr": (lrs or [1e-3] * epochs)[e]} for e in range(epochs)]
-    metrics = {"accuracy": accuracy, "macro_f1": f1 or accuracy, "weighted_f1": f1 or accuracy, "best_epoch": 9,
-               "epochs_run": epochs}
+    metrics = {"accuracy": accuracy, "macro_f1": f1 or accuracy, "weighted_f1": f1 or accuracy,
+               "best_epoch": best_epoch, "epochs_run": epochs}
     run = StoredRun(key=f"{cell.label}-{seed}", path=None, config=config,
                     result={"metrics": metrics, "history": history})
     run.__dict__.update(predictions=predictions() if pred is None else pred, targets=TARGETS)  # the cached properties
     return run
 
 
-def constructed(accuracy=None, ablation=None, **per_model) -> chapter.ChapterRuns:
+def constructed(accuracy=None, ablation=None, ablation_best_epoch=None, **per_model) -> chapter.ChapterRuns:
     """Three seeds of each study setup and one run of each other ablation cell.
 
     ``accuracy``: model -> three test accuracies; ``ablation``: (architecture, augmentation, recipe) -> accuracy of
-    the one-run cells; ``per_model``: keyword -> {model: [one value per seed]} passed to ``fake_run``."""
+    the one-run cells; ``ablation_best_epoch``: the same keys -> the best epoch of that cell's run (else 9);
+    ``per_model``: keyword -> {model: [one value per seed]} passed to ``fake_run``."""
     accuracy = accuracy or {"model1": [0.9272, 0.9270, 0.9274], "model2": [0.9137, 0.9135, 0.9139]}
     main = {}
     for model in chapter.MODELS:
@@ -98,8 +99,9 @@ def constructed(accuracy=None, ablation=None, **per_model) -> chapter.ChapterRun
         if cell in (chapter.study_cell("model1"), chapter.study_cell("model2")):
             grid[cell] = [main[cell.architecture][0]]  # the same stored run as the main seed 42
         else:
-            value = (ablation or {}).get((cell.architecture, cell.augmentation, cell.recipe), 0.92)
-            grid[cell] = [fake_run(cell, 42, value)]
+            key = (cell.architecture, cell.augmentation, cell.recipe)
+            grid[cell] = [fake_run(cell, 42, (ablation or {}).get(key, 0.92),
+                                   best_epoch=(ablation_best_epoch or {}).get(key, 9))]
     return chapter.ChapterRuns(main=main, ablation=grid, seeds=list(SEEDS), ablation_seeds=[42])
 
 
@@ -275,6 +277,41 @@ def test_the_ablation_effects_are_listed_as_single_runs_never_ranked():
 def test_the_ablation_rows_borrow_the_seed_spread_of_the_other_network():
     rows = rows_of(constructed(ablation={("model1", "crop+flip", "model2"): 0.8867}))
     assert "borrow Model-1's seed spread" in rows["arch_m2_training"].note
+
+
+CAVEAT = "best epoch = the last (12), still improving when training ended"
+# rows read from the per-epoch history, not at the selected checkpoint: its epoch does not change them
+HISTORY_ROWS = {"m1_val_low", "m1_val_high", "m2_slower_start", "m2_narrower_band", "m2_lr_reduced", "m1_more_overfit",
+                "m2_not_ahead_on_val", "m1_converged", "m2_converged", "m2_lower_train_acc"}
+
+
+def test_a_row_read_at_a_checkpoint_that_is_the_last_epoch_says_so_by_name():
+    """The book's runs: Model-1 with crop+flip and Model-2's recipe (seed 42) and Model-2's seed 43 have their best
+    epoch at the last. The architecture row with Model-2's training reads both; the note names each run and uses
+    the one text the Model-2 accuracy row uses. The verdicts stay those of the written procedure."""
+    plain = rows_of(constructed())
+    rows = rows_of(constructed(best_epoch={"model2": [11, 12, 9]},
+                               ablation_best_epoch={("model1", "crop+flip", "model2"): 12}))
+    assert f"Model-1's network (crop+flip, Model-2's recipe) seed 42 and Model-2 seed 43: {CAVEAT}" \
+        in rows["arch_m2_training"].note
+    assert f"Model-2 seed 43: {CAVEAT}" in rows["m2_accuracy"].note
+    for claim_id in ("augmentation_helps_m2", "m1_more_accurate", "accuracy_gap", "m2_f1_shirt", "m2_less_dress_coat"):
+        assert f"Model-2 seed 43: {CAVEAT}" in rows[claim_id].note, claim_id
+    for claim_id in ("arch_m1_training", "m1_accuracy", "m1_f1_shirt", "m2_converged", "m2_slower_start"):
+        assert CAVEAT not in rows[claim_id].note, claim_id
+    assert {k: r.verdict for k, r in rows.items()} == {k: r.verdict for k, r in plain.items()}
+
+
+def test_every_row_read_at_the_selected_checkpoint_carries_the_caveat():
+    """With a capped run in every group (Model-1, Model-2 and each one-run cell an ablation row reads), every row
+    measured at the selected checkpoint says so, and the rows read from the per-epoch history do not."""
+    runs = constructed(best_epoch={"model1": [12, 9, 9], "model2": [9, 12, 9]},
+                       ablation_best_epoch={cell: 12 for cell in (("model2", "none", "model1"),
+                                                                  ("model1", "crop+flip", "model2"),
+                                                                  ("model2", "none", "model2"))})
+    judged = {k: r for k, r in rows_of(runs).items() if r.verdict != NOT_TESTED and k != "m2_fewer_parameters"}
+    assert {k for k, r in judged.items() if CAVEAT in r.note} == set(judged) - HISTORY_ROWS
+    assert "Model-2's network (no augmentation, Model-1's recipe) seed 42" in judged["arch_m1_training"].note
 
 
 def test_a_single_seed_is_inconclusive_without_a_measured_spread():
