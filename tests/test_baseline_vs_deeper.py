@@ -65,7 +65,7 @@ def predictions(confused: dict[tuple[str, str], int] | None = None) -> np.ndarra
 
 
 def fake_run(cell, seed, accuracy=0.92, *, pred=None, lrs=None, val_acc=None, val_loss=None, train_acc=0.95,
-             epochs=12, f1=None):
+             epochs=12, f1=None, best_epoch=9):
     config = chapter.config(paper(), cell, seed)
     if epochs != 12:
         config = dataclasses.replace(config, epochs=epochs)
@@ -73,19 +73,20 @@ def fake_run(cell, seed, accuracy=0.92, *, pred=None, lrs=None, val_acc=None, va
     val_loss = val_loss or [0.40 - 0.01 * e for e in range(9)] + [0.33, 0.335, 0.34][:max(0, epochs - 9)]
     history = [{"epoch": e + 1, "train_acc": train_acc, "val_acc": val_acc[e], "val_loss": val_loss[e],
                 "lr": (lrs or [1e-3] * epochs)[e]} for e in range(epochs)]
-    metrics = {"accuracy": accuracy, "macro_f1": f1 or accuracy, "weighted_f1": f1 or accuracy, "best_epoch": 9,
-               "epochs_run": epochs}
+    metrics = {"accuracy": accuracy, "macro_f1": f1 or accuracy, "weighted_f1": f1 or accuracy,
+               "best_epoch": best_epoch, "epochs_run": epochs}
     run = StoredRun(key=f"{cell.label}-{seed}", path=None, config=config,
                     result={"metrics": metrics, "history": history})
     run.__dict__.update(predictions=predictions() if pred is None else pred, targets=TARGETS)  # the cached properties
     return run
 
 
-def constructed(accuracy=None, ablation=None, **per_model) -> chapter.ChapterRuns:
+def constructed(accuracy=None, ablation=None, ablation_best_epoch=None, **per_model) -> chapter.ChapterRuns:
     """Three seeds of each study setup and one run of each other ablation cell.
 
     ``accuracy``: model -> three test accuracies; ``ablation``: (architecture, augmentation, recipe) -> accuracy of
-    the one-run cells; ``per_model``: keyword -> {model: [one value per seed]} passed to ``fake_run``."""
+    the one-run cells; ``ablation_best_epoch``: the same keys -> the best epoch of that cell's run (else 9);
+    ``per_model``: keyword -> {model: [one value per seed]} passed to ``fake_run``."""
     accuracy = accuracy or {"model1": [0.9272, 0.9270, 0.9274], "model2": [0.9137, 0.9135, 0.9139]}
     main = {}
     for model in chapter.MODELS:
@@ -98,8 +99,9 @@ def constructed(accuracy=None, ablation=None, **per_model) -> chapter.ChapterRun
         if cell in (chapter.study_cell("model1"), chapter.study_cell("model2")):
             grid[cell] = [main[cell.architecture][0]]  # the same stored run as the main seed 42
         else:
-            value = (ablation or {}).get((cell.architecture, cell.augmentation, cell.recipe), 0.92)
-            grid[cell] = [fake_run(cell, 42, value)]
+            key = (cell.architecture, cell.augmentation, cell.recipe)
+            grid[cell] = [fake_run(cell, 42, (ablation or {}).get(key, 0.92),
+                                   best_epoch=(ablation_best_epoch or {}).get(key, 9))]
     return chapter.ChapterRuns(main=main, ablation=grid, seeds=list(SEEDS), ablation_seeds=[42])
 
 
@@ -230,23 +232,86 @@ def test_runs_of_another_protocol_are_not_comparable():
     assert "epochs=3 (study: 12)" in judged["m1_accuracy"].note
 
 
-def test_ablation_answer_follows_the_architecture_rows():
-    # Model-2's network clearly ahead with Model-2's training, level with Model-1's: the attribution fails there
-    runs = constructed(ablation={("model1", "crop+flip", "model2"): 0.8867, ("model2", "none", "model1"): 0.9272})
-    rows = rows_of(runs)
-    assert rows["arch_m2_training"].verdict == NOT_REPRODUCED
-    assert rows["arch_m1_training"].verdict == INCONCLUSIVE
-    assert "borrow Model-1's seed spread" in rows["arch_m2_training"].note
+def answer_bullet(runs) -> str:
     text = chapter.conclusion(runs, chapter.ablation_table(runs))
-    assert ("With Model-2's training training" not in text and "With Model-2's training the deeper network is the "
-            "more accurate beyond seed noise, so the study's attribution of its gap to depth is not reproduced "
-            "there; with Model-1's training the two networks cannot be told apart.") in text
-    # Model-1's network clearly ahead under both trainings: the study's attribution holds
-    runs = constructed(ablation={("model1", "crop+flip", "model2"): 0.9300, ("model2", "none", "model1"): 0.9100})
+    return next(line for line in text.splitlines() if line.startswith("- **Answer to the study's open question.**"))
+
+
+# (Model-1's network trained Model-2's way, Model-2's network trained Model-1's way) -> the two architecture rows
+@pytest.mark.parametrize("m1_net_m2_training, m2_net_m1_training, verdicts, said", [
+    (0.8867, 0.9272, (INCONCLUSIVE, NOT_REPRODUCED),
+     "With Model-2's training Model-2's network is the more accurate beyond seed noise, so the study's attribution "
+     "of its gap to the architecture is not reproduced there; with Model-1's training the two networks cannot be "
+     "told apart."),
+    (0.9300, 0.9100, (REPRODUCED, REPRODUCED), "Model-2's network itself costs accuracy here, as the study concluded."),
+    (0.8867, 0.9100, (REPRODUCED, NOT_REPRODUCED),
+     "Model-2's network costs accuracy with Model-1's training and helps with Model-2's training, so the answer "
+     "depends on how the networks are trained."),
+    (0.9300, 0.9272, (INCONCLUSIVE, REPRODUCED),
+     "Model-2's network costs accuracy with Model-2's training; with Model-1's training the two networks cannot be "
+     "told apart."),
+])
+def test_ablation_answer_follows_the_architecture_rows(m1_net_m2_training, m2_net_m1_training, verdicts, said):
+    """The rows swap the whole network (depth, batch normalisation and global average pooling at once): the answer
+    speaks of the architecture, never of depth, whatever the two rows say."""
+    runs = constructed(ablation={("model1", "crop+flip", "model2"): m1_net_m2_training,
+                                 ("model2", "none", "model1"): m2_net_m1_training})
     rows = rows_of(runs)
-    assert rows["arch_m1_training"].verdict == rows["arch_m2_training"].verdict == REPRODUCED
-    assert "Depth itself costs accuracy here, as the study concluded." in chapter.conclusion(
-        runs, chapter.ablation_table(runs))
+    assert (rows["arch_m1_training"].verdict, rows["arch_m2_training"].verdict) == verdicts
+    answer = answer_bullet(runs)
+    assert said in answer and "training training" not in answer
+    assert "depth" not in answer.lower() and "deeper" not in answer.lower()
+
+
+def test_the_ablation_effects_are_listed_as_single_runs_never_ranked():
+    """The grid has one seed per cell: its changes are reported, not ordered ('largest') by their single values."""
+    runs = constructed(ablation={("model1", "crop+flip", "model1"): 0.8819, ("model1", "crop+flip", "model2"): 0.8867})
+    text = chapter.conclusion(runs, chapter.ablation_table(runs))
+    effects = [line for line in text.splitlines() if line.startswith(("- **The network", "- **Augmentation"))]
+    assert len(effects) == 2
+    assert not any(word in line.lower() for line in effects for word in ("largest", "smallest", "biggest"))
+    assert "single runs, so the changes are not ranked against one another" in effects[1]
+    assert "Augmentation** (crop and flip) changes it by -4.53 to " in effects[1]
+
+
+def test_the_ablation_rows_borrow_the_seed_spread_of_the_other_network():
+    rows = rows_of(constructed(ablation={("model1", "crop+flip", "model2"): 0.8867}))
+    assert "borrow Model-1's seed spread" in rows["arch_m2_training"].note
+
+
+CAVEAT = "best epoch = the last (12), still improving when training ended"
+# rows read from the per-epoch history, not at the selected checkpoint: its epoch does not change them
+HISTORY_ROWS = {"m1_val_low", "m1_val_high", "m2_slower_start", "m2_narrower_band", "m2_lr_reduced", "m1_more_overfit",
+                "m2_not_ahead_on_val", "m1_converged", "m2_converged", "m2_lower_train_acc"}
+
+
+def test_a_row_read_at_a_checkpoint_that_is_the_last_epoch_says_so_by_name():
+    """The book's runs: Model-1 with crop+flip and Model-2's recipe (seed 42) and Model-2's seed 43 have their best
+    epoch at the last. The architecture row with Model-2's training reads both; the note names each run and uses
+    the one text the Model-2 accuracy row uses. The verdicts stay those of the written procedure."""
+    plain = rows_of(constructed())
+    rows = rows_of(constructed(best_epoch={"model2": [11, 12, 9]},
+                               ablation_best_epoch={("model1", "crop+flip", "model2"): 12}))
+    assert f"Model-1's network (crop+flip, Model-2's recipe) seed 42 and Model-2 seed 43: {CAVEAT}" \
+        in rows["arch_m2_training"].note
+    assert f"Model-2 seed 43: {CAVEAT}" in rows["m2_accuracy"].note
+    for claim_id in ("augmentation_helps_m2", "m1_more_accurate", "accuracy_gap", "m2_f1_shirt", "m2_less_dress_coat"):
+        assert f"Model-2 seed 43: {CAVEAT}" in rows[claim_id].note, claim_id
+    for claim_id in ("arch_m1_training", "m1_accuracy", "m1_f1_shirt", "m2_converged", "m2_slower_start"):
+        assert CAVEAT not in rows[claim_id].note, claim_id
+    assert {k: r.verdict for k, r in rows.items()} == {k: r.verdict for k, r in plain.items()}
+
+
+def test_every_row_read_at_the_selected_checkpoint_carries_the_caveat():
+    """With a capped run in every group (Model-1, Model-2 and each one-run cell an ablation row reads), every row
+    measured at the selected checkpoint says so, and the rows read from the per-epoch history do not."""
+    runs = constructed(best_epoch={"model1": [12, 9, 9], "model2": [9, 12, 9]},
+                       ablation_best_epoch={cell: 12 for cell in (("model2", "none", "model1"),
+                                                                  ("model1", "crop+flip", "model2"),
+                                                                  ("model2", "none", "model2"))})
+    judged = {k: r for k, r in rows_of(runs).items() if r.verdict != NOT_TESTED and k != "m2_fewer_parameters"}
+    assert {k for k, r in judged.items() if CAVEAT in r.note} == set(judged) - HISTORY_ROWS
+    assert "Model-2's network (no augmentation, Model-1's recipe) seed 42" in judged["arch_m1_training"].note
 
 
 def test_a_single_seed_is_inconclusive_without_a_measured_spread():

@@ -15,7 +15,7 @@ from ..data import CLASSES, TRAIN_MEAN, TRAIN_STD
 from ..params import ChapterSpec, Param, int_list, optional, positive_int, resolve
 from ..store import describe, stored_runs  # noqa: F401  (the notebook calls chapter.stored_runs)
 from ..verdicts import (INCONCLUSIVE, NOT_REPRODUCED, NOT_TESTED, REPRODUCED, Noise,
-                        Verdict, judge_best, judge_difference, judge_direction, judge_spread, judge_threshold,
+                        Verdict, _join, judge_best, judge_difference, judge_direction, judge_spread, judge_threshold,
                         judge_value, not_comparable, tally, top_group)
 from ..tables import book_table
 
@@ -461,13 +461,31 @@ def _confusion_between(run, a: str, b: str) -> float:
     return float(matrix[i, j] + matrix[j, i])
 
 
-def _at_cap(group: list) -> str:
-    """Name the runs whose selected checkpoint is their last epoch (still improving when training ended)."""
-    capped = [r for r in group if r.metrics["best_epoch"] == r.config.epochs]
-    if not capped:
+def _training_text(augmentation: str, recipe: str) -> str:
+    """'no augmentation, Model-1's recipe': how a cell's network is trained, in words."""
+    return f"{'no augmentation' if augmentation == 'none' else augmentation}, {NAMES[recipe]}'s recipe"
+
+
+def _setup_name(cell: Cell) -> str:
+    """A cell as the reader knows it: a study setup by its model's name, any other by its network and training."""
+    model = next((m for m in MODELS if cell == study_cell(m)), None)
+    if model:
+        return NAMES[model]
+    return f"{NAMES[cell.architecture]}'s network ({_training_text(cell.augmentation, cell.recipe)})"
+
+
+def _at_cap(groups: dict) -> str:
+    """Name the runs whose selected checkpoint is their last epoch (still improving when training ended).
+
+    ``groups``: the runs a row reads at their selected checkpoint, by the name the reader knows them by
+    (``{"Model-2": runs}``); "" when none of them is at its last epoch. Every row of the chapter measured at the
+    selected checkpoint carries this note; rows read from the per-epoch history do not depend on the checkpoint."""
+    capped = {name: [r for r in group if r.metrics["best_epoch"] == r.config.epochs] for name, group in groups.items()}
+    named = [f"{name} seed {', '.join(str(r.config.seed) for r in hit)}" for name, hit in capped.items() if hit]
+    if not named:
         return ""
-    seeds = ", ".join(str(r.config.seed) for r in capped)
-    return (f"seed {seeds}: best epoch = the last ({capped[0].config.epochs}), still improving when training ended; "
+    epochs = next(r.config.epochs for hit in capped.values() for r in hit)
+    return (f"{' and '.join(named)}: best epoch = the last ({epochs}), still improving when training ended; "
             "the study trained the same 12 epochs, so the value is the study's quantity")
 
 
@@ -477,6 +495,9 @@ def _judge_runs(runs: ChapterRuns) -> list[Verdict]:
     reports = {m: class_reports(group[m]) for m in MODELS}
     m1, m2 = group["model1"], group["model2"]
     rows = []
+    # the note of every row read at the selected checkpoint: the runs whose best epoch is their last
+    capped = {m: _at_cap({NAMES[m]: group[m]}) for m in MODELS}
+    capped_both = _at_cap({NAMES[m]: group[m] for m in MODELS})
 
     def per_run(model: str, quantity) -> list[float]:
         return [float(quantity(run)) for run in group[model]]
@@ -491,21 +512,22 @@ def _judge_runs(runs: ChapterRuns) -> list[Verdict]:
         for metric, label in METRICS.items():
             claim = REGISTRY[f"m{model[-1]}_{metric}"]
             rows.append(judge_value(claim, per_run(model, lambda r: r.metrics[metric]),
-                                    measured=f"test {label}, {BEST}", note=_at_cap(group[model])))
+                                    measured=f"test {label}, {BEST}", note=capped[model]))
     accuracy = {m: per_run(m, lambda r: r.metrics["accuracy"]) for m in MODELS}
     rows.append(ordering("m1_more_accurate", accuracy["model1"], accuracy["model2"],
-                         measured=f"ordering of test accuracy, {BEST}"))
+                         measured=f"ordering of test accuracy, {BEST}", note=capped_both))
     rows.append(judge_spread(REGISTRY["seed_fluctuation"], accuracy["model2"],
                              measured="seed-to-seed spread of Model-2's test accuracy",
-                             note="'±' read as one standard deviation between seeds, '%' as percentage points; "
-                                  "seeding fixes each of our runs, not the spread between runs"))
+                             note=_join("'±' read as one standard deviation between seeds, '%' as percentage "
+                                        "points; seeding fixes each of our runs, not the spread between runs",
+                                        capped["model2"])))
     rows.append(judge_difference(REGISTRY["accuracy_gap"], accuracy["model1"], accuracy["model2"],
                                  measured=f"difference in test accuracy (Model-1 minus Model-2), {BEST}",
-                                 note="seeds of the two models are independent: no pairing"))
+                                 note=_join("seeds of the two models are independent: no pairing", capped_both)))
     rows.append(ordering("m1_higher_f1", per_run("model1", lambda r: r.metrics["macro_f1"]),
                          per_run("model2", lambda r: r.metrics["macro_f1"]),
                          measured=f"ordering of test macro F1, {BEST}",
-                         note="weighted F1 equals macro F1 on the balanced test set"))
+                         note=_join("weighted F1 equals macro F1 on the balanced test set", capped_both)))
 
     # Section 4.1: training dynamics (epochs are 1-based: history[i] is epoch i + 1)
     first, last = PLATEAU
@@ -580,36 +602,36 @@ def _judge_runs(runs: ChapterRuns) -> list[Verdict]:
         lowest = [float(r.loc[list(SEPARABLE), ["precision", "recall"]].to_numpy().min()) for r in reports[model]]
         rows.append(judge_threshold(REGISTRY[f"separable_{prefix}"], lowest, 0.95, higher=True, scale=100, digits=2,
                                     measured=f"lowest test precision or recall of Sneaker, Trouser and Ankle boot, "
-                                             f"{BEST}"))
+                                             f"{BEST}", note=capped[model]))
         f1 = {name: cells(model, name, "f1") for name in CLASSES}
         rows.append(judge_best(REGISTRY[f"hardest_{prefix}"], f1, list(HARDEST), higher=False, top_set=True,
                                scale=100, digits=1, measured="ordering of per-class test F1 (lowest)",
-                               note=_hardest_note(f1) if all(f1.values()) else ""))
+                               note=_join(_hardest_note(f1) if all(f1.values()) else "", capped[model])))
     for model in MODELS:
         prefix = f"m{model[-1]}"
         for name in CLASSES:
             rows.append(judge_value(REGISTRY[f"{prefix}_f1_{slug(name)}"], cells(model, name, "f1"),
-                                    measured=f"test F1 of {name}, {BEST}"))
+                                    measured=f"test F1 of {name}, {BEST}", note=capped[model]))
         for name in ("Shirt", "Dress", "Bag"):
             rows.append(judge_value(REGISTRY[f"{prefix}_recall_{slug(name)}"], cells(model, name, "recall"),
-                                    measured=f"test recall of {name}, {BEST}"))
+                                    measured=f"test recall of {name}, {BEST}", note=capped[model]))
     for name in ("Dress", "Bag"):
         rows.append(ordering(f"m2_recall_up_{slug(name)}", cells("model2", name, "recall"),
                              cells("model1", name, "recall"), names=("Model-2", "Model-1"),
                              measured=f"ordering of {name} test recall, {BEST}",
-                             note=_figures_agree(f"recall_{slug(name)}", model2_higher=True)))
+                             note=_join(_figures_agree(f"recall_{slug(name)}", model2_higher=True), capped_both)))
     for name in TEXTURE_CLASSES:
         rows.append(ordering(f"m1_ahead_{slug(name)}", cells("model1", name, "f1"), cells("model2", name, "f1"),
                              measured=f"ordering of {name} test F1, {BEST}",
-                             note=_figures_agree(f"f1_{slug(name)}", model2_higher=False)))
+                             note=_join(_figures_agree(f"f1_{slug(name)}", model2_higher=False), capped_both)))
     for name in SHAPE_CLASSES:
         rows.append(ordering(f"m2_ahead_{slug(name)}", cells("model2", name, "f1"), cells("model1", name, "f1"),
                              names=("Model-2", "Model-1"), measured=f"ordering of {name} test F1, {BEST}",
-                             note=_figures_agree(f"f1_{slug(name)}", model2_higher=True)))
+                             note=_join(_figures_agree(f"f1_{slug(name)}", model2_higher=True), capped_both)))
     evenness = {m: [float(r.loc[list(CLASSES), "f1"].std(ddof=1)) for r in reports[m]] for m in MODELS}
     rows.append(ordering("m1_more_even", evenness["model1"], evenness["model2"], higher=False,
                          measured="ordering of the spread of per-class test F1 "
-                                  "(standard deviation over the ten classes)"))
+                                  "(standard deviation over the ten classes)", note=capped_both))
     for claim_id, (a, b), model2_lower in (("m2_less_dress_coat", ("Dress", "Coat"), True),
                                            ("m1_less_pullover_shirt", ("Pullover", "Shirt"), False)):
         confusion = {m: per_run(m, lambda r: _confusion_between(r, a, b)) for m in MODELS}
@@ -617,7 +639,8 @@ def _judge_runs(runs: ChapterRuns) -> list[Verdict]:
         rows.append(ordering(claim_id, confusion[first_model], confusion[second_model], higher=False,
                              names=(NAMES[first_model], NAMES[second_model]),
                              measured=f"ordering of {a}-{b} confusion (both directions, row-normalised)",
-                             note=f"share of {a} images called {b} plus share of {b} images called {a}"))
+                             note=_join(f"share of {a} images called {b} plus share of {b} images called {a}",
+                                        capped_both)))
 
     # Section 4 and 3.2: the ablation, single runs borrowing the seed spread of their network's study setup
     family = {m: Noise.of(accuracy[m], f"{NAMES[m]}'s seed spread under its study setup "
@@ -626,8 +649,10 @@ def _judge_runs(runs: ChapterRuns) -> list[Verdict]:
     def cell_accuracy(architecture: str, augmentation: str, recipe: str) -> list[float]:
         return [r.metrics["accuracy"] for r in cell_runs(runs, Cell(architecture, augmentation, recipe))]
 
-    def borrowed(noise: Noise | None) -> str:
-        return f"one-run cells borrow {noise.source}" if noise is not None else ""
+    def borrowed(noise: Noise | None, *cells: Cell) -> str:
+        """The row's note: the borrowed spread, and the cells' runs whose best epoch is their last."""
+        return _join(f"one-run cells borrow {noise.source}" if noise is not None else "",
+                     _at_cap({_setup_name(cell): cell_runs(runs, cell) for cell in cells}))
 
     for claim_id, (augmentation, recipe) in (("arch_m1_training", ("none", "model1")),
                                              ("arch_m2_training", ("crop+flip", "model2"))):
@@ -635,12 +660,12 @@ def _judge_runs(runs: ChapterRuns) -> list[Verdict]:
         rows.append(ordering(claim_id, cell_accuracy("model1", augmentation, recipe),
                              cell_accuracy("model2", augmentation, recipe), noise=family[single],
                              measured=f"ordering of test accuracy between the networks, {NAMES[recipe]}'s training "
-                                      f"({'no augmentation' if augmentation == 'none' else augmentation}, "
-                                      f"{NAMES[recipe]}'s recipe)", note=borrowed(family[single])))
+                                      f"({_training_text(augmentation, recipe)})",
+                             note=borrowed(family[single], *(Cell(a, augmentation, recipe) for a in MODELS))))
     rows.append(ordering("augmentation_helps_m2", cell_accuracy("model2", "crop+flip", "model2"),
                          cell_accuracy("model2", "none", "model2"), names=("with", "without"), noise=family["model2"],
                          measured="ordering of Model-2's test accuracy with and without crop+flip, Model-2's recipe",
-                         note=borrowed(family["model2"])))
+                         note=borrowed(family["model2"], *(Cell("model2", g, "model2") for g in AUGMENTATION))))
     return rows
 
 
@@ -713,24 +738,23 @@ def _ranking(rows: dict, accuracy: dict) -> str:
 
 
 def _effects(ablation) -> list[str]:
-    """What the single-seed grid measured, as numbers (the verdicts on it are the ablation rows)."""
+    """What the single-seed grid measured, as ranges of single-run differences, unranked (the verdicts on it are
+    the ablation rows)."""
     grid = ablation.set_index(["architecture", "augmentation", "recipe"])["test accuracy"]
-    depth = [100 * (grid[("model2", g, r)] - grid[("model1", g, r)]) for g in AUGMENTATION for r in RECIPES]
+    architecture = [100 * (grid[("model2", g, r)] - grid[("model1", g, r)]) for g in AUGMENTATION for r in RECIPES]
     augmentation = {(a, r): 100 * (grid[(a, "crop+flip", r)] - grid[(a, "none", r)]) for a in MODELS for r in RECIPES}
     recipe = {(a, g): 100 * (grid[(a, g, "model2")] - grid[(a, g, "model1")]) for a in MODELS for g in AUGMENTATION}
 
     def spread(values) -> str:
         return f"{min(values):+.2f} to {max(values):+.2f} points"
 
-    largest = max({**augmentation, **recipe}.items(), key=lambda item: abs(item[1]))
     return [
         "- **The network, with everything else fixed** (Model-2's is deeper and also has batch normalisation and "
         "global average pooling: the swap changes more than depth). Swapping Model-1's network for Model-2's changes "
-        f"test accuracy by {spread(depth)} across the four augmentation/recipe settings (one seed per cell).",
+        f"test accuracy by {spread(architecture)} across the four augmentation/recipe settings (one seed per cell).",
         f"- **Augmentation** (crop and flip) changes it by {spread(augmentation.values())}, and the **recipe** "
-        f"(optimiser, schedule, input scaling) by {spread(recipe.values())}. The largest measured change is "
-        f"{'augmentation' if largest[0] in augmentation else 'the recipe'} on {NAMES[largest[0][0]]}'s network "
-        f"({largest[1]:+.2f} points).",
+        f"(optimiser, schedule, input scaling) by {spread(recipe.values())}. Each change is the difference of two "
+        "single runs, so the changes are not ranked against one another: the book orders only what its seeds test.",
     ]
 
 
@@ -745,19 +769,19 @@ def _answer(rows: dict, ablation_seeds: list) -> str:
         return " and ".join(f"{name} training" for name, row in trainings.items() if row.verdict == verdict)
 
     if verdicts == {REPRODUCED}:
-        answer = "Depth itself costs accuracy here, as the study concluded."
+        answer = "Model-2's network itself costs accuracy here, as the study concluded."
     elif {REPRODUCED, NOT_REPRODUCED} <= verdicts:
-        answer = (f"Depth costs accuracy with {where(REPRODUCED)} and helps with {where(NOT_REPRODUCED)}, so the "
-                  "answer depends on how the networks are trained.")
+        answer = (f"Model-2's network costs accuracy with {where(REPRODUCED)} and helps with "
+                  f"{where(NOT_REPRODUCED)}, so the answer depends on how the networks are trained.")
     elif NOT_REPRODUCED in verdicts:
-        answer = (f"With {where(NOT_REPRODUCED)} the deeper network is the more accurate beyond seed noise, so the "
-                  "study's attribution of its gap to depth is not reproduced there"
+        answer = (f"With {where(NOT_REPRODUCED)} Model-2's network is the more accurate beyond seed noise, so the "
+                  "study's attribution of its gap to the architecture is not reproduced there"
                   + (f"; with {where(INCONCLUSIVE)} the two networks cannot be told apart" if INCONCLUSIVE in verdicts
                      else "") + ".")
     elif REPRODUCED in verdicts:
-        answer = (f"Depth costs accuracy with {where(REPRODUCED)}; with {where(INCONCLUSIVE)} the two networks "
-                  "cannot be told apart.") if INCONCLUSIVE in verdicts else \
-            f"Depth costs accuracy with {where(REPRODUCED)}."
+        answer = (f"Model-2's network costs accuracy with {where(REPRODUCED)}; with {where(INCONCLUSIVE)} the two "
+                  "networks cannot be told apart.") if INCONCLUSIVE in verdicts else \
+            f"Model-2's network costs accuracy with {where(REPRODUCED)}."
     elif verdicts == {INCONCLUSIVE}:
         answer = "The ablation cannot tell: with neither training is one network ahead beyond seed noise."
     else:
