@@ -380,7 +380,7 @@ def test_a_ranking_that_does_not_survive_is_not_reproduced():
     assert rows["headline_model1"].verdict == NOT_REPRODUCED  # 1.72 points under the study's 92.72
     text = chapter.conclusion(make_runs({"model1": 0.9100, "model2": 0.9250}))
     assert "*Model-1 above Model-2 (chapter 1)*: **not reproduced**" in text
-    assert "Model-1 -1.72 points" in text and "Outside it (*not reproduced*)" in text
+    assert "Model-1 -1.72 ± 0.10 points" in text and "Outside it (*not reproduced*)" in text
 
 
 def test_a_tie_is_inconclusive_and_a_beaten_tradeoff_is_not_reproduced():
@@ -419,7 +419,7 @@ def test_a_study_number_of_another_quantity_is_set_beside_ours_but_not_judged():
     assert rows["ch2_gap"].verdict == NOT_COMPARABLE and rows["ch1_gap"].verdict != NOT_COMPARABLE
     assert rows["headline_model1"].verdict == NOT_REPRODUCED
     text = chapter.conclusion(runs)
-    assert "LeNet-5 +0.45 points" in text and "Custom CNN -0.36 points" in text
+    assert "LeNet-5 +0.45 ± 0.10 points" in text and "Custom CNN -0.36 ± 0.10 points" in text
     assert "*Not comparable*, the difference a description: CNN-3-128" in text
     assert "Outside it (*not reproduced*): their study measured what the common protocol measures" in text
     assert "these networks reach another number: Model-1." in text
@@ -427,6 +427,21 @@ def test_a_study_number_of_another_quantity_is_set_beside_ours_but_not_judged():
     text = chapter.conclusion(runs)
     assert "LeNet-5 +" not in text and judged(runs)["headline_lenet5"].verdict == NOT_COMPARABLE
     assert "no evidence for or against the study's number; for LeNet-5 it waits for every seed" in text
+
+
+def test_the_conclusion_calls_a_headline_difference_no_more_than_its_rows_do():
+    """Ours minus the study's number is what changing the protocol and everything else that differs moved, shown
+    with our seeds' spread (a difference of one seed spread is not the protocol's doing), not the protocol's share."""
+    text = chapter.conclusion(make_runs({"resnet_mini": 0.8958}, spread=0.0119))
+    assert "the protocol's share" not in text and "was its protocol" not in text
+    line = next(line for line in text.splitlines() if "headline number" in line)
+    assert line.startswith("- **Each study's headline number beside ours** (")
+    assert ("Ours minus the study's, what changing the protocol and everything else that differs between the two runs "
+            "moved (± the standard deviation of our seeds): ") in line
+    assert "ResNet-Mini -1.52 ± 1.19 points" in line
+    assert chapter.TEST_ACCURACY.difference(-0.0152, 0.0119) == "-1.52 ± 1.19 points"
+    assert chapter.TEST_LOSS.difference(0.0104, 0.002) == "+0.010 ± 0.002"
+    assert chapter.TEST_ACCURACY.difference(-0.00001) == "+0.00 points"  # a rounded zero has no sign
 
 
 def test_a_run_stopped_by_its_cap_while_improving_is_not_comparable():

@@ -164,9 +164,12 @@ class Measure:
     def text(self, value: float) -> str:
         return f"{100 * value:.2f}" if self.percent else f"{value:.3f}"
 
-    def difference(self, value: float) -> str:
-        """A difference of two values in this unit (points for an accuracy); a rounded zero has no sign."""
-        return f"{round(100 * value, 2) + 0.0:+.2f} points" if self.percent else f"{round(value, 3) + 0.0:+.3f}"
+    def difference(self, value: float, sd: float | None = None) -> str:
+        """A difference of two values in this unit (points for an accuracy), with ``sd``, a standard deviation
+        in the same unit, if given; a rounded zero has no sign."""
+        scale, digits, unit = (100.0, 2, " points") if self.percent else (1.0, 3, "")
+        spread = "" if sd is None else f" ± {scale * sd:.{digits}f}"
+        return f"{round(scale * value, digits) + 0.0:+.{digits}f}{spread}{unit}"
 
 
 def selected_row(run) -> dict:
@@ -658,7 +661,8 @@ def study_table(runs: ChapterRuns):
         "quantity under the common protocol, mean ± std over the stored seeds (n), from the checkpoint of lowest "
         "validation loss. difference: here minus study (not comparable where ours is not the network the study "
         "measured); where the study's number is another quantity than ours (the next column says what it "
-        "measured), the difference is what the change of protocol moved, a description and not a verdict. "
+        "measured), the difference is what changing the protocol and everything else that differs between the two "
+        "runs moved, a description and not a verdict. "
         "the study's number: what the study measured, where, and the recipe its chapter rebuilt it with."))
 
 
@@ -880,11 +884,11 @@ def _headlines(runs: ChapterRuns, rows: dict) -> str:
     quantity = [n for n in SOURCES if n not in other and other_quantity((n,))]
     shown = [n for n in SOURCES if n not in other and complete(runs, n)]
     headlines = [f"headline_{n}" for n in SOURCES]
-    line = f"- **How much of each headline number was its protocol** ({_tally(rows, headlines)})."
+    line = f"- **Each study's headline number beside ours** ({_tally(rows, headlines)})."
     if shown:
-        line += (" Common protocol minus study: "
-                 + ", ".join(f"{LABELS[n]} {SOURCES[n].measure.difference(study_difference(runs, n))}" for n in shown)
-                 + ".")
+        line += (" Ours minus the study's, what changing the protocol and everything else that differs between the "
+                 "two runs moved (± the standard deviation of our seeds): "
+                 + ", ".join(f"{LABELS[n]} {_difference_text(runs, n)}" for n in shown) + ".")
     named = {v: ", ".join(LABELS[n] for n in SOURCES if verdict[n] == v and n not in other + quantity)
              for v in VERDICTS}
     if named[REPRODUCED]:
@@ -901,8 +905,8 @@ def _headlines(runs: ChapterRuns, rows: dict) -> str:
         waiting = [LABELS[n] for n in quantity if not complete(runs, n)]
         line += (f" *Not comparable*, the difference a description: {', '.join(LABELS[n] for n in quantity)}, whose "
                  "study measured another quantity (the best of several test evaluations, or the last epoch, where the "
-                 "common protocol scores the checkpoint chosen on validation), so the difference is the protocol's "
-                 "share and no evidence for or against the study's number"
+                 "common protocol scores the checkpoint chosen on validation), so the difference is no evidence for "
+                 "or against the study's number"
                  + (f"; for {', '.join(waiting)} it waits for every seed (see the run overview)" if waiting else "")
                  + ".")
     if other:
@@ -910,3 +914,8 @@ def _headlines(runs: ChapterRuns, rows: dict) -> str:
                  "measured (its row gives the parameter counts).")
     return line
 
+
+def _difference_text(runs: ChapterRuns, name: str) -> str:
+    """Ours minus the study's number, with our seeds' standard deviation (none for one seed)."""
+    measure, ours = SOURCES[name].measure, values(runs, name, SOURCES[name].measure.read)
+    return measure.difference(study_difference(runs, name), float(np.std(ours, ddof=1)) if len(ours) > 1 else None)
