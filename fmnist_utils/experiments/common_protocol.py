@@ -164,9 +164,12 @@ class Measure:
     def text(self, value: float) -> str:
         return f"{100 * value:.2f}" if self.percent else f"{value:.3f}"
 
-    def difference(self, value: float) -> str:
-        """A difference of two values in this unit (points for an accuracy); a rounded zero has no sign."""
-        return f"{round(100 * value, 2) + 0.0:+.2f} points" if self.percent else f"{round(value, 3) + 0.0:+.3f}"
+    def difference(self, value: float, sd: float | None = None) -> str:
+        """A difference of two values in this unit (points for an accuracy), with ``sd``, a standard deviation
+        in the same unit, if given; a rounded zero has no sign."""
+        scale, digits, unit = (100.0, 2, " points") if self.percent else (1.0, 3, "")
+        spread = "" if sd is None else f" ± {scale * sd:.{digits}f}"
+        return f"{round(scale * value, digits) + 0.0:+.{digits}f}{spread}{unit}"
 
 
 def selected_row(run) -> dict:
@@ -658,7 +661,8 @@ def study_table(runs: ChapterRuns):
         "quantity under the common protocol, mean ± std over the stored seeds (n), from the checkpoint of lowest "
         "validation loss. difference: here minus study (not comparable where ours is not the network the study "
         "measured); where the study's number is another quantity than ours (the next column says what it "
-        "measured), the difference is what the change of protocol moved, a description and not a verdict. "
+        "measured), the difference is what changing the protocol and everything else that differs between the two "
+        "runs moved, a description and not a verdict. "
         "the study's number: what the study measured, where, and the recipe its chapter rebuilt it with."))
 
 
@@ -687,38 +691,54 @@ def _here(measure: Measure, ours: list[float]) -> str:
 
 # ----- the claims judged -------------------------------------------------------------------------
 
-def _blocked(runs: ChapterRuns, claim: StudyClaim, names) -> Verdict | None:
-    """The row of a claim whose networks cannot be judged yet (missing) or at all (capped); None if they can."""
+def _waiting(runs: ChapterRuns, names) -> str:
+    """What a row on these networks still waits for: networks these settings leave out, or seeds not stored
+    yet ("" when every seed of each is stored)."""
     absent = [LABELS[n] for n in names if n not in runs.runs]
     if absent:
-        return missing(claim, f"not among this notebook's networks: {', '.join(absent)}")
-    waiting = [LABELS[n] for n in names if not complete(runs, n)]
+        return f"not among this notebook's networks: {', '.join(absent)}"
+    waiting = [n for n in names if not complete(runs, n)]
+    if not waiting:
+        return ""
+    count = sum(len(runs.seeds) - len(stored_runs(runs.runs[n])) for n in waiting)
+    return f"waiting for every seed of {', '.join(LABELS[n] for n in waiting)} ({counted(count, 'run')})"
+
+
+def _blocked(runs: ChapterRuns, claim: StudyClaim, names) -> Verdict | None:
+    """The row of a claim whose networks cannot be judged yet (missing) or at all (capped); None if they can."""
+    waiting = _waiting(runs, names)
     if waiting:
-        return missing(claim, f"waiting for every seed of {', '.join(waiting)}")
+        return missing(claim, waiting)
     stopped = capped(runs, names)
     return not_comparable(claim, "-", stopped) if stopped else None
 
 
-def on_study_networks(row: Verdict, names) -> Verdict:
-    """``row`` as judged when every network it sets beside its study is the one the study measured; not
-    comparable (our number kept) when its chapter found ours to be another network, with the reason."""
+def other_network(names) -> str:
+    """Why a row on these networks is not comparable whatever its runs show ("" when nothing rules it out): its
+    chapter found ours to be another network than the study's, so the study's claim cannot be tested on ours."""
     other = "; ".join(reason for n in names if n in SOURCES and (reason := SOURCES[n].not_the_study_network()))
-    if not other or row.verdict == MISSING:
-        return row
-    return not_comparable(REGISTRY[row.id], row.ours, f"not the study's network: {other}; the study's network cannot "
-                          f"be built from its description, so its claim cannot be tested on ours; {row.note}")
+    return (f"not the study's network: {other}; the study's network cannot be built from its description, so its "
+            "claim cannot be tested on ours") if other else ""
 
 
-def same_quantity(row: Verdict, names, ours: str | None = None) -> Verdict:
-    """``row`` as judged when each study number it sets beside ours measured what the common protocol measures
-    (chapter 1's test accuracy of the lowest-validation-loss checkpoint); otherwise not comparable, our number
-    kept (``ours`` in place of its text, if given): best of several test evaluations, or last epoch, against a
-    checkpoint chosen on validation is not like with like, and the difference is the protocol's share, shown
-    beside the study's number, not a verdict."""
+def other_quantity(names) -> str:
+    """Why a row setting these networks' study numbers beside ours is not comparable whatever its runs show ("" when
+    each study measured what the common protocol measures, the test accuracy of the lowest-validation-loss
+    checkpoint): best of several test evaluations, or last epoch, against a checkpoint chosen on validation is not
+    like with like, so their difference is a description, not a verdict."""
     other = "; ".join(dict.fromkeys(reason for n in names if n in SOURCES and (reason := SOURCES[n].other_quantity())))
-    if not other or row.verdict in (MISSING, NOT_COMPARABLE):
-        return row
-    return not_comparable(REGISTRY[row.id], ours or row.ours, f"different quantities: {other}; {row.note}")
+    return f"different quantities: {other}" if other else ""
+
+
+def _ruled_out(runs: ChapterRuns, claim: StudyClaim, names, reason: str, describe: Callable[[], str], note: str,
+               rule: Callable[[StudyClaim, str, str], Verdict] = not_comparable) -> Verdict:
+    """The row of a claim that the chapter's rules make not comparable whatever its runs show (``reason``): it needs
+    no run, so it is never *missing run*. Once every seed is stored it shows ``describe()``, our numbers as a
+    description, with no band or verdict of the rule that would have judged them; until then "-", and the note
+    says what the description waits for. ``rule`` makes the row (``verdicts.hardware_bound`` for time)."""
+    waiting = _waiting(runs, names)
+    detail = f"ours: {waiting}" if waiting else capped(runs, names)
+    return rule(claim, "-" if waiting else describe(), "; ".join(part for part in (reason, detail, note) if part))
 
 
 def _note(runs: ChapterRuns, names) -> str:
@@ -732,63 +752,90 @@ def _note(runs: ChapterRuns, names) -> str:
                         for (chapter, text), labels in recipes.items()))
 
 
-def claims(runs: ChapterRuns) -> list[Verdict]:
-    """One judged row per claim of ``REGISTRY``, each by the book's rule for its kind of claim."""
-    rows = []
-    for claim_id, (a, b) in ORDERS.items():
-        claim = REGISTRY[claim_id]
-        # an ordering is judged on the quantity its study ordered by: chapter 5's on the test loss
-        loss = claim.quantity == Q_LOSS_ORDER
-        read = (TEST_LOSS if loss else TEST_ACCURACY).read
-        rows.append(on_study_networks(_blocked(runs, claim, (a, b)) or judge_direction(
-            claim, values(runs, a, read), values(runs, b, read), measured=claim.quantity, higher=not loss,
-            names=(LABELS[a], LABELS[b]), scale=1.0 if loss else 100.0, digits=3 if loss else 2,
-            note=_note(runs, (a, b))), (a, b)))
-    for claim_id, (a, b) in GAPS.items():
-        claim = REGISTRY[claim_id]
-        rows.append(same_quantity(on_study_networks(_blocked(runs, claim, (a, b)) or judge_difference(
-            claim, values(runs, a), values(runs, b), measured=Q_GAP, note=f"{LABELS[a]} minus {LABELS[b]}; "
-            + _note(runs, (a, b))), (a, b)), (a, b)))
-    rows += _tradeoff_rows(runs)
-    for name, source in SOURCES.items():
-        claim = REGISTRY[f"headline_{name}"]
-        blocked = _blocked(runs, claim, (name,))
-        if blocked is not None and blocked.verdict == MISSING:
-            rows.append(blocked)
-            continue
-        row = on_study_networks(judge_value(
-            claim, values(runs, name, source.measure.read), measured=claim.quantity, capped=capped(runs, (name,)),
-            note=(f"the study's number: {source.claim.quantity}; its recipe: {source.recipe()}; "
-                  f"here: {recipe(runs.runs[name][0].config)}")), (name,))
-        difference = study_difference(runs, name)
-        rows.append(same_quantity(row, (name,), ours=None if difference is None else
-                                  f"{row.ours}; {source.measure.difference(difference)} against the study"))
-    return rows
+def _pair_row(runs: ChapterRuns, claim: StudyClaim, names, reason: str, judge: Callable[[], Verdict],
+              note: str) -> Verdict:
+    """A row on two networks: not comparable with ``reason`` whatever the runs show (the text ``judge()`` gives our
+    numbers kept as a description), else missing or capped (``_blocked``), else ``judge()``."""
+    if reason:
+        return _ruled_out(runs, claim, names, reason, lambda: judge().ours, note)
+    return _blocked(runs, claim, names) or judge()
 
 
-def _tradeoff_rows(runs: ChapterRuns) -> list[Verdict]:
-    rows = []
-    for claim_id, claimed in TRADEOFFS.items():
-        claim = REGISTRY[claim_id]
-        blocked = _blocked(runs, claim, tuple(MODELS))
-        if blocked is not None:
-            rows.append(blocked)
-            continue
-        accuracy = accuracy_groups(runs, list(MODELS))
-        if claim.quantity == Q_SIZE:
-            cost, cost_name = {LABELS[n]: parameters(n) for n in MODELS}, "parameters"
-        else:
+def _order_row(runs: ChapterRuns, claim_id: str) -> Verdict:
+    """A study's ranking of two networks, judged on the quantity it ordered by: chapter 5's on the test loss."""
+    claim, (a, b) = REGISTRY[claim_id], ORDERS[claim_id]
+    loss = claim.quantity == Q_LOSS_ORDER
+    read, note = (TEST_LOSS if loss else TEST_ACCURACY).read, _note(runs, (a, b))
+    return _pair_row(runs, claim, (a, b), other_network((a, b)), lambda: judge_direction(
+        claim, values(runs, a, read), values(runs, b, read), measured=claim.quantity, higher=not loss,
+        names=(LABELS[a], LABELS[b]), scale=1.0 if loss else 100.0, digits=3 if loss else 2, note=note), note)
+
+
+def _gap_row(runs: ChapterRuns, claim_id: str) -> Verdict:
+    """A study's gap between two of its networks, by the difference rule where ours is each study's network and
+    each study number measured what the common protocol measures."""
+    claim, (a, b) = REGISTRY[claim_id], GAPS[claim_id]
+    note = f"{LABELS[a]} minus {LABELS[b]}; " + _note(runs, (a, b))
+    return _pair_row(runs, claim, (a, b), other_network((a, b)) or other_quantity((a, b)), lambda: judge_difference(
+        claim, values(runs, a), values(runs, b), measured=Q_GAP, note=note), note)
+
+
+def _headline_row(runs: ChapterRuns, name: str) -> Verdict:
+    """A study's headline number against the network's under the common protocol: by the value rule where ours is
+    the study's network and the study measured what the common protocol measures; otherwise not comparable, with
+    our number (and, for another quantity, its difference from the study's) as a description."""
+    source, claim = SOURCES[name], REGISTRY[f"headline_{name}"]
+    network, quantity = other_network((name,)), other_quantity((name,))
+    said = quantity and not network  # the reason already names what the study's number is
+    note = "; ".join(part for part in (
+        "" if said else f"the study's number: {source.claim.quantity}", f"the study's recipe: {source.recipe()}",
+        f"here: {recipe(runs.runs[name][0].config)}" if name in runs.runs else "") if part)
+
+    def judge(stopped: str = "") -> Verdict:
+        return judge_value(claim, values(runs, name, source.measure.read), measured=claim.quantity, capped=stopped,
+                           note=note)
+
+    def describe() -> str:
+        ours = judge().ours
+        if network:
+            return ours
+        return f"{ours}; {source.measure.difference(study_difference(runs, name))} against the study"
+
+    if network or quantity:
+        return _ruled_out(runs, claim, (name,), network or quantity, describe, note)
+    waiting = _waiting(runs, (name,))  # a capped run keeps our number in the row: judge_value says not comparable
+    return missing(claim, waiting) if waiting else judge(capped(runs, (name,)))
+
+
+def _tradeoff_row(runs: ChapterRuns, claim_id: str) -> Verdict:
+    """The best trade-offs among all the networks; one with time as an axis is bound to hardware (chapter 4's rule
+    for the same claim), its front on this machine a description."""
+    claim, claimed, names = REGISTRY[claim_id], TRADEOFFS[claim_id], tuple(MODELS)
+    note = f"all {len(MODELS)} networks, common protocol, {counted(len(runs.seeds), 'seed')} each"
+    timed = claim.quantity == Q_COST
+
+    def front() -> Verdict:
+        if timed:
             cost = {LABELS[n]: (parameters(n), _costs(runs, n)["seconds"][0]) for n in MODELS}
             cost_name = "parameters and training seconds to the best epoch"
-        front = judge_tradeoff(claim, accuracy, cost, LABELS[claimed], measured=claim.quantity, cost_name=cost_name,
-                               note=f"all {len(MODELS)} networks, common protocol, "
-                                    f"{counted(len(runs.seeds), 'seed')} each")
-        if claim.quantity == Q_COST:  # chapter 4's rule for the same claim: its speed axis is bound to hardware
-            front = hardware_bound(claim, f"on this machine, {front.ours}", "speed is one of the claim's three axes "
-                                   "(chapter 4 rules the same claim not comparable); time: the CPU seconds each run "
-                                   f"took to its kept epoch on this book's machine; {front.note}")
-        rows.append(front)
-    return rows
+        else:
+            cost, cost_name = {LABELS[n]: parameters(n) for n in MODELS}, "parameters"
+        return judge_tradeoff(claim, accuracy_groups(runs, list(MODELS)), cost, LABELS[claimed],
+                              measured=claim.quantity, cost_name=cost_name, note=note)
+
+    if timed:
+        return _ruled_out(runs, claim, names, "speed is one of the claim's three axes (chapter 4 rules the same claim "
+                          "not comparable); time: the CPU seconds each run took to its kept epoch on this book's "
+                          "machine", lambda: f"on this machine, {front().ours}", note, rule=hardware_bound)
+    return _blocked(runs, claim, names) or front()
+
+
+def claims(runs: ChapterRuns) -> list[Verdict]:
+    """One judged row per claim of ``REGISTRY``, each by the book's rule for its kind of claim. The rules that make
+    a row not comparable whatever its runs show (``other_network``, ``other_quantity``, ``hardware_bound`` for
+    time) come before the check for missing runs: a claim that cannot be judged needs no run."""
+    return ([_order_row(runs, i) for i in ORDERS] + [_gap_row(runs, i) for i in GAPS]
+            + [_tradeoff_row(runs, i) for i in TRADEOFFS] + [_headline_row(runs, n) for n in SOURCES])
 
 
 # ----- the chapter's answer ----------------------------------------------------------------------
@@ -805,12 +852,12 @@ def _tally(rows: dict, ids) -> str:
 def conclusion(runs: ChapterRuns) -> str:
     """The chapter's answer, written from the claim rows (it says no more than their verdicts) and the store."""
     rows = {row.id: row for row in claims(runs)}
-    judged = [i for i, row in rows.items() if row.verdict != MISSING]
     lines = []
-    if not judged:
-        return (f"- **Nothing to conclude yet.** Not one of the {len(rows)} rows can be judged: each is *missing "
-                "run* (see the run overview at the top), and the chapter draws no conclusion before its runs are "
-                "trained.")
+    if not any(stored_runs(group) for group in runs.runs.values()):
+        return (f"- **Nothing to conclude yet** ({_tally(rows, rows)}). No run is stored (see the run overview at the "
+                "top), and the chapter draws no conclusion before its runs are trained: the *missing run* rows wait "
+                "for them, and the *not comparable* rows, whose claims cannot be tested on the common protocol "
+                "whatever the runs show, wait for them to describe our numbers.")
     accuracy = accuracy_groups(runs)
     if accuracy is not None and all(len(v) > 1 for v in accuracy.values()):
         top, leader = top_group(accuracy)
@@ -825,18 +872,25 @@ def conclusion(runs: ChapterRuns) -> str:
     lines.append(f"- **The studies' gaps** ({_tally(rows, GAPS)}): " + _verdicts(rows, GAPS) + ".")
     fronts_found = [f"{rows[i].ours[:1].upper() + rows[i].ours[1:]}." for i in TRADEOFFS if rows[i].ours != "-"]
     lines.append("- **Best for its size.** " + " ".join([*fronts_found, _verdicts(rows, TRADEOFFS)]) + ".")
-    headlines = [f"headline_{n}" for n in SOURCES]
+    lines.append(_headlines(runs, rows))
+    return "\n".join(lines)
+
+
+def _headlines(runs: ChapterRuns, rows: dict) -> str:
+    """The conclusion's line on the studies' headline numbers: the difference between each and ours where ours is
+    the study's network (every seed stored: never fewer), and what each row's verdict makes of it."""
     verdict = {n: rows[f"headline_{n}"].verdict for n in SOURCES}
-    other = [n for n in SOURCES if verdict[n] == NOT_COMPARABLE and SOURCES[n].not_the_study_network()]
-    shown = [n for n in SOURCES if verdict[n] != MISSING and n not in other]  # every seed stored: never fewer
-    line = f"- **How much of each headline number was its protocol** ({_tally(rows, headlines)})."
+    other = [n for n in SOURCES if other_network((n,))]
+    quantity = [n for n in SOURCES if n not in other and other_quantity((n,))]
+    shown = [n for n in SOURCES if n not in other and complete(runs, n)]
+    headlines = [f"headline_{n}" for n in SOURCES]
+    line = f"- **Each study's headline number beside ours** ({_tally(rows, headlines)})."
     if shown:
-        line += (" Common protocol minus study: "
-                 + ", ".join(f"{LABELS[n]} {SOURCES[n].measure.difference(study_difference(runs, n))}" for n in shown)
-                 + ".")
-    named = {v: ", ".join(LABELS[n] for n in SOURCES if verdict[n] == v and n not in other) for v in VERDICTS}
-    quantity = ", ".join(LABELS[n] for n in SOURCES if verdict[n] == NOT_COMPARABLE and n not in other
-                         and SOURCES[n].other_quantity())
+        line += (" Ours minus the study's, what changing the protocol and everything else that differs between the "
+                 "two runs moved (± the standard deviation of our seeds): "
+                 + ", ".join(f"{LABELS[n]} {_difference_text(runs, n)}" for n in shown) + ".")
+    named = {v: ", ".join(LABELS[n] for n in SOURCES if verdict[n] == v and n not in other + quantity)
+             for v in VERDICTS}
     if named[REPRODUCED]:
         line += f" Within the band a new run could fall in (*reproduced*): {named[REPRODUCED]}."
     if named[NOT_REPRODUCED]:
@@ -844,13 +898,24 @@ def conclusion(runs: ChapterRuns) -> str:
                  f"the common protocol these networks reach another number: {named[NOT_REPRODUCED]}.")
     if named[INCONCLUSIVE]:
         line += f" *Inconclusive* (the seeds cannot tell): {named[INCONCLUSIVE]}."
+    if named[NOT_COMPARABLE]:
+        line += (" *Not comparable*, a run stopped by its epoch cap while still improving (its row says which): "
+                 f"{named[NOT_COMPARABLE]}.")
     if quantity:
-        line += (f" *Not comparable*, the difference a description: {quantity}, whose study measured another "
-                 "quantity (the best of several test evaluations, or the last epoch, where the common protocol "
-                 "scores the checkpoint chosen on validation), so the difference is the protocol's share and no "
-                 "evidence for or against the study's number.")
+        waiting = [LABELS[n] for n in quantity if not complete(runs, n)]
+        line += (f" *Not comparable*, the difference a description: {', '.join(LABELS[n] for n in quantity)}, whose "
+                 "study measured another quantity (the best of several test evaluations, or the last epoch, where the "
+                 "common protocol scores the checkpoint chosen on validation), so the difference is no evidence for "
+                 "or against the study's number"
+                 + (f"; for {', '.join(waiting)} it waits for every seed (see the run overview)" if waiting else "")
+                 + ".")
     if other:
         line += (f" *Not comparable*: {', '.join(LABELS[n] for n in other)}, where ours is not the network the study "
                  "measured (its row gives the parameter counts).")
-    lines.append(line)
-    return "\n".join(lines)
+    return line
+
+
+def _difference_text(runs: ChapterRuns, name: str) -> str:
+    """Ours minus the study's number, with our seeds' standard deviation (none for one seed)."""
+    measure, ours = SOURCES[name].measure, values(runs, name, SOURCES[name].measure.read)
+    return measure.difference(study_difference(runs, name), float(np.std(ours, ddof=1)) if len(ours) > 1 else None)
