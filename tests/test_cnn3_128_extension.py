@@ -850,6 +850,10 @@ def test_no_reader_visible_text_calls_the_standard_first_conv_reading_literal():
     for names in (chapter.LIGHT_LABELS, chapter.LIGHT_MARKS, chapter.OTHER_READINGS):
         assert "literal" not in names["plain"] and "standard" in names["plain"]
         assert "literal" in names["separable"]
+    from fmnist_utils.experiments import common_protocol  # chapter 6 trains the standard-first-conv reading too
+
+    assert common_protocol.MODELS["light_plain"][1] == chapter.LIGHT_VARIANTS["plain"]
+    assert "literal reading" not in common_protocol.NO_STUDY_NUMBER["light_plain"]
     assert "literal" not in "".join(chapter.bar_frames(full_runs(settings()))["accuracy"]["model"])  # only plain, bn
     for runs in (full_runs(settings()), full_runs(settings(), literal_final=0.8801)):
         rows = rows_of(runs)
