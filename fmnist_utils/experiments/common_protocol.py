@@ -244,7 +244,8 @@ SOURCES = {
                              lambda m, s: m.study_config(s, m.FINAL_NET, 42, s.journal_final_epochs),
                              lambda m: m.network_match("the final FlexibleCNN", m.FINAL_NET)[0]),
 }
-NO_STUDY_NUMBER = {"light_plain": "none: the book's literal reading of chapter 2's text, which the study never trained"}
+NO_STUDY_NUMBER = {"light_plain": "none: the book's standard-first-conv reading of chapter 2's text (read literally, "
+                                  "all three blocks are separable), which the study never trained"}
 
 
 # ----- this chapter's claims ---------------------------------------------------------------------
