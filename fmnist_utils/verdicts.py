@@ -267,7 +267,7 @@ def judge_value(claim: StudyClaim, values: Sequence[float] | None, *, measured: 
     mean = float(x.mean())
     noise = Noise.of(x) if len(x) > 1 else noise
     signed = claim.printed.lstrip().startswith(("+", "-"))  # a printed difference shows ours with its sign too
-    spread = f" ± {_fmt(float(x.std(ddof=1)), claim)} (n={len(x)})" if len(x) > 1 else ""
+    spread = f" ± {_fmt(float(x.std(ddof=1)), claim)} (n={len(x)})" if len(x) > 1 else " (n=1)"
     ours = _fmt(mean, claim, sign=signed) + spread
     if capped:
         return not_comparable(claim, ours, _join(capped, note))

@@ -548,7 +548,7 @@ def test_the_network_rows_that_need_a_spread_wait_for_every_seed_then_use_their_
     rows = rows_of(runs)
     assert all(rows[k].verdict == MISSING and "waiting for seed 44" in rows[k].note for k in seed_rows)
     # a value row judges seed 42's run alone, with the borrowed spread, until every seed is stored
-    assert rows["cnn_peak"].ours == "91.48%" and "noise: seed spread of chapter 1's CNNs" in rows["cnn_peak"].note
+    assert rows["cnn_peak"].ours == "91.48% (n=1)" and "noise: seed spread of chapter 1's CNNs" in rows["cnn_peak"].note
     assert "seed 42 alone until seed 44 is stored (so far seed 43: 91.55%)" in rows["cnn_peak"].note
     with_network_seeds(runs)
     rows = rows_of(runs)
@@ -696,9 +696,9 @@ def test_conclusion_says_what_the_rows_say():
     runs = full_runs(settings(noise_seeds=[]))
     rows = rows_of(runs)
     text = chapter.conclusion(runs, {"test images": 10_000, "test images with a training copy": 1})
-    assert f"88.69% against the study's 99.06%: **{rows['cnn_2'].verdict}**" in text
+    assert f"88.69% (n=1) against the study's 99.06%: **{rows['cnn_2'].verdict}**" in text
     assert f"still rising at the last stage: **{INCONCLUSIVE}**" in text
-    assert f"final accuracy 87.48% against the study's 98.98%: **{NOT_REPRODUCED}**" in text
+    assert f"final accuracy 87.48% (n=1) against the study's 98.98%: **{NOT_REPRODUCED}**" in text
     assert "inconclusive: MLP, Decision Tree, Random Forest, Extra Trees" in text
     assert "reproduced: KNN, GaussianNB, SVM, LightGBM, Logistic Regression" in text
     assert "92.19%" in text  # the best Fashion-MNIST accuracy of the chapter

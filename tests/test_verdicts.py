@@ -61,6 +61,7 @@ def test_single_run_needs_a_measured_family_spread():
     assert row.verdict == REPRODUCED and "chapter 4's models" in row.note
     far = judge_value(claim("99.67%"), [0.9148], measured=ACC, noise=family)
     assert far.verdict == NOT_REPRODUCED
+    assert far.ours == "91.48% (n=1)"  # a single run says so, as several seeds give their n
 
 
 def test_seeds_carry_their_own_spread_whatever_noise_is_passed():
