@@ -71,7 +71,8 @@ SPEC = ChapterSpec("cnn3_128_extension", [
     Param("seed", 42, positive_int, "seed of every network (initialisation, shuffling, dropout, augmentation)"),
     Param("noise_seeds", {"paper": [43, 44], "quick": [], "smoke": []}, _seed_list,
           "more seeds of the runs whose claim rows need their own seed spread (the seeded classical baselines, "
-          "CNN-3-128's staged run, the standard-first-conv and batch-norm lightweight variants); those rows are judged on seed and these together"),
+          "CNN-3-128's staged run, the standard-first-conv and batch-norm lightweight variants); those rows are "
+          "judged on seed and these together"),
     Param("batch_size", 32, positive_int, "training batch size of every network (Keras's default, 32)"),
     Param("stages", {"paper": [2, 6, 14, 30, 62], "quick": [1, 2, 3], "smoke": [1]}, positive_int_list,
           "epochs after which CNN-3-128 (no augmentation) is evaluated on the test set; it trains to the last"),
