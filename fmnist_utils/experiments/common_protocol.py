@@ -140,6 +140,8 @@ def recipe(config: RunConfig) -> str:
         kept = "tested after epochs " + ", ".join(str(e) for e in config.eval_at_epochs)
     else:
         kept = "last epoch's model"
+    if config.track_test:  # a study number read off the epochs (chapter 3's final epoch) comes from these
+        kept += "; test set also measured after every epoch"
     return ", ".join(parts) + f"; {kept}"
 
 
