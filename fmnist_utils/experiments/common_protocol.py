@@ -236,7 +236,7 @@ SOURCES = {
     "model2": Source(1, _ch1, "m2_accuracy", TEST_ACCURACY, lambda m, s: m.config(s, m.study_cell("model2"), 42)),
     "cnn3_128": Source(2, _ch2, "cnn_peak", TEST_ACCURACY, lambda m, s: m.main_config(s)),
     "light_bn": Source(2, _ch2, "light_accuracy", TEST_ACCURACY, lambda m, s: m.light_config(s, m.STUDY_LIGHT)),
-    "mlp_best": Source(3, _ch3, "best_test", TEST_ACCURACY, lambda m, s: m.config(s, width=s.best_width)),
+    "mlp_best": Source(3, _ch3, "best_test", TEST_ACCURACY, lambda m, s: m.best_config(s)),
     **{key: Source(4, _ch4, f"t1_test_acc_{key}", TEST_ACCURACY, lambda m, s, key=key: m.study_config(s, key, 42))
        for key in _ch4.MODELS},
     "synergy_baseline": Source(5, _ch5, "baseline_loss", TEST_LOSS,

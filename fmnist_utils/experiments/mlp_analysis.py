@@ -274,11 +274,17 @@ def sweeps(settings) -> dict[str, list[tuple[object, RunConfig]]]:
         "joint": [((w, lr), config(settings, width=w, lr=lr)) for w in settings.joint_widths for lr in settings.joint_lrs],
         "regularisation": regularisation,
     }
-    # the study tests its best model as it ends (the final epoch), so every run of the best configuration, in any
-    # sweep, measures the test set after every epoch (selecting nothing); other runs test their kept checkpoint
-    best = config(settings, width=settings.best_width)
-    return {sweep: [(label, c.replace(track_test=True) if c.replace(seed=best.seed) == best else c)
+    # every run of the best configuration, in any sweep, is trained as best_config trains it; other runs test
+    # their kept checkpoint
+    best = best_config(settings)
+    return {sweep: [(label, c.replace(track_test=True) if c.replace(seed=best.seed, track_test=True) == best else c)
                     for label, c in pairs] for sweep, pairs in found.items()}
+
+
+def best_config(settings) -> RunConfig:
+    """The study's best configuration (chapter seed): the study tests its best model as it ends (the final epoch),
+    so its runs measure the test set after every epoch, selecting nothing."""
+    return config(settings, width=settings.best_width).replace(track_test=True)
 
 
 def plan(settings) -> list[tuple[RunConfig, bool]]:
