@@ -748,7 +748,7 @@ def sweep_strip(runs: ChapterRuns, group: str, title: str = ""):
                            ylabel="test loss after the last epoch", title=title)
 
 
-CURVE_LOSS = "validation loss (held-out training images)"  # the only loss measured after every epoch
+CURVE_LOSS = "validation loss"  # held-out training images: the only loss measured after every epoch
 
 
 def sweep_curves(runs: ChapterRuns, key: str = "val_loss", ylabel: str = CURVE_LOSS):
@@ -775,9 +775,10 @@ def factorial_figure(frame, title: str = "", level: float = 0.95):
     fig, axes = plots.figure(3, row_height=[3.2, 3.0])
     for ax, value in zip(axes[:2], FACTORIAL_METRICS):
         plots.interaction_plot(factorial_means(frame, value, level), x="dropout", trace="norm", xlabel="dropout rate",
-                               ylabel=f"{value}, mean and {level:.0%} interval", ax=ax)
+                               ylabel=value, title=f"mean and {level:.0%} interval", ax=ax)
+        ax.get_legend().remove()  # one legend for the three panels: the colours of the panel below
     spread = frame.assign(dropout=frame["dropout"].map(lambda p: f"{p:g}"))
-    plots.strip_box(spread, "dropout", "test loss", hue="norm", ylabel="test loss, every seed",
+    plots.strip_box(spread, "dropout", "test loss", hue="norm", ylabel="test loss",
                     title="every seed", ax=axes[2])
     axes[2].set_xlabel("dropout rate")
     if title:
