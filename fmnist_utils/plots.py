@@ -325,30 +325,40 @@ def series_panels(panels: list[dict], title: str = "", height: float = 3.2):
     """Panels two side by side (``height`` inches a row), each with any number of line / marker series
     and horizontal reference lines, and one legend for them all (a label means the same in every panel).
 
-    A panel is ``{"title", "xlabel", "ylabel", "logx": bool, "series": {label: series}, "hlines": {label: y}}``;
-    a series is ``{"x": [...], "y": [...], "style": "-o" (matplotlib format), "color", "markersize",
-    "annotate": [one text per point]}``. Series without points are skipped.
+    A panel is ``{"title", "xlabel", "ylabel", "logx": bool, "percent": bool, "series": {label: series},
+    "hlines": {label: y}}``; a series is ``{"x": [...], "y": [...], "style": "-o" (matplotlib format), "color",
+    "markersize", "annotate": [one text per point]}``. Series without points are skipped. ``percent``: the values
+    are fractions (accuracies), drawn in percent as the tables show them. Annotations are placed clear of the
+    markers and of each other (``name_points``).
     """
     fig, axes = figure(len(panels), row_height=height)
+    named = []
     for ax, panel in zip(axes, panels):
+        scale = 100 if panel.get("percent") else 1
+        names = {}
         for label, series in panel.get("series", {}).items():
             if not len(series["x"]):
                 continue
             extra = {"color": series["color"]} if "color" in series else {}
-            ax.plot(series["x"], series["y"], series.get("style", "-o"), label=label,
+            ys = [scale * y for y in series["y"]]
+            ax.plot(series["x"], ys, series.get("style", "-o"), label=label,
                     markersize=series.get("markersize", 5), **extra)
-            for x, y, text in zip(series["x"], series["y"], series.get("annotate", [])):
-                ax.annotate(str(text), (x, y), textcoords="offset points", xytext=(4, 4), fontsize=MIN_FONT_PT)
+            names |= {str(text): (x, y) for x, y, text in zip(series["x"], ys, series.get("annotate", []))}
         for label, y in panel.get("hlines", {}).items():
-            ax.axhline(y, color="grey", linestyle=":", linewidth=1.2, label=label)
+            ax.axhline(scale * y, color="grey", linestyle=":", linewidth=1.2, label=label)
         if panel.get("logx"):
             ax.set_xscale("log")
         ax.set(title=panel.get("title", ""), xlabel=panel.get("xlabel", ""))
-        value_label(ax, panel.get("ylabel", ""))
+        ylabel = panel.get("ylabel", "")
+        value_label(ax, f"{ylabel} (%)" if scale == 100 and ylabel and "%" not in ylabel else ylabel)
+        named.append((ax, names))
     if title:
         fig.suptitle(title)
     fig.tight_layout()
     shared_legend(fig, axes)
+    for ax, names in named:
+        if names:
+            name_points(ax, names)
     return fig
 
 

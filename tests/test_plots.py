@@ -410,3 +410,23 @@ def test_a_name_with_no_free_place_beside_its_point_gets_a_leader_line():
     fig.canvas.draw()
     assert ax.texts[0].arrow_patch is not None and not named_point_problems(ax), named_point_problems(ax)
     plt.close(fig)
+
+
+def test_series_panels_draw_accuracies_in_percent_and_place_point_names_clear_of_each_other():
+    """Chapter 2's scaling figure drew accuracies as fractions beside tables in percent, and printed CNN-2-128's
+    name over CNN-3-128's: a panel marked ``percent`` draws percent, and its point names are placed."""
+    panel = {"title": "grid", "xlabel": "parameters", "ylabel": "test accuracy", "percent": True, "logx": True,
+             "series": {"grid": {"x": [1e5, 1.1e5, 1.2e5], "y": [0.90, 0.901, 0.9005], "style": "o",
+                                 "annotate": ["CNN-1-8", "CNN-2-128", "CNN-3-128"]}},
+             "hlines": {"reference": 0.95}}
+    fig = plots.series_panels([panel])
+    try:
+        fig.canvas.draw()
+        ax = fig.axes[0]
+        assert ax.get_ylabel().startswith("test accuracy (%")
+        assert list(ax.lines[0].get_ydata()) == pytest.approx([90.0, 90.1, 90.05])
+        assert ax.lines[1].get_ydata()[0] == pytest.approx(95.0)
+        assert sorted(t.get_text() for t in ax.texts) == ["CNN-1-8", "CNN-2-128", "CNN-3-128"]
+        assert not named_point_problems(ax), named_point_problems(ax)
+    finally:
+        plt.close(fig)

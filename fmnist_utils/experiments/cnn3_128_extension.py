@@ -744,7 +744,7 @@ def staged_curves(runs: ChapterRuns) -> list[dict]:
     series["study (stages)"] = {"x": list(STAGE_CLAIMS), "y": [REGISTRY[c].value for c in STAGE_CLAIMS.values()],
                                 "style": "*", "markersize": 12, "color": "C3"}
     return [{"title": "CNN-3-128: test accuracy over one run", "xlabel": "epoch", "ylabel": "test accuracy",
-             "series": series,
+             "percent": True, "series": series,
              "hlines": {f"highest published Fashion-MNIST result ({_pct(BEST_PUBLISHED)})": BEST_PUBLISHED}}]
 
 
@@ -815,7 +815,7 @@ def light_curves(runs: ChapterRuns) -> list[dict]:
                                                             "style": "-"}
         study = REGISTRY["light_accuracy"]
         panels.append({"title": f"Lightweight CNN-3-128: {ylabel}", "xlabel": "epoch", "ylabel": ylabel,
-                       "series": series, "hlines": {f"study: final {study.printed}": study.value} if metric == "acc" else {}})
+                       "percent": metric == "acc", "series": series, "hlines": {f"study: final {study.printed}": study.value} if metric == "acc" else {}})
     return panels
 
 
@@ -887,7 +887,7 @@ def scaling_panels(table, value: str, ylabel: str, title: str) -> list[dict]:
     for _, row in marked.iterrows():
         series[row["model"]] = {"x": [row["parameters"]], "y": [row[value]], "style": "*", "markersize": 13}
     return [{"title": title, "xlabel": "trainable parameters (log scale)", "ylabel": ylabel, "series": series,
-             "logx": True}]
+             "logx": True, "percent": "accuracy" in value}]
 
 
 def confusion_pairs(run, top: int = 5):
