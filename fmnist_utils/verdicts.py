@@ -198,7 +198,7 @@ HARDWARE_BOUND = ("timings bound to hardware: the study timed its own machine an
 def hardware_bound(claim: StudyClaim, ours: str, detail: str = "") -> Verdict:
     """The book's one rule for a claim about time or speed (an ordering, a trade-off with time, a number of seconds):
     the study's hardware is not ours, so the row is not comparable and shows what this machine measured."""
-    return not_comparable(claim, ours, _join(HARDWARE_BOUND, detail))
+    return not_comparable(claim, ours, join_notes(HARDWARE_BOUND, detail))
 
 
 def not_tested(claim: StudyClaim) -> Verdict:
@@ -237,7 +237,7 @@ def _band(claim: StudyClaim, diff: float, half: float, note: str, ours: str, rul
         if half <= material:
             return _row(claim, ours, REPRODUCED, rule, note, **numbers)
         return _row(claim, ours, INCONCLUSIVE, rule,
-                    _join(note, f"the band ±{_fmt(half, claim)} also holds values {_fmt(material, claim)} away"),
+                    join_notes(note, f"the band ±{_fmt(half, claim)} also holds values {_fmt(material, claim)} away"),
                     **numbers)
     return _row(claim, ours, NOT_REPRODUCED, rule, note, **numbers)
 
@@ -247,7 +247,8 @@ def _single(claim: StudyClaim) -> float:
     return 0.0 if claim.exact else 1.0
 
 
-def _join(*parts: str) -> str:
+def join_notes(*parts: str) -> str:
+    """Note clauses joined by "; ", the empty ones left out: the one way every row's note is put together."""
     return "; ".join(p for p in parts if p)
 
 
@@ -270,11 +271,11 @@ def judge_value(claim: StudyClaim, values: Sequence[float] | None, *, measured: 
     spread = f" ± {_fmt(float(x.std(ddof=1)), claim)} (n={len(x)})" if len(x) > 1 else " (n=1)"
     ours = _fmt(mean, claim, sign=signed) + spread
     if capped:
-        return not_comparable(claim, ours, _join(capped, note))
+        return not_comparable(claim, ours, join_notes(capped, note))
     if noise is None:
-        return _row(claim, ours, INCONCLUSIVE, "no seed-noise estimate", _join(note, "one run and no measured spread"))
+        return _row(claim, ours, INCONCLUSIVE, "no seed-noise estimate", join_notes(note, "one run and no measured spread"))
     half = _t(noise.df) * noise.sd * math.sqrt(_single(claim) + 1 / len(x)) + claim.rounding
-    note = _join(note, f"noise: {noise.source}" if len(x) < 2 else "")
+    note = join_notes(note, f"noise: {noise.source}" if len(x) < 2 else "")
     return _band(claim, mean - claim.value, half, note, ours, f"n={len(x)}, s={_fmt(noise.sd, claim)}")
 
 
@@ -333,11 +334,11 @@ def judge_difference(claim: StudyClaim, a: Sequence[float] | None, b: Sequence[f
     diff = float(xa.mean() - xb.mean())
     ours = _fmt(diff, claim, sign=True) + f" (n={len(xa)}, {len(xb)})"
     if spreads is None:
-        return _row(claim, ours, INCONCLUSIVE, "no seed-noise estimate", _join(note, "single runs, no measured spread"))
+        return _row(claim, ours, INCONCLUSIVE, "no seed-noise estimate", join_notes(note, "single runs, no measured spread"))
     # a single study run of each configuration: each side adds one run's variance to our means' variance
     parts = [s ** 2 * (_single(claim) + 1 / len(x)) for (s, _), x in zip(spreads, (xa, xb))]
     half = _t(_welch_df(parts, spreads, xa, xb, noise)) * math.sqrt(sum(parts)) + claim.rounding
-    return _band(claim, diff - claim.value, half, _join(note, _borrowed(noise, xa, xb)), ours, "Welch")
+    return _band(claim, diff - claim.value, half, join_notes(note, _borrowed(noise, xa, xb)), ours, "Welch")
 
 
 def judge_direction(claim: StudyClaim, a: Sequence[float] | None, b: Sequence[float] | None, *, measured: str,
@@ -354,7 +355,7 @@ def judge_direction(claim: StudyClaim, a: Sequence[float] | None, b: Sequence[fl
     means = f"{names[0]} {np.mean(a) * scale:.{digits}f}, {names[1]} {np.mean(b) * scale:.{digits}f}"
     if estimate is None:
         return _row(claim, means + f" (n={len(a)}, {len(b)})", INCONCLUSIVE, "no seed-noise estimate",
-                    _join(note, "single runs, no measured spread"))
+                    join_notes(note, "single runs, no measured spread"))
     _, se, df = estimate
     half = _t(df) * se
     low, high = (diff - half) * scale, (diff + half) * scale
@@ -363,7 +364,7 @@ def judge_direction(claim: StudyClaim, a: Sequence[float] | None, b: Sequence[fl
     claimed = 1 if higher else -1
     side = 1 if diff - half > 0 else -1 if diff + half < 0 else 0
     verdict = REPRODUCED if side == claimed else NOT_REPRODUCED if side == -claimed else INCONCLUSIVE
-    return _row(claim, ours, verdict, RULES["direction"], _join(note, _borrowed(noise, a, b)))
+    return _row(claim, ours, verdict, RULES["direction"], join_notes(note, _borrowed(noise, a, b)))
 
 
 def judge_threshold(claim: StudyClaim, values: Sequence[float] | None, threshold: float, *, measured: str,
@@ -381,7 +382,7 @@ def judge_threshold(claim: StudyClaim, values: Sequence[float] | None, threshold
     against = f"against {threshold * scale:.{digits}f}{claim.unit}"
     if len(x) < 2 and noise is None:
         return _row(claim, f"{mean * scale:.{digits}f}{claim.unit} (n=1) {against}", INCONCLUSIVE,
-                    "no seed-noise estimate", _join(note, "one run and no measured spread"))
+                    "no seed-noise estimate", join_notes(note, "one run and no measured spread"))
     sd, df = (float(x.std(ddof=1)), len(x) - 1) if len(x) > 1 else (noise.sd, noise.df)
     half = _t(df) * sd / math.sqrt(len(x))
     ours = (f"{mean * scale:.{digits}f}{claim.unit} [{(mean - half) * scale:.{digits}f}, "
@@ -390,7 +391,7 @@ def judge_threshold(claim: StudyClaim, values: Sequence[float] | None, threshold
     claimed = 1 if higher else -1
     verdict = REPRODUCED if side == claimed else NOT_REPRODUCED if side == -claimed else INCONCLUSIVE
     return _row(claim, ours, verdict, RULES["threshold"],
-                _join(note, f"noise: {noise.source}" if len(x) < 2 else ""))
+                join_notes(note, f"noise: {noise.source}" if len(x) < 2 else ""))
 
 
 def top_group(groups: Mapping[str, Sequence[float]], *, higher: bool = True,
@@ -427,9 +428,9 @@ def judge_best(claim: StudyClaim, groups: Mapping[str, Sequence[float]] | None, 
     scale = claim.scale if scale is None else scale
     digits = claim.display_digits if digits is None else digits
     if noise is None and any(len(v) < 2 for v in groups.values()):
-        return _row(claim, "-", INCONCLUSIVE, "no seed-noise estimate", _join(note, "single runs, no measured spread"))
+        return _row(claim, "-", INCONCLUSIVE, "no seed-noise estimate", join_notes(note, "single runs, no measured spread"))
     means = "means: " + ", ".join(f"{g} {np.mean(v) * scale:.{digits}f}" for g, v in groups.items())
-    note = _join(note, _borrowed(noise, *groups.values()))
+    note = join_notes(note, _borrowed(noise, *groups.values()))
     side = "highest" if higher else "lowest"  # what the claim's "best" means here (the hardest class: the lowest F1)
     if top_set:
         others = [g for g in groups if g not in claimed]
@@ -505,10 +506,10 @@ def judge_tradeoff(claim: StudyClaim, accuracy: Mapping[str, Sequence[float]] | 
                          f"without a cost: {sorted(set(accuracy) - set(cost))}, "
                          f"without an accuracy: {sorted(set(cost) - set(accuracy))}")
     if noise is None and any(len(v) < 2 for v in accuracy.values()):
-        return _row(claim, "-", INCONCLUSIVE, "no seed-noise estimate", _join(note, "single runs, no measured spread"))
+        return _row(claim, "-", INCONCLUSIVE, "no seed-noise estimate", join_notes(note, "single runs, no measured spread"))
     front = undominated(accuracy, cost, noise=noise)
     ours = f"undominated in accuracy and {cost_name}: {', '.join(front)}"
-    note = _join(note, _borrowed(noise, *accuracy.values()))
+    note = join_notes(note, _borrowed(noise, *accuracy.values()))
     if set(front) & claimed:
         return _row(claim, ours, REPRODUCED, RULES["tradeoff"], note)
 
@@ -531,9 +532,9 @@ def judge_tradeoff(claim: StudyClaim, accuracy: Mapping[str, Sequence[float]] | 
     against = {g: shown_worse(g) for g in sorted(claimed)}
     if all(against.values()):
         beaten = "; ".join(f"{g} by {h}" for g, h in against.items())
-        return _row(claim, ours, NOT_REPRODUCED, RULES["tradeoff"], _join(note, f"dominated with evidence: {beaten}"))
+        return _row(claim, ours, NOT_REPRODUCED, RULES["tradeoff"], join_notes(note, f"dominated with evidence: {beaten}"))
     return _row(claim, ours, INCONCLUSIVE, RULES["tradeoff"],
-                _join(note, "dominated only by cheaper configurations the seeds cannot show to be within "
+                join_notes(note, "dominated only by cheaper configurations the seeds cannot show to be within "
                             f"{100 * material:g} point(s) of it"))
 
 
@@ -567,7 +568,7 @@ def judge_count(claim: StudyClaim, ours: int | float | None, *, measured: str, n
     truncated = not rounded and 0 <= abs(ours) - abs(claim.value) < 2 * claim.rounding * (1 - EPS)
     text = _count_text(ours, claim)
     if truncated:
-        note = _join(note, f"ours truncated, not rounded, to the study's printed precision gives {claim.printed}")
+        note = join_notes(note, f"ours truncated, not rounded, to the study's printed precision gives {claim.printed}")
     return _row(claim, text,
                 REPRODUCED if rounded or truncated else NOT_REPRODUCED, RULES["count"], note,
                 difference=(ours - claim.value) * claim.scale, tolerance=claim.rounding * claim.scale)
@@ -581,7 +582,7 @@ def judge_spread(claim: StudyClaim, values: Sequence[float] | None, *, measured:
     x = np.asarray(values, dtype=float)
     if len(x) < 2:
         return _row(claim, "one seed (n=1)", INCONCLUSIVE, "no seed-noise estimate",
-                    _join(note, "a spread needs two seeds at least"))
+                    join_notes(note, "a spread needs two seeds at least"))
     df, sd = len(x) - 1, float(x.std(ddof=1))
     low = sd * math.sqrt(df / _stats.chi2.ppf(0.5 + LEVEL / 2, df)) - claim.rounding
     high = sd * math.sqrt(df / _stats.chi2.ppf(0.5 - LEVEL / 2, df)) + claim.rounding
@@ -616,18 +617,18 @@ def judge_contrast(claim: StudyClaim, cells: Mapping | None, weights: Mapping[ob
         single = [k for k in (cells if pooled else weights) if len(cells[k]) < 2]
         ours = f"{point * scale:+.{digits}f}{unit} ({len(single)} of the configurations with one run)"
         if capped:
-            return not_comparable(claim, ours, _join(capped, note))
+            return not_comparable(claim, ours, join_notes(capped, note))
         return _row(claim, ours, INCONCLUSIVE, "no seed-noise estimate",
-                    _join(note, "too few seeds for a measured spread"))
+                    join_notes(note, "too few seeds for a measured spread"))
     spread = (f"variance pooled over {len(cells)} configurations" if pooled else "Welch")
     ours = f"{estimate.format(digits, scale, unit)} ({LEVEL:.0%} t-interval, {spread}, df {estimate.df:.0f})"
     if capped:
-        return not_comparable(claim, ours, _join(capped, note))
+        return not_comparable(claim, ours, join_notes(capped, note))
     claimed = 1 if higher else -1
     side = estimate.side
     verdict = REPRODUCED if side == claimed else NOT_REPRODUCED if side == -claimed else INCONCLUSIVE
     if verdict == INCONCLUSIVE:
-        note = _join(note, "the interval covers zero: neither the claimed effect nor its absence is shown")
+        note = join_notes(note, "the interval covers zero: neither the claimed effect nor its absence is shown")
     return _row(claim, ours, verdict, RULES["contrast"], note)
 
 
@@ -659,8 +660,8 @@ def judge_relative(claim: StudyClaim, a: Sequence[float] | None, b: Sequence[flo
     ours = f"{_fmt(ratio, claim)} (1 - {ma:.4g} / {mb:.4g}; n={len(xa)}, {len(xb)})"
     spreads = _spreads(xa, xb, noise)
     if spreads is None:
-        return _row(claim, ours, INCONCLUSIVE, "no seed-noise estimate", _join(note, "single runs, no measured spread"))
+        return _row(claim, ours, INCONCLUSIVE, "no seed-noise estimate", join_notes(note, "single runs, no measured spread"))
     gradient = (1 / mb, ma / mb ** 2)
     parts = [(g * s) ** 2 * (_single(claim) + 1 / len(x)) for g, (s, _), x in zip(gradient, spreads, (xa, xb))]
     half = _t(_welch_df(parts, spreads, xa, xb, noise)) * math.sqrt(sum(parts)) + claim.rounding
-    return _band(claim, ratio - claim.value, half, _join(note, _borrowed(noise, xa, xb)), ours, "delta method, Welch")
+    return _band(claim, ratio - claim.value, half, join_notes(note, _borrowed(noise, xa, xb)), ours, "delta method, Welch")

@@ -15,7 +15,7 @@ from ..data import CLASSES, TRAIN_MEAN, TRAIN_STD
 from ..params import ChapterSpec, Param, int_list, optional, positive_int, resolve
 from ..store import describe, stored_runs  # noqa: F401  (the notebook calls chapter.stored_runs)
 from ..verdicts import (INCONCLUSIVE, NOT_REPRODUCED, NOT_TESTED, REPRODUCED, Noise,
-                        Verdict, _join, judge_best, judge_difference, judge_direction, judge_spread, judge_threshold,
+                        Verdict, join_notes, judge_best, judge_difference, judge_direction, judge_spread, judge_threshold,
                         judge_value, not_comparable, tally, top_group)
 from ..tables import book_table
 
@@ -518,16 +518,16 @@ def _judge_runs(runs: ChapterRuns) -> list[Verdict]:
                          measured=f"ordering of test accuracy, {BEST}", note=capped_both))
     rows.append(judge_spread(REGISTRY["seed_fluctuation"], accuracy["model2"],
                              measured="seed-to-seed spread of Model-2's test accuracy",
-                             note=_join("'±' read as one standard deviation between seeds, '%' as percentage "
+                             note=join_notes("'±' read as one standard deviation between seeds, '%' as percentage "
                                         "points; seeding fixes each of our runs, not the spread between runs",
                                         capped["model2"])))
     rows.append(judge_difference(REGISTRY["accuracy_gap"], accuracy["model1"], accuracy["model2"],
                                  measured=f"difference in test accuracy (Model-1 minus Model-2), {BEST}",
-                                 note=_join("seeds of the two models are independent: no pairing", capped_both)))
+                                 note=join_notes("seeds of the two models are independent: no pairing", capped_both)))
     rows.append(ordering("m1_higher_f1", per_run("model1", lambda r: r.metrics["macro_f1"]),
                          per_run("model2", lambda r: r.metrics["macro_f1"]),
                          measured=f"ordering of test macro F1, {BEST}",
-                         note=_join("weighted F1 equals macro F1 on the balanced test set", capped_both)))
+                         note=join_notes("weighted F1 equals macro F1 on the balanced test set", capped_both)))
 
     # Section 4.1: training dynamics (epochs are 1-based: history[i] is epoch i + 1)
     first, last = PLATEAU
@@ -606,7 +606,7 @@ def _judge_runs(runs: ChapterRuns) -> list[Verdict]:
         f1 = {name: cells(model, name, "f1") for name in CLASSES}
         rows.append(judge_best(REGISTRY[f"hardest_{prefix}"], f1, list(HARDEST), higher=False, top_set=True,
                                scale=100, digits=1, measured="ordering of per-class test F1 (lowest)",
-                               note=_join(_hardest_note(f1) if all(f1.values()) else "", capped[model])))
+                               note=join_notes(_hardest_note(f1) if all(f1.values()) else "", capped[model])))
     for model in MODELS:
         prefix = f"m{model[-1]}"
         for name in CLASSES:
@@ -619,15 +619,15 @@ def _judge_runs(runs: ChapterRuns) -> list[Verdict]:
         rows.append(ordering(f"m2_recall_up_{slug(name)}", cells("model2", name, "recall"),
                              cells("model1", name, "recall"), names=("Model-2", "Model-1"),
                              measured=f"ordering of {name} test recall, {BEST}",
-                             note=_join(_figures_agree(f"recall_{slug(name)}", model2_higher=True), capped_both)))
+                             note=join_notes(_figures_agree(f"recall_{slug(name)}", model2_higher=True), capped_both)))
     for name in TEXTURE_CLASSES:
         rows.append(ordering(f"m1_ahead_{slug(name)}", cells("model1", name, "f1"), cells("model2", name, "f1"),
                              measured=f"ordering of {name} test F1, {BEST}",
-                             note=_join(_figures_agree(f"f1_{slug(name)}", model2_higher=False), capped_both)))
+                             note=join_notes(_figures_agree(f"f1_{slug(name)}", model2_higher=False), capped_both)))
     for name in SHAPE_CLASSES:
         rows.append(ordering(f"m2_ahead_{slug(name)}", cells("model2", name, "f1"), cells("model1", name, "f1"),
                              names=("Model-2", "Model-1"), measured=f"ordering of {name} test F1, {BEST}",
-                             note=_join(_figures_agree(f"f1_{slug(name)}", model2_higher=True), capped_both)))
+                             note=join_notes(_figures_agree(f"f1_{slug(name)}", model2_higher=True), capped_both)))
     evenness = {m: [float(r.loc[list(CLASSES), "f1"].std(ddof=1)) for r in reports[m]] for m in MODELS}
     rows.append(ordering("m1_more_even", evenness["model1"], evenness["model2"], higher=False,
                          measured="ordering of the spread of per-class test F1 "
@@ -639,7 +639,7 @@ def _judge_runs(runs: ChapterRuns) -> list[Verdict]:
         rows.append(ordering(claim_id, confusion[first_model], confusion[second_model], higher=False,
                              names=(NAMES[first_model], NAMES[second_model]),
                              measured=f"ordering of {a}-{b} confusion (both directions, row-normalised)",
-                             note=_join(f"share of {a} images called {b} plus share of {b} images called {a}",
+                             note=join_notes(f"share of {a} images called {b} plus share of {b} images called {a}",
                                         capped_both)))
 
     # Section 4 and 3.2: the ablation, single runs borrowing the seed spread of their network's study setup
@@ -651,7 +651,7 @@ def _judge_runs(runs: ChapterRuns) -> list[Verdict]:
 
     def borrowed(noise: Noise | None, *cells: Cell) -> str:
         """The row's note: the borrowed spread, and the cells' runs whose best epoch is their last."""
-        return _join(f"one-run cells borrow {noise.source}" if noise is not None else "",
+        return join_notes(f"one-run cells borrow {noise.source}" if noise is not None else "",
                      _at_cap({_setup_name(cell): cell_runs(runs, cell) for cell in cells}))
 
     for claim_id, (augmentation, recipe) in (("arch_m1_training", ("none", "model1")),

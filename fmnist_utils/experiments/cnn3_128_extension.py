@@ -40,8 +40,8 @@ from ..claims import Registry, StudyClaim, counted
 from ..config import CLASSICAL_ESTIMATORS, ClassicalConfig, RunConfig
 from ..params import ChapterSpec, Param, ParameterError, int_list, optional, positive_int, positive_int_list
 from ..store import MissingRun, describe, table_or_pending
-from ..verdicts import (Noise, Verdict, judge_best, judge_count, judge_difference, judge_direction, judge_threshold,
-                        hardware_bound, judge_value, missing, not_comparable, welch)
+from ..verdicts import (Noise, Verdict, hardware_bound, join_notes, judge_best, judge_count, judge_difference,
+                        judge_direction, judge_threshold, judge_value, missing, not_comparable, welch)
 from ..tables import book_table
 
 TITLE = "CNN-3-128, classical baselines and a lightweight extension"
@@ -606,10 +606,6 @@ def subset_note(config) -> str:
     if config.eval_subset:
         parts.append(f"evaluated on {config.eval_subset:,}")
     return ", ".join(parts)
-
-
-def _join(*parts: str) -> str:
-    return "; ".join(p for p in parts if p)
 
 
 # ----- tables ---------------------------------------------------------------------------------------------------
@@ -1271,11 +1267,11 @@ def classical_rows(runs: ChapterRuns) -> list[Verdict]:
             rows.append(missing(claim, "not among this notebook's classical_models"))
             continue
         values = [run.metrics["accuracy"]] if stored(run) else []
-        note = _join(LABELS[name], subset_note(run.config))
+        note = join_notes(LABELS[name], subset_note(run.config))
         if name in SEEDED:
             accuracy = per_seed(seed_runs(runs, name), stored_accuracy)
             rows.append(judge_value(claim, every_seed(accuracy), measured=ACCURACY,
-                                    note=_join(note, f"seeded: random_state sets {SEEDED[name]}",
+                                    note=join_notes(note, f"seeded: random_state sets {SEEDED[name]}",
                                                seed_note(accuracy, _pct))))
         else:
             rows.append(judge_value(claim, values, measured=ACCURACY, noise=Noise.none(f"deterministic: {DETERMINISTIC[name]}"),
@@ -1326,7 +1322,7 @@ def cnn_rows(runs: ChapterRuns, noise: Noise | None) -> list[Verdict]:
     else:
         values, seeds = seed_sample(runs, "main", lambda run: accuracy_after(run, 2), _pct)
         rows.append(judge_value(claim, values, measured=AFTER_2, noise=noise,
-                                note=_join(seeds, progress_note(main), subset_note(main.config))))
+                                note=join_notes(seeds, progress_note(main), subset_note(main.config))))
     best = best_stage(main)
     last = max(s.stages)
     claim = REGISTRY["cnn_peak"]
@@ -1335,19 +1331,19 @@ def cnn_rows(runs: ChapterRuns, noise: Noise | None) -> list[Verdict]:
         rows.append(not_comparable(claim, _pct(best["accuracy"]), f"this profile's stages end at {last} epochs"))
     else:
         rows.append(judge_value(claim, peaks, measured=PEAK, noise=noise,
-                                note=_join(seeds, f"best stage of seed {main.config.seed}: {best['epoch']} epochs"
+                                note=join_notes(seeds, f"best stage of seed {main.config.seed}: {best['epoch']} epochs"
                                            if best else progress_note(main), subset_note(main.config))))
     rows.append(rising_row(runs, noise))
     rows.append(judge_threshold(REGISTRY["state_of_the_art"], peaks, BEST_PUBLISHED,
                                 measured=STATE_OF_THE_ART, noise=noise, scale=100, digits=2,
-                                note=_join(seeds, f"highest published Fashion-MNIST result we found: "
+                                note=join_notes(seeds, f"highest published Fashion-MNIST result we found: "
                                                   f"{_pct(BEST_PUBLISHED)}, {BEST_PUBLISHED_SOURCE}")))
     claim, aug = REGISTRY["original_augmented"], best_stage(runs.augmented)
     capped = ""
     if aug is not None and aug["epoch"] == max(s.aug_stages) and len(runs.augmented.staged) > 1:
         capped = f"its best stage is its last ({aug['epoch']} epochs): still improving when training stopped"
     rows.append(judge_value(claim, [aug["accuracy"]] if aug else [], measured=AUGMENTED_PEAK, noise=noise,
-                            capped=capped, note=_join(f"best stage up to {max(s.aug_stages)} epochs: "
+                            capped=capped, note=join_notes(f"best stage up to {max(s.aug_stages)} epochs: "
                                                       f"{aug['epoch']}" if aug else progress_note(runs.augmented),
                                                       subset_note(runs.augmented.config))))
     rows.append(confusions_row(runs))
@@ -1361,9 +1357,9 @@ def confusions_row(runs: ChapterRuns) -> Verdict:
     shares = per_seed(main_runs, lambda run: upper_body_share(run) if stored(run) else None)
     values = every_seed(shares)
     top = f"top confusions: {'; '.join(confusion_pairs(runs.main, top=3)['classes'])}" if stored(runs.main) else ""
-    note = _join("'most' read as more than half", top, seed_note(shares, lambda share: _pct(share)))
+    note = join_notes("'most' read as more than half", top, seed_note(shares, lambda share: _pct(share)))
     if values is None:
-        return missing(REGISTRY["confusions"], _join(note, progress_note(runs.main)))
+        return missing(REGISTRY["confusions"], join_notes(note, progress_note(runs.main)))
     return judge_threshold(REGISTRY["confusions"], values, 0.5, measured=CONFUSIONS, scale=100, digits=1, note=note)
 
 
@@ -1379,7 +1375,7 @@ def rising_row(runs: ChapterRuns, noise: Noise | None) -> Verdict:
               "that one run's stages share its seed)")
     return judge_best(REGISTRY["cnn_rising"], groups, f"{last} epochs" if groups else [], measured=RISING,
                       noise=noise, scale=100,
-                      note=_join(spread, "the study's claimed peak is its last stage",
+                      note=join_notes(spread, "the study's claimed peak is its last stage",
                                  seed_note(best, lambda stage: f"best stage {stage['epoch']} epochs"),
                                  progress_note(runs.main)))
 
@@ -1404,7 +1400,7 @@ def other_variants(runs: ChapterRuns, read) -> str:
 def light_rows(runs: ChapterRuns, noise: Noise | None) -> list[Verdict]:
     s, main = runs.settings, runs.main
     light = runs.light[STUDY_LIGHT]
-    context = _join("judged on the variant with the study's count",
+    context = join_notes("judged on the variant with the study's count",
                     other_variants(runs, lambda run: run.metrics["accuracy"] if stored(run) else None))
     rows = []
     claim = REGISTRY["light_accuracy"]
@@ -1415,13 +1411,13 @@ def light_rows(runs: ChapterRuns, noise: Noise | None) -> list[Verdict]:
         final, seeds = seed_sample(runs, STUDY_LIGHT, lambda run: run.metrics["accuracy"] if stored(run) else None,
                                    _pct)
         rows.append(judge_value(claim, final, measured=LIGHT_FINAL, noise=noise,
-                                note=_join(context, seeds, subset_note(light.config))))
+                                note=join_notes(context, seeds, subset_note(light.config))))
     claim = REGISTRY["light_epoch7"]
     if stored(light) and epoch_test_accuracy(light, 7) is None:
         rows.append(not_comparable(claim, "-", f"this profile trains {counted(s.light_epochs, 'epoch')}"))
     else:
         at7, seeds = seed_sample(runs, STUDY_LIGHT, lambda run: epoch_test_accuracy(run, 7), _pct)
-        rows.append(judge_threshold(claim, at7, claim.value, measured=LIGHT_EPOCH7, noise=noise, note=_join(
+        rows.append(judge_threshold(claim, at7, claim.value, measured=LIGHT_EPOCH7, noise=noise, note=join_notes(
             "epoch 7 for 'about the seventh'", seeds, other_variants(runs, lambda run: epoch_test_accuracy(run, 7)))))
     short = too_short({"lightweight model": (light, 7), "CNN-3-128": (main, 7)})
     if short:
@@ -1462,11 +1458,11 @@ def gap_rows(runs: ChapterRuns, noise: Noise | None) -> list[Verdict]:
         judge_direction(REGISTRY["light_early_lower"], every_seed(light2) if early else None,
                         every_seed(main2) if early else None, measured=EARLY, higher=False, noise=noise,
                         names=("lightweight", "CNN-3-128"), scale=100,
-                        note=_join("after 2 epochs", seed_note(gap2, lambda gap: f"gap {_points(gap)}"))),
+                        note=join_notes("after 2 epochs", seed_note(gap2, lambda gap: f"gap {_points(gap)}"))),
         judge_direction(REGISTRY["light_gap_shrinks"], every_seed(gap2) if both else None,
                         every_seed(gap7) if both else None, measured=GAP_SHRINKS, noise=gap_noise,
                         names=("gap after 2 epochs", "gap after 7"), scale=100,
-                        note=_join(paired, seed_note(gaps, lambda pair: f"gaps {_points(pair[0])} and "
+                        note=join_notes(paired, seed_note(gaps, lambda pair: f"gaps {_points(pair[0])} and "
                                                                         f"{_points(pair[1])}"))),
     ]
 
@@ -1490,14 +1486,14 @@ def cost_row(runs: ChapterRuns, noise: Noise | None, context: str) -> Verdict:
     done = every_seed(pairs)
     return judge_difference(REGISTRY["light_cost"], None if done is None else [a for a, _ in done],
                             None if done is None else [b for _, b in done], measured=COST, noise=noise,
-                            note=_join(what, context, seed_note(pairs, lambda pair: _points(pair[0] - pair[1]))))
+                            note=join_notes(what, context, seed_note(pairs, lambda pair: _points(pair[0] - pair[1]))))
 
 
 def too_short(needs: dict) -> str:
     """Why a stored run cannot measure a claim: it trained fewer epochs than the claim needs (empty: it can)."""
     short = [f"the {label} trains {counted(run.config.epochs, 'epoch')}" for label, (run, epochs) in needs.items()
              if stored(run) and run.config.epochs < epochs]
-    return _join(*short) + (" in this profile" if short else "")
+    return join_notes(*short) + (" in this profile" if short else "")
 
 
 def tradeoff_row(runs: ChapterRuns, noise: Noise | None) -> Verdict:
@@ -1509,7 +1505,7 @@ def tradeoff_row(runs: ChapterRuns, noise: Noise | None) -> Verdict:
     costs = None if done is None else [a - b for a, b in done]
     return judge_threshold(REGISTRY["tradeoff"], costs, ONE_POINT, measured=TRADEOFF, higher=False,
                            noise=pair_noise(noise), scale=100, digits=2,
-                           note=_join("'favourable' read as the study argues it: "
+                           note=join_notes("'favourable' read as the study argues it: "
                                       f"{REGISTRY['reduction'].printed} fewer parameters (the reduction row) for an "
                                       "accuracy drop below one point, the book's material difference", what,
                                       seed_note(pairs, lambda pair: _points(pair[0] - pair[1]))))

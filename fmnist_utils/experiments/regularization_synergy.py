@@ -499,7 +499,7 @@ def parameter_text() -> str:
     wide, six = REGISTRY["params_wide"], REGISTRY["params_6l"]
     parts.append(f"The text contradicts itself: it gives the 6-layer, 64-filter network {wide.printed} parameters "
                  f"({wide.where}) and {six.printed}, the code's count, in {six.where}; we train the code's network "
-                 f"({_joined(*readings)}). Our baseline is a literal reading of the study's \"4 blocks of 32 filters "
+                 f"({v.join_notes(*readings)}). Our baseline is a literal reading of the study's \"4 blocks of 32 filters "
                  f"with MaxPool 3\" (`synergy_baseline`, one 3x3 max pooling) with "
                  f"{parameters_of(measured_nets['the baseline']):,} parameters; the study gives its baseline "
                  f"{_listed(study_counts(measured_nets['the baseline']))}"
@@ -511,7 +511,7 @@ def parameter_text() -> str:
         parts.append(f"Where our network is far from the count the study gives for the one it measured "
                      f"({_names(far)}), it is not the study's network: every claim row measured on it is not "
                      f"comparable, with the counts as the reason and our number kept."
-                     + (f" Where it is close ({_joined(*close)}), the row keeps its verdict and its note gives the "
+                     + (f" Where it is close ({v.join_notes(*close)}), the row keeps its verdict and its note gives the "
                         f"difference." if close else ""))
     return " ".join(parts)
 
@@ -581,25 +581,21 @@ def network_match(name: str, net: Net) -> tuple[str, str]:
     return f"{name} has {ours:,} parameters here, {_listed(counts)} in the study", ""
 
 
-def _joined(*parts: str) -> str:
-    return "; ".join(p for p in parts if p)
-
-
 def on_study_networks(row: v.Verdict, nets: dict[str, Net], note: str = "") -> v.Verdict:
     """``row`` as judged when every network it measures is the study's; not comparable (our number kept)
     when one of them is far from the study's count, with the counts as the reason and ``note`` (the note
     the row was judged with); the readings and near misses added to its note otherwise. A missing row
     stays missing."""
     matches = [network_match(name, net) for name, net in nets.items()]
-    far = _joined(*(reason for reason, _ in matches))
-    readings = _joined(*(reading for _, reading in matches))
+    far = v.join_notes(*(reason for reason, _ in matches))
+    readings = v.join_notes(*(reading for _, reading in matches))
     if row.verdict == v.MISSING:
         return row
     if far:
         return v.not_comparable(REGISTRY[row.id], row.ours,
-                                _joined(f"not the study's network: {far}; we could not build the study's network "
+                                v.join_notes(f"not the study's network: {far}; we could not build the study's network "
                                         f"from its description", note, readings))
-    return replace(row, note=_joined(row.note, readings))
+    return replace(row, note=v.join_notes(row.note, readings))
 
 
 # ----- sweep tables ------------------------------------------------------------------------------
