@@ -720,8 +720,8 @@ def other_network(names) -> str:
     """Why a row on these networks is not comparable whatever its runs show ("" when nothing rules it out): its
     chapter found ours to be another network than the study's, so the study's claim cannot be tested on ours."""
     other = "; ".join(reason for n in names if n in SOURCES and (reason := SOURCES[n].not_the_study_network()))
-    return (f"not the study's network: {other}; the study's network cannot be built from its description, so its "
-            "claim cannot be tested on ours") if other else ""
+    return (f"not the study's network: {other}; we could not build the study's network from its description, so "
+            "its claim cannot be tested on ours") if other else ""
 
 
 def other_quantity(names) -> str:
