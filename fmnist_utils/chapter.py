@@ -4,12 +4,13 @@ A chapter module (``fmnist_utils/experiments/<name>.py``) holds only its study: 
 (``REGISTRY``), what it runs (``SPEC``, ``plan``, ``gather``), its tables, figures and prose. The
 contract is ``Chapter``; this module supplies the rest: settings from the notebook's parameters, the
 claim rows completed from the registry (every registered claim gets exactly one row), and the
-notebook's closing table, saved for the book's scorecard.
+notebook's closing table, saved for the book's scorecard, and the study's numbers pasted into the
+chapter's prose (``glue_study_numbers``), so that no markdown cell types one.
 """
 from __future__ import annotations
 
 from types import SimpleNamespace
-from typing import Any, Callable, Protocol
+from typing import Any, Callable, Mapping, Protocol
 
 from .claims import Registry, claims_frame, save_claims
 from .params import ChapterSpec, resolve
@@ -66,3 +67,20 @@ def claims_table(name: str, chapter: Chapter, runs, store_root):
     save_claims(name, chapter.TITLE, rows, store_root)
     return claims_frame(rows)
 
+
+
+def glue_study_numbers(registry: Registry, extra: Mapping[str, str] | None = None) -> None:
+    """Paste numbers into the chapter's prose: every numeric claim's value as the study prints it, under
+    the claim's id, and each of ``extra`` (numbers of the chapter's own, such as a counted parameter
+    total) under its key. A markdown cell writes ``{glue:md}`cnn_2``` where it would type "99.06%";
+    the book renders the value, so a number is typed once, in the registry or the code that counts it.
+    """
+    from IPython.display import Markdown
+    from myst_nb import glue
+
+    numbers = {claim.id: claim.printed for claim in registry if claim.numeric}
+    clashes = sorted(set(numbers) & set(extra or {}))
+    if clashes:
+        raise ValueError(f"glue_study_numbers: {clashes} are claim ids already; rename these extra numbers")
+    for key, text in {**numbers, **(extra or {})}.items():
+        glue(key, Markdown(text), display=False)

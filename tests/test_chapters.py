@@ -132,3 +132,32 @@ def test_no_stored_early_stopping_run_of_a_chapter_has_its_best_epoch_at_its_cap
             if isinstance(run, StoredRun) and run.metrics.get("best_epoch") == config.epochs:
                 capped.append(f"{name}: {run.stored_as or run.key} (best epoch {config.epochs} = cap)")
     assert not capped, "runs stopped by their cap while improving:\n" + "\n".join(sorted(set(capped)))
+
+
+def _markdown(notebook) -> str:
+    return "\n".join("".join(c["source"]) for c in json.loads(notebook.read_text())["cells"]
+                     if c["cell_type"] == "markdown")
+
+
+def test_no_chapter_types_a_study_number_in_its_prose():
+    """A study's number is typed once, in its chapter's registry; prose pastes it in with {glue:md}. Bare
+    numbers ("8", "0.1") are skipped: they read as epochs, layers or rates in any sentence."""
+    import re
+
+    for notebook in NOTEBOOKS:
+        module = CHAPTERS[chapter_name(notebook)]
+        prose = _markdown(notebook)
+        typed = [claim.id for claim in module.REGISTRY if claim.numeric
+                 and not re.fullmatch(r"[0-9]+(\.[0-9]+)?", claim.printed.strip())
+                 and re.search(rf"(?<![0-9.,]){re.escape(claim.printed.strip())}(?![0-9])", prose)]
+        assert typed == [], f"{notebook.name} types the study's numbers of {typed}: write {{glue:md}}`id` instead"
+
+
+def test_every_number_the_prose_pastes_is_glued_by_its_notebook():
+    import re
+
+    for notebook in NOTEBOOKS:
+        pasted = set(re.findall(r"\{glue:md\}`([^`]+)`", _markdown(notebook)))
+        glued = {output["metadata"]["scrapbook"]["name"] for cell in json.loads(notebook.read_text())["cells"]
+                 for output in cell.get("outputs", []) if "scrapbook" in output.get("metadata", {})}
+        assert pasted - glued == set(), f"{notebook.name} pastes {sorted(pasted - glued)} that no cell glues"

@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from fmnist_utils.claims import counted
+from fmnist_utils.claims import Registry, StudyClaim, counted
 from fmnist_utils.stats import mean_sd_text
 
 
@@ -60,3 +60,18 @@ def test_every_front_page_finding_names_a_saved_row():
     from fmnist_utils.store import DEFAULT_ROOT
 
     assert findings_markdown(DEFAULT_ROOT).count("Evidence: {doc}") == len(FINDINGS)
+
+
+def test_glue_study_numbers_pastes_each_numeric_claim_and_refuses_a_clash(monkeypatch):
+    import myst_nb
+
+    from fmnist_utils.chapter import glue_study_numbers
+
+    glued = {}
+    monkeypatch.setattr(myst_nb, "glue", lambda name, value, display=True: glued.update({name: (value.data, display)}))
+    registry = Registry([StudyClaim("acc", "accuracy", "Table 1", "92.72%", "test accuracy"),
+                         StudyClaim("order", "A above B", "Table 1", "A > B", "ordering of test accuracy")])
+    glue_study_numbers(registry, {"count": "1,234"})
+    assert glued == {"acc": ("92.72%", False), "count": ("1,234", False)}
+    with pytest.raises(ValueError, match=r"\['acc'\] are claim ids already"):
+        glue_study_numbers(registry, {"acc": "1"})

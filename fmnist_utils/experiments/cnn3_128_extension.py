@@ -646,6 +646,26 @@ def parameter_table():
     return pd.DataFrame(rows).set_index("model")
 
 
+def prose_numbers() -> dict[str, str]:
+    """The numbers of the book's own that the chapter's prose quotes, pasted in with the study's
+    (``glue_study_numbers``): parameter counts as this book's models count them, and the best published
+    accuracy."""
+    from ..models import build_model, count_parameters
+
+    def count(name: str, **args) -> str:
+        return f"{count_parameters(build_model(name, **args)):,}"
+
+    bn = build_model("cnn3_128_ds", **LIGHT_VARIANTS["bn"])
+    return {"count_literal": count("cnn3_128_ds", **LIGHT_VARIANTS["separable"]),
+            "count_plain": count("cnn3_128_ds", **LIGHT_VARIANTS["plain"]),
+            "count_bn_trainable": f"{count_parameters(bn):,}",
+            "count_bn_statistics": f"{keras_total(bn) - count_parameters(bn):,}",
+            "count_grid_smallest": count("cnn_xy", layers=4, filters=8),
+            "count_grid_largest": count("cnn_xy", layers=4, filters=128),
+            "count_grid_one_conv": count("cnn_xy", layers=1, filters=8),
+            "best_published": _pct(BEST_PUBLISHED)}
+
+
 def classical_table(runs: ChapterRuns):
     """Table I: original paper / replication study / this book."""
     import pandas as pd
