@@ -426,6 +426,9 @@ def test_the_studys_losses_are_judged_on_the_test_loss_not_the_validation_loss(s
     # the conclusion names every verdict the other reading (held-out training images) would change
     changes = {a.id: (a.verdict, b.verdict) for a, b in chapter.reading_changes(runs)}
     assert changes["instance_loss"][0] == REPRODUCED and changes["instance_loss"][1] != REPRODUCED
+    # ... and so does the row, wherever it is shown (scorecard, findings); a row the reading leaves alone does not
+    assert "read on held-out training images (our validation loss), " in rows["instance_loss"].note
+    assert all("our validation loss" not in row.note for row in rows.values() if row.id not in changes)
     text = chapter.conclusion(runs)
     assert f"{chapter.REGISTRY['instance_loss'].claim} is reproduced on the test loss (35." in text
     same = fake_runs(small, loss, noise=0.001, val_offset=0.0)

@@ -1077,9 +1077,19 @@ def _count_row(claim: StudyClaim, what: str, net: Net, note: str) -> v.Verdict:
                             f"description; {note}")
 
 
-def claims(runs: ChapterRuns, reading: LossReading = TEST_READING) -> list[v.Verdict]:
-    """One judged row per tested claim of ``REGISTRY``, with the book's verdict procedure; ``reading``: which
-    images the study's loss is read on (the chapter's: the test images)."""
+def claims(runs: ChapterRuns) -> list[v.Verdict]:
+    """One judged row per tested claim of ``REGISTRY``, with the book's verdict procedure, reading the study's
+    loss on the test images; a row whose verdict the other reading would change says so in its note, so that
+    the scorecard and the findings carry the caveat with the verdict."""
+    other = {b.id: b for _, b in reading_changes(runs)}
+    return [replace(row, note=v.join_notes(row.note, f"read on {VALIDATION_READING.images} (our validation "
+                                           f"loss), {VERDICT_READING[other[row.id].verdict]}: "
+                                           f"{other[row.id].ours}")) if row.id in other else row
+            for row in _judged(runs, TEST_READING)]
+
+
+def _judged(runs: ChapterRuns, reading: LossReading) -> list[v.Verdict]:
+    """The rows with the study's loss read on ``reading``'s images."""
     g, s, R = runs.groups, runs.settings, REGISTRY
     loss = reading.read
     rows = []
@@ -1188,8 +1198,8 @@ def claims(runs: ChapterRuns, reading: LossReading = TEST_READING) -> list[v.Ver
 def reading_changes(runs: ChapterRuns) -> list[tuple[v.Verdict, v.Verdict]]:
     """The rows whose verdict depends on which images the study's loss is read on: (the row on the test loss,
     the same row on the validation loss) for every row whose verdict differs between the two."""
-    other = {row.id: row for row in claims(runs, VALIDATION_READING)}
-    return [(row, other[row.id]) for row in claims(runs) if row.verdict != other[row.id].verdict]
+    other = {row.id: row for row in _judged(runs, VALIDATION_READING)}
+    return [(row, other[row.id]) for row in _judged(runs, TEST_READING) if row.verdict != other[row.id].verdict]
 
 
 def _reading_sentence(runs: ChapterRuns) -> str:
