@@ -414,6 +414,10 @@ def test_conclusion_says_no_more_than_the_rows():
     assert "against the study's 89.9% (Table 2) that is *not reproduced*" in text
     assert "best model: validation accuracy (best_val)" in text.split("*Not reproduced:*")[1].split("\n")[0]
     assert "Every stored run ended by patience stopping, none at the 1000-epoch cap." in text
+    # the book's extra grid and the regularisation runs have no claim row: described, never concluded from
+    assert "Did one factor at a time miss a better MLP?" in text and "Regularisation" in text
+    assert text.count("not a verdict") == 2 and "missed a better MLP" not in text and "did not miss" not in text
+    assert "seed noise)" not in text and "row on the study's own sweeps is `best_config`" in text
     runs.sweeps["best"] = [(seed, MissingRun("missing-key", config))
                            for seed, config in chapter.sweeps(settings)["best"]]
     text = chapter.conclusion(runs)
