@@ -488,15 +488,20 @@ def every_seed(values: dict) -> list | None:
     return None if any(v is None for v in values.values()) else list(values.values())
 
 
+def _so_far(values: dict, show) -> tuple[str, str]:
+    """The seeds of ``values`` still without a value ("seeds 43, 44"), and what the others show so far."""
+    waiting = [str(seed) for seed, value in values.items() if value is None]
+    known = "; ".join(f"seed {seed}: {show(value)}" for seed, value in values.items() if value is not None)
+    return f"{'seed' if len(waiting) == 1 else 'seeds'} {', '.join(waiting)}", known and f" (so far {known})"
+
+
 def seed_note(values: dict, show) -> str:
     """Which seeds a row reads; while some are missing, which it waits for and what the others show so far."""
     seeds = ", ".join(map(str, values))
-    waiting = [str(seed) for seed, value in values.items() if value is None]
-    if not waiting:
+    if every_seed(values) is not None:
         return f"seeds {seeds}" if len(values) > 1 else ""
-    known = "; ".join(f"seed {seed}: {show(value)}" for seed, value in values.items() if value is not None)
-    return (f"judged on seeds {seeds} together: waiting for {'seed' if len(waiting) == 1 else 'seeds'} "
-            f"{', '.join(waiting)}" + (f" (so far {known})" if known else ""))
+    waiting, known = _so_far(values, show)
+    return f"judged on seeds {seeds} together: waiting for {waiting}{known}"
 
 
 def seed_sample(runs: ChapterRuns, name: str, read, show) -> tuple[list[float], str]:
@@ -508,11 +513,9 @@ def seed_sample(runs: ChapterRuns, name: str, read, show) -> tuple[list[float], 
     if every is not None:
         return every, seed_note(values, show)
     (seed, first), *others = values.items()
-    waiting = [str(other) for other, value in others if value is None]
-    known = "; ".join(f"seed {other}: {show(value)}" for other, value in others if value is not None)
-    note = (f"seed {seed} alone until {'seed' if len(waiting) == 1 else 'seeds'} {', '.join(waiting)} "
-            f"{'is' if len(waiting) == 1 else 'are'} stored" + (f" (so far {known})" if known else ""))
-    return ([] if first is None else [first]), note
+    waiting, known = _so_far(dict(others), show)
+    verb = "is" if waiting.startswith("seed ") else "are"
+    return ([] if first is None else [first]), f"seed {seed} alone until {waiting} {verb} stored{known}"
 
 
 # ----- reading runs ---------------------------------------------------------------------------------------------
@@ -1420,16 +1423,14 @@ def other_variants(runs: ChapterRuns, read) -> str:
 def light_rows(runs: ChapterRuns, noise: Noise | None) -> list[Verdict]:
     s, main = runs.settings, runs.main
     light = runs.light[STUDY_LIGHT]
-    context = join_notes("judged on the variant with the study's count",
-                    other_variants(runs, lambda run: run.metrics["accuracy"] if stored(run) else None))
+    context = join_notes("judged on the variant with the study's count", other_variants(runs, stored_accuracy))
     rows = []
     claim = REGISTRY["light_accuracy"]
     if stored(light) and s.light_epochs != paper_preset("light_epochs"):
         rows.append(not_comparable(claim, _pct(light.metrics["accuracy"]),
                                    f"this profile trains {counted(s.light_epochs, 'epoch')}"))
     else:
-        final, seeds = seed_sample(runs, STUDY_LIGHT, lambda run: run.metrics["accuracy"] if stored(run) else None,
-                                   _pct)
+        final, seeds = seed_sample(runs, STUDY_LIGHT, stored_accuracy, _pct)
         rows.append(judge_value(claim, final, measured=LIGHT_FINAL, noise=noise,
                                 note=join_notes(context, seeds, subset_note(light.config))))
     claim = REGISTRY["light_epoch7"]
