@@ -279,7 +279,7 @@ def test_the_ablation_rows_borrow_the_seed_spread_of_the_other_network():
     assert "borrow Model-1's seed spread" in rows["arch_m2_training"].note
 
 
-CAVEAT = "best epoch = the last (12), still improving when training ended"
+CAVEAT = "best epoch = the last (12), still improving, as long as the study trained: the study's quantity"
 # rows read from the per-epoch history, not at the selected checkpoint: its epoch does not change them
 HISTORY_ROWS = {"m1_val_low", "m1_val_high", "m2_slower_start", "m2_narrower_band", "m2_lr_reduced", "m1_more_overfit",
                 "m2_not_ahead_on_val", "m1_converged", "m2_converged", "m2_lower_train_acc"}

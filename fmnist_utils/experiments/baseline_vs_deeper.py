@@ -485,8 +485,10 @@ def _at_cap(groups: dict) -> str:
     if not named:
         return ""
     epochs = next(r.config.epochs for hit in capped.values() for r in hit)
-    return (f"{' and '.join(named)}: best epoch = the last ({epochs}), still improving when training ended; "
-            "the study trained the same 12 epochs, so the value is the study's quantity")
+    study = resolve(SPEC, {"profile": "paper"}).epochs
+    return (f"{' and '.join(named)}: best epoch = the last ({epochs}), still improving"
+            + (", as long as the study trained: the study's quantity" if epochs == study else
+               f"; the study trained {study} epochs"))
 
 
 def _judge_runs(runs: ChapterRuns) -> list[Verdict]:
