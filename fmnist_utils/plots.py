@@ -164,6 +164,12 @@ def _stack(histories: list[list[dict]], key: str) -> np.ndarray:
     return np.array([[row[key] for row in h[:length]] for h in histories])
 
 
+def epoch_axis(ax, title: str = "") -> None:
+    """An x axis of epochs: labelled, whole epochs on the ticks (never 2.5), and the panel's title."""
+    ax.set(xlabel="epoch", title=title)
+    ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
+
+
 def learning_curves(groups: dict[str, list[list[dict]]], title: str = ""):
     """Loss and accuracy per epoch, train (dashed) and validation (solid), mean over seeds with min-max band."""
     fig, (ax_loss, ax_acc) = figure(2, row_height=3.2)
@@ -182,8 +188,8 @@ def learning_curves(groups: dict[str, list[list[dict]]], title: str = ""):
                         label=f"{label} {'train' if split == 'train' else 'validation'}")
                 if len(values) > 1:
                     ax.fill_between(epochs, values.min(0), values.max(0), color=color, alpha=0.15, linewidth=0)
-    ax_loss.set(xlabel="epoch", title="Loss")
-    ax_acc.set(xlabel="epoch", title="Accuracy")
+    for ax, panel in ((ax_loss, "Loss"), (ax_acc, "Accuracy")):
+        epoch_axis(ax, panel)
     value_label(ax_loss, "cross-entropy loss")
     value_label(ax_acc, "accuracy")
     if title:
@@ -286,9 +292,8 @@ def epoch_curves(groups: dict[str, list[dict]], panels: dict[str, str], ylabel: 
                 at = [row for row in rows if row["epoch"] == marks[label]]
                 if at:
                     ax.plot([marks[label]], [scale * at[0][key]], "o", color=color, markersize=5)
-        ax.set(xlabel="epoch", title=panel_title)
+        epoch_axis(ax, panel_title)
         value_label(ax, ylabel)
-        ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
     if title:
         fig.suptitle(title)
     fig.tight_layout()
@@ -614,8 +619,7 @@ def run_curves(panels: dict[str, dict[str, list[list[dict]]]], key: str = "val_l
                 length = max(len(h) for h in histories)
                 mean = [np.mean([h[e][key] for h in histories if len(h) > e]) for e in range(length)]
                 ax.plot(np.arange(1, length + 1), mean, "-o", color=color, linewidth=2, markersize=3, label=str(label))
-        ax.set(title=panel, xlabel="epoch")
-        ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
+        epoch_axis(ax, panel)
         if ax.get_legend_handles_labels()[0]:
             ax.legend()
     for ax in axes:  # once every panel is drawn: a shared axis has its final range only then
@@ -638,9 +642,8 @@ def step_and_epoch_loss(steps, step_losses, epoch_end_steps, epoch_losses: dict[
     ax_step.legend()
     for label, values in epoch_losses.items():
         ax_epoch.plot(np.arange(1, len(values) + 1), values, "-o", markersize=4, label=label)
-    ax_epoch.set(xlabel="epoch", title="Loss per epoch")
+    epoch_axis(ax_epoch, "Loss per epoch")
     value_label(ax_epoch, "loss")
-    ax_epoch.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
     ax_epoch.legend()
     if title:
         fig.suptitle(title)

@@ -22,7 +22,7 @@ from fmnist_utils.store import REPO_ROOT  # noqa: E402
 
 RNG = np.random.default_rng(0)
 # The rule's own helpers and the label helpers draw no figure by themselves.
-RULE = {"figure", "tiles", "text_px", "wrapped", "shared_legend", "shortened", "value_label"}
+RULE = {"figure", "tiles", "text_px", "wrapped", "shared_legend", "shortened", "value_label", "epoch_axis"}
 
 
 def history(epochs=6, **extra):
@@ -93,7 +93,7 @@ def named_points(ax):
 # One or more calls per plotting function, with data shaped as the chapters pass it (long labels, many panels).
 CASES = {
     "sample_grid": lambda: [plots.sample_grid(RNG.random((100, 28, 28)), np.repeat(np.arange(10), 10))],
-    "learning_curves": lambda: [plots.learning_curves({"Model-1": [history(), history()], "Model-2": [history()]},
+    "learning_curves": lambda: [plots.learning_curves({"Model-1": [history(), history()], "Model-2": [history(18)]},
                                                       title="Model-1 and Model-2: 3 seeds"),
                                 plots.learning_curves({f"batch {b}": [history()] for b in (1, 8, 16, 64, 256, 512, 1024)},
                                                       title="Seven settings: the legend goes under the plots")],
@@ -429,4 +429,17 @@ def test_series_panels_draw_accuracies_in_percent_and_place_point_names_clear_of
         assert sorted(t.get_text() for t in ax.texts) == ["CNN-1-8", "CNN-2-128", "CNN-3-128"]
         assert not named_point_problems(ax), named_point_problems(ax)
     finally:
+        plt.close(fig)
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_an_epoch_axis_ticks_whole_epochs(name):
+    """Every axis labelled "epoch" (of any plotting function) shows whole epochs: no tick at 2.5."""
+    for fig in CASES[name]():
+        fig.canvas.draw()
+        for ax in fig.axes:
+            if ax.get_xlabel() == "epoch":
+                lo, hi = ax.get_xlim()
+                ticks = [t for t in ax.get_xticks() if lo <= t <= hi]
+                assert ticks and all(float(t).is_integer() for t in ticks), (name, ax.get_title(), ticks)
         plt.close(fig)
