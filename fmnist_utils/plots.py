@@ -303,8 +303,10 @@ def epoch_curves(groups: dict[str, list[dict]], panels: dict[str, str], ylabel: 
 
 def errorbar_scatter(frame, x: str, y: str, label: str, hue: str | None = None, yerr: str | None = None,
                      logx: bool = False, xlabel: str = "", ylabel: str = "", title: str = ""):
-    """``y`` against ``x``, one marker per row annotated with its ``label`` column, one colour and marker
-    per ``hue`` group, error bars from the ``yerr`` column where given."""
+    """``y`` against ``x``, one colour and marker per ``hue`` group, error bars from the ``yerr`` column where
+    given. Each ``label`` is named once, by its marker of the first group it appears in (``name_points``: clear
+    of every marker and of the other names); a label in several groups (a study's number and ours) has its
+    markers joined by a thin grey line, so that the unnamed one is found by its pair."""
     fig, (ax,) = figure(1, row_height=4.0)
     groups = list(dict.fromkeys(frame[hue])) if hue else [None]
     markers = "osD^v"
@@ -313,9 +315,9 @@ def errorbar_scatter(frame, x: str, y: str, label: str, hue: str | None = None, 
         errors = None if yerr is None else part[yerr].fillna(0).to_numpy()
         ax.errorbar(part[x], part[y], yerr=errors, fmt=markers[k % len(markers)], capsize=3,
                     label=None if name is None else str(name), alpha=0.85)
-        for n, (_, row) in enumerate(part.sort_values(x).iterrows()):  # alternate sides: close points stay legible
-            ax.annotate(str(row[label]), (row[x], row[y]), textcoords="offset points",
-                        xytext=(5, 4 if n % 2 == 0 else -12), fontsize=MIN_FONT_PT)
+    for _, rows in frame.groupby(label, sort=False):
+        if len(rows) > 1:
+            ax.plot(rows[x], rows[y], "-", color="0.75", linewidth=0.8, zorder=0)
     if logx:
         ax.set_xscale("log")
     ax.set(xlabel=xlabel or x, title=title)
@@ -323,6 +325,8 @@ def errorbar_scatter(frame, x: str, y: str, label: str, hue: str | None = None, 
     if hue:
         ax.legend()
     fig.tight_layout()
+    first = frame.drop_duplicates(label)
+    name_points(ax, {str(row[label]): (row[x], row[y]) for _, row in first.iterrows()})
     return fig
 
 

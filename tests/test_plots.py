@@ -44,6 +44,12 @@ SCATTER = pd.DataFrame({"parameters": [6e3, 11e3, 60e3, 106e3, 300e3, 1.2e6],
                         "acc": RNG.uniform(88, 93, 6), "std": RNG.uniform(0, 0.5, 6),
                         "model": ["Custom CNN", "ResNet-Mini", "LeNet-5", "ViT-Tiny", "DenseNet-Tiny", "MobileNet-Lite"],
                         "source": ["study", "this book"] * 3})
+# chapter 4's figure: every model twice, the study's number and ours, two of them nearly on one spot
+PAIRED = pd.DataFrame({"parameters": [6330, 11402, 14218, 61706, 11274, 105674] * 2,
+                       "acc": [89.9, 90.8, 90.5, 88.5, 86.4, 86.8, 90.0, 91.1, 91.5, 89.1, 89.7, 88.1],
+                       "std": [0.1, 0.2, 0.3, 0.2, 2.2, 0.6] + [0] * 6,
+                       "model": ["Custom CNN", "ResNet-Mini", "MobileNet-Lite", "LeNet-5", "DenseNet-Tiny",
+                                 "ViT-Tiny"] * 2, "source": ["this book"] * 6 + ["study"] * 6})
 SERIES = {"title": "Test accuracy by stage", "xlabel": "epoch", "ylabel": "accuracy", "logx": False,
           "series": {"this book": {"x": [2, 6, 14], "y": [0.90, 0.92, 0.93], "annotate": ["a", "b", "c"]},
                      "study": {"x": [2, 6], "y": [0.91, 0.925], "style": "*", "markersize": 12}},
@@ -108,8 +114,9 @@ CASES = {
                                                 {"train_acc": "Training accuracy", "test_acc": "Test accuracy"},
                                                 ylabel="accuracy (%)", scale=100, marks={"LeNet-5": 3},
                                                 title="Figure 1: accuracy over training")],
-    "errorbar_scatter": lambda: [plots.errorbar_scatter(SCATTER, "parameters", "acc", "model", hue="source", yerr="std",
-                                                        logx=True, title="Accuracy against parameters")],
+    "errorbar_scatter": lambda: [plots.errorbar_scatter(frame, "parameters", "acc", "model", hue="source", yerr="std",
+                                                        logx=True, title="Accuracy against parameters")
+                                 for frame in (SCATTER, PAIRED)],
     "series_panels": lambda: [plots.series_panels([SERIES] * n, title="Panels") for n in (1, 2, 3)]
     + [plots.series_panels([{"series": {f"lightweight (all separable + BN), seed {k}": {"x": [1, 2], "y": [0.8, 0.9]}
                                         for k in range(4)}}] * 2)],
@@ -271,7 +278,7 @@ def named_point_problems(ax) -> list[str]:
     without a leader line to it."""
     from matplotlib.transforms import Bbox
 
-    markers = [xy for line in ax.lines if line.get_marker() == "o"
+    markers = [xy for line in ax.lines if line.get_marker() in ("o", "s")
                for xy in line.get_transform().transform(line.get_xydata())]
     radius = 5 * ax.figure.dpi / 72 / 2
     marker_boxes = [Bbox.from_extents(x - radius, y - radius, x + radius, y + radius) for x, y in markers]
@@ -295,7 +302,8 @@ def named_point_problems(ax) -> list[str]:
 def test_point_names_sit_by_their_own_point_and_cover_nothing(monkeypatch):
     """Chapter 6's figure printed ResNet-Mini's name over MobileNet-Lite's marker, and in its third panel each
     of the two names nearer the other network; its explorer did the same."""
-    figures = CASES["name_points"]() + CASES["pareto_panels"]() + [explorer_picture(monkeypatch)]
+    figures = (CASES["name_points"]() + CASES["pareto_panels"]() + CASES["errorbar_scatter"]()
+               + [explorer_picture(monkeypatch)])
     try:
         for fig in figures:
             fig.canvas.draw()
@@ -443,3 +451,12 @@ def test_an_epoch_axis_ticks_whole_epochs(name):
                 ticks = [t for t in ax.get_xticks() if lo <= t <= hi]
                 assert ticks and all(float(t).is_integer() for t in ticks), (name, ax.get_title(), ticks)
         plt.close(fig)
+
+
+def test_a_label_in_two_groups_is_named_once_and_its_markers_are_joined():
+    fig = plots.errorbar_scatter(PAIRED, "parameters", "acc", "model", hue="source", yerr="std", logx=True)
+    (ax,) = fig.axes
+    assert sorted(t.get_text() for t in ax.texts) == sorted(set(PAIRED["model"]))
+    joins = [line for line in ax.lines if line.get_linestyle() == "-" and line.get_color() == "0.75"]
+    assert len(joins) == PAIRED["model"].nunique()
+    plt.close(fig)
