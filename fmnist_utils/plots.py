@@ -270,8 +270,8 @@ def grouped_bars(frame, value: str, group: str, hue: str, ylabel: str = "", titl
     margin = 0.15 * (high - low) + 1e-3
     ax.set_ylim(low - margin, high + margin)  # bars of close accuracies start near the data, not at zero
     value_label(ax, ylabel or value)  # and the axis says so
-    ax.legend()
     fig.tight_layout()
+    shared_legend(fig, [ax], inside=0)  # under the plot: inside, it covered the tallest bars' error bars
     return fig
 
 

@@ -460,3 +460,13 @@ def test_a_label_in_two_groups_is_named_once_and_its_markers_are_joined():
     joins = [line for line in ax.lines if line.get_linestyle() == "-" and line.get_color() == "0.75"]
     assert len(joins) == PAIRED["model"].nunique()
     plt.close(fig)
+
+
+def test_grouped_bars_keep_their_legend_off_the_bars():
+    """Chapter 4's legend sat over MobileNet-Lite's error bar: the legend goes under the plot."""
+    for fig in CASES["grouped_bars"]():
+        (ax,) = fig.axes
+        assert ax.get_legend() is None and len(fig.legends) == 1
+        fig.canvas.draw()
+        assert fig.legends[0].get_window_extent().y1 <= ax.get_window_extent().y0
+        plt.close(fig)
