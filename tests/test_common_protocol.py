@@ -215,7 +215,11 @@ def test_ranking_waits_for_every_seed_and_shows_missing_runs():
     runs.runs["vit_tiny"][1] = MissingRun("k", runs.runs["vit_tiny"][1].config)
     table = chapter.ranking_table(runs)
     assert set(table["rank"]) == {"-"} and set(table["group"]) == {"-"}
-    assert table.loc["ViT-Tiny", "seeds"] == "2/3" and table.loc["ViT-Tiny", "test acc (%)"] == "88.09 ± 0.14"
+    # two seeds of three: no number stands in for all three, the table says how many are stored
+    assert table.loc["ViT-Tiny", "seeds"] == "2/3"
+    assert table.loc["ViT-Tiny", ["test acc (%)", "to best (s)", "best epoch"]].tolist() == [
+        "waiting, 2/3 seeds stored", "-", "-"]
+    assert table.loc["LeNet-5", "test acc (%)"] == "89.07 ± 0.10"
     empty = chapter.ranking_table(empty_runs())
     assert set(empty["test acc (%)"]) == {"missing"} and set(empty["to best (s)"]) == {"-"}
     assert "the ranking waits for them" in chapter.conclusion(runs)
@@ -263,7 +267,7 @@ def test_pareto_figure_marks_the_front_on_log_axes_and_waits_while_nothing_is_st
     partial = make_runs()
     partial.runs["lenet5"] = [MissingRun("k", r.config) for r in partial.runs["lenet5"]]
     fig = chapter.pareto_figure(partial)
-    assert len({t.get_text() for t in fig.axes[0].texts}) == 13  # no front yet: every stored network named
+    assert len({t.get_text() for t in fig.axes[0].texts}) == 13  # no front yet: every network shown is named
     assert "no front" in fig._suptitle.get_text()
     plt.close("all")
 
@@ -302,6 +306,30 @@ def test_study_table_shows_missing_runs_as_missing():
     table = chapter.study_table(empty_runs())
     assert set(table["here"]) == {"missing"} and set(table["difference"]) == {"-"}
     assert table.loc["Model-1", "study"] == "92.72"
+
+
+def test_no_table_or_figure_shows_a_network_before_every_seed_of_it_is_stored():
+    """The rows wait for every seed of a network; so do the tables, the figure and the explorer: one seed of three
+    is no stand-in for all three, beside a study's number or anywhere else."""
+    import matplotlib.pyplot as plt
+
+    runs = make_runs()
+    del runs.runs["vit_tiny"][1:]  # seed 42 alone, as the store holds ViT-Tiny
+    runs.runs["vit_tiny"] += [MissingRun("k", chapter.config(paper(), "vit_tiny", s)) for s in SEEDS[1:]]
+    assert chapter.values(runs, "vit_tiny") == [] and chapter.complete_runs(runs, "vit_tiny") == []
+    table = chapter.study_table(runs)
+    assert table.loc["ViT-Tiny", ["here", "difference"]].tolist() == ["waiting, 1/3 seeds stored", "-"]
+    assert table.loc["LeNet-5", "here"] == "89.07 ± 0.10 (n=3)"
+    assert chapter.ranking_table(runs).loc["ViT-Tiny", "test acc (%)"] == "waiting, 1/3 seeds stored"
+    assert chapter.explorer_points(runs)["ViT-Tiny"]["test accuracy (%)"] is None
+    assert chapter.explorer_points(runs)["ViT-Tiny"]["training seconds to the best epoch"] is None
+    fig = chapter.pareto_figure(runs)
+    assert "ViT-Tiny" not in {t.get_text() for t in fig.axes[0].texts}
+    assert "1 network not shown: waiting for its seeds" in fig._suptitle.get_text()
+    plt.close("all")
+    alone = empty_runs()
+    alone.runs["lenet5"][0] = make_runs().runs["lenet5"][0]
+    assert chapter.pareto_figure(alone) is None  # no network has every seed: nothing to draw
 
 
 # ----- the claims --------------------------------------------------------------------------------
