@@ -166,12 +166,11 @@ class Measure:
     def text(self, value: float) -> str:
         return f"{100 * value:.2f}" if self.percent else f"{value:.3f}"
 
-    def difference(self, value: float, sd: float | None = None) -> str:
-        """A difference of two values in this unit (points for an accuracy), with ``sd``, a standard deviation
-        in the same unit, if given; a rounded zero has no sign."""
+    def difference(self, value: float) -> str:
+        """A difference of two values in this unit (points for an accuracy); a rounded zero has no sign. It carries
+        no spread: a study's number is one run, whose own spread nobody measured."""
         scale, digits, unit = (100.0, 2, " points") if self.percent else (1.0, 3, "")
-        spread = "" if sd is None else f" ± {scale * sd:.{digits}f}"
-        return f"{round(scale * value, digits) + 0.0:+.{digits}f}{spread}{unit}"
+        return f"{round(scale * value, digits) + 0.0:+.{digits}f}{unit}"
 
 
 def selected_row(run) -> dict:
@@ -903,8 +902,10 @@ def conclusion(runs: ChapterRuns) -> str:
 
 
 def _headlines(runs: ChapterRuns, rows: dict) -> str:
-    """The conclusion's line on the studies' headline numbers: the difference between each and ours where ours is
-    the study's network (every seed stored: never fewer), and what each row's verdict makes of it."""
+    """The conclusion's line on the studies' headline numbers: ours beside each study's number, and the plain
+    difference, where ours is the study's network (every seed stored: never fewer), and what each row's verdict
+    makes of it. Our standard deviation is our seeds' alone: no difference carries a ±, since the study's single
+    run has a spread of its own that nobody measured."""
     verdict = {n: rows[f"headline_{n}"].verdict for n in SOURCES}
     other = [n for n in SOURCES if other_network((n,))]
     quantity = [n for n in SOURCES if n not in other and other_quantity((n,))]
@@ -912,9 +913,10 @@ def _headlines(runs: ChapterRuns, rows: dict) -> str:
     headlines = [f"headline_{n}" for n in SOURCES]
     line = f"- **Each study's headline number beside ours** ({_tally(rows, headlines)})."
     if shown:
-        line += (" Ours minus the study's, what changing the protocol and everything else that differs between the "
-                 "two runs moved (± the standard deviation of our seeds): "
-                 + ", ".join(f"{LABELS[n]} {_difference_text(runs, n)}" for n in shown) + ".")
+        line += (" Ours (mean ± standard deviation of our seeds, n) beside the study's number, and ours minus the "
+                 "study's, what changing the protocol and everything else that differs between the two runs moved: "
+                 + "; ".join(_beside_text(runs, n) for n in shown) + ". The ± is the spread of our seeds alone: each "
+                 "study's number is a single run, whose own spread nobody measured, so no difference carries one.")
     named = {v: ", ".join(LABELS[n] for n in SOURCES if verdict[n] == v and n not in other + quantity)
              for v in VERDICTS}
     if named[REPRODUCED]:
@@ -941,7 +943,9 @@ def _headlines(runs: ChapterRuns, rows: dict) -> str:
     return line
 
 
-def _difference_text(runs: ChapterRuns, name: str) -> str:
-    """Ours minus the study's number, with our seeds' standard deviation (none for one seed)."""
-    measure, ours = SOURCES[name].measure, values(runs, name, SOURCES[name].measure.read)
-    return measure.difference(study_difference(runs, name), float(np.std(ours, ddof=1)) if len(ours) > 1 else None)
+def _beside_text(runs: ChapterRuns, name: str) -> str:
+    """'LeNet-5 89.52 ± 0.06 (n=3) against the study's 89.07, +0.45 points': ours, the study's number as printed,
+    and the plain difference."""
+    source = SOURCES[name]
+    return (f"{LABELS[name]} {_here(source.measure, values(runs, name, source.measure.read))} against the study's "
+            f"{_study_text(source.claim, source.measure)}, {source.measure.difference(study_difference(runs, name))}")
