@@ -32,7 +32,9 @@ class StudyClaim:
     mean is the value) and ``rounding`` is half a unit of its last printed digit.
     ``quantity`` says what it measures ("test accuracy, best epoch", "test loss, final epoch",
     "ordering of test accuracy", ...); the verdict functions refuse a row that measured something else.
-    A claim the chapter does not test carries the reason in ``not_tested``.
+    A claim the chapter does not test carries the reason in ``not_tested``. A claim that checks the study
+    against itself (its text against its own table or code) is marked ``against_itself``: both numbers
+    are the study's, so its row is no measurement of this book's.
     """
 
     id: str
@@ -45,6 +47,9 @@ class StudyClaim:
     # the value is exact, not one run's measurement (the book's own "no change": +0.00): the interval is our
     # mean's, without the variance of a new single run
     exact: bool = False
+    # the claim checks the study against itself (a statement of its text against its own table or code): the
+    # numbers on both sides are the study's, printed and not sampled, so the row says nothing of this book's runs
+    against_itself: bool = False
 
     def _parsed(self):
         match = _NUMBER.match(self.printed.strip())
