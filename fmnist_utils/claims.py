@@ -11,6 +11,7 @@ import json
 import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 
 # "92.72%", "+1.35 points", "0.69 percentage points", "62K", "15.7x", and measured times as a table prints them, with or without their
@@ -32,7 +33,9 @@ class StudyClaim:
     mean is the value) and ``rounding`` is half a unit of its last printed digit.
     ``quantity`` says what it measures ("test accuracy, best epoch", "test loss, final epoch",
     "ordering of test accuracy", ...); the verdict functions refuse a row that measured something else.
-    A claim the chapter does not test carries the reason in ``not_tested``.
+    A claim the chapter does not test carries the reason in ``not_tested``. A claim that checks the study
+    against itself (its text against its own table or code) is marked ``against_itself``: both numbers
+    are the study's, so its row is no measurement of this book's.
     """
 
     id: str
@@ -45,6 +48,9 @@ class StudyClaim:
     # the value is exact, not one run's measurement (the book's own "no change": +0.00): the interval is our
     # mean's, without the variance of a new single run
     exact: bool = False
+    # the claim checks the study against itself (a statement of its text against its own table or code): the
+    # numbers on both sides are the study's, printed and not sampled, so the row says nothing of this book's runs
+    against_itself: bool = False
 
     def _parsed(self):
         match = _NUMBER.match(self.printed.strip())
@@ -190,10 +196,20 @@ def scorecard_markdown(store_root: Path) -> str:
     return "\n".join(lines)
 
 
-# The introduction's first section: the findings a reader should take away, named by chapter and claim id.
-# Only the choice and a neutral lead are written here; the study's value, ours and the verdict are read
-# from the chapters' saved rows, so the front page never says more (or other) than the rows do.
-FINDINGS = (
+class Finding(NamedTuple):
+    """A front-page finding: a saved row, named by chapter and claim id, with a neutral lead; ``beside``: rows of
+    the same chapter shown with it, where the study gives another number for the same claim."""
+
+    chapter: str
+    claim: str
+    lead: str
+    beside: tuple[str, ...] = ()
+
+
+# The introduction's first section: the findings a reader should take away. Only the choice, a neutral lead and
+# the rows to show beside one are written here; the study's value, ours, the verdict and the row's note (its
+# caveats) are read from the chapters' saved rows, so the front page never says more (or other) than the rows do.
+FINDINGS = tuple(Finding(*finding) for finding in (
     ("02_cnn3_128_extension", "cnn_peak", "CNN-3-128's test accuracy at its peak, the 99%+ figure of chapter 2's studies"),
     ("02_cnn3_128_extension", "light_accuracy", "the depthwise-separable lightweight CNN's test accuracy"),
     ("02_cnn3_128_extension", "lgbm", "LightGBM's test accuracy, one of the study's classical baselines"),
@@ -203,37 +219,64 @@ FINDINGS = (
     ("04_lightweight_benchmark", "best_text", "ResNet-Mini as the most accurate of the six lightweight models"),
     ("05_regularization_synergy", "dropout_best", "dropout 0.1 as the best of the rates 0.1, 0.3 and 0.5"),
     ("05_regularization_synergy", "synergy", "instance norm and dropout together more than the sum of their parts"),
-    ("05_regularization_synergy", "final_loss", "the final regularised FlexibleCNN's test loss"),
+    ("05_regularization_synergy", "final_loss", "the final regularised FlexibleCNN's test loss", ("final_notebook",)),
     ("06_common_protocol", "ch2_tradeoff", "chapter 2's batch-norm lightweight CNN as a favourable trade-off of accuracy "
                                            "and size, retested among all the book's networks under one protocol"),
     ("06_common_protocol", "ch1_order", "chapter 1's ordering, Model-1 ahead of Model-2, retested with every network "
                                         "under one protocol"),
-)
+))
 FINDING_GROUPS = (("What holds", ("reproduced",)), ("What does not hold", ("not reproduced",)),
                   ("What the evidence cannot settle", ("inconclusive", "not comparable")),
                   ("Waiting for runs", ("missing run",)))
 
 
+def _margin(row: dict) -> str:
+    """", a difference of +3.18% against a band of ±3.16%": ours minus the study's value and the rule's tolerance,
+    in the unit and to the digits the study printed (more where the tolerance would round to zero); "" for a row
+    without them."""
+    if row.get("difference") is None or not row.get("tolerance"):
+        return ""
+    printed = StudyClaim(row["id"], "", "", row["study"], "")
+    digits, unit = (printed.display_digits, printed.unit) if printed.numeric else (3, "")
+    while round(row["tolerance"], digits) == 0 and digits < 6:
+        digits += 1
+    return f", a difference of {row['difference']:+.{digits}f}{unit} against a band of ±{row['tolerance']:.{digits}f}{unit}"
+
+
+def _measured(row: dict) -> str:
+    """What a findings line says of a row's numbers: the study's, ours and, where the rule has one, the margin."""
+    ours = "has no run yet" if row["verdict"] == "missing run" else f"measures {_cell(row['ours'])}{_margin(row)}"
+    return f"the study prints {_cell(row['study'])}, this book {ours}"
+
+
 def findings_markdown(store_root: Path, findings=FINDINGS) -> str:
     """The front page's findings, grouped by their verdicts as the chapters saved them, each with the
-    study's value, ours and a link to the chapter that holds the evidence."""
+    study's value, ours, the difference against the rule's band where it has one, the row's note (its
+    caveats: the front page drops none of them), the rows named to stand beside it, and a link to the
+    chapter that holds the evidence."""
     rows = {(c["chapter"], r["id"]): (c, r) for c in load_claims(store_root) for r in c["claims"]}
-    absent = [f"{chapter}:{claim}" for chapter, claim, _ in findings if (chapter, claim) not in rows]
+    findings = [Finding(*finding) for finding in findings]
+    absent = [f"{f.chapter}:{claim}" for f in findings for claim in (f.claim, *f.beside) if (f.chapter, claim) not in rows]
     if absent:
         raise KeyError(f"front-page findings without a saved row: {', '.join(absent)}; publish those chapters "
                        "or correct claims.FINDINGS")
     lines = []
     for heading, verdicts in FINDING_GROUPS:
-        chosen = [(rows[(ch, cid)], lead) for ch, cid, lead in findings if rows[(ch, cid)][1]["verdict"] in verdicts]
+        chosen = [f for f in findings if rows[(f.chapter, f.claim)][1]["verdict"] in verdicts]
         if not chosen:
             continue
         lines += [f"**{heading}**", ""]
-        for (chapter, row), lead in chosen:
+        for finding in chosen:
+            chapter, row = rows[(finding.chapter, finding.claim)]
             extra = "" if verdicts == ("reproduced",) or len(verdicts) == 1 else f" ({row['verdict']})"
-            ours = "has no run yet" if row["verdict"] == "missing run" else f"measures {_cell(row['ours'])}"
-            lines.append(f"- {lead[0].upper() + lead[1:]}{extra}: the study prints {_cell(row['study'])}, this book "
-                         f"{ours}. Evidence: {{doc}}`{chapter['chapter']}`, "
-                         f"*{_cell(row['claim'])}* ({_cell(row.get('where'))}).")
+            note = f" The row's note: {_cell(row['note'])}." if row.get("note") else ""
+            beside = "".join(
+                f" Beside it, *{_cell(other['claim'])}* ({_cell(other.get('where'))}; {other['verdict']}): "
+                f"{_measured(other)}" + (f"; its note: {_cell(other['note'])}" if other.get("note") else "") + "."
+                for other in (rows[(finding.chapter, claim)][1] for claim in finding.beside))
+            lines.append(f"- {finding.lead[0].upper() + finding.lead[1:]}{extra}: {_measured(row)}.{note}{beside} "
+                         f"Evidence: {{doc}}`{chapter['chapter']}`, *{_cell(row['claim'])}* "
+                         f"({_cell(row.get('where'))}).")
         lines.append("")
     return "\n".join(lines)
 

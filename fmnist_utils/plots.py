@@ -665,9 +665,12 @@ def verdict_overview(chapters: list[dict], clip: float = 6.0):
 
     ``chapters`` are the saved claim tables (``claims.load_claims``). Inside the shaded band |x| <= 1 our
     estimate agrees with the study within the tolerance; points beyond ``clip`` tolerances are drawn at the
-    edge as arrows, with their value written beside them. One panel per chapter, stacked."""
-    panels = [(c, [r for r in c["claims"] if r.get("difference") is not None and r.get("tolerance")])
-              for c in chapters]
+    edge as arrows, with their value written beside them. Only rows of this book's estimates are drawn: a row
+    without a difference and a tolerance (an ordering, a description, a missing run) has no point, and a row
+    that checks a study against itself (``against_itself``) is left out, its "ours" being the study's own
+    number. One panel per chapter with a row drawn, stacked."""
+    panels = [(c, [r for r in c["claims"] if r.get("difference") is not None and r.get("tolerance")
+                   and not r.get("against_itself")]) for c in chapters]
     panels = [(c, rows) for c, rows in panels if rows]
     heights = [max(1.2, 0.2 * len(rows) + 0.6) for _, rows in panels] or [1.0]
     heights = [h + 0.6 / len(heights) for h in heights]  # and room for the legend above and the axis label below

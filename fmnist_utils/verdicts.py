@@ -164,11 +164,14 @@ class Verdict:
     # for the book's overview figure: ours - study and the tolerance, in the claim's display unit
     difference: float | None = None
     tolerance: float | None = None
+    # the claim checks the study against itself (``StudyClaim.against_itself``): "ours" is the study's own number,
+    # so the overview figure, which shows this book's estimates against the studies', leaves the row out
+    against_itself: bool = False
 
 
 def _row(claim: StudyClaim, ours: str, verdict: str, rule: str = "", note: str = "", **numbers) -> Verdict:
     return Verdict(claim.id, claim.claim, claim.where, claim.printed, ours, verdict, rule, note, claim.quantity,
-                   **numbers)
+                   **numbers, against_itself=claim.against_itself)
 
 
 def missing(claim: StudyClaim, note: str = "") -> Verdict:

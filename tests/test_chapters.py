@@ -161,3 +161,18 @@ def test_every_number_the_prose_pastes_is_glued_by_its_notebook():
         glued = {output["metadata"]["scrapbook"]["name"] for cell in json.loads(notebook.read_text())["cells"]
                  for output in cell.get("outputs", []) if "scrapbook" in output.get("metadata", {})}
         assert pasted - glued == set(), f"{notebook.name} pastes {sorted(pasted - glued)} that no cell glues"
+
+
+def test_the_intro_describes_the_verdict_figure_it_shows():
+    """The figure has a panel only for a chapter with a row of ours against a tolerance, and leaves out the rows that
+    check a study against itself: the introduction promises no panel the figure lacks, and says what it leaves out."""
+    from fmnist_utils.claims import load_claims
+    from fmnist_utils.plots import verdict_overview
+
+    chapters = load_claims(DEFAULT_ROOT)
+    fig = verdict_overview(chapters)
+    drawn = {ax.get_title(loc="left") for ax in fig.axes}
+    intro = " ".join((BOOK / "intro.md").read_text().split())
+    if drawn < {chapter["title"] for chapter in chapters}:
+        assert "one panel per chapter" not in intro and "a panel for each chapter that has such a row" in intro
+    assert "rows that check a study against itself are left out" in intro

@@ -75,3 +75,47 @@ def test_glue_study_numbers_pastes_each_numeric_claim_and_refuses_a_clash(monkey
     assert glued == {"acc": ("92.72%", False), "count": ("1,234", False)}
     with pytest.raises(ValueError, match=r"\['acc'\] are claim ids already"):
         glue_study_numbers(registry, {"acc": "1"})
+
+
+def test_a_front_page_finding_carries_its_rows_caveats_and_the_rows_named_beside_it(tmp_path):
+    """A finding drops nothing its row says: the note (what the study's number is, how the verdict could change),
+    the difference against the rule's band (a slim margin shows), and a companion row of the study's other number
+    for the same claim, with its own verdict."""
+    from fmnist_utils.claims import findings_markdown
+
+    rows = [{"id": "final", "claim": "final loss", "where": "section 5", "study": "27.0%", "ours": "30.18% ± 1.02% (n=5)",
+             "verdict": "not reproduced", "rule": "±3.16% (n=5, s=1.02%); material 2.70%",
+             "note": "7 epochs, the journal's budget; read on held-out training images, inconclusive: 27.56%",
+             "difference": 3.178296, "tolerance": 3.162750},
+            {"id": "notebook", "claim": "loss in the study's notebook", "where": "study notebook", "study": "0.3626",
+             "ours": "0.3231 ± 0.0007 (n=5)", "verdict": "not reproduced", "note": "5 epochs, as the study's code",
+             "difference": -0.039549, "tolerance": 0.002225},
+            {"id": "best", "claim": "A is best", "where": "section 4", "study": "A", "ours": "highest: A; tied: B",
+             "verdict": "inconclusive", "note": "1 run per model", "difference": None, "tolerance": None}]
+    (tmp_path / "claims").mkdir()
+    (tmp_path / "claims" / "09_example.json").write_text(json.dumps({"chapter": "09_example", "title": "Example",
+                                                                      "claims": rows}))
+    text = findings_markdown(tmp_path, [("09_example", "final", "the final loss", ("notebook",)),
+                                        ("09_example", "best", "A as the best")])
+    final = next(line for line in text.splitlines() if line.startswith("- The final loss"))
+    assert ("the study prints 27.0%, this book measures 30.18% ± 1.02% (n=5), a difference of +3.18% against a band "
+            "of ±3.16%.") in final
+    assert "The row's note: 7 epochs, the journal's budget; read on held-out training images, inconclusive: 27.56%." in final
+    assert ("Beside it, *loss in the study's notebook* (study notebook; not reproduced): the study prints 0.3626, this "
+            "book measures 0.3231 ± 0.0007 (n=5), a difference of -0.0395 against a band of ±0.0022; its note: 5 "
+            "epochs, as the study's code.") in final
+    assert "The row's note: 1 run per model." in text  # a ranking's caveat: one run per model
+    with pytest.raises(KeyError, match="09_example:absent"):
+        findings_markdown(tmp_path, [("09_example", "final", "lead", ("absent",))])
+
+
+def test_every_front_page_finding_carries_its_saved_rows_note():
+    from fmnist_utils.claims import FINDINGS, _cell, findings_markdown, load_claims
+    from fmnist_utils.store import DEFAULT_ROOT
+
+    notes = {(c["chapter"], r["id"]): r.get("note") for c in load_claims(DEFAULT_ROOT) for r in c["claims"]}
+    lines = [line for line in findings_markdown(DEFAULT_ROOT).splitlines() if line.startswith("- ")]
+    for finding in FINDINGS:
+        line = next(line for line in lines if line.startswith(f"- {finding.lead[0].upper() + finding.lead[1:]}"))
+        for claim in (finding.claim, *finding.beside):
+            assert _cell(notes[(finding.chapter, claim)]) in line, (finding.chapter, claim)

@@ -379,6 +379,26 @@ def test_verdict_row_labels_end_at_a_word_and_no_text_leaves_the_figure():
     plt.close(fig)
 
 
+def test_the_verdict_figure_draws_this_books_estimates_only():
+    """A row checking a study against itself (its text against its own table: "ours" is the study's number) is no
+    estimate of this book's: it has no point, and a chapter with only such rows, or none with a tolerance, has no
+    panel."""
+    def row(claim, difference, **mark):
+        return {"claim": claim, "difference": difference, "tolerance": 1.0, "verdict": "not reproduced", **mark}
+
+    chapters = [{"title": "Chapter A", "claims": [row("ours against the study", 0.5),
+                                                  row("the study's units against its own table", 656_976.0,
+                                                      against_itself=True)]},
+                {"title": "Chapter B", "claims": [row("text against code", -24.0, against_itself=True)]},
+                {"title": "Chapter C", "claims": [{"claim": "an ordering", "difference": None, "tolerance": None,
+                                                   "verdict": "inconclusive"}]}]
+    fig = plots.verdict_overview(chapters)
+    assert [ax.get_title(loc="left") for ax in fig.axes] == ["Chapter A"]
+    assert [t.get_text() for t in fig.axes[0].get_yticklabels()] == ["ours against the study"]
+    assert not [t for t in fig.axes[0].texts if t.get_text().startswith("+")]  # no arrow for the study's own row
+    plt.close(fig)
+
+
 @pytest.mark.parametrize("label, width, short", [
     ("unseeded Model-2 runs differ only slightly in test accuracy", 44, "unseeded Model-2 runs differ only slightly…"),
     ("LeNet-5 lite (convolutions of 6 and 16 channels, FC 120-84-10): 62K parameters", 40, "LeNet-5 lite (…): 62K parameters"),

@@ -443,3 +443,17 @@ def test_a_network_is_the_studys_within_one_percent_of_every_count_it_gives():
     assert not same_network(361_258, [93_000, 93_130])  # another network
     assert not same_network(100_000, [100_000, 120_000])  # within 1% of one count, not of every one
     assert not same_network(100_000, [])  # no count: nothing says it is the study's
+
+
+def test_a_row_checking_a_study_against_itself_carries_the_mark_into_its_saved_row(tmp_path):
+    """The overview figure leaves out rows whose "ours" is the study's own number: the mark travels from the claim
+    through every verdict function's row into the saved table the figure is drawn from."""
+    from fmnist_utils.claims import load_claims, save_claims
+
+    own = claim("329 µs/K", "time per 1K parameters, from the study's own table", against_itself=True)
+    rows = [judge_count(own, 329_000, measured=own.quantity), judge_count(claim("62K", "parameters"), 61_706,
+                                                                         measured="parameters")]
+    assert [row.against_itself for row in rows] == [True, False]
+    assert not_tested(claim("x", not_tested="a setup", against_itself=True)).against_itself
+    save_claims("09_example", "Example", rows, tmp_path)
+    assert [r["against_itself"] for r in load_claims(tmp_path)[0]["claims"]] == [True, False]

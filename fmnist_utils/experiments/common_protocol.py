@@ -166,12 +166,11 @@ class Measure:
     def text(self, value: float) -> str:
         return f"{100 * value:.2f}" if self.percent else f"{value:.3f}"
 
-    def difference(self, value: float, sd: float | None = None) -> str:
-        """A difference of two values in this unit (points for an accuracy), with ``sd``, a standard deviation
-        in the same unit, if given; a rounded zero has no sign."""
+    def difference(self, value: float) -> str:
+        """A difference of two values in this unit (points for an accuracy); a rounded zero has no sign. It carries
+        no spread: a study's number is one run, whose own spread nobody measured."""
         scale, digits, unit = (100.0, 2, " points") if self.percent else (1.0, 3, "")
-        spread = "" if sd is None else f" ± {scale * sd:.{digits}f}"
-        return f"{round(scale * value, digits) + 0.0:+.{digits}f}{spread}{unit}"
+        return f"{round(scale * value, digits) + 0.0:+.{digits}f}{unit}"
 
 
 def selected_row(run) -> dict:
@@ -358,12 +357,27 @@ def overview(runs: ChapterRuns):
         rows.append(row)
     return book_table(pd.DataFrame(rows).set_index("network"),
                       "ch.: the chapter the network comes from. stored (n epochs): in the store, trained for n "
-                      "epochs; missing: not trained yet, its numbers are left out everywhere below.")
+                      "epochs; missing: not trained yet. A network's numbers are left out everywhere below until "
+                      "every seed of it is stored.")
 
 
 def complete(runs: ChapterRuns, name: str) -> bool:
-    """Every seed of the network is stored: its numbers are judged on all seeds, never on fewer."""
+    """Every seed of the network is stored: its numbers are shown and judged on all seeds, never on fewer."""
     return name in runs.runs and len(stored_runs(runs.runs[name])) == len(runs.seeds)
+
+
+def complete_runs(runs: ChapterRuns, name: str) -> list[StoredRun]:
+    """The network's stored runs once every seed of it is stored (``complete``), else none: the one source of
+    every number the chapter shows or judges for a network, so no table, figure or row stands in fewer seeds
+    for all of them."""
+    return stored_runs(runs.runs[name]) if complete(runs, name) else []
+
+
+def not_shown(runs: ChapterRuns, name: str) -> str:
+    """What a table shows instead of a network's numbers until every seed of it is stored: "missing" while none
+    is, else how many of its seeds are ("waiting, 1/3 seeds stored")."""
+    stored = len(stored_runs(runs.runs.get(name, [])))
+    return f"waiting, {stored}/{len(runs.seeds)} seeds stored" if stored else "missing"
 
 
 def time_to_best(run: StoredRun) -> float:
@@ -375,8 +389,9 @@ def time_to_best(run: StoredRun) -> float:
 
 
 def values(runs: ChapterRuns, name: str, read: Callable = TEST_ACCURACY.read) -> list[float]:
-    """``read`` of every stored run of the network (empty when none is stored or it is not in these settings)."""
-    return [float(read(r)) for r in stored_runs(runs.runs.get(name, []))]
+    """``read`` of every run of the network once every seed of it is stored (``complete_runs``); empty until then,
+    and when it is not in these settings."""
+    return [float(read(r)) for r in complete_runs(runs, name)]
 
 
 def accuracy_groups(runs: ChapterRuns, names: list[str] | None = None) -> dict | None:
@@ -465,15 +480,16 @@ def ranking_table(runs: ChapterRuns):
     groups = tie_groups(accuracy)
     rows = []
     for name in runs.models:
-        stored = stored_runs(runs.runs[name])
+        shown = complete_runs(runs, name)
         accuracies = values(runs, name)
         rows.append({"network": LABELS[name], "ch.": CHAPTER_OF[name],
                      "mean": float(np.mean(accuracies)) if accuracies else -1.0,
-                     "test acc (%)": _pm(accuracies), "group": groups[LABELS[name]] if groups else "-",
+                     "test acc (%)": _pm(accuracies, empty=not_shown(runs, name)),
+                     "group": groups[LABELS[name]] if groups else "-",
                      "parameters": f"{parameters(name):,}", "MFLOPs": round(flops(name) / 1e6, 2),
-                     "to best (s)": _pm([time_to_best(r) for r in stored], scale=1.0, digits=0, empty="-"),
-                     "best epoch": ", ".join(str(r.metrics["best_epoch"]) for r in stored) or "-",
-                     "seeds": f"{len(stored)}/{len(runs.seeds)}"})
+                     "to best (s)": _pm([time_to_best(r) for r in shown], scale=1.0, digits=0, empty="-"),
+                     "best epoch": ", ".join(str(r.metrics["best_epoch"]) for r in shown) or "-",
+                     "seeds": f"{len(stored_runs(runs.runs[name]))}/{len(runs.seeds)}"})
     frame = pd.DataFrame(rows)
     if accuracy is not None:
         frame.insert(2, "rank", frame["mean"].rank(ascending=False, method="min").astype(int))
@@ -484,8 +500,9 @@ def ranking_table(runs: ChapterRuns):
         f"test acc: mean ± std over the seeds, checkpoint of lowest validation loss tested once; rank by its mean. "
         f"group: networks sharing a letter are not separable ({LEVEL:.0%} Welch interval of the difference covers "
         "zero) from that letter's best network: a for the most accurate one, b for the most accurate one outside "
-        "a and those below it, and so on; a network can carry several letters. Rank and groups wait for every seed "
-        "of every network (and need two seeds). MFLOPs: forward operations per image, millions. to best (s): "
+        "a and those below it, and so on; a network can carry several letters. A network's numbers wait for every "
+        "seed of it (waiting: how many are stored); rank and groups wait for every seed of every network (and need "
+        "two seeds). MFLOPs: forward operations per image, millions. to best (s): "
         "training seconds up to the selected epoch, mean ± std, on this book's machine: the CPU time of the "
         "training process (one thread), which other work on the cores does not inflate (wall time for a run "
         "that did not record it). best epoch: the selected epoch of each seed. seeds: stored of planned."))
@@ -562,8 +579,9 @@ COST_AXES = {  # cost axis of the Pareto panels -> what it is
 
 
 def _costs(runs: ChapterRuns, name: str) -> dict:
-    """Each cost axis of a network: (mean, std over seeds); parameters and FLOPs have no spread."""
-    times = [time_to_best(r) for r in stored_runs(runs.runs[name])]
+    """Each cost axis of a network: (mean, std over seeds); parameters and FLOPs have no spread; time None until
+    every seed is stored."""
+    times = [time_to_best(r) for r in complete_runs(runs, name)]
     return {"parameters": (float(parameters(name)), 0.0), "MFLOPs": (flops(name) / 1e6, 0.0),
             "seconds": (float(np.mean(times)), float(np.std(times, ddof=1)) if len(times) > 1 else 0.0)
             if times else None}
@@ -581,7 +599,8 @@ def fronts(runs: ChapterRuns) -> dict[str, list[str]] | None:
 
 def pareto_figure(runs: ChapterRuns):
     """Test accuracy against parameters, FLOPs and time to the best epoch, one panel each, the undominated
-    networks of each panel marked and joined; None while no run is stored."""
+    networks of each panel marked and joined; a network waits for every seed of it, and the figure is None while
+    none has them all."""
     from .. import plots
 
     shown = [n for n in runs.models if values(runs, n)]
@@ -597,8 +616,10 @@ def pareto_figure(runs: ChapterRuns):
                                     100 * float(np.std(accuracies, ddof=1)) if len(accuracies) > 1 else 0.0)
         panels.append({"xlabel": f"{what} (log scale)", "ylabel": "test accuracy (%)", "logx": True,
                        "points": points, "front": front[axis] if front else None})
+    waiting = len(runs.models) - len(shown)
     title = ("Accuracy against cost (bars: std over seeds; ringed: undominated)" if front else
-             "Accuracy against cost (bars: std over seeds; no front before every seed is stored)")
+             "Accuracy against cost (bars: std over seeds; no front before every seed is stored"
+             + (f"; {counted(waiting, 'network')} not shown: waiting for its seeds" if waiting else "") + ")")
     return plots.pareto_panels(panels, groups={LABELS[n]: f"chapter {CHAPTER_OF[n]}" for n in shown}, title=title)
 
 
@@ -609,10 +630,10 @@ EXPLORER_AXES = {  # axis -> logarithmic
 
 
 def explorer_points(runs: ChapterRuns) -> dict[str, dict]:
-    """Network label -> {explorer axis: (mean, std over seeds) or None while no run is stored}."""
+    """Network label -> {explorer axis: (mean, std over seeds) or None until every seed of it is stored}."""
     points = {}
     for name in runs.models:
-        stored = stored_runs(runs.runs[name])
+        stored = complete_runs(runs, name)
 
         def spread(xs):
             return (float(np.mean(xs)), float(np.std(xs, ddof=1)) if len(xs) > 1 else 0.0) if xs else None
@@ -628,8 +649,8 @@ def explorer_points(runs: ChapterRuns) -> dict[str, dict]:
 
 
 def explorer(runs: ChapterRuns):
-    """Pick the x axis, the y axis and the networks: every network's mean over its stored seeds, with the
-    seed spread as error bars."""
+    """Pick the x axis, the y axis and the networks: every network's mean over its seeds, with the seed spread as
+    error bars, for the networks with every seed stored."""
     from ..explore import scatter_explorer
 
     return scatter_explorer(explorer_points(runs), log_axes=[a for a, log in EXPLORER_AXES.items() if log],
@@ -647,12 +668,13 @@ def study_table(runs: ChapterRuns):
         ours, difference = values(runs, name, measure.read), study_difference(runs, name)
         row = {"network": LABELS[name], "ch.": CHAPTER_OF[name],
                "quantity": "test acc (%)" if measure.percent else "test loss"}
+        here = _here(measure, ours) if ours else not_shown(runs, name)
         if source is None:
-            row.update({"study": "-", "here": _here(measure, ours), "difference": "-",
+            row.update({"study": "-", "here": here, "difference": "-",
                         "the study's number": NO_STUDY_NUMBER[name]})
         else:
             claim, other = source.claim, source.not_the_study_network()
-            row.update({"study": _study_text(claim, measure), "here": _here(measure, ours),
+            row.update({"study": _study_text(claim, measure), "here": here,
                         "difference": "-" if difference is None else "not comparable" if other else
                         measure.difference(difference),
                         "the study's number": f"{claim.quantity} ({claim.where}); {source.recipe()}"
@@ -663,8 +685,8 @@ def study_table(runs: ChapterRuns):
         "study: the chapter's study number, read from that chapter's registry (accuracy in percent; chapter 5 "
         f"prints its test losses as percentages, {loss.printed} for {_study_text(loss, TEST_LOSS)}, "
         "shown here as losses). here: the same "
-        "quantity under the common protocol, mean ± std over the stored seeds (n), from the checkpoint of lowest "
-        "validation loss. difference: here minus study (not comparable where ours is not the network the study "
+        "quantity under the common protocol, mean ± std over the seeds (n), from the checkpoint of lowest "
+        "validation loss, once every seed is stored (waiting: how many are). difference: here minus study (not comparable where ours is not the network the study "
         "measured); where the study's number is another quantity than ours (the next column says what it "
         "measured), the difference is what changing the protocol and everything else that differs between the two "
         "runs moved, a description and not a verdict. "
@@ -672,8 +694,8 @@ def study_table(runs: ChapterRuns):
 
 
 def study_difference(runs: ChapterRuns, name: str) -> float | None:
-    """The network's mean over its stored seeds minus its study's number, in the study's quantity; None while
-    nothing is stored or its study reports no number."""
+    """The network's mean over its seeds minus its study's number, in the study's quantity; None until every seed
+    is stored, and when its study reports no number."""
     source = SOURCES.get(name)
     ours = values(runs, name, source.measure.read) if source else []
     return float(np.mean(ours)) - source.claim.value if ours else None
@@ -688,8 +710,6 @@ def _study_text(claim: StudyClaim, measure: Measure) -> str:
 
 
 def _here(measure: Measure, ours: list[float]) -> str:
-    if not ours:
-        return "missing"
     scale, digits = (100.0, 2) if measure.percent else (1.0, 3)
     return f"{_pm(ours, scale=scale, digits=digits)} (n={len(ours)})"
 
@@ -882,8 +902,10 @@ def conclusion(runs: ChapterRuns) -> str:
 
 
 def _headlines(runs: ChapterRuns, rows: dict) -> str:
-    """The conclusion's line on the studies' headline numbers: the difference between each and ours where ours is
-    the study's network (every seed stored: never fewer), and what each row's verdict makes of it."""
+    """The conclusion's line on the studies' headline numbers: ours beside each study's number, and the plain
+    difference, where ours is the study's network (every seed stored: never fewer), and what each row's verdict
+    makes of it. Our standard deviation is our seeds' alone: no difference carries a ±, since the study's single
+    run has a spread of its own that nobody measured."""
     verdict = {n: rows[f"headline_{n}"].verdict for n in SOURCES}
     other = [n for n in SOURCES if other_network((n,))]
     quantity = [n for n in SOURCES if n not in other and other_quantity((n,))]
@@ -891,9 +913,10 @@ def _headlines(runs: ChapterRuns, rows: dict) -> str:
     headlines = [f"headline_{n}" for n in SOURCES]
     line = f"- **Each study's headline number beside ours** ({_tally(rows, headlines)})."
     if shown:
-        line += (" Ours minus the study's, what changing the protocol and everything else that differs between the "
-                 "two runs moved (± the standard deviation of our seeds): "
-                 + ", ".join(f"{LABELS[n]} {_difference_text(runs, n)}" for n in shown) + ".")
+        line += (" Ours (mean ± standard deviation of our seeds, n) beside the study's number, and ours minus the "
+                 "study's, what changing the protocol and everything else that differs between the two runs moved: "
+                 + "; ".join(_beside_text(runs, n) for n in shown) + ". The ± is the spread of our seeds alone: each "
+                 "study's number is a single run, whose own spread nobody measured, so no difference carries one.")
     named = {v: ", ".join(LABELS[n] for n in SOURCES if verdict[n] == v and n not in other + quantity)
              for v in VERDICTS}
     if named[REPRODUCED]:
@@ -920,7 +943,9 @@ def _headlines(runs: ChapterRuns, rows: dict) -> str:
     return line
 
 
-def _difference_text(runs: ChapterRuns, name: str) -> str:
-    """Ours minus the study's number, with our seeds' standard deviation (none for one seed)."""
-    measure, ours = SOURCES[name].measure, values(runs, name, SOURCES[name].measure.read)
-    return measure.difference(study_difference(runs, name), float(np.std(ours, ddof=1)) if len(ours) > 1 else None)
+def _beside_text(runs: ChapterRuns, name: str) -> str:
+    """'LeNet-5 89.52 ± 0.06 (n=3) against the study's 89.07, +0.45 points': ours, the study's number as printed,
+    and the plain difference."""
+    source = SOURCES[name]
+    return (f"{LABELS[name]} {_here(source.measure, values(runs, name, source.measure.read))} against the study's "
+            f"{_study_text(source.claim, source.measure)}, {source.measure.difference(study_difference(runs, name))}")
