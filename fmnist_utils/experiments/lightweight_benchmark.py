@@ -16,9 +16,10 @@ loss and accuracy of every epoch, from which "best over epochs", "at the early-s
 and "last epoch" are all rebuilt.
 
 The study's claims are judged on what the study measured: Table 1's cells and its orderings on the
-study-protocol runs read at the epoch of best test accuracy (like with like), one run per model with the
-corrected seeds' spread; the corrected protocol's ranking is the book's own description (chapter 6 asks it
-for every network of the book).
+study-protocol runs read at the epoch of best test accuracy (like with like), one run per model, which borrows
+the seed spread of the same model's corrected-protocol runs (``own_noise``: the same architecture under the
+nearest protocol, for a value row and for every model of an ordering alike); the corrected protocol's ranking is
+the book's own description (chapter 6 asks it for every network of the book).
 
 Every number of the study is typed once, in ``REGISTRY``; the tables, the claim rows and the prose
 read it there. ``claims`` judges each registered claim with the book's verdict rules
@@ -36,7 +37,7 @@ from ..config import RunConfig
 from ..params import (ChapterSpec, Param, boolean, int_list, non_negative_int, non_negative_number, open_fraction,
                       optional, positive_int)
 from ..store import describe, stored_runs  # noqa: F401  (the notebook calls chapter.stored_runs)
-from ..verdicts import (MISSING, Noise, Verdict, hardware_bound, judge_best, judge_count, judge_direction,
+from ..verdicts import (MISSING, BorrowedNoise, Noise, Verdict, hardware_bound, judge_best, judge_count, judge_direction,
                         judge_tradeoff, judge_value, missing, not_comparable, tally)
 from ..tables import book_table
 
@@ -444,8 +445,9 @@ def mean_epoch_seconds(runs: ChapterRuns, field: str = "train_seconds") -> dict:
 
 def own_noise(runs: ChapterRuns, key: str, read, what: str) -> Noise | None:
     """The seed spread of ``what`` over model ``key``'s own corrected-protocol runs: the measured noise of a
-    single study-protocol run of the same architecture (the nearest protocol with several seeds). None until
-    every seed of that model is stored, and with a single seed (no spread to measure)."""
+    single study-protocol run of the same architecture (the nearest protocol with several seeds), the one noise
+    every single-run row of the chapter borrows (a value row directly, an ordering through ``models_noise``).
+    None until every seed of that model is stored, and with a single seed (no spread to measure)."""
     group = stored_runs(runs.corrected[key])
     if len(group) < len(runs.seeds):
         return None
@@ -1024,30 +1026,32 @@ def study_values(runs: ChapterRuns, read) -> dict | None:
     return {LABELS[k]: [read(r) for r in stored_runs(runs.study[k])] for k in MODELS}
 
 
-def family_noise(runs: ChapterRuns, read, what: str) -> Noise | None:
-    """The seed spread of ``what`` within each model's corrected-protocol seeds, pooled over the six models: the
-    measured noise of one study-protocol run (the nearest protocol with seeds, the family of the six models, as
-    a comparison across models needs one spread). None until every seed is stored, and with one seed a model."""
-    groups = corrected_values(runs, read)
-    if groups is None:
+def models_noise(runs: ChapterRuns, read, what: str) -> BorrowedNoise | None:
+    """What a comparison of the six models' single study-protocol runs borrows: each model its own spread
+    (``own_noise``), never one pooled over six different architectures. None until every model has one."""
+    spreads = {LABELS[k]: own_noise(runs, k, read, what) for k in MODELS}
+    if any(noise is None for noise in spreads.values()):
         return None
-    return Noise.pooled(list(groups.values()), f"{what}: seed spread within each model's corrected-protocol runs, "
-                                               f"pooled over the {len(groups)} models")
+    return BorrowedNoise(spreads, f"{what}, each model the seed spread of its own corrected-protocol runs "
+                                  f"({counted(len(runs.seeds), 'seed')}, {len(runs.seeds) - 1} df each; sd, in the "
+                                  "units of the means: "
+                                  + ", ".join(f"{g} {100 * n.sd:.2g}" for g, n in spreads.items()) + ")")
 
 
-def ordering_values(runs: ChapterRuns, study_read, corrected_read, what: str) -> tuple[dict | None, Noise | None]:
+def ordering_values(runs: ChapterRuns, study_read, corrected_read,
+                    what: str) -> tuple[dict | None, BorrowedNoise | None]:
     """What the study's orderings are judged on: ``study_read`` of every model's study-protocol runs (None, so the
     row waits, until those and every corrected seed that measures their spread are stored), and that spread."""
     if not every_seed_stored(runs):
         return None, None
-    return study_values(runs, study_read), family_noise(runs, corrected_read, what)
+    return study_values(runs, study_read), models_noise(runs, corrected_read, what)
 
 
 
 
 def _accuracy_rows(runs: ChapterRuns) -> list[Verdict]:
     """Orderings, directions and trade-offs of accuracy as the study read them (its Table 1: the epoch of best test
-    accuracy), on our study-protocol runs, one per model, each with the corrected seeds' pooled spread."""
+    accuracy), on our study-protocol runs, one per model, each borrowing its own model's corrected seeds' spread."""
     study = [r for g in runs.study.values() for r in stored_runs(g)]
     stopped = capped(study, lambda r: best_epoch_row(r.history)["epoch"])
     note = (f"study protocol, {counted(len(runs.study_seeds), 'run')} per model, read at its epoch of best test "
@@ -1235,8 +1239,8 @@ def conclusion(runs: ChapterRuns) -> str:
             + f". Not separable from the best mean (95% Welch, no seed paired across models): "
             f"{_names(t for t in top if t != order[0]) or 'none'} (this ranking is the book's own, not a verdict on "
             "the study). The study's orderings, judged as its Table 1 reads them (its protocol, the epoch of best "
-            f"test accuracy, {counted(len(runs.study_seeds), 'run')} per model with the corrected seeds' pooled "
-            "spread): " + _verdicts(rows, ["best_table1", "best_text", "top_two", "resnet_above_vit", "vit_lags",
+            f"test accuracy, {counted(len(runs.study_seeds), 'run')} per model, each with the spread of its own model's "
+            "corrected-protocol seeds): " + _verdicts(rows, ["best_table1", "best_text", "top_two", "resnet_above_vit", "vit_lags",
                                            "params_not_proxy"]) + ".")
         lines.append(
             "- **Size, speed and accuracy.** " + rows["resnet_tradeoff"].ours[:1].upper()
