@@ -42,9 +42,11 @@ def test_plan_covers_both_protocols_every_seed_and_the_text_resnet():
     settings = paper()
     planned = chapter.plan(settings)
     configs = [c for c, _ in planned]
-    assert len(configs) == 6 * 1 + 6 * 3 + 1
+    assert len(configs) == 6 * 3 + 6 * 3 + 1
     assert not any(needs for _, needs in planned)  # nothing in the chapter reloads a model
-    assert sum(c.monitor == "test_loss" for c in configs) == 6
+    # the study's protocol over three seeds too, so that its orderings are tested over seeds
+    assert {(c.model, c.seed) for c in configs if c.monitor == "test_loss"} == \
+        {(chapter.MODELS[k][0], s) for k in MODELS for s in (42, 43, 44)}
     assert {(c.model, c.seed) for c in configs if c.monitor == "val_loss" and not c.model_args} == \
         {(chapter.MODELS[k][0], s) for k in MODELS for s in (42, 43, 44)}
     assert [c.model_args for c in configs if c.model_args] == [{"base": 16}]
@@ -52,6 +54,21 @@ def test_plan_covers_both_protocols_every_seed_and_the_text_resnet():
     assert len({canonical_json(c.identity()) for c in configs}) == len(configs)
     no_text = chapter.settings_from({"profile": "paper", "text_resnet": False})
     assert len(chapter.plan(no_text)) == len(configs) - 1
+    # the cheap profiles add no study-protocol seed
+    for profile, corrected in (("quick", 2), ("smoke", 1)):
+        cheap = [c for c, _ in chapter.plan(chapter.settings_from({"profile": profile}))]
+        assert len(cheap) == 6 * 1 + 6 * corrected + 1 and {c.seed for c in cheap if c.monitor == "test_loss"} == {42}
+
+
+def test_the_new_study_seeds_leave_every_stored_run_where_it_is():
+    """The paper plan's new runs are the study protocol's seeds 43 and 44; every other run keeps its key and is
+    found in the committed store (adding seeds must never orphan a stored run)."""
+    from fmnist_utils.store import ResultStore
+
+    store = ResultStore()
+    missing = [c for c, _ in chapter.plan(paper()) if isinstance(store.status(c), MissingRun)]
+    new = {(c.monitor, c.seed) for c in missing}
+    assert new <= {("test_loss", 43), ("test_loss", 44)}, new
 
 
 def test_longest_runs_start_first():
@@ -145,7 +162,7 @@ def stored(config, metrics=None, rows=None, parameters=1000, predictions=None, t
     return run
 
 
-def study_run(settings, key, best, seconds, eval_seconds, best_epoch=2, epochs=3, train_acc=None):
+def study_run(settings, key, best, seconds, eval_seconds, best_epoch=2, epochs=3, train_acc=None, seed=42):
     """A study-protocol run whose best test accuracy is ``best`` at ``best_epoch`` (training accuracy ``train_acc``,
     else the study's), timed a little unevenly."""
     accs = [best - 0.01 - 0.001 * i for i in range(epochs)]
@@ -155,7 +172,7 @@ def study_run(settings, key, best, seconds, eval_seconds, best_epoch=2, epochs=3
         row.update(train_loss=value(f"t1_train_loss_{key}"), test_loss=value(f"t1_test_loss_{key}") + 0.001 * i,
                    train_seconds=seconds * (1 + 0.01 * (i - 1)), eval_seconds=eval_seconds * (1 + 0.01 * (i - 1)))
     rows[best_epoch - 1]["test_loss"] = value(f"t1_test_loss_{key}")
-    return stored(chapter.study_config(settings, key, 42), {"accuracy": rows[-1]["test_acc"]}, rows,
+    return stored(chapter.study_config(settings, key, seed), {"accuracy": rows[-1]["test_acc"]}, rows,
                   chapter.parameters(key))
 
 
@@ -168,19 +185,30 @@ def corrected_run(settings, key, seed, acc, gap=0.01, best_epoch=10, epochs_run=
                   rows, chapter.parameters(key), predictions=targets.copy(), targets=targets)
 
 
+STUDY_SEED_OFFSETS = (0.0, 0.001, -0.001)  # a study seed's best accuracy beside the first's: 0.1 points apart
+
+
 def make_runs(corrected_acc: dict, study_best: dict | None = None, seconds: dict | None = None,
               eval_seconds: dict | None = None, gaps: dict | None = None, seeds=(42, 43, 44),
-              study_train: dict | None = None):
-    """Study runs at the study's Table 1 and Table 2 (unless given: ``study_best``, ``study_train``), corrected runs
-    with ``corrected_acc``."""
+              study_train: dict | None = None, study_seeds=(42,)):
+    """Study runs at the study's Table 1 and Table 2 (unless given: ``study_best``, ``study_train``), one per study
+    seed (``STUDY_SEED_OFFSETS`` apart), corrected runs with ``corrected_acc``."""
     settings = paper()
     seconds = seconds or {k: value(f"t2_train_s_{k}") for k in MODEL_ORDER}
     eval_seconds = eval_seconds or {k: value(f"t2_infer_ms_{k}") / 1000 for k in MODEL_ORDER}
-    study = {k: [study_run(settings, k, (study_best or {}).get(k, value(f"t1_test_acc_{k}")), seconds[k],
-                           eval_seconds[k], train_acc=(study_train or {}).get(k))] for k in MODEL_ORDER}
+    study = {k: [study_run(settings, k, (study_best or {}).get(k, value(f"t1_test_acc_{k}")) + offset, seconds[k],
+                           eval_seconds[k], train_acc=(study_train or {}).get(k), seed=seed)
+                 for seed, offset in zip(study_seeds, STUDY_SEED_OFFSETS)] for k in MODEL_ORDER}
     corrected = {k: [corrected_run(settings, k, s, acc, gap=(gaps or {}).get(k, 0.01))
                      for s, acc in zip(seeds, corrected_acc[k])] for k in MODEL_ORDER}
-    return chapter.ChapterRuns(study=study, corrected=corrected, text_resnet=None, study_seeds=[42], seeds=list(seeds))
+    return chapter.ChapterRuns(study=study, corrected=corrected, text_resnet=None, study_seeds=list(study_seeds),
+                               seeds=list(seeds))
+
+
+def without(runs, key: str, seed: int):
+    """``runs`` with the study-protocol run of model ``key`` and ``seed`` not stored."""
+    runs.study[key] = [MissingRun("k", r.config) if r.config.seed == seed else r for r in runs.study[key]]
+    return runs
 
 
 def spread(center, width=0.001):
@@ -312,6 +340,35 @@ def test_an_ordering_of_single_runs_borrows_each_models_own_spread_as_the_value_
     calm = judged(make_runs({**corrected, "densenet_tiny": spread(value("t1_test_acc_densenet_tiny"), 0.0035)},
                             study_best={"resnet_mini": 0.9049, "vit_tiny": 0.8803}))["resnet_above_vit"]
     assert calm.ours == above.ours
+
+
+def test_study_protocol_rows_read_every_study_seed_once_stored_and_seed_42_alone_until_then():
+    """The paper profile trains the study's protocol with seeds 42, 43 and 44: once every model has all three,
+    the orderings, trade-offs and Table 1 rows read them with their own spread (nothing borrowed); until then seed
+    42 alone, borrowing its model's corrected-protocol spread, and the note names the seeds it waits for."""
+    noisy = {k: spread(v[1], 0.01) for k, v in STUDY_ORDER.items()}  # corrected seeds a point apart
+    full = judged(make_runs(noisy, study_seeds=(42, 43, 44)))
+    above, cell = full["resnet_above_vit"], full["t1_test_acc_resnet_mini"]
+    assert above.ours.endswith("(n=3, 3)") and "noise for single runs" not in above.note
+    assert "study protocol, 3 runs per model (seeds 42, 43, 44)" in above.note
+    assert cell.ours == "91.10% ± 0.10% (n=3)" and cell.verdict == REPRODUCED  # its own 0.1-point spread
+    assert full["best_table1"].verdict == REPRODUCED  # 0.45 points over three seeds 0.1 point apart
+    assert full["resnet_tradeoff"].ours.endswith(": LeNet-5, ResNet-Mini, MobileNet-Lite, Custom CNN")
+    assert "3 runs per model" in full["fastest_train"].note and "mean over 3 runs' epochs" in full["fastest_train"].ours
+    # ViT-Tiny's seed 44 not stored yet: every model's seed 42 alone, with its model's corrected spread
+    waiting = judged(without(make_runs(noisy, study_seeds=(42, 43, 44)), "vit_tiny", 44))
+    assert waiting["resnet_above_vit"].ours.endswith("(n=1, 1)")
+    assert "seed 42 alone until seed 44 is stored for every model" in waiting["resnet_above_vit"].note
+    assert "noise for single runs" in waiting["resnet_above_vit"].note
+    assert waiting["t1_test_acc_resnet_mini"].ours == "91.10% (n=1)"
+    assert "seed 42 alone until seed 44 is stored for every model; seed 42: best epoch" in \
+        waiting["t1_test_acc_resnet_mini"].note
+    assert waiting["best_table1"].verdict == INCONCLUSIVE  # a point of borrowed spread hides 0.45 points
+    assert "mean over one run's epochs" in waiting["fastest_train"].ours
+    none_yet = judged(without(without(make_runs(noisy, study_seeds=(42, 43, 44)), "lenet5", 43), "lenet5", 44))
+    assert "seed 42 alone until seeds 43, 44 are stored for every model" in none_yet["best_text"].note
+    # seed 42 itself missing: the rows wait
+    assert judged(without(make_runs(noisy, study_seeds=(42, 43, 44)), "lenet5", 42))["best_table1"].verdict == MISSING
 
 
 def test_a_top_place_within_the_borrowed_spread_is_inconclusive_not_refuted():
@@ -472,7 +529,9 @@ def test_conclusion_with_one_study_run_names_the_untrained_models():
             runs.study[key] = [MissingRun("k", chapter.study_config(settings, key, 42))]
     text = chapter.conclusion(runs)
     # LeNet-5's own seeds, 0.1 point apart: t(0.975, 2) x 0.10 x sqrt(2) + 0.005 = 0.61
-    assert "own corrected-protocol seeds): LeNet-5 +0.23 (±0.61). Verdicts: 1 reproduced." in text
+    assert ("(study protocol, 1 run per model (seed 42), each model's single run with the seed spread of its own "
+            "corrected-protocol seeds) minus the study's" in text)
+    assert "rounding and that spread): LeNet-5 +0.23 (±0.61). Verdicts: 1 reproduced." in text
     assert "Not trained yet: ResNet-Mini, DenseNet-Tiny, MobileNet-Lite, ViT-Tiny, Custom CNN." in text
 
 

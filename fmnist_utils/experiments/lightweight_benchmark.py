@@ -16,10 +16,13 @@ loss and accuracy of every epoch, from which "best over epochs", "at the early-s
 and "last epoch" are all rebuilt.
 
 The study's claims are judged on what the study measured: Table 1's cells and its orderings on the
-study-protocol runs read at the epoch of best test accuracy (like with like), one run per model, which borrows
-the seed spread of the same model's corrected-protocol runs (``own_noise``: the same architecture under the
-nearest protocol, for a value row and for every model of an ordering alike); the corrected protocol's ranking is
-the book's own description (chapter 6 asks it for every network of the book).
+study-protocol runs read at the epoch of best test accuracy (like with like). The paper profile trains three
+study-protocol seeds per model (``study_seeds``), so that orderings are tested over seeds: once every model has
+all of them, every row reads them all with their own spread; until then each model's first seed alone
+(``study_sample``), whose single run borrows the seed spread of the same model's corrected-protocol runs
+(``own_noise``: the same architecture under the nearest protocol, for a value row and for every model of an
+ordering alike), and the row's note names the seeds it waits for. The corrected protocol's ranking is the book's
+own description (chapter 6 asks it for every network of the book).
 
 Every number of the study is typed once, in ``REGISTRY``; the tables, the claim rows and the prose
 read it there. ``claims`` judges each registered claim with the book's verdict rules
@@ -269,8 +272,10 @@ REGISTRY = Registry([
 # ----- parameters and runs ------------------------------------------------------------------------
 
 SPEC = ChapterSpec("lightweight_benchmark", [
-    Param("study_seeds", {"paper": [42], "quick": [42], "smoke": [42]}, int_list,
-          "training seeds of the study-protocol runs (the study fixed none)"),
+    Param("study_seeds", {"paper": [42, 43, 44], "quick": [42], "smoke": [42]}, int_list,
+          "training seeds of the study-protocol runs (the study fixed none); the rows read the first alone, with "
+          "its model's corrected-protocol spread, until every model has every one of them, then all with their "
+          "own spread"),
     Param("seeds", {"paper": [42, 43, 44], "quick": [42, 43], "smoke": [42]}, int_list,
           "training seeds of the corrected-protocol runs"),
     Param("epochs", {"paper": 100, "quick": 10, "smoke": 2}, positive_int,
@@ -423,8 +428,47 @@ def every_study_run_stored(runs: ChapterRuns) -> bool:
     return all(len(stored_runs(runs.study[k])) == len(runs.study_seeds) for k in MODELS)
 
 
+def study_sample(runs: ChapterRuns) -> dict:
+    """Model key -> the study-protocol runs the chapter reads (its rows, and the tables and descriptions beside
+    them): every study seed's once every model has all of them stored, each model then with its own seeds' spread;
+    until then the first seed's alone, a single run that borrows its model's corrected-protocol spread
+    (``own_noise``). Empty for a model whose first seed is missing too."""
+    if every_study_run_stored(runs):
+        return {k: stored_runs(runs.study[k]) for k in MODELS}
+    return {k: stored_runs(runs.study[k][:1]) for k in MODELS}
+
+
+def study_runs_per_model(runs: ChapterRuns) -> int:
+    """How many study-protocol runs of each model the chapter reads: 1 (the first seed) or every study seed."""
+    return len(runs.study_seeds) if every_study_run_stored(runs) else 1
+
+
+def study_ready(runs: ChapterRuns) -> bool:
+    """Every model has its study-protocol sample (``study_sample``): at least the first seed's run."""
+    return all(study_sample(runs).values())
+
+
+def study_sample_note(runs: ChapterRuns) -> str:
+    """Which study-protocol seeds the rows read; while some are missing, the seeds they wait for."""
+    first, *more = runs.study_seeds
+    if every_study_run_stored(runs) or not more:
+        seeds = ", ".join(map(str, runs.study_seeds))
+        return f"study protocol, {counted(len(runs.study_seeds), 'run')} per model (seed{'s' if more else ''} {seeds})"
+    stored = {k: {r.config.seed for r in stored_runs(runs.study[k])} for k in MODELS}
+    waiting = [seed for seed in more if not all(seed in seeds for seeds in stored.values())]
+    return (f"study protocol, seed {first} alone until {'seed' if len(waiting) == 1 else 'seeds'} "
+            f"{', '.join(map(str, waiting))} {'is' if len(waiting) == 1 else 'are'} stored for every model")
+
+
+def study_reading(runs: ChapterRuns) -> str:
+    """How the rows on the study's protocol read it, for the prose: which seeds, and whose spread."""
+    spread = ("each model's single run with the seed spread of its own corrected-protocol seeds"
+              if study_runs_per_model(runs) == 1 else "each model with its own seeds' spread")
+    return f"{study_sample_note(runs)}, {spread}"
+
+
 def study_best(runs: ChapterRuns, key: str) -> list[float]:
-    return [study_summary(r)["best_acc"] for r in stored_runs(runs.study[key])]
+    return [study_summary(r)["best_acc"] for r in study_sample(runs)[key]]
 
 
 def corrected_values(runs: ChapterRuns, read) -> dict | None:
@@ -435,10 +479,10 @@ def corrected_values(runs: ChapterRuns, read) -> dict | None:
 
 
 def mean_epoch_seconds(runs: ChapterRuns, field: str = "train_seconds") -> dict:
-    """Model key -> mean seconds per epoch over every stored study-protocol epoch (None if missing)."""
+    """Model key -> mean seconds per epoch over every epoch of its study-protocol sample (None if missing)."""
     out = {}
-    for key, group in runs.study.items():
-        values = [row[field] for run in stored_runs(group) for row in run.history]
+    for key, group in study_sample(runs).items():
+        values = [row[field] for run in group for row in run.history]
         out[key] = sum(values) / len(values) if values else None
     return out
 
@@ -653,7 +697,7 @@ def flattery_table(runs: ChapterRuns):
     lift = flattery(runs)
     rows = []
     for key in MODELS:
-        summaries = [study_summary(r) for r in stored_runs(runs.study[key])]
+        summaries = [study_summary(r) for r in study_sample(runs)[key]]
         honest = list(corrected_accuracy(runs, key).values())
         rows.append({
             "model": LABELS[key],
@@ -933,9 +977,12 @@ MACHINE = ("stored study-protocol runs on this book's build machine (one thread 
 # what chapter 4's timings add to the book's one rule for time (``verdicts.hardware_bound``)
 TIMING_DETAIL = ("the study does not name its machine; ours: this book's build machine, one thread per training, a "
                  "second training beside it")
-TIMING_ORDER_DETAIL = (f"{TIMING_DETAIL}, one run per model (its epochs are not independent replicates); the study "
-                       "itself puts MobileNet-Lite's slowness down to its hardware ('less optimized computation paths "
-                       "on some hardware')")
+def timing_order_detail(runs: ChapterRuns) -> str:
+    """What chapter 4's orderings of time add to the book's rule for time: what our timings rest on."""
+    n = study_runs_per_model(runs)
+    timed = "one run per model (its epochs are not independent replicates)" if n == 1 else f"{n} runs per model"
+    return (f"{TIMING_DETAIL}, {timed}; the study itself puts MobileNet-Lite's slowness down to its hardware "
+            "('less optimized computation paths on some hardware')")
 DETERMINISTIC = Noise.none("deterministic: parameter counts")
 # what the corrected-protocol runs measure, per Table 1 / Table 2 column: the seed spread of a single
 # study-protocol run of a model is borrowed from that model's own corrected-protocol seeds (the nearest
@@ -986,15 +1033,17 @@ def _table_rows(runs: ChapterRuns) -> list[Verdict]:
 
     rows = []
     quantity = {column: q for column, _, q in TABLE1_COLUMNS + TABLE2_COLUMNS}
+    sample, sampled = study_sample(runs), study_sample_note(runs)
     for column, (field, read, what) in READINGS.items():
         table = "t2" if column == "epochs" else "t1"
         for key in MODELS:
-            complete = len(corrected_accuracy(runs, key)) == len(runs.seeds)
+            study = sample[key]
+            # a single run borrows its model's corrected-protocol spread, and waits for every seed that measures it
+            complete = len(study) > 1 or len(corrected_accuracy(runs, key)) == len(runs.seeds)
             noise = own_noise(runs, key, read, what)
-            study = stored_runs(runs.study[key])
             summaries = [study_summary(r) for r in study]
-            note = "; ".join(f"study protocol, seed {r.config.seed}: best epoch {s['best_epoch']} of {s['epochs_run']}"
-                             for r, s in zip(study, summaries))
+            note = "; ".join([sampled, *(f"seed {r.config.seed}: best epoch {s['best_epoch']} of {s['epochs_run']}"
+                                         for r, s in zip(study, summaries))]) if study else ""
             if not complete:
                 note = f"waiting for {LABELS[key]}'s corrected-protocol runs, whose seeds measure the spread"
             last = (lambda r: len(r.history)) if column == "epochs" else (lambda r: best_epoch_row(r.history)["epoch"])
@@ -1002,7 +1051,7 @@ def _table_rows(runs: ChapterRuns) -> list[Verdict]:
                                     [s[field] for s in summaries] if complete else None,
                                     measured=quantity[column], noise=noise, capped=capped(study, last), note=note))
     for key in MODELS:
-        study = stored_runs(runs.study[key])
+        study = sample[key]
         train = [[row["train_seconds"] for row in r.history] for r in study]
         test = [row["eval_seconds"] for r in study for row in r.history]
         ours = {"train_s": f"{_pm(sum(train, []), scale=1)} s",
@@ -1020,10 +1069,11 @@ def _table_rows(runs: ChapterRuns) -> list[Verdict]:
 
 
 def study_values(runs: ChapterRuns, read) -> dict | None:
-    """Model label -> ``read(run)`` per study-protocol run; None until every model's are stored."""
-    if not every_study_run_stored(runs):
+    """Model label -> ``read(run)`` per run of its study-protocol sample (``study_sample``); None until every model
+    has one."""
+    if not study_ready(runs):
         return None
-    return {LABELS[k]: [read(r) for r in stored_runs(runs.study[k])] for k in MODELS}
+    return {LABELS[k]: [read(r) for r in group] for k, group in study_sample(runs).items()}
 
 
 def models_noise(runs: ChapterRuns, read, what: str) -> BorrowedNoise | None:
@@ -1040,11 +1090,15 @@ def models_noise(runs: ChapterRuns, read, what: str) -> BorrowedNoise | None:
 
 def ordering_values(runs: ChapterRuns, study_read, corrected_read,
                     what: str) -> tuple[dict | None, BorrowedNoise | None]:
-    """What the study's orderings are judged on: ``study_read`` of every model's study-protocol runs (None, so the
-    row waits, until those and every corrected seed that measures their spread are stored), and that spread."""
+    """What the study's orderings are judged on: ``study_read`` of every model's study-protocol sample, and the
+    spread each single run borrows (None, so the row waits, until the sample is stored and, while it is one run
+    per model, every corrected seed that measures that spread); several runs a model carry their own spread."""
+    groups = study_values(runs, study_read)
+    if groups is None or all(len(v) > 1 for v in groups.values()):
+        return groups, None
     if not every_seed_stored(runs):
         return None, None
-    return study_values(runs, study_read), models_noise(runs, corrected_read, what)
+    return groups, models_noise(runs, corrected_read, what)
 
 
 
@@ -1052,10 +1106,9 @@ def ordering_values(runs: ChapterRuns, study_read, corrected_read,
 def _accuracy_rows(runs: ChapterRuns) -> list[Verdict]:
     """Orderings, directions and trade-offs of accuracy as the study read them (its Table 1: the epoch of best test
     accuracy), on our study-protocol runs, one per model, each borrowing its own model's corrected seeds' spread."""
-    study = [r for g in runs.study.values() for r in stored_runs(g)]
+    study = [r for group in study_sample(runs).values() for r in group]
     stopped = capped(study, lambda r: best_epoch_row(r.history)["epoch"])
-    note = (f"study protocol, {counted(len(runs.study_seeds), 'run')} per model, read at its epoch of best test "
-            "accuracy as the study's Table 1 is")
+    note = f"{study_sample_note(runs)}, read at its epoch of best test accuracy as the study's Table 1 is"
     label = LABELS
 
     def best(claim_id: str, reading, claimed, measured: str, higher: bool = True, extra: str = "",
@@ -1101,7 +1154,7 @@ def _accuracy_rows(runs: ChapterRuns) -> list[Verdict]:
         # claim cannot be judged as made; the front on this machine is shown as a description
         front = judge_tradeoff(tradeoff, accuracy, cost, label["resnet_mini"], measured=Q_TRADEOFF,
                                cost_name="parameters and seconds per training epoch", noise=noise)
-        detail = (f"speed is one of the claim's three axes; {TIMING_ORDER_DETAIL}; the front shown: the undominated models "
+        detail = (f"speed is one of the claim's three axes; {timing_order_detail(runs)}; the front shown: the undominated models "
                   f"of accuracy ({note}), parameters and seconds per epoch ({MACHINE})")
         rows.append(front if front.verdict == MISSING else
                     hardware_bound(tradeoff, f"on this machine, {front.ours}", detail))
@@ -1135,9 +1188,11 @@ TIMING_ORDERINGS = {
 def _timing_rows(runs: ChapterRuns) -> list[Verdict]:
     """The study's orderings of time: not comparable (``verdicts.hardware_bound``); each row shows, as a description,
     the mean epoch times of our stored study-protocol runs, fastest first."""
-    if not every_study_run_stored(runs):
+    if not study_ready(runs):
         return [missing(REGISTRY[claim_id]) for claim_id in TIMING_ORDERINGS]
     train, infer = mean_epoch_seconds(runs), mean_epoch_seconds(runs, "eval_seconds")
+    n = study_runs_per_model(runs)
+    over = "one run's" if n == 1 else f"{n} runs'"
     timed = {"train": ({k: train[k] for k in MODELS}, "s per training epoch", 1),
              "infer": ({k: infer[k] for k in MODELS}, "s per test pass", 2),
              "per_param": ({k: 1e6 * train[k] / parameters(k) for k in MODELS}, "µs per training epoch per parameter",
@@ -1146,9 +1201,9 @@ def _timing_rows(runs: ChapterRuns) -> list[Verdict]:
     for claim_id, (what, keys) in TIMING_ORDERINGS.items():
         values, unit, digits = timed[what]
         shown = sorted(keys or MODELS, key=values.get)
-        ours = (f"{unit}, mean over one run's epochs, fastest first: "
+        ours = (f"{unit}, mean over {over} epochs, fastest first: "
                 + ", ".join(f"{LABELS[k]} {values[k]:.{digits}f}" for k in shown))
-        rows.append(hardware_bound(REGISTRY[claim_id], ours, TIMING_ORDER_DETAIL))
+        rows.append(hardware_bound(REGISTRY[claim_id], ours, timing_order_detail(runs)))
     return rows
 
 
@@ -1210,9 +1265,9 @@ def conclusion(runs: ChapterRuns) -> str:
                                                              else "")
 
         lines.append(
-            "- **Table 1 under the study's own protocol.** Our best-epoch test accuracy, one run per model, minus the "
-            "study's, in points, with the band each is judged against where there is one (the study's rounding and "
-            "the seed spread of that model's own corrected-protocol seeds): "
+            f"- **Table 1 under the study's own protocol.** Our best-epoch test accuracy ({study_reading(runs)}) "
+            "minus the study's, in points, with the band each is judged against where there is one (the study's "
+            "rounding and that spread): "
             + ", ".join(cell(k, r) for k, r in judged.items())
             + ". Verdicts: " + tally(r.verdict for r in judged.values()) + "."
             + (f" Not trained yet: {_names(LABELS[k] for k in MODELS if k not in judged)}."
@@ -1238,9 +1293,8 @@ def conclusion(runs: ChapterRuns) -> str:
             "protocol): " + ", ".join(f"{g} {_pm(accuracy[g])}%" for g in order)
             + f". Not separable from the best mean (95% Welch, no seed paired across models): "
             f"{_names(t for t in top if t != order[0]) or 'none'} (this ranking is the book's own, not a verdict on "
-            "the study). The study's orderings, judged as its Table 1 reads them (its protocol, the epoch of best "
-            f"test accuracy, {counted(len(runs.study_seeds), 'run')} per model, each with the spread of its own model's "
-            "corrected-protocol seeds): " + _verdicts(rows, ["best_table1", "best_text", "top_two", "resnet_above_vit", "vit_lags",
+            "the study). The study's orderings, judged as its Table 1 reads them (the epoch of best test accuracy; "
+            f"{study_reading(runs)}): " + _verdicts(rows, ["best_table1", "best_text", "top_two", "resnet_above_vit", "vit_lags",
                                            "params_not_proxy"]) + ".")
         lines.append(
             "- **Size, speed and accuracy.** " + rows["resnet_tradeoff"].ours[:1].upper()
@@ -1264,11 +1318,12 @@ def conclusion(runs: ChapterRuns) -> str:
         order = sorted(MODELS, key=seconds.get)
         study_order = sorted(MODELS, key=lambda k: REGISTRY[f"t2_train_s_{k}"].value)
         use = {k: model_cost(k)["forward_flops"] / 2 / parameters(k) for k in MODELS}
+        n = study_runs_per_model(runs)
         line = (f"- **Speed, on this book's machine (a description, not a test).** Mean seconds per training "
-                f"epoch of one stored run per model, each trained beside a second training, fastest first: "
-                f"{_names(LABELS[k] for k in order)} (study: {_names(LABELS[k] for k in study_order)}). The study "
-                "timed other hardware, which it does not name, and one run per model on a busy machine is no "
-                "replicate, so its orderings of time are not judged: " + _verdicts(rows, list(TIMING_ORDERINGS))
+                f"epoch of {'one stored run' if n == 1 else f'{n} stored runs'} per model, each trained beside a "
+                f"second training, fastest first: {_names(LABELS[k] for k in order)} (study: "
+                f"{_names(LABELS[k] for k in study_order)}). The study timed other hardware, which it does not name, "
+                "and timings on a busy machine are no replicates, so its orderings of time are not judged: " + _verdicts(rows, list(TIMING_ORDERINGS))
                 + ".")
         least = sorted(MODELS, key=use.get)[:2]
         rest = [use[k] for k in MODELS if k not in least]
