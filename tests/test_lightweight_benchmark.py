@@ -399,6 +399,48 @@ def test_the_tradeoff_names_every_undominated_model():
     assert beaten["mobilenet_balance"].verdict == NOT_REPRODUCED and "Custom CNN" in beaten["mobilenet_balance"].ours
 
 
+# the stored means, in points: corrected protocol over 3 seeds, study protocol's seed 42 at its best epoch, and our
+# seconds per training epoch
+STORED_CORRECTED = {"lenet5": 88.48, "resnet_mini": 90.77, "densenet_tiny": 86.37, "mobilenet_lite": 90.48,
+                    "vit_tiny": 86.79, "custom_cnn": 89.91}
+STORED_STUDY = {"lenet5": 89.30, "resnet_mini": 90.49, "densenet_tiny": 89.31, "mobilenet_lite": 90.05,
+                "vit_tiny": 88.03, "custom_cnn": 90.40}
+STORED_SECONDS = {"lenet5": 16.7, "resnet_mini": 78.8, "densenet_tiny": 112.8, "mobilenet_lite": 43.9,
+                  "vit_tiny": 205.2, "custom_cnn": 25.9}
+
+
+def stored_like_runs():
+    """Constructed runs with the stored means and spreads of every model."""
+    return make_runs({k: spread(STORED_CORRECTED[k] / 100, STORED_SD[k] / 100) for k in MODEL_ORDER},
+                     study_best={k: v / 100 for k, v in STORED_STUDY.items()}, seconds=STORED_SECONDS)
+
+
+def test_the_fronts_say_which_accuracy_they_read_and_that_time_makes_them_descriptions():
+    """A front with time as an axis describes this machine (timings are bound to hardware), never a verdict; the
+    ranking table's fronts read the corrected protocol, the claim row's the study's, and the text says which, so the
+    two can differ without contradicting each other (ResNet-Mini: on the corrected front, where its three seeds lead
+    Custom CNN's, off the row's, where its single study-protocol run cannot be told from the smaller, faster one's)."""
+    runs = stored_like_runs()
+    ranking = chapter.ranking_table(runs)
+    assert "front (size, time)" not in ranking.columns
+    assert list(ranking.index[ranking[chapter.MACHINE_FRONT] == "yes"]) == ["LeNet-5", "ResNet-Mini", "Custom CNN"]
+    assert "a description of this machine, not a verdict" in ranking.note
+    assert "undominated in corrected-protocol accuracy (every seed" in ranking.note
+    assert "study protocol, 1 run per model (seed 42), each model's single run with the seed spread" in ranking.note
+    row = judged(runs)["resnet_tradeoff"]
+    assert row.verdict == NOT_COMPARABLE and row.ours.endswith(": LeNet-5, Custom CNN")
+    assert "a description of this machine and not a verdict" in row.note
+    assert "noise for single runs: test accuracy, each model the seed spread of its own" in row.note
+    assert "the ranking table's front reads the corrected protocol instead" in row.note
+    size = next(line for line in chapter.conclusion(runs).splitlines() if "**Size, speed and accuracy.**" in line)
+    assert "(a description, not a verdict: timings are bound to hardware)" in size
+    assert ("the epoch of best test accuracy; study protocol, 1 run per model (seed 42), each model's single run with "
+            "the seed spread of its own corrected-protocol seeds), undominated in accuracy and parameters and seconds "
+            "per training epoch: LeNet-5, Custom CNN") in size
+    assert ("The ranking table's front reads the corrected protocol instead (3 seeds per model, their own spread): "
+            "LeNet-5, ResNet-Mini, Custom CNN.") in size
+
+
 def test_overfitting_and_efficiency_orderings_at_the_studys_best_epoch():
     # LeNet-5 3 points above its test accuracy, every other model 1 point: the largest gap, but not the highest
     # training accuracy (MobileNet-Lite's 91.55 + 1 is higher than LeNet-5's 89.07 + 3)
@@ -488,7 +530,7 @@ def test_tables_and_figures_from_constructed_runs():
     ranking = chapter.ranking_table(runs)
     assert ranking.loc["MobileNet-Lite", "rank"] == 1 and ranking.loc["MobileNet-Lite", "top group"] == "yes"
     assert ranking.loc["Custom CNN", "front (size)"] == "yes"
-    assert ranking.loc["DenseNet-Tiny", "front (size, time)"] == "no"
+    assert ranking.loc["DenseNet-Tiny", chapter.MACHINE_FRONT] == "no"
     from fmnist_utils import plots
     import matplotlib.pyplot as plt
 
@@ -584,3 +626,26 @@ def test_the_chapter_never_points_at_a_specification():
     for text in (inspect.getsource(chapter), *sources):
         found = re.search(r"specification|[\"']spec[\"']", text, flags=re.IGNORECASE)  # the word, or a column
         assert not found, text[max(0, found.start() - 100):found.end() + 100]
+
+
+# ----- the notebook's prose ---------------------------------------------------------------------------
+
+def prose() -> list[str]:
+    """The notebook's markdown cells (its outputs are regenerated from the module)."""
+    import json
+    from pathlib import Path
+
+    notebook = Path(__file__).parents[1] / "book" / "04_lightweight_benchmark.ipynb"
+    cells = json.loads(notebook.read_text(encoding="utf-8"))["cells"]
+    return ["".join(cell["source"]) for cell in cells if cell["cell_type"] == "markdown"]
+
+
+def cell_about(heading: str) -> str:
+    return next(text for text in prose() if heading in text)
+
+
+def test_the_prose_calls_a_front_with_time_a_description_and_says_what_each_front_reads():
+    rankings = cell_about("## Rankings with seeds")
+    assert "defensible trade-off choice" not in rankings  # a yes/no on a time axis is no verdict
+    assert "describes this machine and is no verdict" in rankings
+    assert "Both fronts read the corrected\nprotocol; the study's trade-off rows below read its own protocol" in rankings
