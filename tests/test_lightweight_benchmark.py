@@ -441,6 +441,23 @@ def test_the_fronts_say_which_accuracy_they_read_and_that_time_makes_them_descri
             "LeNet-5, ResNet-Mini, Custom CNN.") in size
 
 
+def test_the_texts_resnet_is_one_run_described_beside_every_seed_of_the_trained_one_with_no_ordering():
+    """One run of the base-16 ResNet-Mini has no spread of its own and no row: the chapter shows it beside every
+    corrected seed of the base-4 model, never beside the one that happens to share its seed number (seeds of two
+    architectures are not paired)."""
+    runs = stored_like_runs()
+    runs.text_resnet = corrected_run(paper(), chapter.TEXT_RESNET, 42, 0.9271)
+    table = chapter.text_resnet_table(runs)
+    assert table["seeds"].tolist() == ["42, 43, 44", "42"]
+    assert table["test accuracy"].tolist() == ["90.77 ± 0.26", "92.71"]
+    assert "infers no ordering" in table.note
+    line = chapter.conclusion(runs).splitlines()[-1]
+    assert line.startswith("- **The ResNet-Mini of the text (a description, no row).**")
+    assert "one corrected-protocol run (seed 42) reached 92.71%" in line and "90.77 ± 0.26% over its 3 seeds" in line
+    assert "same seed" not in line and "infers no ordering" in line
+    assert "the chapter infers no ordering of the two from it" in cell_about("ResNet-Mini of the study's text")
+
+
 def test_overfitting_and_efficiency_orderings_at_the_studys_best_epoch():
     # LeNet-5 3 points above its test accuracy, every other model 1 point: the largest gap, but not the highest
     # training accuracy (MobileNet-Lite's 91.55 + 1 is higher than LeNet-5's 89.07 + 3)
