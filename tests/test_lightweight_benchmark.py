@@ -666,3 +666,14 @@ def test_the_prose_calls_a_front_with_time_a_description_and_says_what_each_fron
     assert "defensible trade-off choice" not in rankings  # a yes/no on a time axis is no verdict
     assert "describes this machine and is no verdict" in rankings
     assert "Both fronts read the corrected\nprotocol; the study's trade-off rows below read its own protocol" in rankings
+
+
+def test_work_per_parameter_is_described_never_given_as_the_cause_of_a_time():
+    """Multiply-adds per parameter are a count of the models; no row relates them to a time (DenseNet-Tiny's 331 and
+    MobileNet-Lite's 107 come with nearly equal times per parameter in the study's own Table 2), so neither the prose
+    nor the conclusion says they explain one."""
+    speed = next(line for line in chapter.conclusion(stored_like_runs()).splitlines() if "**Speed, on this" in line)
+    assert "multiply-adds per parameter per image" in speed
+    assert "efficiency" not in speed and "no row relates to a time" in speed
+    models = cell_about("## The six models")
+    assert "explains" not in models and "no row relates them to a time" in models

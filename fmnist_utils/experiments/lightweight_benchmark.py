@@ -1369,7 +1369,8 @@ def conclusion(runs: ChapterRuns) -> str:
         line += (f" What no machine changes: the parameters of {_names(LABELS[k] for k in least)} do the least work, "
                  f"{use[least[0]]:.0f} and {use[least[1]]:.0f} multiply-adds per parameter per image, against "
                  f"{min(rest):.0f} to {max(rest):.0f} for the others, whose convolution weights are applied at every "
-                 "pixel; a time per parameter counts that work as much as the architecture's efficiency.")
+                 "pixel: a count of the models, which no row relates to a time, so the chapter reads no cause of a "
+                 "timing into it.")
         lines.append(line)
     lines.append("- **The study against itself.** " + _verdicts(
         rows, ["text_vs_table1", "per_param_text_vs_table2", "caption_final_epoch", "resnet_channels"])
