@@ -677,3 +677,16 @@ def test_work_per_parameter_is_described_never_given_as_the_cause_of_a_time():
     assert "efficiency" not in speed and "no row relates to a time" in speed
     models = cell_about("## The six models")
     assert "explains" not in models and "no row relates them to a time" in models
+
+
+def test_the_prose_says_what_the_held_out_row_tests_and_what_it_cannot_separate():
+    """The row on held-out estimates judges an exact value of no change (the 95% interval of the six differences'
+    mean must hold zero and lie within a point of it), not whether the differences are above zero, and its corrected
+    side trains on 6,000 fewer images: the prose and the conclusion say both."""
+    added = cell_about("How much does the study's protocol add")
+    assert "tests whether the six differences, taken together, are above zero" not in added
+    assert "rule for an exact value of no change" in added and "must hold zero and lie within a point of it" in added
+    assert "The row does not separate the two parts of the\ndifference" in added
+    line = next(row for row in chapter.conclusion(stored_like_runs()).splitlines() if "What choosing on" in row)
+    assert "The row does not separate the two parts of a difference" in line
+    assert "the rest is selection on the test set" not in line  # a cause no row measures

@@ -1324,8 +1324,9 @@ def conclusion(runs: ChapterRuns) -> str:
             "selected on a validation split and tested once, per model: "
             + ", ".join(f"{LABELS[k]} {lift[k]:+.2f}" for k in MODELS) + " points; their mean: "
             f"{bias.difference:+.2f} points, its 95% interval ±{bias.tolerance:.2f}. "
-            f"{_verdicts(rows, ['unbiased'])}. {BIAS_READING.get(bias.verdict, '')} Part of any difference is the "
-            "6,000 images the corrected protocol holds out; the rest is selection on the test set.")
+            f"{_verdicts(rows, ['unbiased'])}. {BIAS_READING.get(bias.verdict, '')} The row does not separate the two "
+            "parts of a difference: the 6,000 images the corrected protocol holds out from training lower its "
+            "accuracy by themselves, so a rise would not all be selection on the test set.")
     accuracy = accuracy_groups(runs)
     if accuracy is not None:
         order = sorted(accuracy, key=lambda g: -np.mean(accuracy[g]))
