@@ -355,6 +355,8 @@ def test_study_protocol_rows_read_every_study_seed_once_stored_and_seed_42_alone
     assert full["best_table1"].verdict == REPRODUCED  # 0.45 points over three seeds 0.1 point apart
     assert full["resnet_tradeoff"].ours.endswith(": LeNet-5, ResNet-Mini, MobileNet-Lite, Custom CNN")
     assert "3 runs per model" in full["fastest_train"].note and "mean over 3 runs' epochs" in full["fastest_train"].ours
+    assert "best-epoch test accuracy (study protocol, 3 runs per model (seeds 42, 43, 44); their mean)" in \
+        full["unbiased"].note
     # ViT-Tiny's seed 44 not stored yet: every model's seed 42 alone, with its model's corrected spread
     waiting = judged(without(make_runs(noisy, study_seeds=(42, 43, 44)), "vit_tiny", 44))
     assert waiting["resnet_above_vit"].ours.endswith("(n=1, 1)")

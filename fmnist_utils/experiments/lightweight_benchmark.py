@@ -1050,9 +1050,9 @@ def _model_rows() -> list[Verdict]:
 
 
 def _table_rows(runs: ChapterRuns) -> list[Verdict]:
-    """Each Table 1 cell and Table 2's epochs against one study-protocol run per model, with the seed spread
-    of the same model's corrected-protocol runs; Table 2's seconds are not comparable, its per-parameter column
-    is rechecked."""
+    """Each Table 1 cell and Table 2's epochs against each model's study-protocol sample (``study_sample``): every
+    study seed with their own spread, or the first seed's single run with the seed spread of the same model's
+    corrected-protocol runs; Table 2's seconds are not comparable, its per-parameter column is rechecked."""
     import numpy as np
 
     rows = []
@@ -1129,7 +1129,8 @@ def ordering_values(runs: ChapterRuns, study_read, corrected_read,
 
 def _accuracy_rows(runs: ChapterRuns) -> list[Verdict]:
     """Orderings, directions and trade-offs of accuracy as the study read them (its Table 1: the epoch of best test
-    accuracy), on our study-protocol runs, one per model, each borrowing its own model's corrected seeds' spread."""
+    accuracy), on each model's study-protocol sample (``study_sample``): every study seed with their own spread, or
+    a single run that borrows its own model's corrected seeds' spread (``models_noise``)."""
     study = [r for group in study_sample(runs).values() for r in group]
     stopped = capped(study, lambda r: best_epoch_row(r.history)["epoch"])
     note = f"{study_sample_note(runs)}, read at its epoch of best test accuracy as the study's Table 1 is"
@@ -1195,9 +1196,9 @@ def _accuracy_rows(runs: ChapterRuns) -> list[Verdict]:
     # rise over the six models holds zero, and is narrower than a point either side), as for any "unchanged"
     rows.append(judge_value(
         REGISTRY["unbiased"], differences, measured=Q_BIAS,
-        note=("one difference per model: the study protocol's best-epoch test accuracy minus the mean of the "
-              "corrected seeds, in points, the six models as the sample; the corrected protocol also trains on 6,000 "
-              "fewer images, which by itself lowers its accuracy")))
+        note=(f"one difference per model: the study protocol's best-epoch test accuracy ({study_sample_note(runs)}; "
+              "their mean) minus the mean of the corrected seeds, in points, the six models as the sample; the "
+              "corrected protocol also trains on 6,000 fewer images, which by itself lowers its accuracy")))
     return rows
 
 
