@@ -27,7 +27,7 @@ The rules, by kind of claim (``RULES`` holds the text the book prints):
 value (``judge_value``)
     The study reports one run; we have ``n`` seeds with mean ``m`` and a seed standard deviation
     ``s`` with ``df`` degrees of freedom (from these seeds, or, for a single run, a measured spread
-    of the same model family under the nearest protocol, named in the row). A new single run of the
+    of the same architecture, or its family, under the nearest protocol, named in the row). A new single run of the
     study's would fall within ``h = t(0.975, df) * s * sqrt(1 + 1/n) + r`` of ``m``, where ``r`` is
     half a unit of the study's last printed digit. Study value within ``h``: reproduced when ``h`` is
     at most the quantity's material difference (1 accuracy point, 10% of a loss), else inconclusive;
@@ -79,8 +79,10 @@ relative (``judge_relative``)
     spread for a new single run of each configuration by the delta method (seeds unpaired, Welch's
     degrees of freedom).
 
-Single runs of configurations without seeds of their own borrow the spread of their family through
-``Noise``; a deterministic pipeline (a classical estimator without randomness) has ``Noise.none``.
+Single runs of configurations without seeds of their own borrow a measured spread through ``Noise`` (one
+spread for every configuration of a comparison: their family's) or ``BorrowedNoise`` (each configuration its
+own: the same architecture's, where the configurations compared are different architectures); a deterministic
+pipeline (a classical estimator without randomness) has ``Noise.none``.
 """
 from __future__ import annotations
 
@@ -146,6 +148,40 @@ class Noise:
     @classmethod
     def none(cls, source: str = "deterministic: no random seed") -> "Noise":
         return cls(0.0, math.inf, source)
+
+
+@dataclass(frozen=True)
+class BorrowedNoise:
+    """The spread each configuration with a single run borrows, configuration by configuration.
+
+    ``by`` maps a configuration's name to the measured spread of the same architecture under the nearest protocol:
+    where the configurations compared are different architectures, one spread pooled over them would lend each
+    the others' noise. ``source`` says where the spreads come from, for the row's note. The comparisons that take
+    it (``judge_direction``, ``judge_best``, ``top_group``, ``undominated``, ``judge_tradeoff``) look each side up by
+    its name; a single run whose name has no spread here has none to borrow."""
+
+    by: Mapping[str, Noise]
+    source: str
+
+
+def _per_side(noise: "Noise | BorrowedNoise | None", names: tuple[str, str]) -> tuple[Noise | None, Noise | None]:
+    """The spread each side of a comparison of ``names`` borrows: one ``Noise`` for both, or each one's own."""
+    if isinstance(noise, BorrowedNoise):
+        return noise.by.get(names[0]), noise.by.get(names[1])
+    return noise, noise
+
+
+def _pair(noise) -> tuple[Noise | None, Noise | None]:
+    """``noise`` as (a's spread, b's spread): a pair as given, one ``Noise`` (or None) for both sides."""
+    if isinstance(noise, BorrowedNoise):
+        raise ValueError("a BorrowedNoise lends each configuration its own spread by name, and this comparison has "
+                         "no names: pass the two spreads as a pair (a's, b's), or one Noise for both")
+    return tuple(noise) if isinstance(noise, tuple) else (noise, noise)
+
+
+def _no_spread(groups: Mapping[str, Sequence[float]], noise) -> list[str]:
+    """The configurations of ``groups`` with a single run and no spread to borrow."""
+    return [g for g, values in groups.items() if len(values) < 2 and _per_side(noise, (g, g))[0] is None]
 
 
 @dataclass
@@ -282,39 +318,42 @@ def judge_value(claim: StudyClaim, values: Sequence[float] | None, *, measured: 
     return _band(claim, mean - claim.value, half, note, ours, f"n={len(x)}, s={_fmt(noise.sd, claim)}")
 
 
-def _spreads(a: np.ndarray, b: np.ndarray, noise: Noise | None) -> list[tuple[float, float]] | None:
-    """(standard deviation, degrees of freedom) of each side: its seeds' spread, or for a single run the
-    family's ``noise``; None when a single run has no spread to borrow."""
+def _spreads(a: np.ndarray, b: np.ndarray, noise) -> list[tuple[float, float]] | None:
+    """(standard deviation, degrees of freedom) of each side: its seeds' spread, or for a single run the spread
+    it borrows (``noise``: one for both sides, or a pair, ``_pair``); None when a single run has none to borrow."""
     spreads = []
-    for x in (a, b):
+    for x, borrowed in zip((a, b), _pair(noise)):
         if len(x) > 1:
             spreads.append((float(x.std(ddof=1)), len(x) - 1))
-        elif noise is not None:
-            spreads.append((noise.sd, noise.df))
+        elif borrowed is not None:
+            spreads.append((borrowed.sd, borrowed.df))
         else:
             return None
     return spreads
 
 
 def _welch_df(parts: Sequence[float], spreads: Sequence[tuple[float, float]], a: np.ndarray, b: np.ndarray,
-              noise: Noise | None) -> float:
+              noise) -> float:
     """Welch-Satterthwaite degrees of freedom of a sum of variance ``parts``, one per side. Where both sides
-    borrow the same family spread, one variance estimate serves both: its degrees of freedom, not twice them."""
-    if noise is not None and len(a) < 2 and len(b) < 2:
-        return noise.df
+    borrow the same spread, one variance estimate serves both: its degrees of freedom, not twice them (two
+    spreads of their own, two different architectures', are two estimates)."""
+    na, nb = _pair(noise)
+    if na is not None and na == nb and len(a) < 2 and len(b) < 2:
+        return na.df
     denominator = sum(p ** 2 / df for p, (_, df) in zip(parts, spreads) if math.isfinite(df))
     return sum(parts) ** 2 / denominator if denominator > 0 else math.inf
 
 
-def _borrowed(noise: Noise | None, *groups: Sequence[float]) -> str:
-    """The row's note on a borrowed spread: which family's spread the single runs took."""
+def _borrowed(noise: Noise | BorrowedNoise | None, *groups: Sequence[float]) -> str:
+    """The row's note on a borrowed spread: whose spread the single runs took."""
     return f"noise for single runs: {noise.source}" if noise is not None and any(len(g) < 2 for g in groups) else ""
 
 
-def welch(a: Sequence[float], b: Sequence[float], noise: Noise | None = None) -> tuple[float, float, float] | None:
+def welch(a: Sequence[float], b: Sequence[float], noise=None) -> tuple[float, float, float] | None:
     """Mean(a) - mean(b), its standard error and degrees of freedom (Welch), seeds unpaired.
 
-    A group with one value borrows ``noise`` (its family's spread); None when no spread is known."""
+    A group with one value borrows ``noise``: one ``Noise`` for both groups (their family's spread), or a pair
+    (a's, b's: each its own architecture's); None when no spread is known."""
     xa, xb = np.asarray(a, float), np.asarray(b, float)
     spreads = _spreads(xa, xb, noise)
     if spreads is None:
@@ -345,15 +384,17 @@ def judge_difference(claim: StudyClaim, a: Sequence[float] | None, b: Sequence[f
 
 
 def judge_direction(claim: StudyClaim, a: Sequence[float] | None, b: Sequence[float] | None, *, measured: str,
-                    higher: bool = True, noise: Noise | None = None, names: tuple[str, str] = ("A", "B"),
-                    scale: float | None = None, digits: int | None = None, note: str = "") -> Verdict:
-    """The claim "a is higher than b" (``higher=False``: lower), tested on the difference of means."""
+                    higher: bool = True, noise: Noise | BorrowedNoise | None = None,
+                    names: tuple[str, str] = ("A", "B"), scale: float | None = None, digits: int | None = None,
+                    note: str = "") -> Verdict:
+    """The claim "a is higher than b" (``higher=False``: lower), tested on the difference of means (a single run
+    borrows ``noise``: one spread for both, or, a ``BorrowedNoise``, each its own, looked up by ``names``)."""
     _check(claim, measured)
     if not a or not b:
         return missing(claim, note)
     scale = claim.scale if scale is None else scale
     digits = claim.display_digits if digits is None else digits
-    estimate = welch(a, b, noise)
+    estimate = welch(a, b, _per_side(noise, names))
     diff = float(np.mean(a) - np.mean(b))
     means = f"{names[0]} {np.mean(a) * scale:.{digits}f}, {names[1]} {np.mean(b) * scale:.{digits}f}"
     if estimate is None:
@@ -398,7 +439,7 @@ def judge_threshold(claim: StudyClaim, values: Sequence[float] | None, threshold
 
 
 def top_group(groups: Mapping[str, Sequence[float]], *, higher: bool = True,
-              noise: Noise | None = None) -> tuple[list[str], str]:
+              noise: Noise | BorrowedNoise | None = None) -> tuple[list[str], str]:
     """The configuration with the best mean and every one not separable from it (95% Welch)."""
     sign = 1 if higher else -1
     leader = max(groups, key=lambda g: sign * float(np.mean(groups[g])))
@@ -407,14 +448,15 @@ def top_group(groups: Mapping[str, Sequence[float]], *, higher: bool = True,
 
 
 def _significantly_ahead(groups: Mapping[str, Sequence[float]], x: str, y: str, higher: bool,
-                         noise: Noise | None) -> bool:
+                         noise: Noise | BorrowedNoise | None) -> bool:
     """Mean(x) better than mean(y) (higher, or lower with ``higher=False``) with a 95% Welch interval off zero."""
-    estimate = welch(groups[x], groups[y], noise)
+    estimate = welch(groups[x], groups[y], _per_side(noise, (x, y)))
     return estimate is not None and (1 if higher else -1) * estimate[0] - _t(estimate[2]) * estimate[1] > 0
 
 
 def judge_best(claim: StudyClaim, groups: Mapping[str, Sequence[float]] | None, claimed: str | Sequence[str], *,
-               measured: str, higher: bool = True, noise: Noise | None = None, scale: float | None = None,
+               measured: str, higher: bool = True, noise: Noise | BorrowedNoise | None = None,
+               scale: float | None = None,
                digits: int | None = None, top_set: bool = False, note: str = "") -> Verdict:
     """The claim "``claimed`` is the best of ``groups``" (several names: "one of these is best").
 
@@ -430,7 +472,7 @@ def judge_best(claim: StudyClaim, groups: Mapping[str, Sequence[float]] | None, 
         raise ValueError(f"claim {claim.id!r}: claimed {sorted(unknown)} not among {sorted(groups)}")
     scale = claim.scale if scale is None else scale
     digits = claim.display_digits if digits is None else digits
-    if noise is None and any(len(v) < 2 for v in groups.values()):
+    if _no_spread(groups, noise):
         return _row(claim, "-", INCONCLUSIVE, "no seed-noise estimate", join_notes(note, "single runs, no measured spread"))
     means = "means: " + ", ".join(f"{g} {np.mean(v) * scale:.{digits}f}" for g, v in groups.items())
     note = join_notes(note, _borrowed(noise, *groups.values()))
@@ -458,7 +500,7 @@ def judge_best(claim: StudyClaim, groups: Mapping[str, Sequence[float]] | None, 
 
 
 def undominated(accuracy: Mapping[str, Sequence[float]], cost: Mapping[str, float | Sequence[float]], *,
-                noise: Noise | None = None) -> list[str]:
+                noise: Noise | BorrowedNoise | None = None) -> list[str]:
     """Configurations no other one beats (accuracy: higher is better; every cost: lower is better).
 
     ``cost`` gives each configuration one cost or several (a tuple: parameters, seconds per epoch, ...).
@@ -487,7 +529,8 @@ def undominated(accuracy: Mapping[str, Sequence[float]], cost: Mapping[str, floa
 
 def judge_tradeoff(claim: StudyClaim, accuracy: Mapping[str, Sequence[float]] | None,
                    cost: Mapping[str, float | Sequence[float]], claimed: str | Sequence[str], *, measured: str,
-                   cost_name: str, noise: Noise | None = None, material: float = 0.01, note: str = "") -> Verdict:
+                   cost_name: str, noise: Noise | BorrowedNoise | None = None, material: float = 0.01,
+                   note: str = "") -> Verdict:
     """The claim "``claimed`` is the best trade-off of accuracy and ``cost_name``" (one cost, or several:
     then ``cost`` holds a tuple per configuration and ``cost_name`` names the axes, e.g. "parameters and
     seconds per epoch").
@@ -508,7 +551,7 @@ def judge_tradeoff(claim: StudyClaim, accuracy: Mapping[str, Sequence[float]] | 
         raise ValueError(f"claim {claim.id!r}: every configuration needs a cost and only those have one; "
                          f"without a cost: {sorted(set(accuracy) - set(cost))}, "
                          f"without an accuracy: {sorted(set(cost) - set(accuracy))}")
-    if noise is None and any(len(v) < 2 for v in accuracy.values()):
+    if _no_spread(accuracy, noise):
         return _row(claim, "-", INCONCLUSIVE, "no seed-noise estimate", join_notes(note, "single runs, no measured spread"))
     front = undominated(accuracy, cost, noise=noise)
     ours = f"undominated in accuracy and {cost_name}: {', '.join(front)}"
@@ -527,7 +570,7 @@ def judge_tradeoff(claim: StudyClaim, accuracy: Mapping[str, Sequence[float]] | 
                 continue
             if _significantly_ahead(accuracy, h, g, True, noise):
                 return h
-            diff, se, df = welch(accuracy[g], accuracy[h], noise)
+            diff, se, df = welch(accuracy[g], accuracy[h], _per_side(noise, (g, h)))
             if any(x < y for x, y in zip(ch, cg)) and diff + _t(df) * se < material:
                 return h
         return None

@@ -457,3 +457,42 @@ def test_a_row_checking_a_study_against_itself_carries_the_mark_into_its_saved_r
     assert not_tested(claim("x", not_tested="a setup", against_itself=True)).against_itself
     save_claims("09_example", "Example", rows, tmp_path)
     assert [r["against_itself"] for r in load_claims(tmp_path)[0]["claims"]] == [True, False]
+
+
+def test_single_runs_of_different_architectures_each_borrow_their_own_spread():
+    """The written procedure: a single run borrows the spread of the same architecture, so a comparison of two
+    tight architectures is not widened by a third, noisy one (a spread pooled over the three would be)."""
+    from fmnist_utils.verdicts import BorrowedNoise
+
+    best = "ordering of test accuracy"
+    groups = {"a": [0.920], "b": [0.910], "c": [0.800]}
+    own = BorrowedNoise({"a": Noise(0.001, 2, "a's seeds"), "b": Noise(0.001, 2, "b's seeds"),
+                         "c": Noise(0.020, 2, "c's seeds")}, "each architecture's own seeds")
+    pooled = Noise.pooled([[0.919, 0.920, 0.921], [0.909, 0.910, 0.911], [0.78, 0.80, 0.82]], "pooled")
+    assert judge_best(claim("a", best), groups, "a", measured=best, noise=pooled).verdict == INCONCLUSIVE
+    row = judge_best(claim("a", best), groups, "a", measured=best, noise=own)
+    assert row.verdict == REPRODUCED and "noise for single runs: each architecture's own seeds" in row.note
+    assert top_group(groups, noise=own)[0] == ["a"]
+    # c's own spread of 2 points: 8 points either side of a difference of two single runs (df 2)
+    assert judge_direction(claim("a > c", "order"), [0.920], [0.905], measured="order", noise=own,
+                           names=("a", "c")).verdict == INCONCLUSIVE
+    assert judge_direction(claim("a > b", "order"), [0.920], [0.910], measured="order", noise=own,
+                           names=("a", "b")).verdict == REPRODUCED
+    tradeoff = "accuracy and parameters"
+    # b is smaller and, on the two tight spreads, significantly less accurate: a stays on the front
+    assert undominated(groups, {"a": 2.0, "b": 1.0, "c": 3.0}, noise=own) == ["a", "b"]
+    assert judge_tradeoff(claim("a", tradeoff), groups, {"a": 2.0, "b": 1.0, "c": 3.0}, "a", measured=tradeoff,
+                          cost_name="parameters", noise=own).verdict == REPRODUCED
+    # a single run whose architecture has no spread has nothing to borrow
+    lacking = BorrowedNoise({"a": Noise(0.001, 2, "a's seeds")}, "a's seeds only")
+    assert judge_best(claim("a", best), groups, "a", measured=best, noise=lacking).rule == "no seed-noise estimate"
+    with pytest.raises(ValueError, match="by name"):
+        judge_difference(claim("+1.00 points", "gap"), [0.92], [0.91], measured="gap", noise=own)
+
+
+def test_two_single_runs_with_spreads_of_their_own_combine_their_degrees_of_freedom():
+    from fmnist_utils.verdicts import welch
+
+    diff, se, df = welch([0.91], [0.90], (Noise(0.002, 2, "a"), Noise(0.004, 2, "b")))
+    parts = (0.002 ** 2, 0.004 ** 2)  # Welch-Satterthwaite over two independent estimates, not either one's df
+    assert se == pytest.approx(sum(parts) ** 0.5) and df == pytest.approx(sum(parts) ** 2 / sum(p ** 2 / 2 for p in parts))

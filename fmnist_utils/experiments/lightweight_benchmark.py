@@ -16,9 +16,13 @@ loss and accuracy of every epoch, from which "best over epochs", "at the early-s
 and "last epoch" are all rebuilt.
 
 The study's claims are judged on what the study measured: Table 1's cells and its orderings on the
-study-protocol runs read at the epoch of best test accuracy (like with like), one run per model with the
-corrected seeds' spread; the corrected protocol's ranking is the book's own description (chapter 6 asks it
-for every network of the book).
+study-protocol runs read at the epoch of best test accuracy (like with like). The paper profile trains three
+study-protocol seeds per model (``study_seeds``), so that orderings are tested over seeds: once every model has
+all of them, every row reads them all with their own spread; until then each model's first seed alone
+(``study_sample``), whose single run borrows the seed spread of the same model's corrected-protocol runs
+(``own_noise``: the same architecture under the nearest protocol, for a value row and for every model of an
+ordering alike), and the row's note names the seeds it waits for. The corrected protocol's ranking is the book's
+own description (chapter 6 asks it for every network of the book).
 
 Every number of the study is typed once, in ``REGISTRY``; the tables, the claim rows and the prose
 read it there. ``claims`` judges each registered claim with the book's verdict rules
@@ -36,7 +40,7 @@ from ..config import RunConfig
 from ..params import (ChapterSpec, Param, boolean, int_list, non_negative_int, non_negative_number, open_fraction,
                       optional, positive_int)
 from ..store import describe, stored_runs  # noqa: F401  (the notebook calls chapter.stored_runs)
-from ..verdicts import (MISSING, Noise, Verdict, hardware_bound, judge_best, judge_count, judge_direction,
+from ..verdicts import (MISSING, BorrowedNoise, Noise, Verdict, hardware_bound, judge_best, judge_count, judge_direction,
                         judge_tradeoff, judge_value, missing, not_comparable, tally)
 from ..tables import book_table
 
@@ -268,8 +272,10 @@ REGISTRY = Registry([
 # ----- parameters and runs ------------------------------------------------------------------------
 
 SPEC = ChapterSpec("lightweight_benchmark", [
-    Param("study_seeds", {"paper": [42], "quick": [42], "smoke": [42]}, int_list,
-          "training seeds of the study-protocol runs (the study fixed none)"),
+    Param("study_seeds", {"paper": [42, 43, 44], "quick": [42], "smoke": [42]}, int_list,
+          "training seeds of the study-protocol runs (the study fixed none); the rows read the first alone, with "
+          "its model's corrected-protocol spread, until every model has every one of them, then all with their "
+          "own spread"),
     Param("seeds", {"paper": [42, 43, 44], "quick": [42, 43], "smoke": [42]}, int_list,
           "training seeds of the corrected-protocol runs"),
     Param("epochs", {"paper": 100, "quick": 10, "smoke": 2}, positive_int,
@@ -422,8 +428,47 @@ def every_study_run_stored(runs: ChapterRuns) -> bool:
     return all(len(stored_runs(runs.study[k])) == len(runs.study_seeds) for k in MODELS)
 
 
+def study_sample(runs: ChapterRuns) -> dict:
+    """Model key -> the study-protocol runs the chapter reads (its rows, and the tables and descriptions beside
+    them): every study seed's once every model has all of them stored, each model then with its own seeds' spread;
+    until then the first seed's alone, a single run that borrows its model's corrected-protocol spread
+    (``own_noise``). Empty for a model whose first seed is missing too."""
+    if every_study_run_stored(runs):
+        return {k: stored_runs(runs.study[k]) for k in MODELS}
+    return {k: stored_runs(runs.study[k][:1]) for k in MODELS}
+
+
+def study_runs_per_model(runs: ChapterRuns) -> int:
+    """How many study-protocol runs of each model the chapter reads: 1 (the first seed) or every study seed."""
+    return len(runs.study_seeds) if every_study_run_stored(runs) else 1
+
+
+def study_ready(runs: ChapterRuns) -> bool:
+    """Every model has its study-protocol sample (``study_sample``): at least the first seed's run."""
+    return all(study_sample(runs).values())
+
+
+def study_sample_note(runs: ChapterRuns) -> str:
+    """Which study-protocol seeds the rows read; while some are missing, the seeds they wait for."""
+    first, *more = runs.study_seeds
+    if every_study_run_stored(runs) or not more:
+        seeds = ", ".join(map(str, runs.study_seeds))
+        return f"study protocol, {counted(len(runs.study_seeds), 'run')} per model (seed{'s' if more else ''} {seeds})"
+    stored = {k: {r.config.seed for r in stored_runs(runs.study[k])} for k in MODELS}
+    waiting = [seed for seed in more if not all(seed in seeds for seeds in stored.values())]
+    return (f"study protocol, seed {first} alone until {'seed' if len(waiting) == 1 else 'seeds'} "
+            f"{', '.join(map(str, waiting))} {'is' if len(waiting) == 1 else 'are'} stored for every model")
+
+
+def study_reading(runs: ChapterRuns) -> str:
+    """How the rows on the study's protocol read it, for the prose: which seeds, and whose spread."""
+    spread = ("each model's single run with the seed spread of its own corrected-protocol seeds"
+              if study_runs_per_model(runs) == 1 else "each model with its own seeds' spread")
+    return f"{study_sample_note(runs)}, {spread}"
+
+
 def study_best(runs: ChapterRuns, key: str) -> list[float]:
-    return [study_summary(r)["best_acc"] for r in stored_runs(runs.study[key])]
+    return [study_summary(r)["best_acc"] for r in study_sample(runs)[key]]
 
 
 def corrected_values(runs: ChapterRuns, read) -> dict | None:
@@ -434,18 +479,19 @@ def corrected_values(runs: ChapterRuns, read) -> dict | None:
 
 
 def mean_epoch_seconds(runs: ChapterRuns, field: str = "train_seconds") -> dict:
-    """Model key -> mean seconds per epoch over every stored study-protocol epoch (None if missing)."""
+    """Model key -> mean seconds per epoch over every epoch of its study-protocol sample (None if missing)."""
     out = {}
-    for key, group in runs.study.items():
-        values = [row[field] for run in stored_runs(group) for row in run.history]
+    for key, group in study_sample(runs).items():
+        values = [row[field] for run in group for row in run.history]
         out[key] = sum(values) / len(values) if values else None
     return out
 
 
 def own_noise(runs: ChapterRuns, key: str, read, what: str) -> Noise | None:
     """The seed spread of ``what`` over model ``key``'s own corrected-protocol runs: the measured noise of a
-    single study-protocol run of the same architecture (the nearest protocol with several seeds). None until
-    every seed of that model is stored, and with a single seed (no spread to measure)."""
+    single study-protocol run of the same architecture (the nearest protocol with several seeds), the one noise
+    every single-run row of the chapter borrows (a value row directly, an ordering through ``models_noise``).
+    None until every seed of that model is stored, and with a single seed (no spread to measure)."""
     group = stored_runs(runs.corrected[key])
     if len(group) < len(runs.seeds):
         return None
@@ -651,7 +697,7 @@ def flattery_table(runs: ChapterRuns):
     lift = flattery(runs)
     rows = []
     for key in MODELS:
-        summaries = [study_summary(r) for r in stored_runs(runs.study[key])]
+        summaries = [study_summary(r) for r in study_sample(runs)[key]]
         honest = list(corrected_accuracy(runs, key).values())
         rows.append({
             "model": LABELS[key],
@@ -768,23 +814,37 @@ def costs(runs: ChapterRuns) -> dict | None:
     return {LABELS[k]: (parameters(k), seconds[k]) for k in MODELS}
 
 
+def corrected_fronts(runs: ChapterRuns) -> tuple[list | None, list | None]:
+    """The corrected protocol's fronts, descriptions beside its ranking: the models undominated in its test accuracy
+    (every seed, each model's own spread; the book's trade-off rule) against parameters, and against parameters and
+    this machine's seconds per training epoch (a description of this machine: timings are bound to hardware). None
+    until every seed is stored; the second also until the study-protocol runs that give the epoch times are."""
+    from ..verdicts import undominated
+
+    accuracy, cost = accuracy_groups(runs), costs(runs)
+    if accuracy is None:
+        return None, None
+    by_size = undominated(accuracy, {LABELS[k]: parameters(k) for k in MODELS})
+    return by_size, (undominated(accuracy, cost) if cost is not None else None)
+
+
+MACHINE_FRONT = "this machine's front (size, s / epoch)"  # the ranking table's column of the second front
+
+
 def ranking_table(runs: ChapterRuns):
     """Corrected-protocol accuracy and its rank, whether a model is in the top group (not separable from the
-    best mean, 95% Welch) and undominated in accuracy against size, and against size and epoch time."""
+    best mean, 95% Welch), and whether it is on the fronts of ``corrected_fronts``."""
     import pandas as pd
 
-    from ..verdicts import top_group, undominated
+    from ..verdicts import top_group
 
-    accuracy, gaps, cost = accuracy_groups(runs), gap_groups(runs), costs(runs)
-    top = set(top_group(accuracy)[0]) if accuracy else set()
-    by_size = set(undominated(accuracy, {g: c[0] for g, c in cost.items()})) if accuracy and cost else set()
-    by_both = set(undominated(accuracy, cost)) if accuracy and cost else set()
+    accuracy, gaps = accuracy_groups(runs), gap_groups(runs)
+    top = top_group(accuracy)[0] if accuracy else None
+    by_size, by_both = corrected_fronts(runs)
     seconds = mean_epoch_seconds(runs)
 
-    def mark(label: str, group: set, needs_cost: bool = True) -> str:
-        if accuracy is None or (needs_cost and cost is None):
-            return "-"
-        return "yes" if label in group else "no"
+    def mark(label: str, group: list | None) -> str:
+        return "-" if group is None else "yes" if label in group else "no"
 
     rows = []
     for key in MODELS:
@@ -794,15 +854,20 @@ def ranking_table(runs: ChapterRuns):
                      "test acc": _pm(accuracies),
                      "mean": 100 * sum(accuracies) / len(accuracies) if accuracies else float("nan"),
                      "gap": _pm(gaps[label]) if gaps else "-",
-                     "top group": mark(label, top, needs_cost=False), "front (size)": mark(label, by_size),
-                     "front (size, time)": mark(label, by_both)})
+                     "top group": mark(label, top), "front (size)": mark(label, by_size),
+                     MACHINE_FRONT: mark(label, by_both)})
     frame = pd.DataFrame(rows)
     frame.insert(1, "rank", frame["mean"].rank(ascending=False, method="min"))
     return book_table(frame.drop(columns="mean").set_index("model"),
                       "test acc: corrected protocol, %, mean ± std over seeds; rank by its mean. s / epoch: mean "
-                      "training epoch of the study-protocol runs. gap: train minus test accuracy, points. top group: "
-                      "not separable from the best mean (95% Welch). front: undominated in accuracy against size (and "
-                      "epoch time): no model as small (and as fast) beats it (the book's trade-off rule).")
+                      "training epoch of the study-protocol runs the chapter reads, on this machine. gap: train minus "
+                      "test accuracy, points. top group: not separable from the best mean (95% Welch). front (size): "
+                      "undominated in corrected-protocol accuracy (every seed, each model's own spread) against "
+                      "parameters: no model as small beats it (the book's trade-off rule). "
+                      f"{MACHINE_FRONT}: the same with this machine's seconds per epoch as a second cost, a "
+                      "description of this machine, not a verdict (timings are bound to hardware). The study's "
+                      "trade-off rows read its own protocol instead, as its Table 1 does "
+                      f"({study_reading(runs)}), so the fronts they show can differ from these.")
 
 
 def difference_table(runs: ChapterRuns):
@@ -852,23 +917,28 @@ def tradeoff_frame(runs: ChapterRuns):
     return pd.DataFrame(rows)
 
 
+TEXT_RESNET_NOTE = ("one run, which has no spread of its own: a description beside the trained model's seeds, from "
+                    "which the chapter infers no ordering (no claim of the study is about it)")
+
+
 def text_resnet_table(runs: ChapterRuns):
-    """ResNet-Mini as trained (base 4) beside the text's base 16, corrected protocol, same seed."""
+    """ResNet-Mini as trained (base 4, every corrected seed) beside the text's base 16 (one run), corrected protocol:
+    a description (``TEXT_RESNET_NOTE``)."""
     import pandas as pd
 
     if runs.text_resnet is None:
         return pd.DataFrame()
-    seed = runs.text_resnet.config.seed
-    base4 = {r.config.seed: r for r in stored_runs(runs.corrected["resnet_mini"])}.get(seed)
-    text = stored_runs([runs.text_resnet])
     rows = []
-    for label, run, parameters_ in (("ResNet-Mini, base 4 (trained by the study)", base4, parameters("resnet_mini")),
-                                    ("ResNet-Mini, base 16 (the study's text)", text[0] if text else None,
-                                     parameters(TEXT_RESNET))):
-        rows.append({"model": label, "parameters": f"{parameters_:,}", "seed": seed,
-                     "test accuracy": "missing" if run is None else f"{100 * run.metrics['accuracy']:.2f}",
-                     "selected epoch": "-" if run is None else run.metrics["best_epoch"]})
-    return pd.DataFrame(rows).set_index("model")
+    for label, key, group in (("ResNet-Mini, base 4 (trained by the study)", "resnet_mini", runs.corrected["resnet_mini"]),
+                              ("ResNet-Mini, base 16 (the study's text)", TEXT_RESNET, [runs.text_resnet])):
+        stored = stored_runs(group)
+        rows.append({"model": label, "parameters": f"{parameters(key):,}",
+                     "seeds": ", ".join(str(r.config.seed) for r in group),
+                     "test accuracy": _pm([r.metrics["accuracy"] for r in stored]) if stored else "missing",
+                     "selected epoch": ", ".join(str(r.metrics["best_epoch"]) for r in stored) or "-"})
+    return book_table(pd.DataFrame(rows).set_index("model"),
+                      "Corrected protocol. test accuracy: %, mean ± std over the stored seeds. The base-16 model is "
+                      f"{TEXT_RESNET_NOTE}.")
 
 
 # ----- timing measured on this machine ----------------------------------------------------------------
@@ -931,9 +1001,12 @@ MACHINE = ("stored study-protocol runs on this book's build machine (one thread 
 # what chapter 4's timings add to the book's one rule for time (``verdicts.hardware_bound``)
 TIMING_DETAIL = ("the study does not name its machine; ours: this book's build machine, one thread per training, a "
                  "second training beside it")
-TIMING_ORDER_DETAIL = (f"{TIMING_DETAIL}, one run per model (its epochs are not independent replicates); the study "
-                       "itself puts MobileNet-Lite's slowness down to its hardware ('less optimized computation paths "
-                       "on some hardware')")
+def timing_order_detail(runs: ChapterRuns) -> str:
+    """What chapter 4's orderings of time add to the book's rule for time: what our timings rest on."""
+    n = study_runs_per_model(runs)
+    timed = "one run per model (its epochs are not independent replicates)" if n == 1 else f"{n} runs per model"
+    return (f"{TIMING_DETAIL}, {timed}; the study itself puts MobileNet-Lite's slowness down to its hardware "
+            "('less optimized computation paths on some hardware')")
 DETERMINISTIC = Noise.none("deterministic: parameter counts")
 # what the corrected-protocol runs measure, per Table 1 / Table 2 column: the seed spread of a single
 # study-protocol run of a model is borrowed from that model's own corrected-protocol seeds (the nearest
@@ -977,22 +1050,24 @@ def _model_rows() -> list[Verdict]:
 
 
 def _table_rows(runs: ChapterRuns) -> list[Verdict]:
-    """Each Table 1 cell and Table 2's epochs against one study-protocol run per model, with the seed spread
-    of the same model's corrected-protocol runs; Table 2's seconds are not comparable, its per-parameter column
-    is rechecked."""
+    """Each Table 1 cell and Table 2's epochs against each model's study-protocol sample (``study_sample``): every
+    study seed with their own spread, or the first seed's single run with the seed spread of the same model's
+    corrected-protocol runs; Table 2's seconds are not comparable, its per-parameter column is rechecked."""
     import numpy as np
 
     rows = []
     quantity = {column: q for column, _, q in TABLE1_COLUMNS + TABLE2_COLUMNS}
+    sample, sampled = study_sample(runs), study_sample_note(runs)
     for column, (field, read, what) in READINGS.items():
         table = "t2" if column == "epochs" else "t1"
         for key in MODELS:
-            complete = len(corrected_accuracy(runs, key)) == len(runs.seeds)
+            study = sample[key]
+            # a single run borrows its model's corrected-protocol spread, and waits for every seed that measures it
+            complete = len(study) > 1 or len(corrected_accuracy(runs, key)) == len(runs.seeds)
             noise = own_noise(runs, key, read, what)
-            study = stored_runs(runs.study[key])
             summaries = [study_summary(r) for r in study]
-            note = "; ".join(f"study protocol, seed {r.config.seed}: best epoch {s['best_epoch']} of {s['epochs_run']}"
-                             for r, s in zip(study, summaries))
+            note = "; ".join([sampled, *(f"seed {r.config.seed}: best epoch {s['best_epoch']} of {s['epochs_run']}"
+                                         for r, s in zip(study, summaries))]) if study else ""
             if not complete:
                 note = f"waiting for {LABELS[key]}'s corrected-protocol runs, whose seeds measure the spread"
             last = (lambda r: len(r.history)) if column == "epochs" else (lambda r: best_epoch_row(r.history)["epoch"])
@@ -1000,7 +1075,7 @@ def _table_rows(runs: ChapterRuns) -> list[Verdict]:
                                     [s[field] for s in summaries] if complete else None,
                                     measured=quantity[column], noise=noise, capped=capped(study, last), note=note))
     for key in MODELS:
-        study = stored_runs(runs.study[key])
+        study = sample[key]
         train = [[row["train_seconds"] for row in r.history] for r in study]
         test = [row["eval_seconds"] for r in study for row in r.history]
         ours = {"train_s": f"{_pm(sum(train, []), scale=1)} s",
@@ -1018,40 +1093,47 @@ def _table_rows(runs: ChapterRuns) -> list[Verdict]:
 
 
 def study_values(runs: ChapterRuns, read) -> dict | None:
-    """Model label -> ``read(run)`` per study-protocol run; None until every model's are stored."""
-    if not every_study_run_stored(runs):
+    """Model label -> ``read(run)`` per run of its study-protocol sample (``study_sample``); None until every model
+    has one."""
+    if not study_ready(runs):
         return None
-    return {LABELS[k]: [read(r) for r in stored_runs(runs.study[k])] for k in MODELS}
+    return {LABELS[k]: [read(r) for r in group] for k, group in study_sample(runs).items()}
 
 
-def family_noise(runs: ChapterRuns, read, what: str) -> Noise | None:
-    """The seed spread of ``what`` within each model's corrected-protocol seeds, pooled over the six models: the
-    measured noise of one study-protocol run (the nearest protocol with seeds, the family of the six models, as
-    a comparison across models needs one spread). None until every seed is stored, and with one seed a model."""
-    groups = corrected_values(runs, read)
-    if groups is None:
+def models_noise(runs: ChapterRuns, read, what: str) -> BorrowedNoise | None:
+    """What a comparison of the six models' single study-protocol runs borrows: each model its own spread
+    (``own_noise``), never one pooled over six different architectures. None until every model has one."""
+    spreads = {LABELS[k]: own_noise(runs, k, read, what) for k in MODELS}
+    if any(noise is None for noise in spreads.values()):
         return None
-    return Noise.pooled(list(groups.values()), f"{what}: seed spread within each model's corrected-protocol runs, "
-                                               f"pooled over the {len(groups)} models")
+    return BorrowedNoise(spreads, f"{what}, each model the seed spread of its own corrected-protocol runs "
+                                  f"({counted(len(runs.seeds), 'seed')}, {len(runs.seeds) - 1} df each; sd, in the "
+                                  "units of the means: "
+                                  + ", ".join(f"{g} {100 * n.sd:.2g}" for g, n in spreads.items()) + ")")
 
 
-def ordering_values(runs: ChapterRuns, study_read, corrected_read, what: str) -> tuple[dict | None, Noise | None]:
-    """What the study's orderings are judged on: ``study_read`` of every model's study-protocol runs (None, so the
-    row waits, until those and every corrected seed that measures their spread are stored), and that spread."""
+def ordering_values(runs: ChapterRuns, study_read, corrected_read,
+                    what: str) -> tuple[dict | None, BorrowedNoise | None]:
+    """What the study's orderings are judged on: ``study_read`` of every model's study-protocol sample, and the
+    spread each single run borrows (None, so the row waits, until the sample is stored and, while it is one run
+    per model, every corrected seed that measures that spread); several runs a model carry their own spread."""
+    groups = study_values(runs, study_read)
+    if groups is None or all(len(v) > 1 for v in groups.values()):
+        return groups, None
     if not every_seed_stored(runs):
         return None, None
-    return study_values(runs, study_read), family_noise(runs, corrected_read, what)
+    return groups, models_noise(runs, corrected_read, what)
 
 
 
 
 def _accuracy_rows(runs: ChapterRuns) -> list[Verdict]:
     """Orderings, directions and trade-offs of accuracy as the study read them (its Table 1: the epoch of best test
-    accuracy), on our study-protocol runs, one per model, each with the corrected seeds' pooled spread."""
-    study = [r for g in runs.study.values() for r in stored_runs(g)]
+    accuracy), on each model's study-protocol sample (``study_sample``): every study seed with their own spread, or
+    a single run that borrows its own model's corrected seeds' spread (``models_noise``)."""
+    study = [r for group in study_sample(runs).values() for r in group]
     stopped = capped(study, lambda r: best_epoch_row(r.history)["epoch"])
-    note = (f"study protocol, {counted(len(runs.study_seeds), 'run')} per model, read at its epoch of best test "
-            "accuracy as the study's Table 1 is")
+    note = f"{study_sample_note(runs)}, read at its epoch of best test accuracy as the study's Table 1 is"
     label = LABELS
 
     def best(claim_id: str, reading, claimed, measured: str, higher: bool = True, extra: str = "",
@@ -1097,8 +1179,11 @@ def _accuracy_rows(runs: ChapterRuns) -> list[Verdict]:
         # claim cannot be judged as made; the front on this machine is shown as a description
         front = judge_tradeoff(tradeoff, accuracy, cost, label["resnet_mini"], measured=Q_TRADEOFF,
                                cost_name="parameters and seconds per training epoch", noise=noise)
-        detail = (f"speed is one of the claim's three axes; {TIMING_ORDER_DETAIL}; the front shown: the undominated models "
-                  f"of accuracy ({note}), parameters and seconds per epoch ({MACHINE})")
+        detail = (f"speed is one of the claim's three axes; {timing_order_detail(runs)}; the front shown, a "
+                  f"description of this machine and not a verdict: the undominated models of accuracy ({note}"
+                  + (f"; noise for single runs: {noise.source}" if noise is not None else "")
+                  + f"), parameters and seconds per epoch ({MACHINE}); the ranking table's front reads the corrected "
+                  "protocol instead")
         rows.append(front if front.verdict == MISSING else
                     hardware_bound(tradeoff, f"on this machine, {front.ours}", detail))
     rows.append(judge_tradeoff(REGISTRY["mobilenet_balance"], accuracy, {label[k]: parameters(k) for k in MODELS},
@@ -1111,9 +1196,9 @@ def _accuracy_rows(runs: ChapterRuns) -> list[Verdict]:
     # rise over the six models holds zero, and is narrower than a point either side), as for any "unchanged"
     rows.append(judge_value(
         REGISTRY["unbiased"], differences, measured=Q_BIAS,
-        note=("one difference per model: the study protocol's best-epoch test accuracy minus the mean of the "
-              "corrected seeds, in points, the six models as the sample; the corrected protocol also trains on 6,000 "
-              "fewer images, which by itself lowers its accuracy")))
+        note=(f"one difference per model: the study protocol's best-epoch test accuracy ({study_sample_note(runs)}; "
+              "their mean) minus the mean of the corrected seeds, in points, the six models as the sample; the "
+              "corrected protocol also trains on 6,000 fewer images, which by itself lowers its accuracy")))
     return rows
 
 
@@ -1131,9 +1216,11 @@ TIMING_ORDERINGS = {
 def _timing_rows(runs: ChapterRuns) -> list[Verdict]:
     """The study's orderings of time: not comparable (``verdicts.hardware_bound``); each row shows, as a description,
     the mean epoch times of our stored study-protocol runs, fastest first."""
-    if not every_study_run_stored(runs):
+    if not study_ready(runs):
         return [missing(REGISTRY[claim_id]) for claim_id in TIMING_ORDERINGS]
     train, infer = mean_epoch_seconds(runs), mean_epoch_seconds(runs, "eval_seconds")
+    n = study_runs_per_model(runs)
+    over = "one run's" if n == 1 else f"{n} runs'"
     timed = {"train": ({k: train[k] for k in MODELS}, "s per training epoch", 1),
              "infer": ({k: infer[k] for k in MODELS}, "s per test pass", 2),
              "per_param": ({k: 1e6 * train[k] / parameters(k) for k in MODELS}, "µs per training epoch per parameter",
@@ -1142,9 +1229,9 @@ def _timing_rows(runs: ChapterRuns) -> list[Verdict]:
     for claim_id, (what, keys) in TIMING_ORDERINGS.items():
         values, unit, digits = timed[what]
         shown = sorted(keys or MODELS, key=values.get)
-        ours = (f"{unit}, mean over one run's epochs, fastest first: "
+        ours = (f"{unit}, mean over {over} epochs, fastest first: "
                 + ", ".join(f"{LABELS[k]} {values[k]:.{digits}f}" for k in shown))
-        rows.append(hardware_bound(REGISTRY[claim_id], ours, TIMING_ORDER_DETAIL))
+        rows.append(hardware_bound(REGISTRY[claim_id], ours, timing_order_detail(runs)))
     return rows
 
 
@@ -1188,6 +1275,21 @@ def _names(labels) -> str:
     return ", ".join(labels)
 
 
+def _fronts_text(runs: ChapterRuns, tradeoff: Verdict) -> str:
+    """The conclusion's fronts of size, speed and accuracy, with what each reads: descriptions of this machine."""
+    if tradeoff.verdict == MISSING:
+        return "The front of accuracy, size and speed waits for the study-protocol runs that time the epochs. "
+    text = ("On this machine (a description, not a verdict: timings are bound to hardware), with accuracy read as "
+            f"the study's Table 1 reads it (the epoch of best test accuracy; {study_reading(runs)}), "
+            f"{tradeoff.ours.removeprefix('on this machine, ')} (size: parameters; speed: our stored seconds per "
+            "training epoch). ")
+    machine_front = corrected_fronts(runs)[1]
+    if machine_front is not None:
+        text += (f"The ranking table's front reads the corrected protocol instead ({counted(len(runs.seeds), 'seed')} "
+                 f"per model, their own spread): {_names(machine_front)}. ")
+    return text
+
+
 def conclusion(runs: ChapterRuns) -> str:
     """The chapter's answer, written from the claim rows (it says no more than their verdicts) and the store."""
     import numpy as np
@@ -1206,9 +1308,9 @@ def conclusion(runs: ChapterRuns) -> str:
                                                              else "")
 
         lines.append(
-            "- **Table 1 under the study's own protocol.** Our best-epoch test accuracy, one run per model, minus the "
-            "study's, in points, with the band each is judged against where there is one (the study's rounding and "
-            "the seed spread of that model's own corrected-protocol seeds): "
+            f"- **Table 1 under the study's own protocol.** Our best-epoch test accuracy ({study_reading(runs)}) "
+            "minus the study's, in points, with the band each is judged against where there is one (the study's "
+            "rounding and that spread): "
             + ", ".join(cell(k, r) for k, r in judged.items())
             + ". Verdicts: " + tally(r.verdict for r in judged.values()) + "."
             + (f" Not trained yet: {_names(LABELS[k] for k in MODELS if k not in judged)}."
@@ -1223,8 +1325,9 @@ def conclusion(runs: ChapterRuns) -> str:
             "selected on a validation split and tested once, per model: "
             + ", ".join(f"{LABELS[k]} {lift[k]:+.2f}" for k in MODELS) + " points; their mean: "
             f"{bias.difference:+.2f} points, its 95% interval ±{bias.tolerance:.2f}. "
-            f"{_verdicts(rows, ['unbiased'])}. {BIAS_READING.get(bias.verdict, '')} Part of any difference is the "
-            "6,000 images the corrected protocol holds out; the rest is selection on the test set.")
+            f"{_verdicts(rows, ['unbiased'])}. {BIAS_READING.get(bias.verdict, '')} The row does not separate the two "
+            "parts of a difference: the 6,000 images the corrected protocol holds out from training lower its "
+            "accuracy by themselves, so a rise would not all be selection on the test set.")
     accuracy = accuracy_groups(runs)
     if accuracy is not None:
         order = sorted(accuracy, key=lambda g: -np.mean(accuracy[g]))
@@ -1234,16 +1337,12 @@ def conclusion(runs: ChapterRuns) -> str:
             "protocol): " + ", ".join(f"{g} {_pm(accuracy[g])}%" for g in order)
             + f". Not separable from the best mean (95% Welch, no seed paired across models): "
             f"{_names(t for t in top if t != order[0]) or 'none'} (this ranking is the book's own, not a verdict on "
-            "the study). The study's orderings, judged as its Table 1 reads them (its protocol, the epoch of best "
-            f"test accuracy, {counted(len(runs.study_seeds), 'run')} per model with the corrected seeds' pooled "
-            "spread): " + _verdicts(rows, ["best_table1", "best_text", "top_two", "resnet_above_vit", "vit_lags",
+            "the study). The study's orderings, judged as its Table 1 reads them (the epoch of best test accuracy; "
+            f"{study_reading(runs)}): " + _verdicts(rows, ["best_table1", "best_text", "top_two", "resnet_above_vit", "vit_lags",
                                            "params_not_proxy"]) + ".")
-        lines.append(
-            "- **Size, speed and accuracy.** " + rows["resnet_tradeoff"].ours[:1].upper()
-            + rows["resnet_tradeoff"].ours[1:]
-            + " (size: parameters; speed: our stored seconds per epoch). "
-            + _verdicts(rows, ["resnet_tradeoff", "mobilenet_balance", "custom_efficient", "lenet_overfits",
-                               "lenet_best_train_acc"]) + ".")
+        lines.append("- **Size, speed and accuracy.** " + _fronts_text(runs, rows["resnet_tradeoff"])
+                     + _verdicts(rows, ["resnet_tradeoff", "mobilenet_balance", "custom_efficient", "lenet_overfits",
+                                        "lenet_best_train_acc"]) + ".")
         f1 = per_class_f1(runs)
         hardest = f1.idxmin()
         common = hardest.mode().iloc[0]
@@ -1260,18 +1359,20 @@ def conclusion(runs: ChapterRuns) -> str:
         order = sorted(MODELS, key=seconds.get)
         study_order = sorted(MODELS, key=lambda k: REGISTRY[f"t2_train_s_{k}"].value)
         use = {k: model_cost(k)["forward_flops"] / 2 / parameters(k) for k in MODELS}
+        n = study_runs_per_model(runs)
         line = (f"- **Speed, on this book's machine (a description, not a test).** Mean seconds per training "
-                f"epoch of one stored run per model, each trained beside a second training, fastest first: "
-                f"{_names(LABELS[k] for k in order)} (study: {_names(LABELS[k] for k in study_order)}). The study "
-                "timed other hardware, which it does not name, and one run per model on a busy machine is no "
-                "replicate, so its orderings of time are not judged: " + _verdicts(rows, list(TIMING_ORDERINGS))
+                f"epoch of {'one stored run' if n == 1 else f'{n} stored runs'} per model, each trained beside a "
+                f"second training, fastest first: {_names(LABELS[k] for k in order)} (study: "
+                f"{_names(LABELS[k] for k in study_order)}). The study timed other hardware, which it does not name, "
+                "and timings on a busy machine are no replicates, so its orderings of time are not judged: " + _verdicts(rows, list(TIMING_ORDERINGS))
                 + ".")
         least = sorted(MODELS, key=use.get)[:2]
         rest = [use[k] for k in MODELS if k not in least]
         line += (f" What no machine changes: the parameters of {_names(LABELS[k] for k in least)} do the least work, "
                  f"{use[least[0]]:.0f} and {use[least[1]]:.0f} multiply-adds per parameter per image, against "
                  f"{min(rest):.0f} to {max(rest):.0f} for the others, whose convolution weights are applied at every "
-                 "pixel; a time per parameter counts that work as much as the architecture's efficiency.")
+                 "pixel: a count of the models, which no row relates to a time, so the chapter reads no cause of a "
+                 "timing into it.")
         lines.append(line)
     lines.append("- **The study against itself.** " + _verdicts(
         rows, ["text_vs_table1", "per_param_text_vs_table2", "caption_final_epoch", "resnet_channels"])
@@ -1279,11 +1380,11 @@ def conclusion(runs: ChapterRuns) -> str:
         f"{sum(rows[f't2_per_param_{k}'].verdict == rows['t2_per_param_lenet5'].verdict for k in MODELS)} of "
         f"{len(MODELS)} rows (its numbers are microseconds per parameter).")
     text = runs.text_resnet
-    if text is not None and stored_runs([text]):
-        base4 = corrected_accuracy(runs, "resnet_mini").get(text.config.seed)
-        if base4 is not None:
-            lines.append(f"- **The ResNet-Mini of the text.** With the {REGISTRY['resnet_channels'].printed} base "
-                         f"channels the study describes ({parameters(TEXT_RESNET):,} parameters) it reaches "
-                         f"{100 * text.metrics['accuracy']:.2f}%, against {100 * base4:.2f}% for the base-4 model "
-                         f"the study trained (same seed, corrected protocol).")
+    base4 = list(corrected_accuracy(runs, "resnet_mini").values())
+    if text is not None and stored_runs([text]) and base4:
+        lines.append(f"- **The ResNet-Mini of the text (a description, no row).** With the "
+                     f"{REGISTRY['resnet_channels'].printed} base channels the study describes "
+                     f"({parameters(TEXT_RESNET):,} parameters), one corrected-protocol run (seed {text.config.seed}) "
+                     f"reached {100 * text.metrics['accuracy']:.2f}%; the base-4 model the study trained, "
+                     f"{_pm(base4)}% over its {counted(len(base4), 'seed')}. The base-16 figure is {TEXT_RESNET_NOTE}.")
     return "\n".join(lines)
