@@ -692,3 +692,10 @@ def test_the_prose_says_what_the_held_out_row_tests_and_what_it_cannot_separate(
     line = next(row for row in chapter.conclusion(stored_like_runs()).splitlines() if "What choosing on" in row)
     assert "The row does not separate the two parts of a difference" in line
     assert "the rest is selection on the test set" not in line  # a cause no row measures
+
+
+def test_the_rows_that_check_the_study_against_itself_are_marked():
+    """Their "ours" is the study's own number: the overview figure of this book's estimates leaves them out."""
+    assert {c.id for c in chapter.REGISTRY if c.against_itself} == {
+        "resnet_channels", "caption_final_epoch", "text_vs_table1", "per_param_text_vs_table2",
+        *(f"t2_per_param_{k}" for k in chapter.MODELS)}
