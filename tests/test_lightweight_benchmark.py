@@ -542,8 +542,11 @@ def test_tables_and_figures_from_constructed_runs():
     assert chapter.table2(runs).loc[("LeNet-5", "study"), "epoch (s)"] == "20.29 ± 0.65"
     assert chapter.corrected_table(runs).loc["MobileNet-Lite", "mean ± std"] == "91.55 ± 0.10"
     assert chapter.per_class_f1(runs).to_numpy().min() == 1.0  # the constructed predictions are perfect
-    assert set(chapter.flattery_bars_frame(runs)["protocol"]) == {"study protocol (best epoch on test)",
-                                                                   "corrected (validation-selected)"}
+    bars = chapter.flattery_bars_frame(runs)
+    assert set(bars["protocol"]) == {"study protocol (best epoch on test)", "corrected (validation-selected)"}
+    # in percent, as the tables give it: the corrected MobileNet-Lite bar is the table's 91.55
+    corrected = bars[(bars["model"] == "MobileNet-Lite") & (bars["protocol"] == "corrected (validation-selected)")]
+    assert corrected[chapter.BAR_VALUE].round(2).tolist() == [91.55] and chapter.BAR_VALUE.endswith("(%)")
     differences = chapter.difference_table(runs)
     assert differences.loc["MobileNet-Lite", "LeNet-5"].startswith("+2.48 [")
     ranking = chapter.ranking_table(runs)

@@ -721,8 +721,12 @@ def flattery_table(runs: ChapterRuns):
                       "selected checkpoint, tested once; flattery: best epoch minus corrected, in points.")
 
 
+BAR_VALUE = "test accuracy (%)"
+
+
 def flattery_bars_frame(runs: ChapterRuns):
-    """Long frame for ``plots.grouped_bars``: both protocols' test accuracy per model, with std."""
+    """Long frame for ``plots.grouped_bars``: both protocols' test accuracy per model in percent, as the
+    chapter's tables give it, with std."""
     import numpy as np
     import pandas as pd
 
@@ -732,8 +736,9 @@ def flattery_bars_frame(runs: ChapterRuns):
         for protocol, values in (("study protocol (best epoch on test)", best),
                                  ("corrected (validation-selected)", honest)):
             if values:
-                rows.append({"model": LABELS[key], "protocol": protocol, "test accuracy": float(np.mean(values)),
-                             "test accuracy_std": float(np.std(values, ddof=1)) if len(values) > 1 else float("nan")})
+                rows.append({"model": LABELS[key], "protocol": protocol, BAR_VALUE: 100 * float(np.mean(values)),
+                             f"{BAR_VALUE}_std": 100 * float(np.std(values, ddof=1)) if len(values) > 1
+                             else float("nan")})
     return pd.DataFrame(rows)
 
 
