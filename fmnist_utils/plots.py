@@ -21,6 +21,7 @@ import numpy as np
 from matplotlib.collections import LineCollection, PathCollection
 from matplotlib.path import Path
 from matplotlib.transforms import Bbox
+from matplotlib.ticker import EngFormatter
 
 from .data import CLASSES
 
@@ -642,8 +643,9 @@ def step_and_epoch_loss(steps, step_losses, epoch_end_steps, epoch_losses: dict[
     first = next(iter(epoch_losses.values()), [])
     ax_step.plot(epoch_end_steps[: len(first)], first, "-o", markersize=4, label=f"{next(iter(epoch_losses), '')} (epoch mean)")
     ax_step.set(xlabel="learning step", title="Loss per learning step")
+    ax_step.xaxis.set_major_formatter(EngFormatter(sep=""))  # "20k": tens of thousands of steps
     value_label(ax_step, "loss")
-    ax_step.legend()
+    ax_step.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2, frameon=False)  # steps fill the plot
     for label, values in epoch_losses.items():
         ax_epoch.plot(np.arange(1, len(values) + 1), values, "-o", markersize=4, label=label)
     epoch_axis(ax_epoch, "Loss per epoch")

@@ -126,7 +126,8 @@ CASES = {
                                           "test loss", hue="dropout", reference={"none normalisation": 0.4})],
     "run_curves": lambda: [plots.run_curves({f"panel {k}": {"a": [history(), history(4)], "b": [history(5)]}
                                              for k in range(n)}, title="Runs") for n in (1, 2, 3)],
-    "step_and_epoch_loss": lambda: [plots.step_and_epoch_loss(np.arange(1, 301), RNG.random(300), [100, 200, 300],
+    "step_and_epoch_loss": lambda: [plots.step_and_epoch_loss(np.arange(1, 72001, 10), RNG.random(7200),
+                                                              [24000, 48000, 72000],
                                                               {"batch 16": [0.9, 0.6, 0.5], "batch 512": [1.2, 0.9, 0.7]},
                                                               title="Loss per step")],
     "verdict_overview": lambda: [plots.verdict_overview(VERDICTS)],
@@ -490,3 +491,22 @@ def test_grouped_bars_keep_their_legend_off_the_bars():
         fig.canvas.draw()
         assert fig.legends[0].get_window_extent().y1 <= ax.get_window_extent().y0
         plt.close(fig)
+
+
+def overlapping_ticks(fig) -> list[str]:
+    """Tick labels of one axis that touch each other ("10000200003000040000")."""
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    found = []
+    for ax in fig.axes:
+        for axis in (ax.xaxis, ax.yaxis):
+            boxes = [t.get_window_extent(renderer) for t in axis.get_ticklabels()
+                     if t.get_visible() and t.get_text() and t.get_rotation() == 0]  # rotated ones slant apart
+            found += [f"{ax.get_title() or ax.get_xlabel()}: {axis.axis_name} tick labels overlap"
+                      for a, b in zip(boxes, boxes[1:]) if a.overlaps(b)]
+    return found
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_no_tick_labels_overlap(name):
+    assert_none_breaks(CASES[name](), overlapping_ticks, name)
