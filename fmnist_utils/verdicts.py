@@ -87,7 +87,7 @@ pipeline (a classical estimator without randomness) has ``Noise.none``.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Iterable, Mapping, Sequence
 
 import numpy as np
@@ -125,6 +125,9 @@ class Noise:
     sd: float
     df: float
     source: str
+    # the seeds' values it was measured on (``of``): a comparison can tell when a single run borrows the spread of
+    # the very seeds it is compared with, which is one variance estimate, not two
+    values: tuple = field(default=(), compare=False, repr=False)
 
     @classmethod
     def of(cls, values: Sequence[float], source: str = "") -> "Noise | None":
@@ -132,7 +135,7 @@ class Noise:
         x = np.asarray(values, dtype=float)
         if len(x) < 2:
             return None
-        return cls(float(x.std(ddof=1)), len(x) - 1, source or f"{len(x)} seeds")
+        return cls(float(x.std(ddof=1)), len(x) - 1, source or f"{len(x)} seeds", tuple(sorted(map(float, x))))
 
     @classmethod
     def pooled(cls, groups: Sequence[Sequence[float]], source: str) -> "Noise | None":
@@ -167,7 +170,11 @@ class BorrowedNoise:
 def _per_side(noise: "Noise | BorrowedNoise | None", names: tuple[str, str]) -> tuple[Noise | None, Noise | None]:
     """The spread each side of a comparison of ``names`` borrows: one ``Noise`` for both, or each one's own."""
     if isinstance(noise, BorrowedNoise):
-        return noise.by.get(names[0]), noise.by.get(names[1])
+        unknown = [name for name in names if name not in noise.by]
+        if unknown:
+            raise KeyError(f"{unknown} have no entry in the spreads lent by name ({sorted(noise.by)}): pass the "
+                           "configurations' names as the comparison calls them (a name mapped to None has no spread)")
+        return noise.by[names[0]], noise.by[names[1]]
     return noise, noise
 
 
@@ -335,11 +342,16 @@ def _spreads(a: np.ndarray, b: np.ndarray, noise) -> list[tuple[float, float]] |
 def _welch_df(parts: Sequence[float], spreads: Sequence[tuple[float, float]], a: np.ndarray, b: np.ndarray,
               noise) -> float:
     """Welch-Satterthwaite degrees of freedom of a sum of variance ``parts``, one per side. Where both sides
-    borrow the same spread, one variance estimate serves both: its degrees of freedom, not twice them (two
-    spreads of their own, two different architectures', are two estimates)."""
+    borrow the same spread, or a single run borrows the spread of the very seeds it is compared with, one variance
+    estimate serves both: its degrees of freedom, not twice them (two spreads of their own, two different
+    architectures', are two estimates)."""
     na, nb = _pair(noise)
     if na is not None and na == nb and len(a) < 2 and len(b) < 2:
         return na.df
+    for single, other, borrowed in ((a, b, na), (b, a, nb)):
+        if len(single) < 2 and len(other) > 1 and borrowed is not None and borrowed.values \
+                and borrowed.values == tuple(sorted(map(float, other))):
+            return borrowed.df
     denominator = sum(p ** 2 / df for p, (_, df) in zip(parts, spreads) if math.isfinite(df))
     return sum(parts) ** 2 / denominator if denominator > 0 else math.inf
 

@@ -484,7 +484,7 @@ def test_single_runs_of_different_architectures_each_borrow_their_own_spread():
     assert judge_tradeoff(claim("a", tradeoff), groups, {"a": 2.0, "b": 1.0, "c": 3.0}, "a", measured=tradeoff,
                           cost_name="parameters", noise=own).verdict == REPRODUCED
     # a single run whose architecture has no spread has nothing to borrow
-    lacking = BorrowedNoise({"a": Noise(0.001, 2, "a's seeds")}, "a's seeds only")
+    lacking = BorrowedNoise({"a": Noise(0.001, 2, "a's seeds"), "b": None, "c": None}, "a's seeds only")
     assert judge_best(claim("a", best), groups, "a", measured=best, noise=lacking).rule == "no seed-noise estimate"
     with pytest.raises(ValueError, match="by name"):
         judge_difference(claim("+1.00 points", "gap"), [0.92], [0.91], measured="gap", noise=own)
@@ -496,3 +496,24 @@ def test_two_single_runs_with_spreads_of_their_own_combine_their_degrees_of_free
     diff, se, df = welch([0.91], [0.90], (Noise(0.002, 2, "a"), Noise(0.004, 2, "b")))
     parts = (0.002 ** 2, 0.004 ** 2)  # Welch-Satterthwaite over two independent estimates, not either one's df
     assert se == pytest.approx(sum(parts) ** 0.5) and df == pytest.approx(sum(parts) ** 2 / sum(p ** 2 / 2 for p in parts))
+
+
+def test_a_single_run_borrowing_the_spread_of_the_seeds_it_is_compared_with_keeps_that_estimate_s_df():
+    """Model-2's three seeds against one run of a cell that borrows Model-2's own spread: one variance estimate
+    (2 df), not two independent ones (Welch-Satterthwaite would give about 3.2)."""
+    from fmnist_utils.verdicts import welch
+
+    seeds = [0.90, 0.905, 0.91]
+    assert welch(seeds, [0.89], Noise.of(seeds))[2] == 2
+    assert welch([0.89], seeds, Noise.of(seeds))[2] == 2
+    other = Noise.of([0.80, 0.81, 0.79])  # another configuration's spread: two estimates, Welch's df
+    assert welch(seeds, [0.89], other)[2] == pytest.approx(
+        ((0.005 ** 2 / 3 + 0.01 ** 2) ** 2) / ((0.005 ** 2 / 3) ** 2 / 2 + 0.01 ** 4 / 2))
+
+
+def test_a_name_the_borrowed_spreads_do_not_know_is_an_error_not_an_inconclusive_row():
+    from fmnist_utils.verdicts import BorrowedNoise
+
+    own = BorrowedNoise({"a": Noise(0.001, 2, "a"), "b": Noise(0.001, 2, "b")}, "each one's seeds")
+    with pytest.raises(KeyError, match=r"\['A'\] have no entry"):
+        judge_direction(claim("a > b", "order"), [0.92], [0.91], measured="order", noise=own, names=("A", "b"))
