@@ -211,6 +211,12 @@ def without(runs, key: str, seed: int):
     return runs
 
 
+def without_corrected(runs, key: str, seed: int):
+    """``runs`` with the corrected-protocol run of model ``key`` and ``seed`` not stored."""
+    runs.corrected[key] = [MissingRun("k", r.config) if r.config.seed == seed else r for r in runs.corrected[key]]
+    return runs
+
+
 def spread(center, width=0.001):
     return [center - width, center, center + width]
 
@@ -369,8 +375,15 @@ def test_study_protocol_rows_read_every_study_seed_once_stored_and_seed_42_alone
     assert "mean over one run's epochs" in waiting["fastest_train"].ours
     none_yet = judged(without(without(make_runs(noisy, study_seeds=(42, 43, 44)), "lenet5", 43), "lenet5", 44))
     assert "seed 42 alone until seeds 43, 44 are stored for every model" in none_yet["best_text"].note
-    # seed 42 itself missing: the rows wait
-    assert judged(without(make_runs(noisy, study_seeds=(42, 43, 44)), "lenet5", 42))["best_table1"].verdict == MISSING
+    # seed 42 itself missing: the rows wait, and the note says for which seeds (not "until seeds  are stored")
+    first_missing = without(make_runs(noisy, study_seeds=(42, 43, 44)), "lenet5", 42)
+    assert judged(first_missing)["best_table1"].verdict == MISSING
+    assert chapter.study_sample_note(first_missing) == "study protocol, waiting for seed 42 of every model"
+    # one corrected seed (a smoke-sized run): no spread to borrow, and the prose does not claim one
+    single = make_runs({k: v[:1] for k, v in noisy.items()}, seeds=(42,))
+    assert chapter.study_reading(single).endswith("single runs with no measured spread (one corrected-protocol seed)")
+    assert "- (size" not in chapter.conclusion(single) and "No front of accuracy, size and speed is drawn" in \
+        chapter.conclusion(single)
 
 
 def test_a_top_place_within_the_borrowed_spread_is_inconclusive_not_refuted():
@@ -451,6 +464,10 @@ def test_the_texts_resnet_is_one_run_described_beside_every_seed_of_the_trained_
     runs.text_resnet = corrected_run(paper(), chapter.TEXT_RESNET, 42, 0.9271)
     table = chapter.text_resnet_table(runs)
     assert table["seeds"].tolist() == ["42, 43, 44", "42"]
+    one_missing = stored_like_runs()
+    one_missing.text_resnet = runs.text_resnet
+    assert chapter.text_resnet_table(without_corrected(one_missing, "resnet_mini", 43))["seeds"].tolist()[0] == \
+        "42, 43 (missing), 44"
     assert table["test accuracy"].tolist() == ["90.77 ± 0.26", "92.71"]
     assert "infers no ordering" in table.note
     line = chapter.conclusion(runs).splitlines()[-1]

@@ -461,15 +461,19 @@ def study_sample_note(runs: ChapterRuns) -> str:
         seeds = ", ".join(map(str, runs.study_seeds))
         return f"study protocol, {counted(len(runs.study_seeds), 'run')} per model (seed{'s' if more else ''} {seeds})"
     stored = {k: {r.config.seed for r in stored_runs(runs.study[k])} for k in MODELS}
-    waiting = [seed for seed in more if not all(seed in seeds for seeds in stored.values())]
-    return (f"study protocol, seed {first} alone until {'seed' if len(waiting) == 1 else 'seeds'} "
-            f"{', '.join(map(str, waiting))} {'is' if len(waiting) == 1 else 'are'} stored for every model")
+    waiting = [seed for seed in runs.study_seeds if not all(seed in seeds for seeds in stored.values())]
+    named = f"{'seed' if len(waiting) == 1 else 'seeds'} {', '.join(map(str, waiting))}"
+    if first in waiting:  # the first seed itself is missing for some model: nothing stands alone yet
+        return f"study protocol, waiting for {named} of every model"
+    return (f"study protocol, seed {first} alone until {named} {'is' if len(waiting) == 1 else 'are'} stored for "
+            "every model")
 
 
 def study_reading(runs: ChapterRuns) -> str:
     """How the rows on the study's protocol read it, for the prose: which seeds, and whose spread."""
-    spread = ("each model's single run with the seed spread of its own corrected-protocol seeds"
-              if study_runs_per_model(runs) == 1 else "each model with its own seeds' spread")
+    spread = ("each model with its own seeds' spread" if study_runs_per_model(runs) > 1 else
+              "each model's single run with the seed spread of its own corrected-protocol seeds"
+              if len(runs.seeds) > 1 else "single runs with no measured spread (one corrected-protocol seed)")
     return f"{study_sample_note(runs)}, {spread}"
 
 
@@ -686,8 +690,9 @@ def corrected_table(runs: ChapterRuns):
 
 
 def flattery(runs: ChapterRuns) -> dict:
-    """Model key -> points the study's protocol adds: its best-over-epochs test accuracy (mean over study
-    seeds) minus the corrected protocol's test accuracy (mean over seeds); None if either is missing."""
+    """Model key -> points the study's protocol adds: its best-over-epochs test accuracy (mean over the
+    study-protocol sample, ``study_sample``: seed 42 alone until every model has every study seed) minus the
+    corrected protocol's test accuracy (mean over seeds); None if either is missing."""
     import numpy as np
 
     out = {}
@@ -944,7 +949,7 @@ def text_resnet_table(runs: ChapterRuns):
                               ("ResNet-Mini, base 16 (the study's text)", TEXT_RESNET, [runs.text_resnet])):
         stored = stored_runs(group)
         rows.append({"model": label, "parameters": f"{parameters(key):,}",
-                     "seeds": ", ".join(str(r.config.seed) for r in group),
+                     "seeds": ", ".join(str(r.config.seed) + ("" if r in stored else " (missing)") for r in group),
                      "test accuracy": _pm([r.metrics["accuracy"] for r in stored]) if stored else "missing",
                      "selected epoch": ", ".join(str(r.metrics["best_epoch"]) for r in stored) or "-"})
     return book_table(pd.DataFrame(rows).set_index("model"),
@@ -1290,12 +1295,14 @@ def _fronts_text(runs: ChapterRuns, tradeoff: Verdict) -> str:
     """The conclusion's fronts of size, speed and accuracy, with what each reads: descriptions of this machine."""
     if tradeoff.verdict == MISSING:
         return "The front of accuracy, size and speed waits for the study-protocol runs that time the epochs. "
+    front = tradeoff.ours.removeprefix("on this machine, ")
+    if front == "-":  # no spread to tell two accuracies apart: no front to describe
+        return f"No front of accuracy, size and speed is drawn ({study_reading(runs)}). "
     text = ("On this machine (a description, not a verdict: timings are bound to hardware), with accuracy read as "
             f"the study's Table 1 reads it (the epoch of best test accuracy; {study_reading(runs)}), "
-            f"{tradeoff.ours.removeprefix('on this machine, ')} (size: parameters; speed: our stored seconds per "
-            "training epoch). ")
+            f"{front} (size: parameters; speed: our stored seconds per training epoch). ")
     machine_front = corrected_fronts(runs)[1]
-    if machine_front is not None:
+    if machine_front is not None and len(runs.seeds) > 1:
         text += (f"The ranking table's front reads the corrected protocol instead ({counted(len(runs.seeds), 'seed')} "
                  f"per model, their own spread): {_names(machine_front)}. ")
     return text
