@@ -889,3 +889,16 @@ def test_the_literal_readings_run_shows_as_missing_until_stored_then_in_the_unde
     assert scaling.loc[chapter.LIGHT_LABELS["separable"], "test accuracy"] == "86.50%"  # after the grid's 6 epochs
     assert "lightweight, literal reading" in set(chapter.bar_frames(stored)["accuracy"]["model"])
     assert verdicts(stored) == verdicts(runs)  # no verdict moves with the literal reading's run
+
+
+def test_a_value_row_whose_own_seed_is_missing_says_what_it_waits_for(monkeypatch):
+    from types import SimpleNamespace
+
+    runs = [SimpleNamespace(config=SimpleNamespace(seed=seed), value=value)
+            for seed, value in ((42, None), (43, 0.9), (44, 0.91))]
+    monkeypatch.setattr(chapter, "seed_runs", lambda _runs, _name: runs)
+    values, note = chapter.seed_sample(None, "bn", lambda run: run.value, lambda v: f"{100 * v:.2f}%")
+    assert values == [] and note == "waiting for seed 42 (so far seed 43: 90.00%; seed 44: 91.00%)"
+    runs[0].value, runs[2].value = 0.89, None
+    assert chapter.seed_sample(None, "bn", lambda run: run.value, lambda v: f"{100 * v:.2f}%") == (
+        [0.89], "seed 42 alone until seed 44 is stored (so far seed 43: 90.00%)")

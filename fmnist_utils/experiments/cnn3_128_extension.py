@@ -513,9 +513,12 @@ def seed_sample(runs: ChapterRuns, name: str, read, show) -> tuple[list[float], 
     if every is not None:
         return every, seed_note(values, show)
     (seed, first), *others = values.items()
+    if first is None:  # the chapter's seed itself is missing: nothing stands alone yet
+        waiting, known = _so_far(values, show)
+        return [], f"waiting for {waiting}{known}"
     waiting, known = _so_far(dict(others), show)
     verb = "is" if waiting.startswith("seed ") else "are"
-    return ([] if first is None else [first]), f"seed {seed} alone until {waiting} {verb} stored{known}"
+    return [first], f"seed {seed} alone until {waiting} {verb} stored{known}"
 
 
 # ----- reading runs ---------------------------------------------------------------------------------------------
