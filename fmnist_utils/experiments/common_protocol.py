@@ -305,12 +305,12 @@ def _registry() -> Registry:
         # the best networks for their size, among all fourteen
         replace(ch2["tradeoff"], id="ch2_tradeoff", claim=f"the {LABELS['light_bn']} variant of chapter 2 is a "
                 "favourable trade-off of accuracy and size, among all the book's networks",
-                printed=f"{ch2['tradeoff'].printed} (against {LABELS['cnn3_128']} alone)",
-                where=_where(2, ch2["tradeoff"].where), quantity=Q_SIZE),
+                where=f"{_where(2, ch2['tradeoff'].where)} (there against {LABELS['cnn3_128']} alone)",
+                quantity=Q_SIZE),
         replace(ch4["resnet_tradeoff"], id="ch4_tradeoff", claim=f"{LABELS['resnet_mini']} is the best trade-off of "
                 "accuracy, size and training time, among all the book's networks",
-                printed=f"{ch4['resnet_tradeoff'].printed} (among its {len(_ch4.MODELS)} networks)",
-                where=_where(4, ch4["resnet_tradeoff"].where), quantity=Q_COST),
+                where=f"{_where(4, ch4['resnet_tradeoff'].where)} (there among its {len(_ch4.MODELS)} networks)",
+                quantity=Q_COST),
     ]
     # each study's headline number against the network's number under the common protocol
     claims += [replace(source.claim, id=f"headline_{name}", claim=f"{LABELS[name]}: chapter {source.chapter}'s "
