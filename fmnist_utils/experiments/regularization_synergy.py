@@ -1081,11 +1081,16 @@ def claims(runs: ChapterRuns) -> list[v.Verdict]:
     """One judged row per tested claim of ``REGISTRY``, with the book's verdict procedure, reading the study's
     loss on the test images; a row whose verdict the other reading would change says so in its note, so that
     the scorecard and the findings carry the caveat with the verdict."""
-    other = {b.id: b for _, b in reading_changes(runs)}
+    rows, other = _both_readings(runs)
     return [replace(row, note=v.join_notes(row.note, f"read on {VALIDATION_READING.images} (our validation "
                                            f"loss), {VERDICT_READING[other[row.id].verdict]}: "
-                                           f"{other[row.id].ours}")) if row.id in other else row
-            for row in _judged(runs, TEST_READING)]
+                                           f"{other[row.id].ours}")) if row.verdict != other[row.id].verdict else row
+            for row in rows]
+
+
+def _both_readings(runs: ChapterRuns) -> tuple[list[v.Verdict], dict[str, v.Verdict]]:
+    """The rows on the test loss, and the same rows on the validation loss by id: each judged once."""
+    return _judged(runs, TEST_READING), {row.id: row for row in _judged(runs, VALIDATION_READING)}
 
 
 def _judged(runs: ChapterRuns, reading: LossReading) -> list[v.Verdict]:
@@ -1198,8 +1203,8 @@ def _judged(runs: ChapterRuns, reading: LossReading) -> list[v.Verdict]:
 def reading_changes(runs: ChapterRuns) -> list[tuple[v.Verdict, v.Verdict]]:
     """The rows whose verdict depends on which images the study's loss is read on: (the row on the test loss,
     the same row on the validation loss) for every row whose verdict differs between the two."""
-    other = {row.id: row for row in _judged(runs, VALIDATION_READING)}
-    return [(row, other[row.id]) for row in _judged(runs, TEST_READING) if row.verdict != other[row.id].verdict]
+    rows, other = _both_readings(runs)
+    return [(row, other[row.id]) for row in rows if row.verdict != other[row.id].verdict]
 
 
 def _reading_sentence(runs: ChapterRuns) -> str:
