@@ -619,7 +619,8 @@ def pareto_figure(runs: ChapterRuns):
     waiting = len(runs.models) - len(shown)
     title = ("Accuracy against cost (bars: std over seeds; ringed: undominated)" if front else
              "Accuracy against cost (bars: std over seeds; no front before every seed is stored"
-             + (f"; {counted(waiting, 'network')} not shown: waiting for its seeds" if waiting else "") + ")")
+             + (f"; {counted(waiting, 'network')} not shown: waiting for {'its' if waiting == 1 else 'their'} seeds"
+                if waiting else "") + ")")
     return plots.pareto_panels(panels, groups={LABELS[n]: f"chapter {CHAPTER_OF[n]}" for n in shown}, title=title)
 
 
