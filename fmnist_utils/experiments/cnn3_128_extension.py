@@ -188,6 +188,8 @@ REGISTRY = Registry([
                not_tested="a summary of this table's classical and CNN-3-128 rows, not a number of its own"),
     # The lightweight extension
     StudyClaim("light_params", "lightweight model's parameter count", "Table II", "178,968", KERAS_TOTAL),
+    # not ``against_itself``: "ours" is this book's count of the network the text describes, a measurement set
+    # beside the study's table, not a number of the study's own
     StudyClaim("light_literal", "the text adds no layer to the blocks, yet Table II's count",
                "section V.C against Table II", "178,968", LITERAL),
     StudyClaim("reduction", "parameter reduction", "abstract, section V.D, section VIII", "91.3%", REDUCTION),
