@@ -14,6 +14,7 @@ from typing import Any, Callable, Mapping, Protocol
 
 from .claims import Registry, claims_frame, save_claims
 from .params import ChapterSpec, resolve
+from .tables import book_table
 from .verdicts import NOT_TESTED, Verdict, not_tested
 
 
@@ -65,7 +66,7 @@ def claims_table(name: str, chapter: Chapter, runs, store_root):
     """The notebook's 'study vs this book' table: judge, complete from the registry, save, show."""
     rows = complete_rows(chapter.REGISTRY, chapter.claims(runs))
     save_claims(name, chapter.TITLE, rows, store_root)
-    return claims_frame(rows)
+    return book_table(claims_frame(rows))  # every cell whole: a row's interval and note are read, not skimmed
 
 
 

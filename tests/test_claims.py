@@ -119,3 +119,19 @@ def test_every_front_page_finding_carries_its_saved_rows_note():
         line = next(line for line in lines if line.startswith(f"- {finding.lead[0].upper() + finding.lead[1:]}"))
         for claim in (finding.claim, *finding.beside):
             assert _cell(notes[(finding.chapter, claim)]) in line, (finding.chapter, claim)
+
+
+def test_a_chapters_claims_table_shows_every_cell_whole(tmp_path):
+    """The rendered claims tables cut a row's interval and note at pandas' 50 characters ("..."), hiding the
+    caveats a verdict rests on."""
+    from types import SimpleNamespace
+
+    from fmnist_utils.chapter import claims_table
+    from fmnist_utils.verdicts import judge_value
+
+    claim = StudyClaim("acc", "accuracy", "Table 1", "92.72%", "test accuracy")
+    note = "a caveat long enough that pandas would cut it at fifty characters, which it must not do here"
+    chapter = SimpleNamespace(REGISTRY=Registry([claim]), TITLE="Example", claims=lambda runs: [
+        judge_value(claim, [0.927, 0.928, 0.926], measured="test accuracy", note=note)])
+    html = claims_table("09_example", chapter, None, tmp_path)._repr_html_()
+    assert note in html and "..." not in html
