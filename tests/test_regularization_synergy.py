@@ -605,3 +605,18 @@ def test_interaction_table_and_figure_on_constructed_runs(small):
                    chapter.sweep_strip(runs, "architecture"), chapter.sweep_curves(runs)):
         assert figure is not None
         plt.close(figure)
+
+
+def test_a_loss_row_that_misses_its_band_says_by_how_much_and_what_the_band_leaves_out():
+    """The study measured each loss on 50 batches of 64 test images, whose sampling noise the band cannot hold (no
+    per-image losses are stored): a not-reproduced loss row says by how much of its half-width it misses."""
+    from dataclasses import replace
+
+    from fmnist_utils.verdicts import Verdict
+
+    row = Verdict("final_loss", "final", "text", "27.0%", "30.18%", NOT_REPRODUCED, "rule", "",
+                  chapter.LOSS_JOURNAL_FINAL, difference=0.0318, tolerance=0.0316)
+    caveat = chapter.sample_caveat(row)
+    assert caveat.startswith("outside the band by 0.6% of its half-width") and "50 batches of 64 test images" in caveat
+    assert chapter.sample_caveat(replace(row, verdict=REPRODUCED)) == ""
+    assert chapter.sample_caveat(replace(row, quantity="parameters")) == ""
