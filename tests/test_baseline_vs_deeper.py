@@ -202,14 +202,29 @@ def test_hardest_classes_need_both_pullover_and_shirt_and_the_studys_own_contrad
 
 @pytest.mark.parametrize("lrs, verdict", [
     ([[1e-3] * 8 + [5e-4] * 4] * 3, REPRODUCED),  # 8 epochs at the initial rate in every seed
-    ([[1e-3] * 12] * 3, NOT_REPRODUCED),  # never reduced within the 12 epochs
-    ([[1e-3] * 10 + [5e-4] * 2, [1e-3] * 12, [1e-3] * 12], INCONCLUSIVE),  # the book's runs: 10, >=12, >=12
+    ([[1e-3] * 10 + [5e-4] * 2] * 3, NOT_REPRODUCED),  # 10 in every seed: two epochs off, no spread
+    ([[1e-3] * 12] * 3, NOT_COMPARABLE),  # never reduced within the 12 epochs: the cap censors every seed
+    ([[1e-3] * 10 + [5e-4] * 2, [1e-3] * 12, [1e-3] * 12], NOT_COMPARABLE),  # the book's runs: 10, >12, >12
 ])
 def test_learning_rate_reduction_epoch(lrs, verdict):
     rows = rows_of(constructed(lrs={"model2": lrs}))
     assert rows["m2_lr_reduced"].verdict == verdict
     assert chapter.epochs_at_initial_rate(constructed(lrs={"model2": lrs}).main["model2"][0]) == \
         next((i for i, lr in enumerate(lrs[0]) if lr < 1e-3), 12)
+
+
+def test_a_learning_rate_never_lowered_within_the_cap_is_not_comparable_and_named():
+    """A seed whose rate was never lowered did not measure the epoch of the first reduction: the row names the
+    seeds, shows what each measured (never a mean or spread of censored values) and says why its material
+    difference is one epoch rather than the intro's 10% of 8."""
+    row = rows_of(constructed(lrs={"model2": [[1e-3] * 10 + [5e-4] * 2, [1e-3] * 12, [1e-3] * 12]}))["m2_lr_reduced"]
+    assert row.verdict == NOT_COMPARABLE
+    assert row.ours == "seed 42: 10, seed 43: not within 12, seed 44: not within 12"
+    assert "±" not in row.ours and "n=3" not in row.ours
+    assert "never reduced within the 12 epochs: seed 43, 44; the epoch cap keeps those seeds" in row.note
+    assert "material difference one epoch, not 10% of 8 (0.8)" in row.note
+    measured = rows_of(constructed(lrs={"model2": [[1e-3] * 8 + [5e-4] * 4] * 3}))["m2_lr_reduced"]
+    assert "material difference one epoch, not 10% of 8 (0.8)" in measured.note and "material 1" in measured.rule
 
 
 def test_validation_band_reads_the_settled_epochs_not_the_best_one():

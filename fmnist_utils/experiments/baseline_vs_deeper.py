@@ -104,6 +104,11 @@ SHAPE_CLASSES = ("Trouser", "Sneaker", "Bag")  # where the study puts Model-2 ah
 TEXTURE_CLASSES = ("T-shirt/top", "Pullover", "Shirt")  # where it puts Model-1 ahead
 SEPARABLE = ("Sneaker", "Trouser", "Ankle boot")  # recognised with precision and recall above 0.95
 HARDEST = ("Pullover", "Shirt")
+LR_REDUCED = "epochs trained at the initial learning rate before the first reduction"
+# Why the row's material difference is one epoch, not the intro's 10% of the study's value (0.8): the quantity moves
+# in whole epochs, and the study's "around epoch 8" is itself only known to within one (which end it counts).
+LR_MATERIAL = ("material difference one epoch, not 10% of 8 (0.8): an epoch count moves in whole epochs, and "
+               "whether 'epoch 8' counts the last epoch at the old rate or the first at the new one is not said (±1)")
 
 
 def slug(name: str) -> str:
@@ -186,8 +191,7 @@ REGISTRY = Registry([
                f"ordering of the spread of validation accuracy over epochs {LATE[0]}-{LATE[1]} "
                "(standard deviation across epochs)"),
     StudyClaim("m2_lr_reduced", "the plateau scheduler first lowers Model-2's learning rate around epoch 8",
-               "section 4.1", "8", "epochs trained at the initial learning rate before the first reduction "
-               "(12 when it was never reduced)", material=1.0),
+               "section 4.1", "8", LR_REDUCED, material=1.0),  # one epoch, not 10% of 8: see _lr_reduced_row
     StudyClaim("m1_more_overfit", "Model-1 overfits more: a larger gap between training and validation accuracy",
                "sections 4.1 and 5", "Model-1 > Model-2",
                "ordering of training minus validation accuracy, final epoch"),
@@ -554,14 +558,7 @@ def _judge_runs(runs: ChapterRuns) -> list[Verdict]:
                                   "(standard deviation across epochs)", higher=False, names=("Model-2", "Model-1"),
                          note="read as a comparison with Model-1, the subject of the paragraph; 'narrower than its "
                               "own early epochs' would hold for any run that converges"))
-    never = [r.config.seed for r in m2 if epochs_at_initial_rate(r) == len(r.history)]
-    rows.append(judge_value(
-        REGISTRY["m2_lr_reduced"], per_run("model2", epochs_at_initial_rate),
-        measured="epochs trained at the initial learning rate before the first reduction "
-                 "(12 when it was never reduced)",
-        note=(f"never reduced within the 12 epochs: seed {', '.join(map(str, never))}, counted as 12 (a lower bound, "
-              "which leans towards the study's value); " if never else "")
-        + "whether 'epoch 8' counts the last epoch at the old rate or the first at the new one is not said (±1)"))
+    rows.append(_lr_reduced_row(m2))
 
     def gap(run) -> float:
         return run.history[-1]["train_acc"] - run.history[-1]["val_acc"]
@@ -669,6 +666,25 @@ def _judge_runs(runs: ChapterRuns) -> list[Verdict]:
                          measured="ordering of Model-2's test accuracy with and without crop+flip, Model-2's recipe",
                          note=borrowed(family["model2"], *(Cell("model2", g, "model2") for g in AUGMENTATION))))
     return rows
+
+
+def _lr_reduced_row(m2: list) -> Verdict:
+    """When Model-2's learning rate is first lowered, per seed. A seed whose rate was never lowered within its
+    epochs did not measure the quantity (the epoch cap censors it: it only says "later than the cap"), so with any
+    such seed the row is not comparable, names the seeds and shows per seed what was measured."""
+    claim = REGISTRY["m2_lr_reduced"]
+    never = [r for r in m2 if epochs_at_initial_rate(r) == len(r.history)]
+    if not never:
+        return judge_value(claim, [epochs_at_initial_rate(r) for r in m2], measured=LR_REDUCED, note=LR_MATERIAL)
+    measured = ", ".join(f"seed {r.config.seed}: "
+                         + (f"not within {len(r.history)}" if any(r is n for n in never) else str(epochs_at_initial_rate(r)))
+                         for r in m2)
+    cap = sorted({len(r.history) for r in never})
+    return not_comparable(claim, measured, join_notes(
+        f"never reduced within the {', '.join(map(str, cap))} epochs: seed "
+        f"{', '.join(str(r.config.seed) for r in never)}; the epoch cap keeps those seeds from measuring when the rate "
+        "is first lowered (only that it is later than the cap), so no mean or spread of the quantity exists",
+        LR_MATERIAL))
 
 
 def _hardest_note(f1: dict) -> str:
