@@ -1,4 +1,5 @@
 import dataclasses
+import re
 
 import numpy as np
 import pytest
@@ -202,14 +203,29 @@ def test_hardest_classes_need_both_pullover_and_shirt_and_the_studys_own_contrad
 
 @pytest.mark.parametrize("lrs, verdict", [
     ([[1e-3] * 8 + [5e-4] * 4] * 3, REPRODUCED),  # 8 epochs at the initial rate in every seed
-    ([[1e-3] * 12] * 3, NOT_REPRODUCED),  # never reduced within the 12 epochs
-    ([[1e-3] * 10 + [5e-4] * 2, [1e-3] * 12, [1e-3] * 12], INCONCLUSIVE),  # the book's runs: 10, >=12, >=12
+    ([[1e-3] * 10 + [5e-4] * 2] * 3, NOT_REPRODUCED),  # 10 in every seed: two epochs off, no spread
+    ([[1e-3] * 12] * 3, NOT_COMPARABLE),  # never reduced within the 12 epochs: the cap censors every seed
+    ([[1e-3] * 10 + [5e-4] * 2, [1e-3] * 12, [1e-3] * 12], NOT_COMPARABLE),  # the book's runs: 10, >12, >12
 ])
 def test_learning_rate_reduction_epoch(lrs, verdict):
     rows = rows_of(constructed(lrs={"model2": lrs}))
     assert rows["m2_lr_reduced"].verdict == verdict
     assert chapter.epochs_at_initial_rate(constructed(lrs={"model2": lrs}).main["model2"][0]) == \
         next((i for i, lr in enumerate(lrs[0]) if lr < 1e-3), 12)
+
+
+def test_a_learning_rate_never_lowered_within_the_cap_is_not_comparable_and_named():
+    """A seed whose rate was never lowered did not measure the epoch of the first reduction: the row names the
+    seeds, shows what each measured (never a mean or spread of censored values) and says why its material
+    difference is one epoch rather than the intro's 10% of 8."""
+    row = rows_of(constructed(lrs={"model2": [[1e-3] * 10 + [5e-4] * 2, [1e-3] * 12, [1e-3] * 12]}))["m2_lr_reduced"]
+    assert row.verdict == NOT_COMPARABLE
+    assert row.ours == "seed 42: 10, seed 43: not within 12, seed 44: not within 12"
+    assert "±" not in row.ours and "n=3" not in row.ours
+    assert "never reduced within the 12 epochs: seed 43, 44; the epoch cap keeps those seeds" in row.note
+    assert "material difference one epoch, not 10% of 8 (0.8)" in row.note
+    measured = rows_of(constructed(lrs={"model2": [[1e-3] * 8 + [5e-4] * 4] * 3}))["m2_lr_reduced"]
+    assert "material difference one epoch, not 10% of 8 (0.8)" in measured.note and "material 1" in measured.rule
 
 
 def test_validation_band_reads_the_settled_epochs_not_the_best_one():
@@ -270,8 +286,59 @@ def test_the_ablation_effects_are_listed_as_single_runs_never_ranked():
     effects = [line for line in text.splitlines() if line.startswith(("- **The network", "- **Augmentation"))]
     assert len(effects) == 2
     assert not any(word in line.lower() for line in effects for word in ("largest", "smallest", "biggest"))
-    assert "single runs, so the changes are not ranked against one another" in effects[1]
-    assert "Augmentation** (crop and flip) changes it by -4.53 to " in effects[1]
+    assert "one-run cell, so the changes are not ranked against one another" in effects[1]
+    assert "Augmentation** (crop and flip, with minus without) changes it by -4.53 to " in effects[1]
+
+
+# seed 42 of each study setup differs from its three-seed mean: a reading of the seed-42 corner shows
+SPREAD_SEEDS = {"model1": [0.9272, 0.9200, 0.9300], "model2": [0.9100, 0.9200, 0.9150]}
+
+
+def row_difference(row) -> str:
+    return re.search(r"difference ([+-]\d+\.\d\d) ", row.ours).group(1)
+
+
+def test_the_conclusion_gives_each_swap_of_the_network_the_size_and_sign_of_its_row():
+    """A study setup's cell holds three seeds: the conclusion reads their mean, as the architecture rows do, with
+    the rows' sign (Model-1 minus Model-2) and n, so one swap never shows two sizes."""
+    runs = constructed(accuracy=SPREAD_SEEDS, ablation={("model1", "crop+flip", "model2"): 0.8867,
+                                                        ("model2", "none", "model1"): 0.9263})
+    rows = rows_of(runs)
+    text = chapter.conclusion(runs, chapter.ablation_table(runs))
+    network = next(line for line in text.splitlines() if line.startswith("- **The network"))
+    assert row_difference(rows["arch_m2_training"]) == "-2.83"  # 88.67 against Model-2's mean 91.50
+    assert "-2.83 with crop+flip, Model-2's recipe (n=1 and 3)" in network
+    assert f"{row_difference(rows['arch_m1_training'])} with no augmentation, Model-1's recipe (n=3 and 1)" in network
+    assert "Model-1's network minus Model-2's" in network
+    augmentation = next(line for line in text.splitlines() if line.startswith("- **Augmentation"))
+    assert row_difference(rows["augmentation_helps_m2"]) == "-0.50"  # Model-2's mean 91.50 with, 92.00 without
+    assert "changes it by -3.33 to -0.50 points" in augmentation  # the least: the row's; the most: 88.67 - 92.00
+
+
+def test_the_ablation_table_effects_and_bars_read_every_stored_seed_of_a_cell():
+    runs = constructed(accuracy=SPREAD_SEEDS, ablation={("model1", "crop+flip", "model2"): 0.8867})
+    table = chapter.ablation_table(runs).set_index(["architecture", "augmentation", "recipe"])
+    corner = table.loc[("model2", "crop+flip", "model2")]
+    assert corner["n"] == 3 and corner["test accuracy"] == pytest.approx(0.915)
+    assert corner["test accuracy_std"] == pytest.approx(np.std(SPREAD_SEEDS["model2"], ddof=1))
+    assert table.loc[("model1", "crop+flip", "model2"), "n"] == 1
+    assert np.isnan(table.loc[("model1", "crop+flip", "model2"), "test accuracy_std"])
+    effects = chapter.ablation_effects(chapter.ablation_table(runs)).set_index("factor")
+    means = table["test accuracy"]
+    swaps = [means[("model1", g, r)] - means[("model2", g, r)] for g in chapter.AUGMENTATION for r in chapter.RECIPES]
+    assert effects.loc["architecture", "effect on test accuracy (points)"] == pytest.approx(100 * np.mean(swaps),
+                                                                                          abs=0.005)
+    assert effects.loc["architecture", "difference"] == "model1 minus model2"
+    fig = chapter.ablation_bars(chapter.ablation_table(runs))
+    ax = fig.axes[0]
+    heights = sorted(round(p.get_height(), 4) for p in ax.patches)
+    assert 0.915 in heights and round(float(np.mean(SPREAD_SEEDS["model1"])), 4) in heights
+    errors = sorted(float(seg[1][1] - seg[0][1]) / 2 for c in ax.containers if hasattr(c, "errorbar") and c.errorbar
+                    for seg in c.errorbar.lines[2][0].get_segments())
+    # error bars on the two study setups only: a one-run cell has no spread
+    spreads = sorted(np.std(SPREAD_SEEDS[m], ddof=1) for m in chapter.MODELS)
+    assert [e for e in errors if e > 0] == pytest.approx(spreads)
+    assert "n=1 or 3" in ax.get_title() and "sd" in ax.get_title()
 
 
 def test_the_ablation_rows_borrow_the_seed_spread_of_the_other_network():

@@ -887,7 +887,7 @@ def test_the_literal_readings_run_shows_as_missing_until_stored_then_in_the_unde
             in text)
     scaling = chapter.scaling_display(chapter.scaling_table(stored)).set_index("model")
     assert scaling.loc[chapter.LIGHT_LABELS["separable"], "test accuracy"] == "86.50%"  # after the grid's 6 epochs
-    assert "lightweight, literal reading" in set(chapter.bar_frames(stored)["accuracy"]["model"])
+    assert "lightweight, literal reading (this book: n=1)" in set(chapter.bar_frames(stored)["accuracy"]["model"])
     assert verdicts(stored) == verdicts(runs)  # no verdict moves with the literal reading's run
 
 
@@ -902,3 +902,28 @@ def test_a_value_row_whose_own_seed_is_missing_says_what_it_waits_for(monkeypatc
     runs[0].value, runs[2].value = 0.89, None
     assert chapter.seed_sample(None, "bn", lambda run: run.value, lambda v: f"{100 * v:.2f}%") == (
         [0.89], "seed 42 alone until seed 44 is stored (so far seed 43: 90.00%)")
+
+
+def test_the_accuracy_bars_the_curves_and_the_reading_use_the_seeds_the_rows_read():
+    """With every seed of the study's lightweight variant stored, its bar is their mean with their sd and says n,
+    as the light_accuracy row reads them; the prose quotes the same; the curves say they show seed 42 only."""
+    runs = with_network_seeds(full_runs(settings()), seeds=(43, 44))
+    finals = [0.8748, LIGHT_SEEDS[43][1], LIGHT_SEEDS[44][1]]
+    assert rows_of(runs)["light_accuracy"].ours.startswith(f"{100 * np.mean(finals):.2f}%")
+    bars = chapter.bar_frames(runs)["accuracy"].set_index(["model", "source"])
+    light = bars.loc[("lightweight (this book: n=3)", "this book")]
+    assert light["test accuracy"] == pytest.approx(np.mean(finals))
+    assert light["test accuracy_std"] == pytest.approx(np.std(finals, ddof=1))
+    assert bars.loc[("lightweight (this book: n=3)", "study"), "test accuracy"] == pytest.approx(0.9898)
+    peak = bars.loc[("CNN-3-128 (this book: n=3)", "this book")]  # the cnn_peak row's three best stages
+    assert peak["test accuracy"] == pytest.approx(np.mean([0.9148, *(max(a for _, a in MAIN_SEEDS[k]) for k in (43, 44))]))
+    assert np.isnan(bars.loc[("lightweight, standard first conv (this book: n=1)", "this book"), "test accuracy_std"])
+    text = chapter.light_reading(runs)
+    assert f"stays at {100 * np.mean(finals):.2f}% ± {100 * np.std(finals, ddof=1):.2f} (mean ± sd of seeds 42, 43, " \
+           "44, as its row reads them)" in text
+    assert "87.48% in our run" not in text
+    alone = chapter.light_reading(full_runs(settings()))  # seeds 43 and 44 not stored: seed 42 alone, said so
+    assert "stays at 87.48% in our run (seed 42; seeds 42, 43, 44 are read once all are stored)" in alone
+    titles = [panel["title"] for panel in chapter.light_curves(missing_runs(settings()))]
+    assert titles == ["Lightweight CNN-3-128: accuracy, seed 42 only",
+                      "Lightweight CNN-3-128: cross-entropy loss, seed 42 only"]
