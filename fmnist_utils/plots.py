@@ -264,7 +264,7 @@ def grouped_bars(frame, value: str, group: str, hue: str, ylabel: str = "", titl
         part = frame[frame[hue] == name].set_index(group).reindex(groups)
         errors = part.get(f"{value}_std")
         ax.bar(np.arange(len(groups)) + (k - (len(hues) - 1) / 2) * width, part[value], width,
-               yerr=None if errors is None else errors.fillna(0), capsize=3, label=str(name))
+               yerr=errors, capsize=3, label=str(name))  # a single run (no std): no error bar, not a flat one
     ax.set_xticks(np.arange(len(groups)), wrapped(groups))
     ax.set(title=title)
     low, high = ylim or (frame[value].min(), frame[value].max())

@@ -510,3 +510,13 @@ def overlapping_ticks(fig) -> list[str]:
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_no_tick_labels_overlap(name):
     assert_none_breaks(CASES[name](), overlapping_ticks, name)
+
+
+def test_a_bar_without_a_spread_gets_no_error_bar_not_a_flat_one():
+    frame = pd.DataFrame({"model": ["a", "b"], "source": ["ours", "ours"], "acc": [90.0, 91.0],
+                          "acc_std": [float("nan"), 0.5]})
+    fig = plots.grouped_bars(frame, "acc", "model", "source")
+    (ax,) = fig.axes
+    caps = [xy for line in ax.lines for xy in line.get_xydata() if np.isfinite(xy).all()]
+    assert len(caps) == 2 and all(abs(x - 1) < 1e-9 for x, _ in caps)  # b's two caps only
+    plt.close(fig)
