@@ -618,9 +618,9 @@ def pareto_figure(runs: ChapterRuns):
                        "points": points, "front": front[axis] if front else None})
     waiting = len(runs.models) - len(shown)
     title = ("Accuracy against cost (bars: std over seeds; ringed: undominated)" if front else
-             "Accuracy against cost (bars: std over seeds; no front before every seed is stored"
-             + (f"; {counted(waiting, 'network')} not shown: waiting for {'its' if waiting == 1 else 'their'} seeds"
-                if waiting else "") + ")")
+             "Accuracy against cost (bars: std over seeds; no front before every seed is stored)"
+             + (f"\n{counted(waiting, 'network')} not shown: waiting for {'its' if waiting == 1 else 'their'} seeds"
+                if waiting else ""))  # a second line: one long line widened the figure past the column
     return plots.pareto_panels(panels, groups={LABELS[n]: f"chapter {CHAPTER_OF[n]}" for n in shown}, title=title)
 
 
