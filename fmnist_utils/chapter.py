@@ -66,7 +66,9 @@ def claims_table(name: str, chapter: Chapter, runs, store_root):
     """The notebook's 'study vs this book' table: judge, complete from the registry, save, show."""
     rows = complete_rows(chapter.REGISTRY, chapter.claims(runs))
     save_claims(name, chapter.TITLE, rows, store_root)
-    return book_table(claims_frame(rows))  # every cell whole: a row's interval and note are read, not skimmed
+    # every cell whole: a row's interval and note are read, not skimmed ("claims": the stylesheet lets its cells
+    # break a long word rather than scroll)
+    return book_table(claims_frame(rows), css_class="claims")
 
 
 

@@ -32,31 +32,34 @@ _KEEP_TOGETHER = re.compile(r"(?<=\d) ± (?=[+\-−]?\d)")
 class BookTable(pd.DataFrame):
     """A DataFrame shown the book's way (see the module's docstring); ``note`` is the legend under it."""
 
-    _metadata = ["note"]
+    _metadata = ["note", "css_class"]
     note = ""
+    css_class = ""  # an extra class of the HTML table, for the book's stylesheet (a claims table: "claims")
 
     @property
     def _constructor(self):
         return BookTable
 
     def _repr_html_(self) -> str:
-        return table_html(self, self.note)
+        return table_html(self, self.note, self.css_class)
 
 
-def book_table(frame: pd.DataFrame, note: str = "") -> BookTable:
-    """``frame`` as the book shows it, with ``note`` (plain text) under it."""
+def book_table(frame: pd.DataFrame, note: str = "", css_class: str = "") -> BookTable:
+    """``frame`` as the book shows it, with ``note`` (plain text) under it; ``css_class``: an extra class of the
+    HTML table, which the book's stylesheet may style."""
     if not isinstance(frame, pd.DataFrame):
         raise TypeError(f"book_table takes a pandas DataFrame, not {type(frame).__name__}")
     table = BookTable(frame)
-    table.note = note
+    table.note, table.css_class = note, css_class
     return table
 
 
-def table_html(frame: pd.DataFrame, note: str = "") -> str:
+def table_html(frame: pd.DataFrame, note: str = "", css_class: str = "") -> str:
     """The HTML a notebook shows for ``frame``: pandas' own, with the book's missing values, whole cells,
     unbroken spreads and ``note`` in a paragraph under the table."""
     with pd.option_context("display.max_colwidth", None):
-        text = frame.to_html(na_rep=MISSING, notebook=True, max_rows=pd.get_option("display.max_rows"),
+        text = frame.to_html(na_rep=MISSING, notebook=True, classes=css_class or None,
+                             max_rows=pd.get_option("display.max_rows"),
                              max_cols=pd.get_option("display.max_columns"),
                              show_dimensions=pd.get_option("display.show_dimensions"),
                              float_format=pd.get_option("display.float_format"))

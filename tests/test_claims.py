@@ -135,3 +135,4 @@ def test_a_chapters_claims_table_shows_every_cell_whole(tmp_path):
         judge_value(claim, [0.927, 0.928, 0.926], measured="test accuracy", note=note)])
     html = claims_table("09_example", chapter, None, tmp_path)._repr_html_()
     assert note in html and "..." not in html
+    assert '<table border="1" class="dataframe claims">' in html  # the stylesheet lets its cells break long words
