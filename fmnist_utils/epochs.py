@@ -46,7 +46,7 @@ class TrainResult:
     model: nn.Module  # the selected (best or last) model, in eval mode
     history: list[dict]  # one row per epoch
     metrics: dict  # final evaluation of the selected model
-    predictions: dict[str, np.ndarray]  # "pred" (uint8) and "confidence" (float16) per eval image
+    predictions: dict[str, np.ndarray]  # "pred" (uint8), "confidence" (float16), "loss" (float32) per eval image
     staged: list[dict] = field(default_factory=list)  # evaluations after `eval_at_epochs`
     best_epoch: int | None = None
     stopped_early: bool = False
@@ -197,7 +197,8 @@ class RunProgress:
             self.checkpoint_path.unlink()
         return TrainResult(
             config=config, model=model.eval(), history=self.history, metrics=metrics,
-            predictions={"pred": final.predictions.astype(np.uint8), "confidence": final.confidence.astype(np.float16)},
+            predictions={"pred": final.predictions.astype(np.uint8), "confidence": final.confidence.astype(np.float16),
+                         "loss": final.losses},
             staged=self.staged, best_epoch=self.best_epoch, stopped_early=self.stopped_early,
             train_seconds=self.trained_seconds(),
             eval_seconds=sum(r["eval_seconds"] for r in self.history) + time.perf_counter() - started,

@@ -19,6 +19,7 @@ class Evaluation:
     accuracy: float
     predictions: np.ndarray  # predicted class per image
     confidence: np.ndarray  # softmax probability of the predicted class
+    losses: np.ndarray  # the loss of each image (float32); ``loss`` is their mean
 
 
 def autocast(precision: str, device_type: str):
@@ -34,20 +35,22 @@ def autocast(precision: str, device_type: str):
 @torch.inference_mode()
 def evaluate_model(model, x: torch.Tensor, y: torch.Tensor, loss_fn, batch_size: int = 1000,
                    precision: str = "float32") -> Evaluation:
-    """Mean loss, accuracy and predictions over (x, y), in eval mode (restores the previous mode).
+    """Mean loss, accuracy, predictions and per-image losses over (x, y), in eval mode (restores the previous
+    mode). ``loss_fn(logits, y, reduction="none")`` gives the per-image losses (``train.make_loss``).
 
     The forward pass runs in ``precision`` (``autocast``); the logits are cast to float32 before the
     loss and the softmax."""
     was_training = model.training
     model.eval()
     loss_sum = 0.0
-    predictions, confidences = [], []
+    predictions, confidences, losses = [], [], []
     for start in range(0, len(y), batch_size):
         with autocast(precision, x.device.type):
             logits = model(x[start: start + batch_size])
         logits = logits.float()
         target = y[start: start + batch_size]
         loss_sum += loss_fn(logits, target).item() * len(target)
+        losses.append(loss_fn(logits, target, reduction="none").cpu())
         probabilities = logits.softmax(dim=1)
         confidence, predicted = probabilities.max(dim=1)
         predictions.append(predicted.cpu())
@@ -59,6 +62,7 @@ def evaluate_model(model, x: torch.Tensor, y: torch.Tensor, loss_fn, batch_size:
         accuracy=float((predicted == y.cpu().numpy()).mean()),
         predictions=predicted,
         confidence=torch.cat(confidences).numpy(),
+        losses=torch.cat(losses).numpy().astype(np.float32),
     )
 
 

@@ -1,7 +1,9 @@
 """The results store: one directory per run under ``book/results/runs/<key>/``.
 
 Each entry holds ``config.json``, ``result.json`` (history, metrics, staged evaluations, timing,
-provenance), ``predictions.npz`` and, where a chapter needs the model again, ``weights.safetensors``.
+provenance), ``predictions.npz`` (each evaluated image's predicted class and confidence and, for a network
+trained since the store keeps them, its loss) and, where a chapter needs the model again,
+``weights.safetensors``.
 An entry is written into a temporary directory and renamed into place, so a reader never sees half
 of one; a run in progress lives in ``checkpoints/<key>.pt`` and resumes from its last epoch.
 Training itself needs no store (``train_run``): it returns a ``FinishedRun``, plain data that
@@ -13,7 +15,8 @@ of the same layout: no history or weights, its fit and predict times under ``tim
 Every entry records the fingerprint of the code that made it (``fingerprint.fingerprint``), and every
 read checks it against the current code: a run whose model no longer computes what it was trained
 with is refused (``StaleRunError``) instead of shown. ``verify`` also re-derives each run's headline
-metrics from its stored predictions, so a changed metric definition cannot hide behind the store.
+metrics from its stored predictions (and its test loss from its per-image losses), so a changed metric
+definition cannot hide behind the store.
 """
 from __future__ import annotations
 
@@ -132,6 +135,13 @@ class StoredRun:
     def confidence(self) -> np.ndarray:
         with np.load(self.path / "predictions.npz") as archive:
             return archive["confidence"].astype(np.float32)
+
+    @cached_property
+    def image_losses(self) -> np.ndarray | None:
+        """The loss of each evaluated image (its mean is ``metrics["loss"]``); None for a run stored before the
+        store kept them, and for a classical run."""
+        with np.load(self.path / "predictions.npz") as archive:
+            return archive["loss"].astype(np.float64) if "loss" in archive.files else None
 
     @cached_property
     def targets(self) -> np.ndarray:
@@ -360,6 +370,10 @@ class ResultStore:
             if stored is None or not np.isclose(stored, value, rtol=0, atol=1e-9):
                 problems.append(f"metric {name} is {stored} in the store but {value:.6f} from its predictions "
                                 f"(fmnist_utils/evaluate.py summary_metrics)")
+        losses = run.image_losses
+        if losses is not None and not np.isclose(losses.mean(), run.metrics.get("loss", np.nan), rtol=1e-5, atol=0):
+            problems.append(f"metric loss is {run.metrics.get('loss')} in the store but {losses.mean():.6f} from its "
+                            "per-image losses (fmnist_utils/evaluate.py evaluate_model)")
         return problems
 
     def record_fingerprint(self, run: StoredRun) -> bool:
@@ -398,7 +412,7 @@ class FinishedRun:
 
     config: dict  # ``config.to_dict()``
     record: dict  # result.json: key, parameters, metrics, history, staged, timing, provenance
-    predictions: dict[str, np.ndarray]  # "pred" and "confidence" per evaluated image
+    predictions: dict[str, np.ndarray]  # "pred", "confidence" and (networks) "loss" per evaluated image
     weights: bytes | None = None  # the selected model as safetensors, only where asked
 
     @classmethod

@@ -255,13 +255,18 @@ def eval_labels(config: RunConfig) -> np.ndarray:
 
 
 def make_loss(name: str):
+    """The configured loss of (logits, labels): their mean, or with ``reduction="none"`` one value per image
+    (whose mean is the same loss; the stored per-image test losses)."""
     if name == "ce":
-        return lambda logits, y: F.cross_entropy(logits, y)
+        return lambda logits, y, reduction="mean": F.cross_entropy(logits, y, reduction=reduction)
     # MSE / MAE compare the softmax output with one-hot targets (the Keras habit the study followed).
     regression = F.mse_loss if name == "mse" else F.l1_loss
 
-    def loss(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        return regression(logits.softmax(dim=1), F.one_hot(y, logits.shape[1]).to(logits.dtype))
+    def loss(logits: torch.Tensor, y: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
+        target = F.one_hot(y, logits.shape[1]).to(logits.dtype)
+        if reduction == "none":
+            return regression(logits.softmax(dim=1), target, reduction="none").mean(dim=1)
+        return regression(logits.softmax(dim=1), target)
 
     return loss
 

@@ -32,6 +32,11 @@ value (``judge_value``)
     half a unit of the study's last printed digit. Study value within ``h``: reproduced when ``h`` is
     at most the quantity's material difference (1 accuracy point, 10% of a loss), else inconclusive;
     outside ``h``: not reproduced.
+    A study number measured on a random sample of ``k`` of the ``N`` test images (a loss over 50 batches of
+    64) carries that sample's noise as well (``Sample``): its variance ``v = d^2 / k * (N - k) / (N - 1)``,
+    ``d`` the spread of one image's value pooled over our runs' stored per-image values, is added under the
+    root, ``h = t(0.975, df') * sqrt(s^2 (1 + 1/n) + v) + r``, with Welch-Satterthwaite degrees of freedom
+    ``df'``. Where our runs store no per-image values, ``h`` cannot include it and the row says so.
 difference (``judge_difference``)
     The same rule for a difference between two configurations (their seeds are independent: Welch's
     standard error, no pairing of seeds between architectures).
@@ -102,7 +107,8 @@ LEVEL = 0.95
 EPS = 1e-9  # float slack: 0.855 against "86%" sits exactly on the rounding edge
 
 RULES = {
-    "value": "study within t·s·√(1+1/n) + rounding of our mean, and that band at most the material difference",
+    "value": "study within t·s·√(1+1/n) + rounding of our mean (plus the noise of a study's sample of the test "
+             "images, where it measured on one), and that band at most the material difference",
     "difference": "as for a value, on the difference of two means (Welch)",
     "direction": "95% Welch interval of the difference on the claimed side",
     "threshold": "95% t-interval of our mean on the claimed side of the fixed value",
@@ -151,6 +157,38 @@ class Noise:
     @classmethod
     def none(cls, source: str = "deterministic: no random seed") -> "Noise":
         return cls(0.0, math.inf, source)
+
+
+@dataclass(frozen=True)
+class Sample:
+    """A study number measured on a random sample of ``images`` of the ``population`` test images, not on all of
+    them: the spread of one image's value (``sd``, measured on our runs' per-image values) gives that sample's
+    own noise, which a new run measured the study's way would carry too."""
+
+    sd: float
+    images: int
+    population: int
+    source: str
+
+    @property
+    def variance(self) -> float:
+        """The variance of a mean over ``images`` drawn without replacement (finite-population correction)."""
+        return self.sd ** 2 / self.images * (self.population - self.images) / (self.population - 1)
+
+    @classmethod
+    def of(cls, per_image: Sequence[Sequence[float] | None], images: int, population: int,
+           what: str) -> "Sample | None":
+        """The spread of one image's value pooled over runs (each run's variance about its own mean, so the seed
+        spread stays out of it), for a study sample of ``images`` of ``population``; None when a run has no
+        per-image values."""
+        if not 0 < images < population:
+            raise ValueError(f"a study sample of {images:,} images out of {population:,}: it must be a part of them")
+        if not per_image or any(values is None for values in per_image):
+            return None
+        arrays = [np.asarray(values, dtype=float) for values in per_image]
+        sd = math.sqrt(float(np.mean([a.var(ddof=1) for a in arrays])))
+        return cls(sd, images, population, f"{what}: {images:,} of the {population:,} test images; one image's "
+                                           f"spread {sd:.3g}, pooled over our {counted(len(arrays), 'run')}")
 
 
 @dataclass(frozen=True)
@@ -299,14 +337,15 @@ def join_notes(*parts: str) -> str:
 
 
 def judge_value(claim: StudyClaim, values: Sequence[float] | None, *, measured: str, noise: Noise | None = None,
-                capped: str = "", note: str = "") -> Verdict:
+                capped: str = "", note: str = "", sample: Sample | None = None) -> Verdict:
     """Our per-seed ``values`` of the claim's quantity against the study's single run.
 
     Two or more values carry their own seed spread and ``noise`` is not used (the written procedure: a
     configuration's own seeds, the family's spread only for a single run); for one value ``noise`` is
     required (the family's measured spread), else the row is inconclusive. ``capped`` names why the runs
     cannot measure the quantity (e.g. stopped by the epoch cap while improving) and makes the row not
-    comparable."""
+    comparable. ``sample``: the study measured its number on a sample of the test images, whose noise the band
+    adds (Welch-Satterthwaite degrees of freedom)."""
     _check(claim, measured)
     if values is None or len(values) == 0:
         return missing(claim, note)
@@ -320,9 +359,23 @@ def judge_value(claim: StudyClaim, values: Sequence[float] | None, *, measured: 
         return not_comparable(claim, ours, join_notes(capped, note))
     if noise is None:
         return _row(claim, ours, INCONCLUSIVE, "no seed-noise estimate", join_notes(note, "one run and no measured spread"))
-    half = _t(noise.df) * noise.sd * math.sqrt(_single(claim) + 1 / len(x)) + claim.rounding
+    seeds = noise.sd ** 2 * (_single(claim) + 1 / len(x))
+    rule = f"n={len(x)}, s={_fmt(noise.sd, claim)}"
+    if sample is None or claim.exact:
+        half = _t(noise.df) * math.sqrt(seeds) + claim.rounding
+    else:
+        df = _satterthwaite((seeds, noise.df), (sample.variance, sample.images - 1))
+        half = _t(df) * math.sqrt(seeds + sample.variance) + claim.rounding
+        rule += f"; the study's {sample.images:,} images: s={_fmt(math.sqrt(sample.variance), claim)}"
+        note = join_notes(note, f"sampling noise of the study's number: {sample.source}")
     note = join_notes(note, f"noise: {noise.source}" if len(x) < 2 else "")
-    return _band(claim, mean - claim.value, half, note, ours, f"n={len(x)}, s={_fmt(noise.sd, claim)}")
+    return _band(claim, mean - claim.value, half, note, ours, rule)
+
+
+def _satterthwaite(*parts: tuple[float, float]) -> float:
+    """Welch-Satterthwaite degrees of freedom of a sum of variances, each given as (variance, its df)."""
+    denominator = sum(v ** 2 / df for v, df in parts if math.isfinite(df) and df > 0)
+    return sum(v for v, _ in parts) ** 2 / denominator if denominator > 0 else math.inf
 
 
 def _spreads(a: np.ndarray, b: np.ndarray, noise) -> list[tuple[float, float]] | None:
@@ -352,8 +405,7 @@ def _welch_df(parts: Sequence[float], spreads: Sequence[tuple[float, float]], a:
         if len(single) < 2 and len(other) > 1 and borrowed is not None and borrowed.values \
                 and borrowed.values == tuple(sorted(map(float, other))):
             return borrowed.df
-    denominator = sum(p ** 2 / df for p, (_, df) in zip(parts, spreads) if math.isfinite(df))
-    return sum(parts) ** 2 / denominator if denominator > 0 else math.inf
+    return _satterthwaite(*((p, df) for p, (_, df) in zip(parts, spreads)))
 
 
 def _borrowed(noise: Noise | BorrowedNoise | None, *groups: Sequence[float]) -> str:

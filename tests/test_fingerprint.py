@@ -136,6 +136,30 @@ def test_verify_rederives_metrics_from_predictions(tmp_path):
     assert problem.startswith("metric macro_f1 is") and "from its predictions" in problem
 
 
+def test_a_network_run_stores_each_test_images_loss_and_verify_rederives_the_test_loss_from_them(tmp_path):
+    import json
+
+    from fmnist_utils.train import train
+
+    store = ResultStore(tmp_path)
+    for loss in ("ce", "mse"):
+        config = RunConfig(model="mlp", model_args={"width": 16}, train_subset=64, eval_subset=64, epochs=1,
+                           batch_size=32, loss=loss)
+        run = store.put(train(config, device="cpu", threads=1, progress=False))
+        losses = ResultStore(tmp_path).get(config).image_losses
+        assert losses.shape == (64,) and losses.mean() == pytest.approx(run.metrics["loss"], rel=1e-6)
+        assert store.verify(run) == []
+        result = json.loads((run.path / "result.json").read_text())
+        result["metrics"]["loss"] *= 1.01
+        (run.path / "result.json").write_text(json.dumps(result))
+        (problem,) = store.verify(ResultStore(tmp_path).get(config))
+        assert problem.startswith("metric loss is") and "from its per-image losses" in problem
+    # a run stored before the store kept them has none, and nothing to check
+    with np.load(run.path / "predictions.npz") as archive:
+        np.savez_compressed(run.path / "predictions.npz", pred=archive["pred"], confidence=archive["confidence"])
+    assert ResultStore(tmp_path).get(config).image_losses is None
+
+
 # ----- end to end, on a copy of the package against the committed store ------------------------------------
 
 

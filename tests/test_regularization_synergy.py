@@ -256,7 +256,8 @@ def test_the_studys_numbers_are_typed_once_in_the_registry():
 
 # ----- claims and conclusion on constructed runs ---------------------------------------------------
 
-def fake_run(config, val_losses, test_loss, accuracy, train_loss=1.0, stopped_early=None):
+def fake_run(config, val_losses, test_loss, accuracy, train_loss=1.0, stopped_early=None, image_losses=None):
+    """A stored run with these numbers; ``image_losses``: its per-image test losses (None: stored without them)."""
     history = [{"epoch": e + 1, "train_loss": train_loss if e == 0 else 0.5, "val_loss": v, "val_acc": 0.8}
                for e, v in enumerate(val_losses)]
     best = int(np.argmin(val_losses)) + 1
@@ -265,7 +266,9 @@ def fake_run(config, val_losses, test_loss, accuracy, train_loss=1.0, stopped_ea
     result = {"history": history, "metrics": {"loss": test_loss, "accuracy": accuracy, "epochs_run": len(history),
                                              "best_epoch": best},
               "stopped_early": stopped_early, "timing": {"train_seconds": 1.0}, "provenance": {"threads": 1}}
-    return StoredRun(key=f"k{id(config)}", path=Path("/nonexistent"), config=config, result=result)
+    run = StoredRun(key=f"k{id(config)}", path=Path("/nonexistent"), config=config, result=result)
+    run.__dict__["image_losses"] = image_losses  # what the cached property would read from predictions.npz
+    return run
 
 
 SEED_NOISE = (-1.0, 0.6, 1.0, -0.4, -0.2)
@@ -449,6 +452,29 @@ def test_the_texts_final_loss_is_judged_at_the_journals_budget_and_the_notebooks
     assert chapter.REGISTRY["final_loss"].quantity == chapter.LOSS_JOURNAL_FINAL
     waiting = judged(fake_runs(small, loss, missing_group="final_journal", noise=0.001))
     assert waiting["final_loss"].verdict == MISSING and waiting["final_notebook"].verdict == REPRODUCED
+
+
+def test_a_loss_the_study_measured_on_a_sample_of_the_test_images_is_judged_with_that_samples_noise(small):
+    """The study's final loss is a mean over 50 batches of 64 test images. With the runs' per-image test losses
+    stored, the band adds that sample's noise (one image's spread 0.9: s = 0.013 for 3,200 of 10,000) and a study
+    value 0.02 above tight seeds is held; without them the row is not reproduced and says what the band leaves
+    out, as does the conclusion."""
+    def loss(net, config):
+        return 0.250 if config.epochs == small.journal_final_epochs else additive_loss(net, config)
+
+    runs = fake_runs(small, loss, noise=0.001)
+    without = judged(runs)["final_loss"]
+    assert without.verdict == NOT_REPRODUCED and "stored without per-image losses" in without.note
+    assert "stored without per-image losses" in chapter.conclusion(runs)
+    spread = np.resize([-0.9, 0.9], 10_000)
+    for run in runs.groups["final_journal"]["final_journal"]:
+        run.__dict__["image_losses"] = run.metrics["loss"] + spread
+    row = judged(runs)["final_loss"]
+    assert row.verdict == REPRODUCED and "the study's 3,200 images: s=" in row.rule
+    assert ("sampling noise of the study's number: its loss over 50 batches of 64: 3,200 of the 10,000 test images; "
+            "one image's spread 0.9, pooled over our 3 runs") in row.note
+    assert "per-image" not in row.note and "stored without per-image losses" not in chapter.conclusion(runs)
+    assert chapter.study_sample(runs.groups["final_journal"]["final_journal"]).sd == pytest.approx(0.9, rel=1e-3)
 
 
 def test_the_parameter_paragraph_follows_the_table(monkeypatch):

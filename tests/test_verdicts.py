@@ -1,12 +1,14 @@
 """The one verdict procedure, on constructed runs: each class, and the rules behind it."""
+import numpy as np
 import pytest
+from scipy import stats
 
 from fmnist_utils.claims import Registry, StudyClaim
 from fmnist_utils.verdicts import (INCONCLUSIVE, MISSING, NOT_COMPARABLE, NOT_REPRODUCED, NOT_TESTED, REPRODUCED,
                                    Noise, judge_best, judge_contrast, judge_count, judge_difference, judge_direction,
                                    judge_interaction, judge_relative, judge_threshold, judge_tradeoff, judge_value,
                                    judge_spread, not_tested, tally, top_group, undominated, hardware_bound,
-                                   same_network)
+                                   same_network, Sample)
 
 ACC = "test accuracy, best epoch"
 
@@ -39,6 +41,41 @@ def test_noisy_agreement_is_inconclusive():
 def test_a_small_difference_beyond_tight_noise_is_not_reproduced():
     row = judge_value(claim("92.72%"), [0.9200, 0.9202, 0.9198], measured=ACC)
     assert row.verdict == NOT_REPRODUCED
+
+
+LOSS = "test loss, last epoch"
+
+
+def test_a_study_number_measured_on_a_sample_of_the_test_images_carries_that_samples_noise():
+    """The study's loss over 3,200 of the 10,000 test images: one image's loss spread 0.8 gives the sample mean an
+    sd of 0.8 / sqrt(3200) x sqrt(6800 / 9999) = 0.0117, which the band adds to the seeds' (df by
+    Welch-Satterthwaite). A study value just outside the seeds' band is inside the wider one."""
+    runs = [0.300, 0.304, 0.302]
+    narrow = judge_value(claim("0.315", LOSS), runs, measured=LOSS)
+    assert narrow.verdict == NOT_REPRODUCED
+    sample = Sample(0.8, 3200, 10_000, "the study's loss on 3,200 of the 10,000 test images")
+    assert sample.variance == pytest.approx(0.8 ** 2 / 3200 * 6800 / 9999)
+    wide = judge_value(claim("0.315", LOSS), runs, measured=LOSS, sample=sample)
+    assert wide.verdict == REPRODUCED and wide.tolerance > narrow.tolerance
+    seeds = 0.002 ** 2 * (1 + 1 / 3)
+    df = (seeds + sample.variance) ** 2 / (seeds ** 2 / 2 + sample.variance ** 2 / 3199)
+    assert wide.tolerance == pytest.approx(stats.t.ppf(0.975, df) * (seeds + sample.variance) ** 0.5 + 0.0005)
+    assert "the study's 3,200 images: s=0.012" in wide.rule and "sampling noise of the study's number:" in wide.note
+    # an exact value is no measurement: no sample to allow for
+    exact = judge_value(claim("0.315", LOSS, exact=True), runs, measured=LOSS, sample=sample)
+    assert "images" not in exact.rule
+
+
+def test_a_samples_spread_is_one_images_pooled_within_runs_and_needs_every_run():
+    """Two runs whose losses differ by a constant have the same per-image spread: the seed spread stays out."""
+    rng = np.random.default_rng(0)
+    image = rng.exponential(0.3, size=1000)
+    sample = Sample.of([image, image + 0.5], 3200, 10_000, "a loss")
+    assert sample.sd == pytest.approx(image.std(ddof=1)) and sample.population == 10_000
+    assert "a loss: 3,200 of the 10,000 test images" in sample.source and "pooled over our 2 runs" in sample.source
+    assert Sample.of([image, None], 3200, 10_000, "a loss") is None  # a run stored without per-image losses
+    with pytest.raises(ValueError, match="must be a part of them"):
+        Sample.of([image], 10_000, 10_000, "a loss")
 
 
 def test_capped_run_is_not_comparable():

@@ -1086,23 +1086,42 @@ def claims(runs: ChapterRuns) -> list[v.Verdict]:
                                            f"loss), {VERDICT_READING[other[row.id].verdict]}: "
                                            f"{other[row.id].ours}")) if row.verdict != other[row.id].verdict else row
             for row in rows]
-    return [replace(row, note=v.join_notes(row.note, sample_caveat(row))) for row in rows]
+    return rows
 
 
-LOSS_SAMPLE = "50 batches of 64 test images"  # what the study's loss was measured on (its validation loop)
+SAMPLE_BATCHES, SAMPLE_BATCH_SIZE = 50, 64  # the study's validation loop: its loss over 50 batches of 64 test images
+LOSS_SAMPLE = f"{SAMPLE_BATCHES} batches of {SAMPLE_BATCH_SIZE} test images"
+TEST_IMAGES = 10_000  # Fashion-MNIST's test set, which the study's batches were drawn from
 SAMPLED_LOSSES = (LOSS, LOSS_FINAL, LOSS_JOURNAL_FINAL)
 
 
+def study_sample(rs: list | None) -> v.Sample | None:
+    """The noise of the study's loss, measured on a sample of the test images: one image's spread from the
+    per-image test losses of our runs ``rs`` (None while a run is missing or was stored without them)."""
+    if not rs or not complete(rs):
+        return None
+    return v.Sample.of([run.image_losses for run in rs], SAMPLE_BATCHES * SAMPLE_BATCH_SIZE, TEST_IMAGES,
+                       f"its loss over {SAMPLE_BATCHES} batches of {SAMPLE_BATCH_SIZE}")
+
+
 def sample_caveat(row: v.Verdict) -> str:
-    """What a loss row that is not reproduced leaves out: the study measured its one number on a sample of the
-    test images, and that sample's noise is not in the band (the store keeps no per-image losses to measure
-    it). Says by how much the row misses its band, so a reader can weigh a narrow miss; "" for other rows."""
+    """What a loss row judged without the study's sampling noise (``study_sample`` None: its runs were stored
+    without per-image losses) leaves out, if it is not reproduced: says by how much the row misses its band, so a
+    reader can weigh a narrow miss; "" for other rows."""
     if row.verdict != v.NOT_REPRODUCED or row.quantity not in SAMPLED_LOSSES or not row.tolerance:
         return ""
     beyond = abs(row.difference) / row.tolerance - 1
     return (f"outside the band by {beyond:.1%} of its half-width; the band leaves out the sampling noise of the "
-            f"study's number, measured on {LOSS_SAMPLE}, which the store cannot measure (no per-image losses), "
+            f"study's number, measured on {LOSS_SAMPLE}, since these runs were stored without per-image losses, "
             "so a narrow miss is weak evidence")
+
+
+def _loss_value(claim: StudyClaim, rs: list | None, quantity: str, reading: LossReading, note: str = "") -> v.Verdict:
+    """A loss the study measured on a sample of the test images, by the value rule: with that sample's noise where
+    our runs store per-image losses (``study_sample``), else with the caveat that the band leaves it out."""
+    sample = study_sample(rs)
+    row = v.judge_value(claim, measured(rs, reading.read), measured=quantity, note=note, sample=sample)
+    return row if sample is not None else replace(row, note=v.join_notes(row.note, sample_caveat(row)))
 
 
 def _both_readings(runs: ChapterRuns) -> tuple[list[v.Verdict], dict[str, v.Verdict]]:
@@ -1119,10 +1138,12 @@ def _judged(runs: ChapterRuns, reading: LossReading) -> list[v.Verdict]:
     base, flex = measured(g["baseline"]["baseline"], loss), _arch(runs, 4, 32, loss)
     baseline = {"the baseline (our literal reading: 4 blocks of 32, MaxPool 3)": Net(model="synergy_baseline")}
     note = "the FlexibleCNN 4L/32F, which the study's journal also calls 'baseline', gives " + _fmt(flex or [])
-    rows.append(on_study_networks(v.judge_value(R["baseline_loss"], base, measured=LOSS, note=note), baseline, note))
+    rows.append(on_study_networks(_loss_value(R["baseline_loss"], g["baseline"]["baseline"], LOSS, reading, note),
+                                  baseline, note))
     wide, narrow, deep = _arch(runs, 6, 64, loss), _arch(runs, 6, 16, loss), _arch(runs, 8, 32, loss)
     nets = {f"{l}L/{f}F": Net(l, f) for l, f in g["architecture"]}
-    rows.append(on_study_networks(v.judge_value(R["arch_best_loss"], wide, measured=LOSS), _pick(nets, "6L/64F")))
+    rows.append(on_study_networks(_loss_value(R["arch_best_loss"], g["architecture"].get((6, 64)), LOSS, reading),
+                                  _pick(nets, "6L/64F")))
     arch = {f"{l}L/{f}F": measured(rs, loss) for (l, f), rs in g["architecture"].items()}
     rows.append(on_study_networks(v.judge_best(R["arch_best"], arch if "6L/64F" in arch else None, "6L/64F",
                                                measured=ORDER, higher=False, scale=1, digits=3), nets))
@@ -1131,7 +1152,8 @@ def _judged(runs: ChapterRuns, reading: LossReading) -> list[v.Verdict]:
                                                     measured=ORDER,
                                                     higher=False, names=("6L/16F", "2L/64F"), scale=1, digits=3,
                                                     note=note), _pick(nets, "6L/16F", "2L/64F"), note))
-    rows.append(on_study_networks(v.judge_value(R["very_deep_loss"], deep, measured=LOSS), _pick(nets, "8L/32F")))
+    rows.append(on_study_networks(_loss_value(R["very_deep_loss"], g["architecture"].get((8, 32)), LOSS, reading),
+                                  _pick(nets, "8L/32F")))
     note = "the 8-layer network also has half the filters"
     rows.append(on_study_networks(v.judge_direction(R["very_deep_degrades"], deep, wide, measured=ORDER, higher=True,
                                                     names=("8L/32F", "6L/64F"), scale=1, digits=3, note=note),
@@ -1156,8 +1178,8 @@ def _judged(runs: ChapterRuns, reading: LossReading) -> list[v.Verdict]:
         rows.append(_count_row(R[claim], what, net, notes[claim]))
 
     drop = {p: measured(rs, loss) for p, rs in g["dropout"].items()}
-    rows.append(v.judge_value(R["dropout_loss"], drop.get(0.1), measured=LOSS,
-                              note="4L/32F with BatchNorm, as in the study's dropout sweep"))
+    rows.append(_loss_value(R["dropout_loss"], g["dropout"].get(0.1), LOSS, reading,
+                            note="4L/32F with BatchNorm, as in the study's dropout sweep"))
     rows.append(v.judge_best(R["dropout_best"], {f"{p:g}": x for p, x in drop.items()}, "0.1", measured=ORDER,
                              higher=False, scale=1, digits=3))
     init = {p: measured(rs, initial_train_loss) for p, rs in g["dropout"].items()}
@@ -1167,14 +1189,13 @@ def _judged(runs: ChapterRuns, reading: LossReading) -> list[v.Verdict]:
                                   higher=True, names=("0.5", "0.1"), scale=1, digits=2))
 
     norm = {n: measured(rs, loss) for n, rs in g["norm"].items()}
-    rows.append(v.judge_value(R["instance_loss"], norm.get("instance"), measured=LOSS,
-                              note="with dropout 0.1, as in the study's normalisation sweep"))
+    rows.append(_loss_value(R["instance_loss"], g["norm"].get("instance"), LOSS, reading,
+                            note="with dropout 0.1, as in the study's normalisation sweep"))
     rows.append(v.judge_best(R["instance_best"], norm, "instance", measured=ORDER, higher=False, scale=1, digits=3))
 
-    combined = measured(g["combined"]["combined"], loss)
-    rows.append(v.judge_value(R["combined_loss"], combined, measured=LOSS_FINAL,
-                              note=f"{s.final_epochs} epochs; the same network after {s.epochs}: "
-                                   + _fmt(norm.get("instance") or [])))
+    rows.append(_loss_value(R["combined_loss"], g["combined"]["combined"], LOSS_FINAL, reading,
+                            note=f"{s.final_epochs} epochs; the same network after {s.epochs}: "
+                                 + _fmt(norm.get("instance") or [])))
     study_cells = pair_cells(runs, "factorial_study", reading.column)
     singles = {"IN + dropout 0.1": ("instance", 0.1), "IN alone": ("instance", 0.0), "dropout 0.1 alone": ("none", 0.1)}
     groups = {name: study_cells[cell] for name, cell in singles.items()} if study_cells else None
@@ -1187,14 +1208,14 @@ def _judged(runs: ChapterRuns, reading: LossReading) -> list[v.Verdict]:
                                     higher=False, note="4L/32F; the study never trained InstanceNorm without dropout, "
                                                        "so its design could not measure this"))
 
-    final, final_code = measured(g["final_journal"]["final_journal"], loss), measured(g["final"]["final"], loss)
+    final = measured(g["final_journal"]["final_journal"], loss)
     epochs = (f"{s.journal_final_epochs} epochs, the budget the study's journal gives the final model (its code "
               f"trains it for {CODE_FINAL_EPOCHS}); the text's number is the journal's")
-    rows.append(v.judge_value(R["final_loss"], final, measured=LOSS_JOURNAL_FINAL,
-                              note=f"{epochs}; the study's own notebook shows {R['final_notebook'].printed}"))
-    rows.append(v.judge_value(R["final_notebook"], final_code, measured=LOSS_FINAL,
-                              note=f"{s.final_epochs} epochs, as the study's code trains it; the study's text says "
-                                   f"{R['final_loss'].printed}"))
+    rows.append(_loss_value(R["final_loss"], g["final_journal"]["final_journal"], LOSS_JOURNAL_FINAL, reading,
+                            note=f"{epochs}; the study's own notebook shows {R['final_notebook'].printed}"))
+    rows.append(_loss_value(R["final_notebook"], g["final"]["final"], LOSS_FINAL, reading,
+                            note=f"{s.final_epochs} epochs, as the study's code trains it; the study's text says "
+                                 f"{R['final_loss'].printed}"))
     note = f"1 - final / baseline, means over seeds (unpaired); the final model after {epochs}"
     rows.append(on_study_networks(v.judge_relative(R["improvement"], final, base, measured=RELATIVE, note=note),
                                   baseline, note))
@@ -1339,6 +1360,8 @@ def conclusion(runs: ChapterRuns) -> str:
     rows = {row.id: row for row in claims(runs)}
     lines = []
     base, final = measured(g["baseline"]["baseline"]), measured(g["final_journal"]["final_journal"])
+    caveat = sample_caveat(rows["final_loss"])
+    caveat = caveat if caveat and caveat in rows["final_loss"].note else ""  # only a row judged without the sample
     if base and final:
         lines.append(f"- **The headline improvement.** The final network (6L/64F, InstanceNorm, dropout 0.1, "
                      f"{s.journal_final_epochs} epochs, the journal's budget) reaches a test loss of "
@@ -1351,8 +1374,7 @@ def conclusion(runs: ChapterRuns) -> str:
                      f"{_verdict(rows['baseline_loss'])}, and the "
                      f"'{R['improvement'].printed} better' {VERDICT_READING[rows['improvement'].verdict]} (ours: "
                      f"{rows['improvement'].ours})."
-                     + (f" The final value after {s.journal_final_epochs} epochs: {sample_caveat(rows['final_loss'])}."
-                        if sample_caveat(rows["final_loss"]) else ""))
+                     + (f" The final value after {s.journal_final_epochs} epochs: {caveat}." if caveat else ""))
     else:
         lines.append("- **The headline improvement** is written once the baseline and final runs are stored.")
     sweeps = [f"'{R[i].printed} is best' {_verdict(rows[i])}" for i in ("arch_best", "dropout_best", "instance_best")
