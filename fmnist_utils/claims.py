@@ -11,7 +11,7 @@ import json
 import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import NamedTuple
+from typing import NamedTuple, Sequence
 
 
 # "92.72%", "+1.35 points", "0.69 percentage points", "62K", "15.7x", and measured times as a table prints them, with or without their
@@ -136,6 +136,12 @@ def counted(n: int, noun: str) -> str:
     return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
+def seeds_named(seeds) -> str:
+    """'seed 44', 'seeds 43, 44': the seeds a row reads or waits for, named as every chapter's notes name them."""
+    seeds = list(seeds)
+    return f"{'seed' if len(seeds) == 1 else 'seeds'} {', '.join(map(str, seeds))}"
+
+
 COLUMNS = {"claim": "Claim", "where": "Where", "study": "Study", "ours": "This book", "verdict": "Verdict",
            "rule": "Rule", "note": "Note"}
 
@@ -209,7 +215,7 @@ class Finding(NamedTuple):
 # The introduction's first section: the findings a reader should take away. Only the choice, a neutral lead and
 # the rows to show beside one are written here; the study's value, ours, the verdict and the row's note (its
 # caveats) are read from the chapters' saved rows, so the front page never says more (or other) than the rows do.
-FINDINGS = tuple(Finding(*finding) for finding in (
+FINDINGS = tuple(Finding(*finding) for finding in (  # written as plain tuples, read as Findings
     ("02_cnn3_128_extension", "cnn_peak", "CNN-3-128's test accuracy at its peak, the 99%+ figure of chapter 2's studies"),
     ("02_cnn3_128_extension", "light_accuracy", "the depthwise-separable lightweight CNN's test accuracy"),
     ("02_cnn3_128_extension", "lgbm", "LightGBM's test accuracy, one of the study's classical baselines"),
@@ -249,13 +255,12 @@ def _measured(row: dict) -> str:
     return f"the study prints {_cell(row['study'])}, this book {ours}"
 
 
-def findings_markdown(store_root: Path, findings=FINDINGS) -> str:
+def findings_markdown(store_root: Path, findings: Sequence[Finding] = FINDINGS) -> str:
     """The front page's findings, grouped by their verdicts as the chapters saved them, each with the
     study's value, ours, the difference against the rule's band where it has one, the row's note (its
     caveats: the front page drops none of them), the rows named to stand beside it, and a link to the
     chapter that holds the evidence."""
     rows = {(c["chapter"], r["id"]): (c, r) for c in load_claims(store_root) for r in c["claims"]}
-    findings = [Finding(*finding) for finding in findings]
     absent = [f"{f.chapter}:{claim}" for f in findings for claim in (f.claim, *f.beside) if (f.chapter, claim) not in rows]
     if absent:
         raise KeyError(f"front-page findings without a saved row: {', '.join(absent)}; publish those chapters "

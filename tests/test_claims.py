@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from fmnist_utils.claims import Registry, StudyClaim, counted
+from fmnist_utils.claims import Finding, Registry, StudyClaim, counted
 from fmnist_utils.stats import mean_sd_text
 
 
@@ -34,8 +34,8 @@ def test_front_page_findings_follow_the_saved_verdicts(tmp_path):
     from fmnist_utils.claims import findings_markdown
 
     _saved(tmp_path, {"a": "reproduced", "b": "not reproduced", "c": "inconclusive", "d": "missing run"})
-    findings = [("09_example", "a", "lead a"), ("09_example", "b", "lead b"), ("09_example", "c", "lead c"),
-                ("09_example", "d", "lead d")]
+    findings = [Finding("09_example", "a", "lead a"), Finding("09_example", "b", "lead b"),
+                Finding("09_example", "c", "lead c"), Finding("09_example", "d", "lead d")]
     text = findings_markdown(tmp_path, findings)
     holds, fails, open_, waiting = (text.split(f"**{h}**")[1] for h in (
         "What holds", "What does not hold", "What the evidence cannot settle", "Waiting for runs"))
@@ -52,7 +52,7 @@ def test_a_front_page_finding_without_a_saved_row_stops_with_the_fix(tmp_path):
 
     _saved(tmp_path, {"a": "reproduced"})
     with pytest.raises(KeyError, match="09_example:zz.*publish those chapters or correct claims.FINDINGS"):
-        findings_markdown(tmp_path, [("09_example", "zz", "lead")])
+        findings_markdown(tmp_path, [Finding("09_example", "zz", "lead")])
 
 
 def test_every_front_page_finding_names_a_saved_row():
@@ -95,8 +95,8 @@ def test_a_front_page_finding_carries_its_rows_caveats_and_the_rows_named_beside
     (tmp_path / "claims").mkdir()
     (tmp_path / "claims" / "09_example.json").write_text(json.dumps({"chapter": "09_example", "title": "Example",
                                                                       "claims": rows}))
-    text = findings_markdown(tmp_path, [("09_example", "final", "the final loss", ("notebook",)),
-                                        ("09_example", "best", "A as the best")])
+    text = findings_markdown(tmp_path, [Finding("09_example", "final", "the final loss", ("notebook",)),
+                                        Finding("09_example", "best", "A as the best")])
     final = next(line for line in text.splitlines() if line.startswith("- The final loss"))
     assert ("the study prints 27.0%, this book measures 30.18% ± 1.02% (n=5), a difference of +3.18% against a band "
             "of ±3.16%.") in final
@@ -106,7 +106,7 @@ def test_a_front_page_finding_carries_its_rows_caveats_and_the_rows_named_beside
             "epochs, as the study's code.") in final
     assert "The row's note: 1 run per model." in text  # a ranking's caveat: one run per model
     with pytest.raises(KeyError, match="09_example:absent"):
-        findings_markdown(tmp_path, [("09_example", "final", "lead", ("absent",))])
+        findings_markdown(tmp_path, [Finding("09_example", "final", "lead", ("absent",))])
 
 
 def test_every_front_page_finding_carries_its_saved_rows_note():

@@ -8,7 +8,7 @@ from itertools import product
 import numpy as np
 
 from ..chapter import complete_rows, settings_function
-from ..claims import Registry, StudyClaim, counted
+from ..claims import Registry, StudyClaim, counted, seeds_named
 from ..stats import mean_sd_text
 from ..config import RunConfig
 from ..data import CLASSES, TRAIN_MEAN, TRAIN_STD
@@ -692,7 +692,7 @@ def _judge_runs(runs: ChapterRuns) -> list[Verdict]:
 
     # Section 4 and 3.2: the ablation, single runs borrowing the seed spread of their network's study setup
     family = {m: Noise.of(accuracy[m], f"{NAMES[m]}'s seed spread under its study setup "
-                                        f"(seeds {', '.join(str(r.config.seed) for r in group[m])})") for m in MODELS}
+                                        f"({seeds_named(r.config.seed for r in group[m])})") for m in MODELS}
 
     def cell_accuracy(architecture: str, augmentation: str, recipe: str) -> list[float]:
         return [r.metrics["accuracy"] for r in cell_runs(runs, Cell(architecture, augmentation, recipe))]

@@ -33,11 +33,12 @@ curves show seed 42's runs; the accuracy bars and the prose read what the rows r
 """
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field
 
 from ..chapter import settings_function
-from ..claims import Registry, StudyClaim, counted
+from ..claims import Registry, StudyClaim, counted, seeds_named
 from ..config import CLASSICAL_ESTIMATORS, ClassicalConfig, RunConfig
 from ..params import ChapterSpec, Param, ParameterError, int_list, optional, positive_int, positive_int_list
 from ..stats import mean_sd_text
@@ -494,9 +495,9 @@ def every_seed(values: dict) -> list | None:
 
 def _so_far(values: dict, show) -> tuple[str, str]:
     """The seeds of ``values`` still without a value ("seeds 43, 44"), and what the others show so far."""
-    waiting = [str(seed) for seed, value in values.items() if value is None]
+    waiting = [seed for seed, value in values.items() if value is None]
     known = "; ".join(f"seed {seed}: {show(value)}" for seed, value in values.items() if value is not None)
-    return f"{'seed' if len(waiting) == 1 else 'seeds'} {', '.join(waiting)}", known and f" (so far {known})"
+    return seeds_named(waiting), known and f" (so far {known})"
 
 
 def seed_note(values: dict, show) -> str:
@@ -665,11 +666,10 @@ def prose_numbers() -> dict[str, str]:
     def count(name: str, **args) -> str:
         return f"{count_parameters(build_model(name, **args)):,}"
 
-    bn = build_model("cnn3_128_ds", **LIGHT_VARIANTS["bn"])
-    return {"count_literal": count("cnn3_128_ds", **LIGHT_VARIANTS["separable"]),
-            "count_plain": count("cnn3_128_ds", **LIGHT_VARIANTS["plain"]),
-            "count_bn_trainable": f"{count_parameters(bn):,}",
-            "count_bn_statistics": f"{keras_total(bn) - count_parameters(bn):,}",
+    light = light_counts()
+    return {"count_literal": f"{light['separable']:,}", "count_plain": f"{light['standard_first']:,}",
+            "count_bn_trainable": f"{light['trainable']:,}",
+            "count_bn_statistics": f"{light['keras_total'] - light['trainable']:,}",
             "count_grid_smallest": count("cnn_xy", layers=4, filters=8),
             "count_grid_largest": count("cnn_xy", layers=4, filters=128),
             "count_grid_one_conv": count("cnn_xy", layers=1, filters=8),
@@ -989,8 +989,10 @@ def misclassified_examples(run, images, per_pair: int = 6):
 
 # ----- the lightweight model's parameter count, and what it implies -------------------------------------------------
 
+@functools.cache
 def light_counts() -> dict:
-    """Parameter counts of CNN-3-128's and the lightweight model's parts, as the study's arithmetic uses them."""
+    """Parameter counts of CNN-3-128's and the lightweight model's parts, as the study's arithmetic uses them
+    (built once: the models' structure is fixed)."""
     from torch import nn
 
     from ..models import build_model, count_parameters
@@ -1675,7 +1677,7 @@ def conclusion(runs: ChapterRuns, duplicates: dict) -> str:
         lines.append("- **Classical baselines (Table I).** " + "; ".join(
             f"{verdict}: {', '.join(names)}" for verdict, names in by_verdict.items())
             + ". The deterministic pipelines are judged at the study's printed precision (whole percent); "
-            + (f"{seeded} on seeds {', '.join(map(str, seeds))} together, with their own measured spread, once all "
+            + (f"{seeded} on {seeds_named(seeds)} together, with their own measured spread, once all "
                "of them are stored." if len(seeds) > 1 else
                f"{seeded} were fitted with one seed, and without a measured spread of their own the rows cannot tell.")
             + (" (Fitted on a subset in this profile.)" if runs.settings.classical_train_subset else ""))

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from ..chapter import settings_function
-from ..claims import Registry, StudyClaim, counted
+from ..claims import Registry, StudyClaim, counted, seeds_named
 from ..stats import mean_sd_text
 from ..config import RunConfig
 from ..params import (ChapterSpec, Param, boolean, int_list, non_negative_int, non_negative_number, open_fraction,
@@ -458,11 +458,10 @@ def study_sample_note(runs: ChapterRuns) -> str:
     """Which study-protocol seeds the rows read; while some are missing, the seeds they wait for."""
     first, *more = runs.study_seeds
     if every_study_run_stored(runs) or not more:
-        seeds = ", ".join(map(str, runs.study_seeds))
-        return f"study protocol, {counted(len(runs.study_seeds), 'run')} per model (seed{'s' if more else ''} {seeds})"
+        return f"study protocol, {counted(len(runs.study_seeds), 'run')} per model ({seeds_named(runs.study_seeds)})"
     stored = {k: {r.config.seed for r in stored_runs(runs.study[k])} for k in MODELS}
     waiting = [seed for seed in runs.study_seeds if not all(seed in seeds for seeds in stored.values())]
-    named = f"{'seed' if len(waiting) == 1 else 'seeds'} {', '.join(map(str, waiting))}"
+    named = seeds_named(waiting)
     if first in waiting:  # the first seed itself is missing for some model: nothing stands alone yet
         return f"study protocol, waiting for {named} of every model"
     return (f"study protocol, seed {first} alone until {named} {'is' if len(waiting) == 1 else 'are'} stored for "

@@ -1081,12 +1081,15 @@ def claims(runs: ChapterRuns) -> list[v.Verdict]:
     """One judged row per tested claim of ``REGISTRY``, with the book's verdict procedure, reading the study's
     loss on the test images; a row whose verdict the other reading would change says so in its note, so that
     the scorecard and the findings carry the caveat with the verdict."""
-    rows, other = _both_readings(runs)
-    rows = [replace(row, note=v.join_notes(row.note, f"read on {VALIDATION_READING.images} (our validation "
+    return _noted(*_both_readings(runs))
+
+
+def _noted(rows: list[v.Verdict], other: dict[str, v.Verdict]) -> list[v.Verdict]:
+    """The test-loss rows, each whose verdict the validation reading (``other``) would change saying so."""
+    return [replace(row, note=v.join_notes(row.note, f"read on {VALIDATION_READING.images} (our validation "
                                            f"loss), {VERDICT_READING[other[row.id].verdict]}: "
                                            f"{other[row.id].ours}")) if row.verdict != other[row.id].verdict else row
             for row in rows]
-    return rows
 
 
 SAMPLE_BATCHES, SAMPLE_BATCH_SIZE = 50, 64  # the study's validation loop: its loss over 50 batches of 64 test images
@@ -1238,15 +1241,16 @@ def _judged(runs: ChapterRuns, reading: LossReading) -> list[v.Verdict]:
     return rows
 
 
-def reading_changes(runs: ChapterRuns) -> list[tuple[v.Verdict, v.Verdict]]:
+def reading_changes(runs: ChapterRuns, readings: tuple | None = None) -> list[tuple[v.Verdict, v.Verdict]]:
     """The rows whose verdict depends on which images the study's loss is read on: (the row on the test loss,
-    the same row on the validation loss) for every row whose verdict differs between the two."""
-    rows, other = _both_readings(runs)
+    the same row on the validation loss) for every row whose verdict differs between the two. ``readings``: the
+    rows of both readings (``_both_readings``) where the caller has them already."""
+    rows, other = readings or _both_readings(runs)
     return [(row, other[row.id]) for row in rows if row.verdict != other[row.id].verdict]
 
 
-def _reading_sentence(runs: ChapterRuns) -> str:
-    changes = reading_changes(runs)
+def _reading_sentence(runs: ChapterRuns, readings: tuple) -> str:
+    changes = reading_changes(runs, readings)
     text = (f"- **Which images the study's loss came from.** Every loss row reads our test loss, as the chapter "
             f"reads the study's stream. Read as {VALIDATION_READING.images} instead (our validation loss), ")
     if not changes:
@@ -1357,7 +1361,8 @@ def _synergy_answer(rows: dict) -> str:
 def conclusion(runs: ChapterRuns) -> str:
     """The chapter's answer, written from the claim rows and the stored numbers (nothing typed in by hand)."""
     s, g, R = runs.settings, runs.groups, REGISTRY
-    rows = {row.id: row for row in claims(runs)}
+    readings = _both_readings(runs)  # every row judged once on each reading
+    rows = {row.id: row for row in _noted(*readings)}
     lines = []
     base, final = measured(g["baseline"]["baseline"]), measured(g["final_journal"]["final_journal"])
     caveat = sample_caveat(rows["final_loss"])
@@ -1419,7 +1424,7 @@ def conclusion(runs: ChapterRuns) -> str:
     census = interaction_census(runs)
     if census is not None:
         lines.append(_census_sentence(census))
-    lines.append(_reading_sentence(runs))
+    lines.append(_reading_sentence(runs, readings))
     answer = _synergy_answer(rows)
     if answer:
         lines.append(f"- **Is the combination more than the sum of its parts?** {answer}")
