@@ -362,7 +362,7 @@ def judge_value(claim: StudyClaim, values: Sequence[float] | None, *, measured: 
     seeds = noise.sd ** 2 * (_single(claim) + 1 / len(x))
     rule = f"n={len(x)}, s={_fmt(noise.sd, claim)}"
     if sample is None or claim.exact:
-        half = _t(noise.df) * math.sqrt(seeds) + claim.rounding
+        half = _t(noise.df) * noise.sd * math.sqrt(_single(claim) + 1 / len(x)) + claim.rounding
     else:
         df = _satterthwaite((seeds, noise.df), (sample.variance, sample.images - 1))
         half = _t(df) * math.sqrt(seeds + sample.variance) + claim.rounding
