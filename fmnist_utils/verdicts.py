@@ -82,7 +82,7 @@ contrast (``judge_contrast``, ``judge_interaction``)
 relative (``judge_relative``)
     The value rule on a relative change ``1 - mean(a) / mean(b)`` ("60% lower than the baseline"), its
     spread for a new single run of each configuration by the delta method (seeds unpaired, Welch's
-    degrees of freedom).
+    degrees of freedom), each side's term with the noise of the study's sample where it measured on one.
 
 Single runs of configurations without seeds of their own borrow a measured spread through ``Noise`` (one
 spread for every configuration of a comparison: their family's) or ``BorrowedNoise`` (each configuration its
@@ -755,12 +755,14 @@ def judge_interaction(claim: StudyClaim, cells: Mapping | None, a0, a1, b0, b1, 
 
 
 def judge_relative(claim: StudyClaim, a: Sequence[float] | None, b: Sequence[float] | None, *, measured: str,
-                   noise: Noise | None = None, note: str = "") -> Verdict:
+                   noise: Noise | None = None, note: str = "",
+                   samples: tuple[Sample | None, Sample | None] = (None, None)) -> Verdict:
     """The study's relative change ``1 - a / b`` (one run of each configuration) against ours, by the value rule.
 
     A new single run of each would give a ratio within ``t * s_r + r`` of ours, ``s_r`` from the delta
     method: ``s_r^2 = s_a^2 (1 + 1/n_a) / m_b^2 + m_a^2 s_b^2 (1 + 1/n_b) / m_b^4``. A configuration with one
-    run borrows ``noise`` (its family's spread)."""
+    run borrows ``noise`` (its family's spread). ``samples``: where the study measured a (b) on a sample of the
+    test images, that sample's variance joins its term, as in ``judge_value``."""
     _check(claim, measured)
     if not a or not b:
         return missing(claim, note)
@@ -773,5 +775,15 @@ def judge_relative(claim: StudyClaim, a: Sequence[float] | None, b: Sequence[flo
         return _row(claim, ours, INCONCLUSIVE, "no seed-noise estimate", join_notes(note, "single runs, no measured spread"))
     gradient = (1 / mb, ma / mb ** 2)
     parts = [(g * s) ** 2 * (_single(claim) + 1 / len(x)) for g, (s, _), x in zip(gradient, spreads, (xa, xb))]
-    half = _t(_welch_df(parts, spreads, xa, xb, noise)) * math.sqrt(sum(parts)) + claim.rounding
-    return _band(claim, ratio - claim.value, half, join_notes(note, _borrowed(noise, xa, xb)), ours, "delta method, Welch")
+    df = _welch_df(parts, spreads, xa, xb, noise)
+    sampled = [(g ** 2 * sample.variance, sample.images - 1) for g, sample in zip(gradient, samples)
+               if sample is not None]
+    rule, note = "delta method, Welch", join_notes(note, _borrowed(noise, xa, xb))
+    if sampled:
+        df = _satterthwaite((sum(parts), df), *sampled)
+        parts += [variance for variance, _ in sampled]
+        rule += "; with the noise of the study's samples of the test images"
+        note = join_notes(note, "sampling noise of the study's numbers: "
+                          + "; ".join(sample.source for sample in samples if sample is not None))
+    half = _t(df) * math.sqrt(sum(parts)) + claim.rounding
+    return _band(claim, ratio - claim.value, half, note, ours, rule)

@@ -66,6 +66,30 @@ def test_a_study_number_measured_on_a_sample_of_the_test_images_carries_that_sam
     assert "images" not in exact.rule
 
 
+def test_a_relative_change_of_two_sampled_numbers_carries_both_samples_noise():
+    """'51% lower' from two losses the study measured on 3,200 images each: each side's delta-method term adds its
+    sample's variance (gradient squared times it). Ours is 50.0% with tight seeds: outside the seeds' band, but
+    inside one that holds the samples' noise, which is wider than a point: inconclusive. 60% stays outside."""
+    relative = "relative reduction of test loss"
+    final, base = [0.3000, 0.3005, 0.3010], [0.6000, 0.6010, 0.6020]
+    plain = judge_relative(claim("51%", relative), final, base, measured=relative)
+    samples = (Sample(0.8, 3200, 10_000, "its final loss: 3,200 images"),
+               Sample(1.0, 3200, 10_000, "its baseline's loss: 3,200 images"))
+    wide = judge_relative(claim("51%", relative), final, base, measured=relative, samples=samples)
+    assert plain.verdict == NOT_REPRODUCED and wide.verdict == INCONCLUSIVE
+    ma, mb = 0.3005, 0.601
+    seed_a, seed_b = (0.0005 / mb) ** 2 * (1 + 1 / 3), (ma * 0.001 / mb ** 2) ** 2 * (1 + 1 / 3)
+    sample_a, sample_b = samples[0].variance / mb ** 2, (ma / mb ** 2) ** 2 * samples[1].variance
+    seeds, added = seed_a + seed_b, sample_a + sample_b
+    df = (seeds + added) ** 2 / (seed_a ** 2 / 2 + seed_b ** 2 / 2 + sample_a ** 2 / 3199 + sample_b ** 2 / 3199)
+    assert wide.tolerance == pytest.approx(100 * (stats.t.ppf(0.975, df) * (seeds + added) ** 0.5 + 0.005), rel=1e-9)
+    assert "its final loss: 3,200 images; its baseline's loss" in wide.note and "samples" in wide.rule
+    assert judge_relative(claim("60%", relative), final, base, measured=relative,
+                          samples=samples).verdict == NOT_REPRODUCED
+    assert judge_relative(claim("51%", relative), final, base, measured=relative,
+                          samples=(samples[0], None)).tolerance < wide.tolerance
+
+
 def test_a_samples_spread_is_one_images_pooled_within_runs_and_needs_every_run():
     """Two runs whose losses differ by a constant have the same per-image spread: the seed spread stays out."""
     rng = np.random.default_rng(0)

@@ -1095,16 +1095,16 @@ def _noted(rows: list[v.Verdict], other: dict[str, v.Verdict]) -> list[v.Verdict
 SAMPLE_BATCHES, SAMPLE_BATCH_SIZE = 50, 64  # the study's validation loop: its loss over 50 batches of 64 test images
 LOSS_SAMPLE = f"{SAMPLE_BATCHES} batches of {SAMPLE_BATCH_SIZE} test images"
 TEST_IMAGES = 10_000  # Fashion-MNIST's test set, which the study's batches were drawn from
-SAMPLED_LOSSES = (LOSS, LOSS_FINAL, LOSS_JOURNAL_FINAL)
+SAMPLED_LOSSES = (LOSS, LOSS_FINAL, LOSS_JOURNAL_FINAL, RELATIVE)  # quantities the study read off such samples
 
 
-def study_sample(rs: list | None) -> v.Sample | None:
+def study_sample(rs: list | None, what: str = "its loss") -> v.Sample | None:
     """The noise of the study's loss, measured on a sample of the test images: one image's spread from the
     per-image test losses of our runs ``rs`` (None while a run is missing or was stored without them)."""
     if not rs or not complete(rs):
         return None
     return v.Sample.of([run.image_losses for run in rs], SAMPLE_BATCHES * SAMPLE_BATCH_SIZE, TEST_IMAGES,
-                       f"its loss over {SAMPLE_BATCHES} batches of {SAMPLE_BATCH_SIZE}")
+                       f"{what} over {SAMPLE_BATCHES} batches of {SAMPLE_BATCH_SIZE}")
 
 
 def sample_caveat(row: v.Verdict) -> str:
@@ -1220,8 +1220,12 @@ def _judged(runs: ChapterRuns, reading: LossReading) -> list[v.Verdict]:
                             note=f"{s.final_epochs} epochs, as the study's code trains it; the study's text says "
                                  f"{R['final_loss'].printed}"))
     note = f"1 - final / baseline, means over seeds (unpaired); the final model after {epochs}"
-    rows.append(on_study_networks(v.judge_relative(R["improvement"], final, base, measured=RELATIVE, note=note),
-                                  baseline, note))
+    samples = (study_sample(g["final_journal"]["final_journal"], "its final model's loss"),
+               study_sample(g["baseline"]["baseline"], "its baseline's loss"))
+    improvement = v.judge_relative(R["improvement"], final, base, measured=RELATIVE, note=note, samples=samples)
+    if None in samples:
+        improvement = replace(improvement, note=v.join_notes(improvement.note, sample_caveat(improvement)))
+    rows.append(on_study_networks(improvement, baseline, note))
     own_combined, own_separate = _studys_own_arch_interaction()
     rows.append(on_study_networks(
         v.judge_interaction(R["arch_synergy"], architecture_cells(runs, loss), "4L/32F", "6L/64F", "none", "IN + 0.1",
