@@ -33,10 +33,12 @@ value (``judge_value``)
     at most the quantity's material difference (1 accuracy point, 10% of a loss), else inconclusive;
     outside ``h``: not reproduced.
     A study number measured on a random sample of ``k`` of the ``N`` test images (a loss over 50 batches of
-    64) carries that sample's noise as well (``Sample``): its variance ``v = d^2 / k * (N - k) / (N - 1)``,
-    ``d`` the spread of one image's value pooled over our runs' stored per-image values, is added under the
-    root, ``h = t(0.975, df') * sqrt(s^2 (1 + 1/n) + v) + r``, with Welch-Satterthwaite degrees of freedom
-    ``df'``. Where our runs store no per-image values, ``h`` cannot include it and the row says so.
+    64) carries that sample's noise as well (``Sample``): its variance ``v = d^2 / k * (1 - k / N)``, ``d``
+    the spread of one image's value (ddof=1) pooled within our runs' stored per-image values, is added under
+    the root, ``h = t(0.975, df') * sqrt(s^2 (1 + 1/n) + v) + r``, with Welch-Satterthwaite degrees of
+    freedom ``df'`` (``d``'s own: one run's images less one). Where our value is itself a mean over a fixed
+    part of the images (``m`` of them, the same for every seed), ``v`` adds ``d^2 / m * (1 - m / N)``. Where
+    our runs store no per-image values, ``h`` cannot include it and the row says so.
 difference (``judge_difference``)
     The same rule for a difference between two configurations (their seeds are independent: Welch's
     standard error, no pairing of seeds between architectures).
@@ -82,7 +84,8 @@ contrast (``judge_contrast``, ``judge_interaction``)
 relative (``judge_relative``)
     The value rule on a relative change ``1 - mean(a) / mean(b)`` ("60% lower than the baseline"), its
     spread for a new single run of each configuration by the delta method (seeds unpaired, Welch's
-    degrees of freedom), each side's term with the noise of the study's sample where it measured on one.
+    degrees of freedom), each side's term with the noise of the study's sample where it measured on one (the
+    two samples taken as independent draws: the study does not say they were the same images).
 
 Single runs of configurations without seeds of their own borrow a measured spread through ``Noise`` (one
 spread for every configuration of a comparison: their family's) or ``BorrowedNoise`` (each configuration its
@@ -120,7 +123,8 @@ RULES = {
     "spread": "study within the 95% chi-square interval of our seeds' standard deviation, and that interval's "
               "half-width at most the material difference",
     "contrast": "95% t-interval of the contrast on the claimed side",
-    "relative": "study within t·s·√(1+1/n) + rounding of our relative change (delta method, Welch)",
+    "relative": "study within t·s·√(1+1/n) + rounding of our relative change (delta method, Welch; plus the noise "
+                "of the study's samples of the test images, where it measured on them)",
 }
 
 
@@ -161,34 +165,50 @@ class Noise:
 
 @dataclass(frozen=True)
 class Sample:
-    """A study number measured on a random sample of ``images`` of the ``population`` test images, not on all of
-    them: the spread of one image's value (``sd``, measured on our runs' per-image values) gives that sample's
-    own noise, which a new run measured the study's way would carry too."""
+    """A study number measured on a random sample of ``images`` images, not on all of the ``population`` it speaks
+    of (None: a pool too large to correct for): the spread of one image's value (``sd``, pooled within our runs'
+    per-image values, ``df`` degrees of freedom) gives that sample's own noise, which a new run measured the
+    study's way would carry too. ``ours``: where our own value is a mean over a fixed part of the population
+    (the same images for every seed, so its deviation is in no seed spread), that part's size: its noise joins.
+    """
 
     sd: float
     images: int
-    population: int
+    population: int | None
     source: str
+    df: float = math.inf
+    ours: int | None = None
+
+    def _mean_variance(self, k: int) -> float:
+        """Of a mean over ``k`` images drawn without replacement (finite-population correction 1 - k/N, the one
+        that goes with a spread of ddof=1)."""
+        return self.sd ** 2 / k * (1 - k / self.population if self.population else 1.0)
 
     @property
     def variance(self) -> float:
-        """The variance of a mean over ``images`` drawn without replacement (finite-population correction)."""
-        return self.sd ** 2 / self.images * (self.population - self.images) / (self.population - 1)
+        return self._mean_variance(self.images) + (self._mean_variance(self.ours) if self.ours else 0.0)
 
     @classmethod
-    def of(cls, per_image: Sequence[Sequence[float] | None], images: int, population: int,
-           what: str) -> "Sample | None":
+    def of(cls, per_image: Sequence[Sequence[float] | None], images: int, population: int | None, what: str,
+           ours: int | None = None) -> "Sample | None":
         """The spread of one image's value pooled over runs (each run's variance about its own mean, so the seed
         spread stays out of it), for a study sample of ``images`` of ``population``; None when a run has no
-        per-image values."""
-        if not 0 < images < population:
-            raise ValueError(f"a study sample of {images:,} images out of {population:,}: it must be a part of them")
+        per-image values. Its degrees of freedom are one run's (the runs share their images)."""
+        for k, name in ((images, "a study sample"), (ours, "our own sample")):
+            if k is not None and not (0 < k and (population is None or k < population)):
+                pool = f"{population:,}" if population else "a pool"
+                raise ValueError(f"{name} of {k:,} images out of {pool}: it must be a part of them")
         if not per_image or any(values is None for values in per_image):
             return None
         arrays = [np.asarray(values, dtype=float) for values in per_image]
+        if min(len(a) for a in arrays) < 2:
+            raise ValueError("a per-image spread needs at least 2 images of every run; got "
+                             f"{sorted({len(a) for a in arrays})}")
         sd = math.sqrt(float(np.mean([a.var(ddof=1) for a in arrays])))
-        return cls(sd, images, population, f"{what}: {images:,} of the {population:,} test images; one image's "
-                                           f"spread {sd:.3g}, pooled over our {counted(len(arrays), 'run')}")
+        pool = f" of the {population:,}" if population else ""
+        return cls(sd, images, population, f"{what}: {images:,}{pool} images; one image's spread {sd:.3g}, pooled "
+                                           f"over our {counted(len(arrays), 'run')}", min(len(a) for a in arrays) - 1,
+                   ours)
 
 
 @dataclass(frozen=True)
@@ -364,9 +384,10 @@ def judge_value(claim: StudyClaim, values: Sequence[float] | None, *, measured: 
     if sample is None or claim.exact:
         half = _t(noise.df) * noise.sd * math.sqrt(_single(claim) + 1 / len(x)) + claim.rounding
     else:
-        df = _satterthwaite((seeds, noise.df), (sample.variance, sample.images - 1))
+        df = _satterthwaite((seeds, noise.df), (sample.variance, sample.df))
         half = _t(df) * math.sqrt(seeds + sample.variance) + claim.rounding
-        rule += f"; the study's {sample.images:,} images: s={_fmt(math.sqrt(sample.variance), claim)}"
+        mine = f" and our {sample.ours:,}" if sample.ours else ""
+        rule += f"; the study's {sample.images:,} images{mine}: s={_fmt(math.sqrt(sample.variance), claim)}"
         note = join_notes(note, f"sampling noise of the study's number: {sample.source}")
     note = join_notes(note, f"noise: {noise.source}" if len(x) < 2 else "")
     return _band(claim, mean - claim.value, half, note, ours, rule)
@@ -762,7 +783,8 @@ def judge_relative(claim: StudyClaim, a: Sequence[float] | None, b: Sequence[flo
     A new single run of each would give a ratio within ``t * s_r + r`` of ours, ``s_r`` from the delta
     method: ``s_r^2 = s_a^2 (1 + 1/n_a) / m_b^2 + m_a^2 s_b^2 (1 + 1/n_b) / m_b^4``. A configuration with one
     run borrows ``noise`` (its family's spread). ``samples``: where the study measured a (b) on a sample of the
-    test images, that sample's variance joins its term, as in ``judge_value``."""
+    test images, that sample's variance joins its term, as in ``judge_value``; the two samples are taken as
+    independent (the same images for both would correlate their errors and narrow the band), as the row says."""
     _check(claim, measured)
     if not a or not b:
         return missing(claim, note)
@@ -776,13 +798,13 @@ def judge_relative(claim: StudyClaim, a: Sequence[float] | None, b: Sequence[flo
     gradient = (1 / mb, ma / mb ** 2)
     parts = [(g * s) ** 2 * (_single(claim) + 1 / len(x)) for g, (s, _), x in zip(gradient, spreads, (xa, xb))]
     df = _welch_df(parts, spreads, xa, xb, noise)
-    sampled = [(g ** 2 * sample.variance, sample.images - 1) for g, sample in zip(gradient, samples)
+    sampled = [(g ** 2 * sample.variance, sample.df) for g, sample in zip(gradient, samples)
                if sample is not None]
     rule, note = "delta method, Welch", join_notes(note, _borrowed(noise, xa, xb))
     if sampled:
         df = _satterthwaite((sum(parts), df), *sampled)
         parts += [variance for variance, _ in sampled]
-        rule += "; with the noise of the study's samples of the test images"
+        rule += "; with the noise of the study's samples of the test images, taken as independent"
         note = join_notes(note, "sampling noise of the study's numbers: "
                           + "; ".join(sample.source for sample in samples if sample is not None))
     half = _t(df) * math.sqrt(sum(parts)) + claim.rounding

@@ -158,6 +158,7 @@ def test_a_network_run_stores_each_test_images_loss_and_verify_rederives_the_tes
     with np.load(run.path / "predictions.npz") as archive:
         np.savez_compressed(run.path / "predictions.npz", pred=archive["pred"], confidence=archive["confidence"])
     assert ResultStore(tmp_path).get(config).image_losses is None
+    assert store.verify(ResultStore(tmp_path).get(config)) == []  # the test loss has nothing to be checked against
 
 
 # ----- end to end, on a copy of the package against the committed store ------------------------------------

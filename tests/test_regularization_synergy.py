@@ -471,10 +471,36 @@ def test_a_loss_the_study_measured_on_a_sample_of_the_test_images_is_judged_with
         run.__dict__["image_losses"] = run.metrics["loss"] + spread
     row = judged(runs)["final_loss"]
     assert row.verdict == REPRODUCED and "the study's 3,200 images: s=" in row.rule
-    assert ("sampling noise of the study's number: its loss over 50 batches of 64: 3,200 of the 10,000 test images; "
-            "one image's spread 0.9, pooled over our 3 runs") in row.note
+    assert ("sampling noise of the study's number: its loss over 50 batches of 64 test images: 3,200 of the 10,000 "
+            "images; one image's spread 0.9, pooled over our 3 runs") in row.note
     assert "per-image" not in row.note and "stored without per-image losses" not in chapter.conclusion(runs)
+    # the validation reading's row allows for its own two samples of held-out images
+    held_out = chapter._both_readings(runs)[1]["final_loss"]
+    ours = small.val_steps * small.batch_size
+    assert f"held-out training images; ours over {ours:,} fixed held-out training images" in held_out.note
     assert chapter.study_sample(runs.groups["final_journal"]["final_journal"]).sd == pytest.approx(0.9, rel=1e-3)
+
+
+def test_the_validation_reading_allows_for_both_its_samples_of_held_out_images(small):
+    """Read on held-out training images, the study's 50 batches come from a pool too large to correct for, and our
+    validation loss is itself a mean over a fixed 3,200 (here val_steps x batch size) of them: both samples'
+    noise joins (one test image's spread standing in). The test reading over all test images adds only the
+    study's; over a profile's subset of them, ours too."""
+    runs = fake_runs(small, additive_loss, noise=0.001)
+    final = runs.groups["final_journal"]["final_journal"]
+    for run in final:
+        run.__dict__["image_losses"] = run.metrics["loss"] + np.resize([-0.9, 0.9], 10_000)
+    held_out = chapter.study_sample(final, chapter.VALIDATION_READING)
+    ours = small.val_steps * small.batch_size
+    assert held_out.population is None and held_out.ours == ours
+    assert held_out.variance == pytest.approx(held_out.sd ** 2 * (1 / 3200 + 1 / ours))
+    assert f"ours over {ours:,} fixed held-out training images" in held_out.source
+    test = chapter.study_sample(final)
+    assert test.ours is None and test.variance == pytest.approx(test.sd ** 2 / 3200 * (1 - 0.32))
+    for run in final:
+        run.__dict__["image_losses"] = run.image_losses[:2000]  # a profile that evaluates 2,000 test images
+    subset = chapter.study_sample(final)
+    assert subset.ours == 2000 and subset.variance == pytest.approx(subset.sd ** 2 * (0.68 / 3200 + 0.8 / 2000))
 
 
 def test_the_parameter_paragraph_follows_the_table(monkeypatch):
@@ -633,9 +659,11 @@ def test_interaction_table_and_figure_on_constructed_runs(small):
         plt.close(figure)
 
 
-def test_a_loss_row_that_misses_its_band_says_by_how_much_and_what_the_band_leaves_out():
-    """The study measured each loss on 50 batches of 64 test images, whose sampling noise the band cannot hold (no
-    per-image losses are stored): a not-reproduced loss row says by how much of its half-width it misses."""
+def test_a_loss_row_judged_without_per_image_losses_says_what_the_band_leaves_out():
+    """The study measured each loss on 50 batches of 64 test images; a row whose runs were stored without
+    per-image losses cannot hold that sample's noise: a not-reproduced row says by how much of its half-width it
+    misses, a reproduced one that its band could then exceed the material difference, and the improvement row
+    names the side whose runs lack them."""
     from dataclasses import replace
 
     from fmnist_utils.verdicts import Verdict
@@ -644,5 +672,9 @@ def test_a_loss_row_that_misses_its_band_says_by_how_much_and_what_the_band_leav
                   chapter.LOSS_JOURNAL_FINAL, difference=0.0318, tolerance=0.0316)
     caveat = chapter.sample_caveat(row)
     assert caveat.startswith("outside the band by 0.6% of its half-width") and "50 batches of 64 test images" in caveat
-    assert chapter.sample_caveat(replace(row, verdict=REPRODUCED)) == ""
+    held = chapter.sample_caveat(replace(row, verdict=REPRODUCED))
+    assert held.startswith("the band leaves out the sampling noise") and "could exceed the material difference" in held
+    assert chapter.sample_caveat(replace(row, verdict=INCONCLUSIVE)) == ""
+    assert "since the baseline's runs were stored without per-image losses" in chapter.sample_caveat(
+        row, "the baseline's runs")  # the relative change names the side that lacks them
     assert chapter.sample_caveat(replace(row, quantity="parameters")) == ""

@@ -48,42 +48,59 @@ LOSS = "test loss, last epoch"
 
 def test_a_study_number_measured_on_a_sample_of_the_test_images_carries_that_samples_noise():
     """The study's loss over 3,200 of the 10,000 test images: one image's loss spread 0.8 gives the sample mean an
-    sd of 0.8 / sqrt(3200) x sqrt(6800 / 9999) = 0.0117, which the band adds to the seeds' (df by
-    Welch-Satterthwaite). A study value just outside the seeds' band is inside the wider one."""
+    sd of 0.8 / sqrt(3200) x sqrt(1 - 0.32) = 0.0117, which the band adds to the seeds' (df by
+    Welch-Satterthwaite, the spread's own df that of one run's 10,000 images). A study value just outside the
+    seeds' band is inside the wider one."""
     runs = [0.300, 0.304, 0.302]
     narrow = judge_value(claim("0.315", LOSS), runs, measured=LOSS)
     assert narrow.verdict == NOT_REPRODUCED
-    sample = Sample(0.8, 3200, 10_000, "the study's loss on 3,200 of the 10,000 test images")
-    assert sample.variance == pytest.approx(0.8 ** 2 / 3200 * 6800 / 9999)
+    sample = Sample(0.8, 3200, 10_000, "the study's loss on 3,200 of the 10,000 test images", df=9999)
+    assert sample.variance == pytest.approx(0.8 ** 2 / 3200 * (1 - 3200 / 10_000))
     wide = judge_value(claim("0.315", LOSS), runs, measured=LOSS, sample=sample)
     assert wide.verdict == REPRODUCED and wide.tolerance > narrow.tolerance
     seeds = 0.002 ** 2 * (1 + 1 / 3)
-    df = (seeds + sample.variance) ** 2 / (seeds ** 2 / 2 + sample.variance ** 2 / 3199)
+    df = (seeds + sample.variance) ** 2 / (seeds ** 2 / 2 + sample.variance ** 2 / 9999)
     assert wide.tolerance == pytest.approx(stats.t.ppf(0.975, df) * (seeds + sample.variance) ** 0.5 + 0.0005)
     assert "the study's 3,200 images: s=0.012" in wide.rule and "sampling noise of the study's number:" in wide.note
+    # our own value a mean over a fixed 2,000 of the images: that part's noise joins, and the rule names it
+    both = Sample(0.8, 3200, 10_000, "both", df=9999, ours=2000)
+    assert both.variance == pytest.approx(sample.variance + 0.8 ** 2 / 2000 * (1 - 2000 / 10_000))
+    row = judge_value(claim("0.315", LOSS), runs, measured=LOSS, sample=both)
+    assert "the study's 3,200 images and our 2,000: s=" in row.rule and row.ours == "0.302 ± 0.002 (n=3)"
+    # a pool too large to correct for (a stream of held-out images): no finite-population factor
+    assert Sample(0.8, 3200, None, "a stream").variance == pytest.approx(0.8 ** 2 / 3200)
     # an exact value is no measurement: no sample to allow for
     exact = judge_value(claim("0.315", LOSS, exact=True), runs, measured=LOSS, sample=sample)
     assert "images" not in exact.rule
 
 
+def test_a_samples_variance_is_the_textbook_one_for_drawing_without_replacement():
+    """Against the population formula written the other way round: sigma^2 (ddof 0) / k x (N - k) / (N - 1)."""
+    population = np.random.default_rng(1).gamma(0.5, 0.6, size=500)
+    sample = Sample.of([population], 120, 500, "a loss")
+    assert sample.variance == pytest.approx(population.var(ddof=0) / 120 * (500 - 120) / (500 - 1), rel=1e-12)
+    assert sample.df == 499
+
+
 def test_a_relative_change_of_two_sampled_numbers_carries_both_samples_noise():
     """'51% lower' from two losses the study measured on 3,200 images each: each side's delta-method term adds its
-    sample's variance (gradient squared times it). Ours is 50.0% with tight seeds: outside the seeds' band, but
-    inside one that holds the samples' noise, which is wider than a point: inconclusive. 60% stays outside."""
+    sample's variance (gradient squared times it), the two samples independent. Ours is 50.0% with tight seeds:
+    outside the seeds' band, but inside one that holds the samples' noise, which is wider than a point:
+    inconclusive. 60% stays outside."""
     relative = "relative reduction of test loss"
     final, base = [0.3000, 0.3005, 0.3010], [0.6000, 0.6010, 0.6020]
     plain = judge_relative(claim("51%", relative), final, base, measured=relative)
-    samples = (Sample(0.8, 3200, 10_000, "its final loss: 3,200 images"),
-               Sample(1.0, 3200, 10_000, "its baseline's loss: 3,200 images"))
+    samples = (Sample(0.8, 3200, 10_000, "its final loss: 3,200 images", df=9999),
+               Sample(1.0, 3200, 10_000, "its baseline's loss: 3,200 images", df=9999))
     wide = judge_relative(claim("51%", relative), final, base, measured=relative, samples=samples)
     assert plain.verdict == NOT_REPRODUCED and wide.verdict == INCONCLUSIVE
     ma, mb = 0.3005, 0.601
     seed_a, seed_b = (0.0005 / mb) ** 2 * (1 + 1 / 3), (ma * 0.001 / mb ** 2) ** 2 * (1 + 1 / 3)
     sample_a, sample_b = samples[0].variance / mb ** 2, (ma / mb ** 2) ** 2 * samples[1].variance
     seeds, added = seed_a + seed_b, sample_a + sample_b
-    df = (seeds + added) ** 2 / (seed_a ** 2 / 2 + seed_b ** 2 / 2 + sample_a ** 2 / 3199 + sample_b ** 2 / 3199)
+    df = (seeds + added) ** 2 / (seed_a ** 2 / 2 + seed_b ** 2 / 2 + sample_a ** 2 / 9999 + sample_b ** 2 / 9999)
     assert wide.tolerance == pytest.approx(100 * (stats.t.ppf(0.975, df) * (seeds + added) ** 0.5 + 0.005), rel=1e-9)
-    assert "its final loss: 3,200 images; its baseline's loss" in wide.note and "samples" in wide.rule
+    assert "its final loss: 3,200 images; its baseline's loss" in wide.note and "taken as independent" in wide.rule
     assert judge_relative(claim("60%", relative), final, base, measured=relative,
                           samples=samples).verdict == NOT_REPRODUCED
     assert judge_relative(claim("51%", relative), final, base, measured=relative,
@@ -96,10 +113,14 @@ def test_a_samples_spread_is_one_images_pooled_within_runs_and_needs_every_run()
     image = rng.exponential(0.3, size=1000)
     sample = Sample.of([image, image + 0.5], 3200, 10_000, "a loss")
     assert sample.sd == pytest.approx(image.std(ddof=1)) and sample.population == 10_000
-    assert "a loss: 3,200 of the 10,000 test images" in sample.source and "pooled over our 2 runs" in sample.source
+    assert "a loss: 3,200 of the 10,000 images" in sample.source and "pooled over our 2 runs" in sample.source
     assert Sample.of([image, None], 3200, 10_000, "a loss") is None  # a run stored without per-image losses
-    with pytest.raises(ValueError, match="must be a part of them"):
+    with pytest.raises(ValueError, match="a study sample of 10,000 images out of 10,000: it must be a part of them"):
         Sample.of([image], 10_000, 10_000, "a loss")
+    with pytest.raises(ValueError, match="our own sample of 10,000 images"):
+        Sample.of([image], 3200, 10_000, "a loss", ours=10_000)
+    with pytest.raises(ValueError, match="at least 2 images of every run; got \\[1, 1000\\]"):
+        Sample.of([image, image[:1]], 3200, 10_000, "a loss")
 
 
 def test_capped_run_is_not_comparable():

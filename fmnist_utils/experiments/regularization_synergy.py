@@ -58,6 +58,8 @@ def _architecture_list(value) -> str | None:
 
 
 SWEEP_ARCHITECTURES = [[2, 64], [4, 32], [6, 16], [6, 64], [8, 32]]  # the study's architecture sweep
+SAMPLE_BATCHES, SAMPLE_BATCH_SIZE = 50, 64  # the study's validation loop: its loss over 50 batches of 64 images
+TEST_IMAGES = 10_000  # Fashion-MNIST's test set, the images the chapter reads the study's stream as
 # epochs of the final models: the study's code trains them for 5; its journal gives the final model 7, and the
 # final loss of its text is the journal's (so that number is set beside runs of 7 epochs, the notebook's beside 5)
 CODE_FINAL_EPOCHS, JOURNAL_FINAL_EPOCHS = 5, 7
@@ -79,7 +81,7 @@ SPEC = ChapterSpec("regularization_synergy", [
           "[layers, filters] of the architecture sweep (the study's five)"),
     Param("steps_per_epoch", {"paper": 100, "quick": 30, "smoke": 5}, positive_int,
           "training steps per epoch at the study's budget (study: 100)"),
-    Param("val_steps", {"paper": 50, "quick": 10, "smoke": 2}, positive_int,
+    Param("val_steps", {"paper": SAMPLE_BATCHES, "quick": 10, "smoke": 2}, positive_int,
           "validation batches per epoch at the study's budget (study: 50)"),
     Param("epochs", {"paper": 3, "quick": 3, "smoke": 1}, positive_int, "epochs of the sweeps (study: 3)"),
     Param("final_epochs", {"paper": CODE_FINAL_EPOCHS, "quick": CODE_FINAL_EPOCHS, "smoke": 2}, positive_int,
@@ -88,7 +90,7 @@ SPEC = ChapterSpec("regularization_synergy", [
           positive_int, "epochs of the final model as the study's journal and text measured it (journal: 7)"),
     Param("train_subset", {"paper": None, "quick": None, "smoke": 512}, optional(positive_int),
           "train the study-budget runs on the first n images of the 54k split (None: all)"),
-    Param("batch_size", {"paper": 64, "quick": 64, "smoke": 16}, positive_int,
+    Param("batch_size", {"paper": SAMPLE_BATCH_SIZE, "quick": 64, "smoke": 16}, positive_int,
           "training and validation batch size (study: 64)"),
     Param("converged_layers", 4, positive_int, "conv layers of the factorial trained to convergence"),
     Param("converged_filters", 16, positive_int, "filters of the factorial trained to convergence"),
@@ -256,15 +258,28 @@ def best_val_loss(run) -> float:
 
 @dataclass(frozen=True)
 class LossReading:
-    """Which images the study's "test loss" is read on: how a sweep run gives it, and the factorial's column."""
+    """Which images the study's "test loss" is read on: how a sweep run gives it, the factorial's column, the
+    pool the study's 50 batches were drawn from (None: one too large to correct for) and how many images our own
+    value averages (``evaluated(run)``)."""
 
     images: str
     read: Callable
     column: str
+    pool: int | None
+    evaluated: Callable
 
 
-TEST_READING = LossReading("test images", test_loss, "test loss")  # the chapter's reading
-VALIDATION_READING = LossReading("held-out training images", last_val_loss, "validation loss")
+def _evaluated_test_images(run) -> int:
+    return len(run.image_losses)
+
+
+def _validation_images(run) -> int:
+    return run.config.val_steps * run.config.batch_size
+
+
+TEST_READING = LossReading("test images", test_loss, "test loss", TEST_IMAGES, _evaluated_test_images)
+VALIDATION_READING = LossReading("held-out training images", last_val_loss, "validation loss", None,
+                                 _validation_images)
 
 
 def initial_train_loss(run) -> float:
@@ -1092,37 +1107,44 @@ def _noted(rows: list[v.Verdict], other: dict[str, v.Verdict]) -> list[v.Verdict
             for row in rows]
 
 
-SAMPLE_BATCHES, SAMPLE_BATCH_SIZE = 50, 64  # the study's validation loop: its loss over 50 batches of 64 test images
 LOSS_SAMPLE = f"{SAMPLE_BATCHES} batches of {SAMPLE_BATCH_SIZE} test images"
-TEST_IMAGES = 10_000  # Fashion-MNIST's test set, which the study's batches were drawn from
 SAMPLED_LOSSES = (LOSS, LOSS_FINAL, LOSS_JOURNAL_FINAL, RELATIVE)  # quantities the study read off such samples
 
 
-def study_sample(rs: list | None, what: str = "its loss") -> v.Sample | None:
-    """The noise of the study's loss, measured on a sample of the test images: one image's spread from the
-    per-image test losses of our runs ``rs`` (None while a run is missing or was stored without them)."""
-    if not rs or not complete(rs):
+def study_sample(rs: list | None, reading: LossReading = TEST_READING, what: str = "its loss") -> v.Sample | None:
+    """The noise of the study's loss, measured on 50 batches of 64 images of ``reading``'s pool: one image's spread
+    from the per-image test losses of our runs ``rs`` (None while a run is missing or was stored without them).
+    Where our own value averages fewer images than the pool (a profile's ``eval_subset``; the 3,200 held-out
+    images of the validation reading, where one test image's spread stands in for a held-out one's), the noise of
+    our fixed sample joins."""
+    if not rs or not complete(rs) or any(run.image_losses is None for run in rs):
         return None
-    return v.Sample.of([run.image_losses for run in rs], SAMPLE_BATCHES * SAMPLE_BATCH_SIZE, TEST_IMAGES,
-                       f"{what} over {SAMPLE_BATCHES} batches of {SAMPLE_BATCH_SIZE}")
+    ours = reading.evaluated(rs[0])
+    ours = ours if reading.pool is None or ours < reading.pool else None
+    mine = f"; ours over {ours:,} fixed {reading.images}" if ours else ""
+    return v.Sample.of([run.image_losses for run in rs], SAMPLE_BATCHES * SAMPLE_BATCH_SIZE, reading.pool,
+                       f"{what} over {SAMPLE_BATCHES} batches of {SAMPLE_BATCH_SIZE} {reading.images}{mine}", ours)
 
 
-def sample_caveat(row: v.Verdict) -> str:
-    """What a loss row judged without the study's sampling noise (``study_sample`` None: its runs were stored
-    without per-image losses) leaves out, if it is not reproduced: says by how much the row misses its band, so a
-    reader can weigh a narrow miss; "" for other rows."""
-    if row.verdict != v.NOT_REPRODUCED or row.quantity not in SAMPLED_LOSSES or not row.tolerance:
+def sample_caveat(row: v.Verdict, runs: str = "these runs") -> str:
+    """What a loss row judged without the study's sampling noise (``study_sample`` None: ``runs`` were stored
+    without per-image losses) leaves out: the noise would widen the band, so a not-reproduced row says by how
+    much it misses (a narrow miss is weak evidence) and a reproduced one that its band could then exceed the
+    material difference; "" for other rows."""
+    if row.verdict not in (v.NOT_REPRODUCED, v.REPRODUCED) or row.quantity not in SAMPLED_LOSSES or not row.tolerance:
         return ""
+    left_out = (f"the band leaves out the sampling noise of the study's number, measured on {LOSS_SAMPLE}, since "
+                f"{runs} were stored without per-image losses")
+    if row.verdict == v.REPRODUCED:
+        return f"{left_out}; with it the band is wider and could exceed the material difference (inconclusive)"
     beyond = abs(row.difference) / row.tolerance - 1
-    return (f"outside the band by {beyond:.1%} of its half-width; the band leaves out the sampling noise of the "
-            f"study's number, measured on {LOSS_SAMPLE}, since these runs were stored without per-image losses, "
-            "so a narrow miss is weak evidence")
+    return f"outside the band by {beyond:.1%} of its half-width; {left_out}, so a narrow miss is weak evidence"
 
 
 def _loss_value(claim: StudyClaim, rs: list | None, quantity: str, reading: LossReading, note: str = "") -> v.Verdict:
     """A loss the study measured on a sample of the test images, by the value rule: with that sample's noise where
     our runs store per-image losses (``study_sample``), else with the caveat that the band leaves it out."""
-    sample = study_sample(rs)
+    sample = study_sample(rs, reading)
     row = v.judge_value(claim, measured(rs, reading.read), measured=quantity, note=note, sample=sample)
     return row if sample is not None else replace(row, note=v.join_notes(row.note, sample_caveat(row)))
 
@@ -1220,11 +1242,14 @@ def _judged(runs: ChapterRuns, reading: LossReading) -> list[v.Verdict]:
                             note=f"{s.final_epochs} epochs, as the study's code trains it; the study's text says "
                                  f"{R['final_loss'].printed}"))
     note = f"1 - final / baseline, means over seeds (unpaired); the final model after {epochs}"
-    samples = (study_sample(g["final_journal"]["final_journal"], "its final model's loss"),
-               study_sample(g["baseline"]["baseline"], "its baseline's loss"))
-    improvement = v.judge_relative(R["improvement"], final, base, measured=RELATIVE, note=note, samples=samples)
-    if None in samples:
-        improvement = replace(improvement, note=v.join_notes(improvement.note, sample_caveat(improvement)))
+    sides = {"the final model's runs": (g["final_journal"]["final_journal"], "its final model's loss"),
+             "the baseline's runs": (g["baseline"]["baseline"], "its baseline's loss")}
+    samples = {side: study_sample(rs, reading, what) for side, (rs, what) in sides.items()}
+    improvement = v.judge_relative(R["improvement"], final, base, measured=RELATIVE, note=note,
+                                   samples=tuple(samples.values()))
+    if None in samples.values():
+        lacking = " and ".join(side for side, sample in samples.items() if sample is None)
+        improvement = replace(improvement, note=v.join_notes(improvement.note, sample_caveat(improvement, lacking)))
     rows.append(on_study_networks(improvement, baseline, note))
     own_combined, own_separate = _studys_own_arch_interaction()
     rows.append(on_study_networks(
