@@ -81,6 +81,12 @@ contrast (``judge_contrast``, ``judge_interaction``)
     configuration of the experiment, or Welch's over the involved ones). Entirely on the claimed side:
     reproduced; entirely on the other: not reproduced; covering zero: inconclusive (the data can tell
     neither the claimed effect nor its absence).
+censored value (``judge_censored``)
+    A value some seeds never reached before their run ended (the epoch a learning rate is first lowered, in a
+    run that never lowered it): those seeds only say "beyond the cap", so there is no mean or spread. By
+    exchangeability, a study run from the seeds' distribution lies beyond all ``n`` of ours, on either side,
+    with probability ``2 / (n + 1)``: every seed beyond the study's value on one side with that under 5% is not
+    reproduced; anything else is inconclusive (never reproduced: agreement needs a band).
 relative (``judge_relative``)
     The value rule on a relative change ``1 - mean(a) / mean(b)`` ("60% lower than the baseline"), its
     spread for a new single run of each configuration by the delta method (seeds unpaired, Welch's
@@ -123,6 +129,8 @@ RULES = {
     "spread": "study within the 95% chi-square interval of our seeds' standard deviation, and that interval's "
               "half-width at most the material difference",
     "contrast": "95% t-interval of the contrast on the claimed side",
+    "censored": "every seed beyond the study's value on one side, 2/(n+1) < 5% (rank test; seeds that never reached "
+                "the value only bound it)",
     "relative": "study within t·s·√(1+1/n) + rounding of our relative change (delta method, Welch; plus the noise "
                 "of the study's samples of the test images, where it measured on them)",
 }
@@ -391,6 +399,28 @@ def judge_value(claim: StudyClaim, values: Sequence[float] | None, *, measured: 
         note = join_notes(note, f"sampling noise of the study's number: {sample.source}")
     note = join_notes(note, f"noise: {noise.source}" if len(x) < 2 else "")
     return _band(claim, mean - claim.value, half, note, ours, rule)
+
+
+def judge_censored(claim: StudyClaim, values: Sequence[float | None], caps: Sequence[float], *, measured: str,
+                   shown: str, note: str = "") -> Verdict:
+    """A value some of whose seeds never reached it: a run that ended first (``values[i]`` None) only says it lies
+    beyond its ``caps[i]``. Without a mean or spread the value rule cannot run, but a rank test can: if the
+    study's run were one more draw of the seeds' distribution, by exchangeability it would lie beyond all ``n``
+    of ours on one side with probability 1 / (n + 1). Every seed beyond the study's value (by more than its
+    rounding) on the same side with 2 / (n + 1) < 5%: not reproduced; otherwise inconclusive (agreement needs a
+    band, which censored seeds do not give). ``shown``: each seed's value as the row prints it."""
+    _check(claim, measured)
+    if not values:
+        return missing(claim, note)
+    low, high = claim.value - claim.rounding, claim.value + claim.rounding
+    above = sum(1 for v, cap in zip(values, caps) if (v if v is not None else cap) > high)
+    below = sum(1 for v in values if v is not None and v < low)
+    n, side = len(values), max(above, below)
+    chance = 2 / (n + 1)
+    rule = (f"rank test over seeds (censored): {side} of {n} beyond the study's value on one side; a study run from "
+            f"the same distribution would be outside all of ours with probability 2/(n+1) = {chance:.0%}")
+    verdict = NOT_REPRODUCED if side == n and chance < round(1 - LEVEL, 12) else INCONCLUSIVE
+    return _row(claim, shown, verdict, rule, note)
 
 
 def _satterthwaite(*parts: tuple[float, float]) -> float:

@@ -8,7 +8,7 @@ from fmnist_utils.verdicts import (INCONCLUSIVE, MISSING, NOT_COMPARABLE, NOT_RE
                                    Noise, judge_best, judge_contrast, judge_count, judge_difference, judge_direction,
                                    judge_interaction, judge_relative, judge_threshold, judge_tradeoff, judge_value,
                                    judge_spread, not_tested, tally, top_group, undominated, hardware_bound,
-                                   same_network, Sample)
+                                   same_network, Sample, judge_censored)
 
 ACC = "test accuracy, best epoch"
 
@@ -121,6 +121,21 @@ def test_a_samples_spread_is_one_images_pooled_within_runs_and_needs_every_run()
         Sample.of([image], 3200, 10_000, "a loss", ours=10_000)
     with pytest.raises(ValueError, match="at least 2 images of every run; got \\[1, 1000\\]"):
         Sample.of([image, image[:1]], 3200, 10_000, "a loss")
+
+
+def test_a_censored_value_is_judged_by_ranks_and_never_reproduced():
+    """Seeds that never reached the value only bound it. All of ours beyond the study's 8 on one side: with 3 seeds
+    a study run from the same distribution is outside all of them with chance 2/4 (inconclusive); with 39 seeds,
+    2/40 = 5% is not under 5%; with 40, 2/41 is (not reproduced). One seed on the study's side: inconclusive."""
+    lr = "epochs at the initial learning rate"
+    c = claim("8", lr)
+    row = judge_censored(c, [10, None, None], [12, 12, 12], measured=lr, shown="10, >12, >12")
+    assert row.verdict == INCONCLUSIVE and row.ours == "10, >12, >12" and "3 of 3" in row.rule
+    assert judge_censored(c, [10] * 38 + [None], [12] * 39, measured=lr, shown="").verdict == INCONCLUSIVE
+    assert judge_censored(c, [10] * 39 + [None], [12] * 40, measured=lr, shown="").verdict == NOT_REPRODUCED
+    assert judge_censored(c, [7] + [10] * 39 + [None], [12] * 41, measured=lr, shown="").verdict == INCONCLUSIVE
+    # a seed censored below the study's value says nothing about which side it lies on
+    assert "39 of 41" in judge_censored(c, [10] * 39 + [None, None], [12] * 39 + [6, 6], measured=lr, shown="").rule
 
 
 def test_capped_run_is_not_comparable():

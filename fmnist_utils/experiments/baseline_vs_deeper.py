@@ -16,7 +16,7 @@ from ..params import ChapterSpec, Param, int_list, optional, positive_int, resol
 from ..store import describe, stored_runs  # noqa: F401  (the notebook calls chapter.stored_runs)
 from ..verdicts import (INCONCLUSIVE, NOT_REPRODUCED, NOT_TESTED, REPRODUCED, Noise,
                         Verdict, join_notes, judge_best, judge_difference, judge_direction, judge_spread, judge_threshold,
-                        judge_value, not_comparable, tally, top_group)
+                        judge_censored, judge_value, not_comparable, tally, top_group)
 from ..tables import book_table
 
 TITLE = "Baseline CNN vs deeper CNN"
@@ -719,21 +719,22 @@ def _judge_runs(runs: ChapterRuns) -> list[Verdict]:
 
 def _lr_reduced_row(m2: list) -> Verdict:
     """When Model-2's learning rate is first lowered, per seed. A seed whose rate was never lowered within its
-    epochs did not measure the quantity (the epoch cap censors it: it only says "later than the cap"), so with any
-    such seed the row is not comparable, names the seeds and shows per seed what was measured."""
+    epochs (the study's budget) says only "later than the cap": with any such seed there is no mean or spread, and
+    the row is judged by the censored-value rule, naming the seeds and showing per seed what was measured."""
     claim = REGISTRY["m2_lr_reduced"]
     never = [r for r in m2 if epochs_at_initial_rate(r) == len(r.history)]
     if not never:
         return judge_value(claim, [epochs_at_initial_rate(r) for r in m2], measured=LR_REDUCED, note=LR_MATERIAL)
-    measured = ", ".join(f"seed {r.config.seed}: "
-                         + (f"not within {len(r.history)}" if any(r is n for n in never) else str(epochs_at_initial_rate(r)))
-                         for r in m2)
+    shown = ", ".join(f"seed {r.config.seed}: "
+                      + (f"not within {len(r.history)}" if any(r is n for n in never) else str(epochs_at_initial_rate(r)))
+                      for r in m2)
     cap = sorted({len(r.history) for r in never})
-    return not_comparable(claim, measured, join_notes(
-        f"never reduced within the {', '.join(map(str, cap))} epochs: seed "
-        f"{', '.join(str(r.config.seed) for r in never)}; the epoch cap keeps those seeds from measuring when the rate "
-        "is first lowered (only that it is later than the cap), so no mean or spread of the quantity exists",
-        LR_MATERIAL))
+    return judge_censored(
+        claim, [None if any(r is n for n in never) else epochs_at_initial_rate(r) for r in m2],
+        [len(r.history) for r in m2], measured=LR_REDUCED, shown=shown,
+        note=join_notes(f"never reduced within the {', '.join(map(str, cap))} epochs, the study's budget: "
+                        f"{seeds_named(r.config.seed for r in never)}; those seeds only say 'later than the cap', so "
+                        "no mean or spread of the quantity exists", LR_MATERIAL))
 
 
 def _hardest_note(f1: dict) -> str:
