@@ -20,6 +20,7 @@ from typing import NamedTuple, Sequence
 _NUMBER = re.compile(r"^(?:~\s*±?\s*)?([-+]?[0-9][0-9,]*(?:\.[0-9]+)?)(?:\s*±\s*[0-9][0-9,]*(?:\.[0-9]+)?)?"
                      r"\s*(%|K|M|x|points|percentage points|s|ms|[µμ]s/K)?$")
 _TIME_UNITS = {"s": "s", "ms": "ms", "µs/K": "µs/K", "μs/K": "µs/K"}  # a typeset "μ" (Greek mu) reads as "µ"
+_RANGE = re.compile(r"^([0-9]+(?:\.[0-9]+)?)\s*[-–]\s*([0-9]+(?:\.[0-9]+)?)\s*%$")  # "7-8%": a range of percentages
 
 
 @dataclass(frozen=True)
@@ -27,10 +28,11 @@ class StudyClaim:
     """One headline claim of a study, registered once: the only place its number is typed.
 
     ``printed`` is the value exactly as the study prints it ("92.72%", "+1.35 points", "0.69 percentage points", "0.270", "62K",
-    "2,067,850", "15.7x", a time such as "20.29 ± 0.65 s", "1427 ± 77 ms" or "329 µs/K", or words such as
-    "MobileNet-Lite" for an ordering); ``value`` parses it into the unit the book computes in (a fraction
-    for percentages and accuracy points; a time stays in its printed unit, and of "mean ± spread" the
-    mean is the value) and ``rounding`` is half a unit of its last printed digit.
+    "2,067,850", "15.7x", a time such as "20.29 ± 0.65 s", "1427 ± 77 ms" or "329 µs/K", a range such as
+    "7-8%", or words such as "MobileNet-Lite" for an ordering); ``value`` parses it into the unit the book
+    computes in (a fraction for percentages and accuracy points; a time stays in its printed unit, of
+    "mean ± spread" the mean is the value, of a range its middle) and ``rounding`` is half a unit of its last
+    printed digit (for a range, plus half its width: any value in it is the study's).
     ``quantity`` says what it measures ("test accuracy, best epoch", "test loss, final epoch",
     "ordering of test accuracy", ...); the verdict functions refuse a row that measured something else.
     A claim the chapter does not test carries the reason in ``not_tested``. A claim that checks the study
@@ -53,6 +55,12 @@ class StudyClaim:
     against_itself: bool = False
 
     def _parsed(self):
+        span = _RANGE.match(self.printed.strip())
+        if span:
+            low, high = (float(x) for x in span.groups())
+            decimals = max(len(x.split(".")[1]) if "." in x else 0 for x in span.groups())
+            return ((low + high) / 200, ((high - low) / 2 + 0.5 * 10 ** -decimals) / 100, 100.0, "%",
+                    max(decimals, 2))
         match = _NUMBER.match(self.printed.strip())
         if not match:
             return None
@@ -84,6 +92,13 @@ class StudyClaim:
     def rounding(self) -> float:
         """Half a unit of the study's last printed digit (0.005 points for "92.72%")."""
         return self._parsed()[1] if self.numeric else 0.0
+
+    @property
+    def span(self) -> float:
+        """Half the width of a printed range ("7-8%": half a point): the part of ``rounding`` that is the claim's
+        own latitude, not its printing precision (0 for a single number)."""
+        span = _RANGE.match(self.printed.strip())
+        return (float(span.group(2)) - float(span.group(1))) / 200 if span else 0.0
 
     @property
     def scale(self) -> float:

@@ -31,7 +31,9 @@ value (``judge_value``)
     study's would fall within ``h = t(0.975, df) * s * sqrt(1 + 1/n) + r`` of ``m``, where ``r`` is
     half a unit of the study's last printed digit. Study value within ``h``: reproduced when ``h`` is
     at most the quantity's material difference (1 accuracy point, 10% of a loss), else inconclusive;
-    outside ``h``: not reproduced.
+    outside ``h``: not reproduced. A printed range ("7-8%") reads as its middle, and half its width joins ``r``
+    (any value in it is the study's); the material check leaves that half-width out, since it is the claim's
+    latitude, not anyone's uncertainty.
     A study number measured on a random sample of ``k`` of the ``N`` test images (a loss over 50 batches of
     64) carries that sample's noise as well (``Sample``): its variance ``v = d^2 / k * (1 - k / N)``, ``d``
     the spread of one image's value (ddof=1) pooled within our runs' stored per-image values, is added under
@@ -346,7 +348,7 @@ def _band(claim: StudyClaim, diff: float, half: float, note: str, ours: str, rul
     rule = f"±{_fmt(half, claim)} ({rule_extra}); material {_fmt(material, claim)}"
     numbers = {"difference": diff * claim.scale, "tolerance": half * claim.scale}
     if abs(diff) <= half + EPS:
-        if half <= material:
+        if half - claim.span <= material:  # a printed range's own width is agreement, not uncertainty
             return _row(claim, ours, REPRODUCED, rule, note, **numbers)
         return _row(claim, ours, INCONCLUSIVE, rule,
                     join_notes(note, f"the band ±{_fmt(half, claim)} also holds values {_fmt(material, claim)} away"),

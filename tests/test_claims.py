@@ -136,3 +136,14 @@ def test_a_chapters_claims_table_shows_every_cell_whole(tmp_path):
     html = claims_table("09_example", chapter, None, tmp_path)._repr_html_()
     assert note in html and "..." not in html
     assert '<table border="1" class="dataframe claims">' in html  # the stylesheet lets its cells break long words
+
+
+def test_a_printed_range_reads_as_its_middle_with_half_its_width_as_latitude():
+    """"7-8%": 7.5%, any value in the range the study's (half a point of latitude plus half a unit of the last
+    digit); the latitude is reported apart so that the material check can leave it out."""
+    claim = StudyClaim("gain", "a gain", "text", "7-8%", "relative reduction")
+    assert claim.numeric and claim.value == pytest.approx(0.075) and claim.unit == "%"
+    assert claim.span == pytest.approx(0.005) and claim.rounding == pytest.approx(0.01)
+    assert StudyClaim("x", "", "", "7.5%", "q").span == 0.0
+    assert StudyClaim("x", "", "", "6.5-8.25%", "q").rounding == pytest.approx((0.875 + 0.005) / 100)
+
