@@ -1539,7 +1539,8 @@ def cost_pairs(runs: ChapterRuns) -> tuple[dict, str]:
     final = per_seed(seed_runs(runs, STUDY_LIGHT), stored_accuracy)
     pairs = {seed: None if main[seed] is None or final[seed] is None else (main[seed], final[seed]) for seed in main}
     what = (f"each network's last epoch: CNN-3-128 after {last} epochs minus the lightweight model after "
-            f"{runs.settings.light_epochs}" if every_seed(pairs) else "")
+            f"{runs.settings.light_epochs} (the study's CNN-3-128 number was both its last stage and its peak, which "
+            "the peak row reads as our best stage)" if every_seed(pairs) else "")
     return pairs, what
 
 

@@ -788,10 +788,16 @@ def _pair_row(runs: ChapterRuns, claim: StudyClaim, names, reason: str, judge: C
 
 
 def _order_row(runs: ChapterRuns, claim_id: str) -> Verdict:
-    """A study's ranking of two networks, judged on the quantity it ordered by: chapter 5's on the test loss."""
+    """A study's ranking of two networks, judged on the quantity it ordered by: chapter 5's on the test loss. The
+    ranking is read as a claim about the two architectures and retested under the common protocol; where the
+    study's numbers measured another quantity (``other_quantity``), its gap between them is not comparable (the
+    gap rows), its ordering of the architectures is what this row tests, and the note says so."""
     claim, (a, b) = REGISTRY[claim_id], ORDERS[claim_id]
     loss = claim.quantity == Q_LOSS_ORDER
-    read, note = (TEST_LOSS if loss else TEST_ACCURACY).read, _note(runs, (a, b))
+    reread = ("the study's ranking read as a claim about the two architectures, retested under the common protocol "
+              f"(its own numbers measured another quantity: {other.removeprefix('different quantities: ')})"
+              if (other := other_quantity((a, b))) else "")
+    read, note = (TEST_LOSS if loss else TEST_ACCURACY).read, "; ".join(p for p in (reread, _note(runs, (a, b))) if p)
     return _pair_row(runs, claim, (a, b), other_network((a, b)), lambda: judge_direction(
         claim, values(runs, a, read), values(runs, b, read), measured=claim.quantity, higher=not loss,
         names=(LABELS[a], LABELS[b]), scale=1.0 if loss else 100.0, digits=3 if loss else 2, note=note), note)

@@ -1470,7 +1470,8 @@ def conclusion(runs: ChapterRuns) -> str:
                          f"store yet ({counted(missing_count, 'run')} missing).")
             continue
         mean = {k: sum(cells[k]) / len(cells[k]) for k in needed}
-        text = (f"- **Factorial {budget}.** Alone, InstanceNorm changes the test loss by "
+        text = (f"- **Factorial {budget}.** In the cells' means (a description: no row judges a single "
+                f"technique's effect), InstanceNorm alone changes the test loss by "
                 f"{mean[('instance', 0.0)] - mean[('none', 0.0)]:+.3f} and dropout 0.1 by "
                 f"{mean[('none', 0.1)] - mean[('none', 0.0)]:+.3f}; the interaction of the two is {row.ours}: "
                 f"{VERDICT_READING[row.verdict]}" + (f" ({row.note.split('; ')[0]})" if row.verdict == v.NOT_COMPARABLE
