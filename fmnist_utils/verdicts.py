@@ -40,7 +40,8 @@ value (``judge_value``)
     the root, ``h = t(0.975, df') * sqrt(s^2 (1 + 1/n) + v) + r``, with Welch-Satterthwaite degrees of
     freedom ``df'`` (``d``'s own: one run's images less one). Where our value is itself a mean over a fixed
     part of the images (``m`` of them, the same for every seed), ``v`` adds ``d^2 / m * (1 - m / N)``. Where
-    our runs store no per-image values, ``h`` cannot include it and the row says so.
+    our runs store no per-image values, ``h`` cannot include it, and a row whose verdict it could change
+    (reproduced or not reproduced) says so.
 difference (``judge_difference``)
     The same rule for a difference between two configurations (their seeds are independent: Welch's
     standard error, no pairing of seeds between architectures).
@@ -134,7 +135,8 @@ RULES = {
     "censored": "every seed beyond the study's value on one side, 2/(n+1) < 5% (rank test; seeds that never reached "
                 "the value only bound it)",
     "relative": "study within t·s·√(1+1/n) + rounding of our relative change (delta method, Welch; plus the noise "
-                "of the study's samples of the test images, where it measured on them)",
+                "of the study's samples of the test images, where it measured on them), and that band at most the "
+                "material difference",
 }
 
 
