@@ -680,12 +680,15 @@ def final_table(runs: ChapterRuns):
         ("4L/32F, InstanceNorm, dropout 0.1", s.final_epochs, runs.nets["combined"]["combined"],
          runs.groups["combined"]["combined"], JOURNAL_COMBINED),
         ("6L/64F, InstanceNorm, dropout 0.1", s.epochs, FINAL_NET, runs.groups["final_short"]["final_short"], None),
-        ("6L/64F, InstanceNorm, dropout 0.1", s.final_epochs, FINAL_NET, runs.groups["final"]["final"], None),
+        ("6L/64F, InstanceNorm, dropout 0.1", s.final_epochs, FINAL_NET, runs.groups["final"]["final"],
+         REGISTRY["final_notebook"].value),  # the study's own notebook, which trains the code's budget
         ("6L/64F, InstanceNorm, dropout 0.1", s.journal_final_epochs, FINAL_NET,
          runs.groups["final_journal"]["final_journal"], JOURNAL_FINAL),
     ]
     rows = [{"network": name, "epochs": epochs, **_cell_row(net, rs, study)} for name, epochs, net, rs, study in items]
-    return book_table(pd.DataFrame(rows).set_index(["network", "epochs"]), SWEEP_NOTE)
+    return book_table(pd.DataFrame(rows).set_index(["network", "epochs"]),
+                      SWEEP_NOTE + f" The study's value after {s.final_epochs} epochs of 6L/64F is its own notebook's; "
+                                   f"after {s.journal_final_epochs}, its journal's (the text's).")
 
 
 def seeds_frame(runs: ChapterRuns, group: str, label=str):
