@@ -218,7 +218,7 @@ class Sample:
                              f"{sorted({len(a) for a in arrays})}")
         sd = math.sqrt(float(np.mean([a.var(ddof=1) for a in arrays])))
         pool = f" of the {population:,}" if population else ""
-        return cls(sd, images, population, f"{what}: {images:,}{pool} images; one image's spread {sd:.3g}, pooled "
+        return cls(sd, images, population, f"{what}: {images:,}{pool} images, one image's spread {sd:.3g}, pooled "
                                            f"over our {counted(len(arrays), 'run')}", min(len(a) for a in arrays) - 1,
                    ours)
 

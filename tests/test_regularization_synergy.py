@@ -472,12 +472,12 @@ def test_a_loss_the_study_measured_on_a_sample_of_the_test_images_is_judged_with
     row = judged(runs)["final_loss"]
     assert row.verdict == REPRODUCED and "the study's 3,200 images: s=" in row.rule
     assert ("sampling noise of the study's number: its loss over 50 batches of 64 test images: 3,200 of the 10,000 "
-            "images; one image's spread 0.9, pooled over our 3 runs") in row.note
+            "images, one image's spread 0.9, pooled over our 3 runs") in row.note
     assert "per-image" not in row.note and "stored without per-image losses" not in chapter.conclusion(runs)
     # the validation reading's row allows for its own two samples of held-out images
     held_out = chapter._both_readings(runs)[1]["final_loss"]
     ours = small.val_steps * small.batch_size
-    assert f"held-out training images; ours over {ours:,} fixed held-out training images" in held_out.note
+    assert f"held-out training images (ours over {ours:,} fixed held-out training images)" in held_out.note
     assert chapter.study_sample(runs.groups["final_journal"]["final_journal"]).sd == pytest.approx(0.9, rel=1e-3)
 
 

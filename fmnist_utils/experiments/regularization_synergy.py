@@ -1133,7 +1133,7 @@ def study_sample(rs: list | None, reading: LossReading = TEST_READING, what: str
         return None
     ours = reading.evaluated(rs[0])
     ours = ours if reading.pool is None or ours < reading.pool else None
-    mine = f"; ours over {ours:,} fixed {reading.images}" if ours else ""
+    mine = f" (ours over {ours:,} fixed {reading.images})" if ours else ""
     return v.Sample.of([run.image_losses for run in rs], SAMPLE_BATCHES * SAMPLE_BATCH_SIZE, reading.pool,
                        f"{what} over {SAMPLE_BATCHES} batches of {SAMPLE_BATCH_SIZE} {reading.images}{mine}", ours)
 
