@@ -49,6 +49,7 @@ def evaluate_model(model, x: torch.Tensor, y: torch.Tensor, loss_fn, batch_size:
             logits = model(x[start: start + batch_size])
         logits = logits.float()
         target = y[start: start + batch_size]
+        # the mean loss stays as the stored runs computed it (summing the per-image losses rounds differently)
         loss_sum += loss_fn(logits, target).item() * len(target)
         losses.append(loss_fn(logits, target, reduction="none").cpu())
         probabilities = logits.softmax(dim=1)

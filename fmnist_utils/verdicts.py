@@ -213,14 +213,14 @@ class Sample:
         if not per_image or any(values is None for values in per_image):
             return None
         arrays = [np.asarray(values, dtype=float) for values in per_image]
-        if min(len(a) for a in arrays) < 2:
+        fewest = min(len(a) for a in arrays)
+        if fewest < 2:
             raise ValueError("a per-image spread needs at least 2 images of every run; got "
                              f"{sorted({len(a) for a in arrays})}")
         sd = math.sqrt(float(np.mean([a.var(ddof=1) for a in arrays])))
         pool = f" of the {population:,}" if population else ""
         return cls(sd, images, population, f"{what}: {images:,}{pool} images, one image's spread {sd:.3g}, pooled "
-                                           f"over our {counted(len(arrays), 'run')}", min(len(a) for a in arrays) - 1,
-                   ours)
+                                           f"over our {counted(len(arrays), 'run')}", fewest - 1, ours)
 
 
 @dataclass(frozen=True)
@@ -391,11 +391,11 @@ def judge_value(claim: StudyClaim, values: Sequence[float] | None, *, measured: 
         return not_comparable(claim, ours, join_notes(capped, note))
     if noise is None:
         return _row(claim, ours, INCONCLUSIVE, "no seed-noise estimate", join_notes(note, "one run and no measured spread"))
-    seeds = noise.sd ** 2 * (_single(claim) + 1 / len(x))
     rule = f"n={len(x)}, s={_fmt(noise.sd, claim)}"
     if sample is None or claim.exact:
         half = _t(noise.df) * noise.sd * math.sqrt(_single(claim) + 1 / len(x)) + claim.rounding
     else:
+        seeds = noise.sd ** 2 * (_single(claim) + 1 / len(x))
         df = _satterthwaite((seeds, noise.df), (sample.variance, sample.df))
         half = _t(df) * math.sqrt(seeds + sample.variance) + claim.rounding
         mine = f" and our {sample.ours:,}" if sample.ours else ""
