@@ -78,9 +78,8 @@ from .claims import counted
 from .config import RunConfig
 from .data import TRAIN_MEAN, TRAIN_STD, load_fashion_mnist, split_indices, to_float
 from .models import build_model
-from .store import REPO_ROOT
-from .train import (Engine, cpu_bfloat16_flags, cpuinfo_field, make_loss, make_optimizer, precision_problem,
-                    prefers_channels_last)
+from .store import REPO_ROOT, cpu_model
+from .train import Engine, cpu_bfloat16_flags, cpuinfo_field, make_loss, make_optimizer, precision_problem
 
 DEFAULT_OUTPUT = REPO_ROOT / "book" / "results" / "benchmark.json"
 
@@ -324,7 +323,7 @@ class EngineLoop:
     def __init__(self, case: Case, seed: int = 42, precision: str = "float32"):
         self.engine = Engine.build(case.config(seed, precision), device="cpu")
         self.engine.model.train()
-        self.channels_last = prefers_channels_last(self.engine.model)  # Engine.build's own rule
+        self.channels_last = self.engine.channels_last  # Engine.build's own choice
         self.batch_size = self.engine.config.batch_size
         self.steps_per_epoch = math.ceil(len(self.engine.splits.train_y) / self.batch_size)
         self.order, self.step_in_epoch = None, self.steps_per_epoch
@@ -632,10 +631,6 @@ def measure_case(case: Case, threads: int, warmup: int, steps: int, min_time: fl
     }
 
 
-def cpu_model() -> str:
-    return cpuinfo_field("model name") or platform.processor() or platform.machine()
-
-
 def available_cores() -> int:
     try:
         return len(os.sched_getaffinity(0))
@@ -868,7 +863,7 @@ def run_benchmark(args: argparse.Namespace, cases: list[Case], threads: int) -> 
     return {
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "torch": torch.__version__, "torchvision": torchvision.__version__,
-        "python": platform.python_version(), "cpu_model": cpu_model(), "cores": available_cores(),
+        "python": platform.python_version(), "cpu_model": cpu_model() or platform.machine(), "cores": available_cores(),
         "threads": threads, "device": "cpu",
         "settings": {"steps": args.steps, "warmup": args.warmup, "min_time": args.min_time,
                      "repeats": args.repeats, "quick": args.quick, "matmul_sizes": list(args.matmul_sizes)},

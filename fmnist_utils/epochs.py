@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -55,6 +56,9 @@ class TrainResult:
     device: str = "cpu"
     threads: int = 1
     resumed_from_epoch: int = 0
+    # where its epochs ran, when a checkpoint carried it from one CPU to another: [{"from_epoch", "processor"}, ...]
+    trained_on: list[dict] | None = None
+    layout_note: str | None = None  # why it did not train in channels_last where its model prefers it
 
 
 def save_atomic(obj, path: Path) -> None:
@@ -83,10 +87,14 @@ class RunProgress:
     bad_epochs: int = 0
     stopped_early: bool = False
     resumed_from: int = 0  # epochs done when the run was resumed from its checkpoint
+    # the CPU of each stretch of epochs (a new entry where a resumed checkpoint was written on another CPU)
+    segments: list[dict] = field(default_factory=list)
 
     def __post_init__(self):
         if self.checkpoint_path is not None:
             self.checkpoint_path = Path(self.checkpoint_path)
+        if not self.segments:
+            self.segments = [{"from_epoch": 1, "processor": _processor()}]
 
     @property
     def epochs_done(self) -> int:
@@ -164,6 +172,7 @@ class RunProgress:
             "history": self.history, "staged": self.staged, "best_value": self.best_value,
             "best_epoch": self.best_epoch, "best_state": self.best_state, "bad_epochs": self.bad_epochs,
             "threads": torch.get_num_threads(),  # for the cost estimates of book/compute.md
+            "segments": self.segments,
         }, self.checkpoint_path)
 
     def resume(self) -> dict | None:
@@ -179,7 +188,25 @@ class RunProgress:
         self.best_value, self.best_epoch = state["best_value"], state["best_epoch"]
         self.best_state, self.bad_epochs = state["best_state"], state["bad_epochs"]
         self.resumed_from = self.epochs_done
+        self._continue_segments(state.get("segments"))
         return state
+
+    def _continue_segments(self, earlier: list[dict] | None) -> None:
+        """Take over the checkpoint's CPUs; where this CPU is another (or the checkpoint, written before
+        checkpoints kept it, does not say), the run goes on as a new stretch, says so, and its result
+        records both: float results differ between CPUs, so such a run is not the copy of an uninterrupted
+        one that the same seed gives on one machine."""
+        here = self.segments[-1]["processor"]
+        self.segments = list(earlier or [{"from_epoch": 1, "processor": None}])
+        before = self.segments[-1]["processor"]
+        if before != here:
+            self.segments.append({"from_epoch": self.epochs_done + 1, "processor": here})
+            warnings.warn(
+                f"resuming {self.checkpoint_path.name} at epoch {self.epochs_done + 1} on {here or 'an unnamed CPU'}; "
+                f"its first {self.epochs_done} epochs ran on {before or 'a CPU the checkpoint does not name'}. "
+                "The run records both CPUs (provenance 'trained_on'); like a run trained on another machine, it "
+                "is not a bit-for-bit copy of one trained here from the start. To train it here from the start, "
+                "delete the checkpoint first.", stacklevel=3)
 
     def finish(self, model: nn.Module, eval_x: torch.Tensor, eval_y: torch.Tensor, loss_fn,
                device: torch.device) -> TrainResult:
@@ -203,4 +230,11 @@ class RunProgress:
             train_seconds=self.trained_seconds(),
             eval_seconds=sum(r["eval_seconds"] for r in self.history) + time.perf_counter() - started,
             device=str(device), threads=torch.get_num_threads(), resumed_from_epoch=self.resumed_from,
+            trained_on=self.segments if len(self.segments) > 1 else None,
         )
+
+
+def _processor() -> str | None:
+    from .store import cpu_model  # the store's own reading, which provenance records
+
+    return cpu_model()

@@ -85,11 +85,14 @@ def _git_commit() -> str | None:
 
 
 def cpu_model() -> str | None:
-    """The CPU's model name (``platform.processor()`` is empty on Linux). Float results of the same code
-    differ between CPUs (their vector kernels round differently), so a run records where it ran."""
+    """The CPU's model name (``platform.processor()`` is empty on Linux) and the vector instruction set
+    PyTorch's kernels use on it. Float results of the same code differ between CPUs (their vector kernels
+    round differently), so a run records where it ran; the name alone does not tell them apart (one cloud
+    "AMD EPYC" offers AVX2 only, another AVX-512)."""
     from .train import cpuinfo_field
 
-    return cpuinfo_field("model name") or platform.processor() or None
+    name = cpuinfo_field("model name") or platform.processor()
+    return name and f"{name}, {torch.backends.cpu.get_cpu_capability()}"
 
 
 def provenance(device: str, threads: int) -> dict:
@@ -471,6 +474,8 @@ def run_record(result, key: str) -> dict:
         "stopped_early": result.stopped_early,
         "timing": {"train_seconds": result.train_seconds, "eval_seconds": result.eval_seconds,
                    "resumed_from_epoch": result.resumed_from_epoch},
-        "provenance": provenance(result.device, result.threads),
+        "provenance": provenance(result.device, result.threads)
+        | ({"trained_on": result.trained_on} if result.trained_on else {})
+        | ({"layout": result.layout_note} if result.layout_note else {}),
         "fingerprint": fingerprint(result.config),  # of the code that trained it (a Dask worker's own)
     }

@@ -19,6 +19,8 @@ import ctypes
 import functools
 import math
 import platform
+import subprocess
+import sys
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -179,6 +181,68 @@ def prefers_channels_last(model: nn.Module) -> bool:
             and not any(isinstance(m, nn.InstanceNorm2d) for m in modules))
 
 
+# One training step of a model in channels_last, in a child process: some CPUs' oneDNN kernels crash on it
+# (seen: the weight gradient of ResNet-Mini's 1x1 stride-2 shortcut, 4 -> 8 channels, one thread, on an AMD
+# EPYC that offers AVX2 but not AVX-512, with PyTorch 2.14.1; the same step on an Intel Xeon with AVX-512 runs).
+_LAYOUT_PROBE = """
+import sys, torch
+from fmnist_utils.models import build_model
+name, kwargs, threads, batch = eval(sys.argv[1])
+torch.set_num_threads(threads)
+torch.manual_seed(0)
+model = build_model(name, **kwargs).to(memory_format=torch.channels_last)
+x = torch.randn(batch, 1, 28, 28).contiguous(memory_format=torch.channels_last)
+model(x).logsumexp(1).mean().backward()
+"""
+_layout_verdicts: dict[tuple, str | None] = {}
+
+
+def _has_strided_pointwise_conv(model: nn.Module) -> bool:
+    return any(isinstance(m, nn.Conv2d) and m.kernel_size == (1, 1) and m.stride != (1, 1) for m in model.modules())
+
+
+def channels_last_crash(config: RunConfig) -> str | None:
+    """Why this CPU cannot train ``config``'s model in channels_last (its kernels crash), or None.
+
+    Only models with a strided 1x1 convolution (the crash seen so far) are tried, once per process and thread
+    count, by one training step in a child process (about 2 s); any other failure of the child is raised."""
+    threads = torch.get_num_threads()
+    key = (config.model, repr(config.model_args), threads, min(config.batch_size, 64))
+    if key not in _layout_verdicts:
+        probe = subprocess.run([sys.executable, "-c", _LAYOUT_PROBE,
+                                repr((config.model, config.model_args, threads, key[3]))],
+                               capture_output=True, text=True, timeout=300)
+        verdict = None
+        if probe.returncode < 0 or probe.returncode == 134:  # killed by a signal: segfault, abort (double free)
+            verdict = (f"a training step of {config.model} in channels_last crashes this CPU's kernels "
+                       f"({_cpu_name() or 'unnamed CPU'}, {threads} thread(s), PyTorch "
+                       f"{torch.__version__}; exit {probe.returncode})")
+        elif probe.returncode != 0:
+            raise RuntimeError(f"the channels_last probe of {config.model} failed:\n{probe.stderr[-2000:]}")
+        _layout_verdicts[key] = verdict
+    return _layout_verdicts[key]
+
+
+def _cpu_name() -> str | None:
+    from .store import cpu_model  # the name runs' provenance records (the store imports this module)
+
+    return cpu_model()
+
+
+def choose_layout(model: nn.Module, config: RunConfig, device: torch.device) -> tuple[bool, str | None]:
+    """(channels_last, why not) for a run: ``prefers_channels_last``, unless this CPU's kernels crash on the
+    model in that layout; then the contiguous layout, with the reason (the run warns and records it). The
+    layout changes no formula, only the kernels, so on such a CPU the run's numbers are its own - as they are
+    on any other CPU."""
+    if not prefers_channels_last(model):
+        return False, None
+    if device.type == "cpu" and _has_strided_pointwise_conv(model):
+        crash = channels_last_crash(config)
+        if crash is not None:
+            return False, crash + "; trained in the contiguous layout instead"
+    return True, None
+
+
 @dataclass
 class Splits:
     """Float tensors ready for the model, on the training device."""
@@ -319,6 +383,8 @@ class Engine:
     optimizer: torch.optim.Optimizer
     scheduler: object
     generator: torch.Generator  # shuffling and augmentation; dropout uses the global RNG
+    channels_last: bool = False
+    layout_note: str | None = None  # why not channels_last where the model prefers it (``choose_layout``)
 
     @classmethod
     def build(cls, config: RunConfig, device: str = "auto", channels_last: bool | None = None) -> "Engine":
@@ -329,8 +395,11 @@ class Engine:
         keep_freed_memory()
         torch.manual_seed(config.seed)  # weight initialisation and dropout
         model = build_model(config.model, **config.model_args)
+        layout_note = None
         if channels_last is None:
-            channels_last = prefers_channels_last(model)
+            channels_last, layout_note = choose_layout(model, config, torch_device)
+            if layout_note is not None:
+                warnings.warn(layout_note, stacklevel=2)
         memory_format = torch.channels_last if channels_last else torch.contiguous_format
         model = model.to(torch_device, memory_format=memory_format)
         splits = prepare_splits(config, torch_device, channels_last)
@@ -341,7 +410,8 @@ class Engine:
             augment = AugmentSpec.from_dict({**augment.to_dict(), "fill": (0.0 - mean) / std})
         optimizer = make_optimizer(config, model)
         return cls(config, torch_device, model, splits, augment, make_loss(config.loss), optimizer,
-                   make_scheduler(config, optimizer), torch.Generator().manual_seed(config.seed))
+                   make_scheduler(config, optimizer), torch.Generator().manual_seed(config.seed),
+                   channels_last, layout_note)
 
     def epoch_order(self, steps: int) -> torch.Tensor:
         """A fresh shuffle (repeated when a fixed step budget is longer than one pass)."""
@@ -447,4 +517,6 @@ def train(
         if run.stopped_early:
             break
     epoch_bar.close()
-    return run.finish(model, splits.eval_x, splits.eval_y, loss_fn, torch_device)
+    result = run.finish(model, splits.eval_x, splits.eval_y, loss_fn, torch_device)
+    result.layout_note = engine.layout_note
+    return result

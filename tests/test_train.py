@@ -1,5 +1,6 @@
 import math
 import platform
+import re
 import subprocess
 import sys
 
@@ -9,6 +10,7 @@ import torch
 
 from fmnist_utils.config import RunConfig
 from fmnist_utils.models import build_model
+from fmnist_utils.store import cpu_model, run_record
 from fmnist_utils.train import Engine, make_loss, make_optimizer, prefers_channels_last, train
 
 
@@ -182,15 +184,58 @@ def test_interrupted_run_resumes_to_the_same_result(tiny_config, tmp_path):
     # the format checkpoints in the wild have (ResultStore.status reads history, staged, threads)
     state = torch.load(checkpoint, weights_only=True)
     assert list(state) == ["model", "optimizer", "scheduler", "generator", "torch_rng", "history", "staged",
-                           "best_value", "best_epoch", "best_state", "bad_epochs", "threads"]
+                           "best_value", "best_epoch", "best_state", "bad_epochs", "threads", "segments"]
     assert list(state["history"][0]) == ["epoch", "train_loss", "train_acc", "train_images", "lr", "val_loss",
                                          "val_acc", "train_seconds", "eval_seconds", "train_cpu_seconds",
                                          "eval_cpu_seconds"]
     resumed = train(config, progress=False, checkpoint_path=checkpoint)
     assert resumed.resumed_from_epoch == 1 and not checkpoint.exists()
+    assert resumed.trained_on is None  # one CPU throughout
     uninterrupted = train(config, progress=False)
     assert resumed.metrics == uninterrupted.metrics
     assert [r["val_loss"] for r in resumed.history] == [r["val_loss"] for r in uninterrupted.history]
+
+
+@pytest.mark.parametrize("earlier, named", [
+    ([{"from_epoch": 1, "processor": "Some Other CPU"}], "Some Other CPU"),
+    (None, "a CPU the checkpoint does not name"),  # a checkpoint written before checkpoints kept the CPU
+    ("same name", "another vector instruction set"),  # one CPU name, kernels for another instruction set
+])
+def test_a_run_resumed_on_another_cpu_says_so_and_records_both(tiny_config, tmp_path, earlier, named):
+    config = tiny_config.replace(epochs=2)
+    checkpoint = tmp_path / "run.pt"
+
+    def stop_after_first_epoch(epoch, row):
+        if epoch == 1:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train(config, progress=False, checkpoint_path=checkpoint, on_epoch_end=stop_after_first_epoch)
+    state = torch.load(checkpoint, weights_only=True)
+    here = state["segments"][0]["processor"]
+    if earlier is None:
+        del state["segments"]
+    elif earlier == "same name":  # e.g. "AMD EPYC, AVX2" where this one is "AMD EPYC, AVX512"
+        earlier = [{"from_epoch": 1, "processor": here.rsplit(", ", 1)[0] + ", " + named}]
+        named = earlier[0]["processor"]
+        state["segments"] = earlier
+    else:
+        state["segments"] = earlier
+    torch.save(state, checkpoint)
+    with pytest.warns(UserWarning, match=f"resuming run.pt at epoch 2 on .*its first 1 epochs ran on {re.escape(named)}"):
+        resumed = train(config, progress=False, checkpoint_path=checkpoint)
+    expected_first = earlier[0]["processor"] if earlier else None
+    assert resumed.trained_on == [{"from_epoch": 1, "processor": expected_first},
+                                  {"from_epoch": 2, "processor": here}]
+    record = run_record(resumed, "tiny-000000000000")
+    assert record["provenance"]["trained_on"] == resumed.trained_on
+    assert "trained_on" not in run_record(train(config, progress=False), "tiny-000000000000")["provenance"]
+
+
+def test_the_cpu_a_run_records_names_the_instruction_set_its_kernels_use():
+    """Two CPUs of one name can run different kernels (one cloud "AMD EPYC" offers AVX2, another AVX-512)."""
+    name, isa = cpu_model().rsplit(", ", 1)
+    assert name and isa == torch.backends.cpu.get_cpu_capability()
 
 
 def test_unknown_model_is_a_clear_error(tiny_config):
@@ -212,3 +257,50 @@ def test_digits_dataset_for_the_diagnosis_chapter():
 ])
 def test_memory_layout_rule(name, kwargs, expected):
     assert prefers_channels_last(build_model(name, **kwargs)) is expected
+
+
+def _stub_probe(monkeypatch, script: str) -> list:
+    """Replace the channels_last probe's child script; returns the list of probes run."""
+    import fmnist_utils.train as train_module
+
+    calls = []
+    real = subprocess.run
+
+    def run(args, **kwargs):
+        if args[1:2] != ["-c"]:  # not the probe (git, say)
+            return real(args, **kwargs)
+        calls.append(args)
+        return real([args[0], "-c", script, *args[3:]], **kwargs)
+
+    monkeypatch.setattr(train_module, "_layout_verdicts", {})
+    monkeypatch.setattr(subprocess, "run", run)
+    return calls
+
+
+@pytest.mark.slow  # spawns child processes
+def test_a_model_whose_channels_last_step_crashes_the_cpu_trains_contiguous_and_says_so(monkeypatch, tmp_path):
+    calls = _stub_probe(monkeypatch, "import os; os.abort()")  # as the kernel's crash ends the child
+    config = RunConfig(model="resnet_mini", epochs=1, train_subset=64, eval_subset=64, batch_size=32, seed=1)
+    with pytest.warns(UserWarning, match="resnet_mini in channels_last crashes this CPU's kernels.*contiguous"):
+        result = train(config, progress=False, device="cpu")
+    assert len(calls) == 1
+    assert "contiguous layout" in run_record(result, "resnet_mini-000000000000")["provenance"]["layout"]
+    train(config, progress=False, device="cpu")  # one probe per process and thread count
+    assert len(calls) == 1
+    # a model without a strided 1x1 convolution is never probed and keeps channels_last
+    assert Engine.build(RunConfig(model="lenet5", epochs=1, train_subset=64), device="cpu").channels_last
+    assert len(calls) == 1
+
+
+@pytest.mark.slow
+def test_a_probe_that_fails_otherwise_is_an_error_not_a_layout(monkeypatch):
+    _stub_probe(monkeypatch, "raise SystemExit('no such model')")
+    with pytest.raises(RuntimeError, match="channels_last probe of resnet_mini failed:\n.*no such model"):
+        Engine.build(RunConfig(model="resnet_mini", epochs=1, train_subset=64), device="cpu")
+
+
+@pytest.mark.slow
+def test_the_probe_keeps_channels_last_where_the_step_runs(monkeypatch):
+    calls = _stub_probe(monkeypatch, "pass")
+    engine = Engine.build(RunConfig(model="resnet_mini", epochs=1, train_subset=64), device="cpu")
+    assert engine.channels_last and engine.layout_note is None and len(calls) == 1
