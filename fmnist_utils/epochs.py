@@ -9,6 +9,7 @@ evaluation and the ``TrainResult``. The training loops only compute each epoch's
 """
 from __future__ import annotations
 
+import fcntl
 import os
 import time
 import warnings
@@ -22,6 +23,10 @@ from torch import nn
 
 from .config import RunConfig
 from .evaluate import evaluate_model, summary_metrics
+
+
+# lock file -> its open handle, for every run this process is training (or was, until interrupted)
+_held_locks: dict[Path, object] = {}
 
 
 class Stopwatch:
@@ -89,6 +94,7 @@ class RunProgress:
     resumed_from: int = 0  # epochs done when the run was resumed from its checkpoint
     # the CPU of each stretch of epochs (a new entry where a resumed checkpoint was written on another CPU)
     segments: list[dict] = field(default_factory=list)
+    _lock: Path | None = field(default=None, repr=False)  # the run's lock file while this process trains it
 
     def __post_init__(self):
         if self.checkpoint_path is not None:
@@ -178,7 +184,10 @@ class RunProgress:
     def resume(self) -> dict | None:
         """Take over the checkpoint's history, staged evaluations, monitor and generator state, if there
         is a checkpoint; returns it (the caller restores model, optimiser, scheduler), else None."""
-        if self.checkpoint_path is None or not self.checkpoint_path.exists():
+        if self.checkpoint_path is None:
+            return None
+        self._claim()
+        if not self.checkpoint_path.exists():
             return None
         # RNG and generator states must stay CPU tensors; model, optimiser and best states are copied onto the
         # training device when loaded into the model and optimiser
@@ -190,6 +199,32 @@ class RunProgress:
         self.resumed_from = self.epochs_done
         self._continue_segments(state.get("segments"))
         return state
+
+    def _claim(self) -> None:
+        """Hold an exclusive lock beside the checkpoint while this process trains the run (the system drops it
+        when the process ends, however it ends). A second process on the same run stops at once instead of
+        training it again and overwriting the first one's checkpoint every epoch."""
+        path = self.checkpoint_path.with_name(f".{self.checkpoint_path.stem}.lock")
+        if path in _held_locks:  # this process's own, left by an interrupted run (a notebook cell run again)
+            self._lock = path
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
+        lock = open(path, "a+")
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.seek(0)
+            holder = lock.read().strip() or "another process"
+            lock.close()
+            raise RuntimeError(
+                f"{self.checkpoint_path.stem} is being trained by {holder}: two processes on one run would overwrite "
+                "each other's checkpoint. Wait for it to finish, or stop it (its checkpoint keeps its last epoch) "
+                "and start again.") from None
+        lock.truncate(0)
+        lock.write(f"process {os.getpid()} since {time.strftime('%Y-%m-%d %H:%M:%S')}\n")
+        lock.flush()
+        _held_locks[path] = lock
+        self._lock = path
 
     def _continue_segments(self, earlier: list[dict] | None) -> None:
         """Take over the checkpoint's CPUs; where this CPU is another (or the checkpoint, written before
@@ -222,6 +257,9 @@ class RunProgress:
                        best_epoch=self.best_epoch if config.select_best else self.epochs_done)
         if self.checkpoint_path is not None and self.checkpoint_path.exists():
             self.checkpoint_path.unlink()
+        if self._lock is not None:
+            _held_locks.pop(self._lock).close()  # releases the run's lock (the file stays, meaning nothing)
+            self._lock = None
         return TrainResult(
             config=config, model=model.eval(), history=self.history, metrics=metrics,
             predictions={"pred": final.predictions.astype(np.uint8), "confidence": final.confidence.astype(np.float16),

@@ -8,10 +8,13 @@ and the client writes it; resume checkpoints stay on the worker's machine (``wor
 """
 from __future__ import annotations
 
+import functools
 import multiprocessing
 import os
+import signal
 import tempfile
 import threading
+import time
 import traceback
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from contextlib import contextmanager
@@ -40,12 +43,28 @@ def epoch_line(key: str, epoch: int, epochs: int, row: dict) -> str:
     return f"[{key}] epoch {epoch}/{epochs}: {losses}{accuracy} ({row['train_seconds']:.0f} s)"
 
 
+@functools.cache  # one watcher per worker process, however many runs it trains
+def _stop_when_orphaned(interval: float = 5.0) -> None:
+    """End this worker when the process that started it is gone (killed without the chance to stop its
+    pool): an orphaned worker would train on unseen, holding its run, and store it with nobody waiting.
+    Interrupting it costs only the epoch in progress: the checkpoint keeps the finished ones."""
+    parent = os.getppid()
+
+    def watch():
+        while os.getppid() == parent:
+            time.sleep(interval)
+        os.kill(os.getpid(), signal.SIGINT)  # as Ctrl-C: a KeyboardInterrupt in the training loop
+
+    threading.Thread(target=watch, daemon=True, name="orphan-watch").start()
+
+
 def _train_one(store_root: str, config_dict: dict, threads: int, device: str,
                save_weights: bool, reports=None) -> tuple[str, str | None]:
     """Worker body: train one configuration into the store; never raises, so one failure loses nothing else.
 
     ``reports`` (a queue, or None) receives one ``epoch_line`` per finished epoch.
     """
+    _stop_when_orphaned()
     config = config_from_dict(config_dict)  # a RunConfig or a ClassicalConfig
     store = ResultStore(store_root)
     try:

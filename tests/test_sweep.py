@@ -1,3 +1,8 @@
+import subprocess
+import sys
+import time
+from pathlib import Path
+
 import pytest
 
 from fmnist_utils.config import RunConfig
@@ -105,3 +110,31 @@ def test_train_command_counts_the_store_not_the_reports(tmp_path, monkeypatch, c
     out = capsys.readouterr().out
     assert status == 1
     assert f"reported finished but not in {tmp_path}: {key}" in out and "0 runs in the store, 1 failed" in out
+
+
+ORPHAN = """
+import subprocess, sys
+child = subprocess.Popen([sys.executable, "-c", "import time; from fmnist_utils.sweep import _stop_when_orphaned; "
+                          "_stop_when_orphaned(0.1); print('watching', flush=True); time.sleep(60)"],
+                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+assert child.stdout.readline().strip() == "watching"
+print(child.pid, flush=True)
+"""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.slow
+def test_a_worker_whose_parent_was_killed_stops_instead_of_training_on_unseen():
+    """`kill` of `fmnist-book train` (not Ctrl-C, which reaches the workers too) leaves its workers orphaned."""
+    parent = subprocess.run([sys.executable, "-c", ORPHAN], capture_output=True, text=True, timeout=60, check=True)
+    worker = int(parent.stdout.split()[-1])
+    deadline = time.monotonic() + 20
+    while _alive(worker) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _alive(worker), "the orphaned worker still runs"

@@ -1,3 +1,4 @@
+import fcntl
 import math
 import platform
 import re
@@ -304,3 +305,27 @@ def test_the_probe_keeps_channels_last_where_the_step_runs(monkeypatch):
     calls = _stub_probe(monkeypatch, "pass")
     engine = Engine.build(RunConfig(model="resnet_mini", epochs=1, train_subset=64), device="cpu")
     assert engine.channels_last and engine.layout_note is None and len(calls) == 1
+
+
+def test_a_run_another_process_is_training_is_refused_not_trained_twice(tiny_config, tmp_path):
+    checkpoint = tmp_path / "run.pt"
+    with open(tmp_path / ".run.lock", "a+") as held:  # as another process's claim on the run holds it
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        held.write("process 4242 since 2026-12-02 07:00:00\n")
+        held.flush()
+        with pytest.raises(RuntimeError, match="run is being trained by process 4242 since .*Wait for it to finish"):
+            train(tiny_config, progress=False, checkpoint_path=checkpoint)
+        assert not checkpoint.exists()
+    assert train(tiny_config, progress=False, checkpoint_path=checkpoint).metrics  # free once the other ends
+
+
+def test_a_run_interrupted_in_this_process_resumes_in_it(tiny_config, tmp_path):
+    """As a notebook cell interrupted and run again: the run's lock is this process's own."""
+    checkpoint = tmp_path / "run.pt"
+
+    def stop(epoch, row):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train(tiny_config, progress=False, checkpoint_path=checkpoint, on_epoch_end=stop)
+    assert train(tiny_config, progress=False, checkpoint_path=checkpoint).resumed_from_epoch == 1
