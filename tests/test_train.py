@@ -172,16 +172,20 @@ def test_regression_losses_compare_softmax_with_one_hot(name):
     assert loss == pytest.approx(expected.item(), abs=1e-4)
 
 
-def test_interrupted_run_resumes_to_the_same_result(tiny_config, tmp_path):
-    config = tiny_config.replace(epochs=3)
-    checkpoint = tmp_path / "run.pt"
-
-    def stop_after_first_epoch(epoch, row):
+def interrupt_after_first_epoch(config: RunConfig, checkpoint) -> None:
+    """Train ``config`` into ``checkpoint`` and interrupt it (as Ctrl-C does) once its first epoch is saved."""
+    def stop(epoch, row):
         if epoch == 1:
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        train(config, progress=False, checkpoint_path=checkpoint, on_epoch_end=stop_after_first_epoch)
+        train(config, progress=False, checkpoint_path=checkpoint, on_epoch_end=stop)
+
+
+def test_interrupted_run_resumes_to_the_same_result(tiny_config, tmp_path):
+    config = tiny_config.replace(epochs=3)
+    checkpoint = tmp_path / "run.pt"
+    interrupt_after_first_epoch(config, checkpoint)
     # the format checkpoints in the wild have (ResultStore.status reads history, staged, threads)
     state = torch.load(checkpoint, weights_only=True)
     assert list(state) == ["model", "optimizer", "scheduler", "generator", "torch_rng", "history", "staged",
@@ -205,13 +209,7 @@ def test_interrupted_run_resumes_to_the_same_result(tiny_config, tmp_path):
 def test_a_run_resumed_on_another_cpu_says_so_and_records_both(tiny_config, tmp_path, earlier, named):
     config = tiny_config.replace(epochs=2)
     checkpoint = tmp_path / "run.pt"
-
-    def stop_after_first_epoch(epoch, row):
-        if epoch == 1:
-            raise KeyboardInterrupt
-
-    with pytest.raises(KeyboardInterrupt):
-        train(config, progress=False, checkpoint_path=checkpoint, on_epoch_end=stop_after_first_epoch)
+    interrupt_after_first_epoch(config, checkpoint)
     state = torch.load(checkpoint, weights_only=True)
     here = state["segments"][0]["processor"]
     if earlier is None:
@@ -322,10 +320,5 @@ def test_a_run_another_process_is_training_is_refused_not_trained_twice(tiny_con
 def test_a_run_interrupted_in_this_process_resumes_in_it(tiny_config, tmp_path):
     """As a notebook cell interrupted and run again: the run's lock is this process's own."""
     checkpoint = tmp_path / "run.pt"
-
-    def stop(epoch, row):
-        raise KeyboardInterrupt
-
-    with pytest.raises(KeyboardInterrupt):
-        train(tiny_config, progress=False, checkpoint_path=checkpoint, on_epoch_end=stop)
+    interrupt_after_first_epoch(tiny_config, checkpoint)
     assert train(tiny_config, progress=False, checkpoint_path=checkpoint).resumed_from_epoch == 1
