@@ -79,6 +79,8 @@ def settings_for(args):
 
 def cmd_status(args) -> int:
     from .benchmark import last_result
+    from .config import RunConfig
+    from .epochs import trained_by
     from .report import CostModel, core_hours_text, run_core_hours_text
     from .store import MissingRun, ResultStore
 
@@ -93,6 +95,8 @@ def cmd_status(args) -> int:
             costs.add_checkpoint(state)
             missing.append(cost := costs.estimate(state))
             done = f" ({state.checkpoint_epochs}/{config.epochs} epochs checkpointed)" if state.checkpoint_epochs else ""
+            if isinstance(config, RunConfig) and (holder := trained_by(store.checkpoint_path(config))):
+                done += f" [training now: {holder}]"
             print(f"missing  {state.key}{done}  core-hours (expected / at most): {run_core_hours_text(cost)}")
         else:
             print(f"stored   {state.key}  accuracy {state.metrics['accuracy']:.4f}")

@@ -29,6 +29,27 @@ from .evaluate import evaluate_model, summary_metrics
 _held_locks: dict[Path, object] = {}
 
 
+def lock_path(checkpoint_path: Path) -> Path:
+    """The file a process locks while it trains the run of ``checkpoint_path`` (``RunProgress._claim``)."""
+    return checkpoint_path.with_name(f".{checkpoint_path.stem}.lock")
+
+
+def trained_by(checkpoint_path: Path) -> str | None:
+    """Who is training the run of ``checkpoint_path`` now ("process 123 since ..."), or None."""
+    path = lock_path(Path(checkpoint_path))
+    if path in _held_locks:
+        return f"this process ({os.getpid()})"
+    try:
+        with open(path) as lock:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return lock.read().strip() or "another process"
+    except FileNotFoundError:
+        pass
+    return None
+
+
 class Stopwatch:
     """Seconds since the last ``lap`` (or since it was made): wall-clock and, for a run on the CPU, the CPU time
     of this process (all its threads). Wall time is what a reader waits; CPU time is what the work costs,
@@ -204,7 +225,7 @@ class RunProgress:
         """Hold an exclusive lock beside the checkpoint while this process trains the run (the system drops it
         when the process ends, however it ends). A second process on the same run stops at once instead of
         training it again and overwriting the first one's checkpoint every epoch."""
-        path = self.checkpoint_path.with_name(f".{self.checkpoint_path.stem}.lock")
+        path = lock_path(self.checkpoint_path)
         if path in _held_locks:  # this process's own, left by an interrupted run (a notebook cell run again)
             self._lock = path
             return

@@ -179,6 +179,31 @@ def test_status_command_prints_each_missing_runs_cost(tmp_path, capsys):
     missing = [line for line in lines if line.startswith("missing ")]
     assert missing and all("core-hours (expected / at most): " in line for line in missing)
     assert lines[-1].startswith(f"{len(missing)} missing, core-hours (expected / at most): ")
+    assert not [line for line in lines if "training now" in line]
+
+
+def test_status_command_says_which_run_a_process_is_training_now(tmp_path, capsys):
+    import fcntl
+
+    from fmnist_utils import cli
+    from fmnist_utils.epochs import lock_path
+    from fmnist_utils.experiments import baseline_vs_deeper
+
+    settings = baseline_vs_deeper.settings_from({"profile": "smoke", "store_dir": str(tmp_path)})
+    busy, _ = baseline_vs_deeper.plan(settings)[0]
+    store = ResultStore(tmp_path)
+    lock = lock_path(store.checkpoint_path(busy))
+    lock.parent.mkdir(parents=True)
+    with open(lock, "a+") as held:  # as the process training it holds it
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        held.write("process 4242 since 2026-12-02 07:00:00\n")
+        held.flush()
+        cli.main(["status", "baseline_vs_deeper", "--profile", "smoke", "-p", "store_dir", str(tmp_path)])
+        training = [line for line in capsys.readouterr().out.splitlines() if "training now" in line]
+        assert training == [line for line in training if line.startswith(f"missing  {store.key(busy)} ")]
+        assert len(training) == 1 and "[training now: process 4242 since 2026-12-02 07:00:00]" in training[0]
+    cli.main(["status", "baseline_vs_deeper", "--profile", "smoke", "-p", "store_dir", str(tmp_path)])
+    assert "training now" not in capsys.readouterr().out  # the lock file stays; nobody holds it
 
 
 def test_a_larger_batch_is_bounded_by_the_closest_smaller_batch_measured(tiny_config, tmp_path):
