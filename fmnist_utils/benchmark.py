@@ -78,8 +78,8 @@ from .claims import counted
 from .config import RunConfig
 from .data import TRAIN_MEAN, TRAIN_STD, load_fashion_mnist, split_indices, to_float
 from .models import build_model
-from .store import REPO_ROOT, cpu_model
-from .train import Engine, cpu_bfloat16_flags, cpuinfo_field, make_loss, make_optimizer, precision_problem
+from .store import REPO_ROOT
+from .train import Engine, cpu_bfloat16_flags, cpu_model, cpuinfo_field, make_loss, make_optimizer, precision_problem
 
 DEFAULT_OUTPUT = REPO_ROOT / "book" / "results" / "benchmark.json"
 

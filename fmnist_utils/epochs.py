@@ -294,6 +294,6 @@ class RunProgress:
 
 
 def _processor() -> str | None:
-    from .store import cpu_model  # the store's own reading, which provenance records
+    from .train import cpu_model  # the reading provenance records (train imports this module)
 
     return cpu_model()

@@ -84,18 +84,9 @@ def _git_commit() -> str | None:
         return None
 
 
-def cpu_model() -> str | None:
-    """The CPU's model name (``platform.processor()`` is empty on Linux) and the vector instruction set
-    PyTorch's kernels use on it. Float results of the same code differ between CPUs (their vector kernels
-    round differently), so a run records where it ran; the name alone does not tell them apart (one cloud
-    "AMD EPYC" offers AVX2 only, another AVX-512)."""
-    from .train import cpuinfo_field
-
-    name = cpuinfo_field("model name") or platform.processor()
-    return name and f"{name}, {torch.backends.cpu.get_cpu_capability()}"
-
-
 def provenance(device: str, threads: int) -> dict:
+    from .train import cpu_model
+
     return {
         "fmnist_utils": __version__, "commit": _git_commit(), "torch": torch.__version__,
         "python": platform.python_version(), "machine": platform.machine(), "processor": cpu_model(),

@@ -70,6 +70,15 @@ def cpuinfo_field(name: str) -> str | None:
     return None
 
 
+def cpu_model() -> str | None:
+    """The CPU's model name (``platform.processor()`` is empty on Linux) and the vector instruction set
+    PyTorch's kernels use on it. Float results of the same code differ between CPUs (their vector kernels
+    round differently), so a run records where it ran; the name alone does not tell them apart (one cloud
+    "AMD EPYC" offers AVX2 only, another AVX-512)."""
+    name = cpuinfo_field("model name") or platform.processor()
+    return name and f"{name}, {torch.backends.cpu.get_cpu_capability()}"
+
+
 def cpu_bfloat16_flags() -> list[str] | None:
     """Which of ``BFLOAT16_CPU_FLAGS`` /proc/cpuinfo lists for this CPU; None where it lists no flags."""
     flags = cpuinfo_field("flags")
@@ -215,18 +224,12 @@ def channels_last_crash(config: RunConfig) -> str | None:
         verdict = None
         if probe.returncode < 0 or probe.returncode == 134:  # killed by a signal: segfault, abort (double free)
             verdict = (f"a training step of {config.model} in channels_last crashes this CPU's kernels "
-                       f"({_cpu_name() or 'unnamed CPU'}, {threads} thread(s), PyTorch "
+                       f"({cpu_model() or 'unnamed CPU'}, {threads} thread(s), PyTorch "
                        f"{torch.__version__}; exit {probe.returncode})")
         elif probe.returncode != 0:
             raise RuntimeError(f"the channels_last probe of {config.model} failed:\n{probe.stderr[-2000:]}")
         _layout_verdicts[key] = verdict
     return _layout_verdicts[key]
-
-
-def _cpu_name() -> str | None:
-    from .store import cpu_model  # the name runs' provenance records (the store imports this module)
-
-    return cpu_model()
 
 
 def choose_layout(model: nn.Module, config: RunConfig, device: torch.device) -> tuple[bool, str | None]:

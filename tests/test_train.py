@@ -11,8 +11,8 @@ import torch
 
 from fmnist_utils.config import RunConfig
 from fmnist_utils.models import build_model
-from fmnist_utils.store import cpu_model, run_record
-from fmnist_utils.train import Engine, make_loss, make_optimizer, prefers_channels_last, train
+from fmnist_utils.store import run_record
+from fmnist_utils.train import Engine, cpu_model, make_loss, make_optimizer, prefers_channels_last, train
 
 
 def test_same_seed_same_machine_identical_results(tiny_config):
