@@ -95,6 +95,12 @@ relative (``judge_relative``)
     spread for a new single run of each configuration by the delta method (seeds unpaired, Welch's
     degrees of freedom), each side's term with the noise of the study's sample where it measured on one (the
     two samples taken as independent draws: the study does not say they were the same images).
+confounded difference (``confounded``)
+    A measured difference that mixes the claimed effect with a second one whose sign is known (chapter 4's
+    study protocol against its corrected one: choosing epochs on the test set, and 6,000 more training images,
+    both raise it): a not-reproduced verdict that the second effect alone could produce (the difference
+    significantly on its side) is inconclusive, with the reason; other verdicts stand, since the second
+    effect only pushes the difference away from them.
 
 Single runs of configurations without seeds of their own borrow a measured spread through ``Noise`` (one
 spread for every configuration of a comparison: their family's) or ``BorrowedNoise`` (each configuration its
@@ -104,7 +110,7 @@ pipeline (a classical estimator without randomness) has ``Noise.none``.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Iterable, Mapping, Sequence
 
 import numpy as np
@@ -134,6 +140,7 @@ RULES = {
     "contrast": "95% t-interval of the contrast on the claimed side",
     "censored": "every seed beyond the study's value on one side, 2/(n+1) < 5% (rank test; seeds that never reached "
                 "the value only bound it)",
+    "confounded": "a not-reproduced difference on the side a known second effect moves it is inconclusive",
     "relative": "study within t·s·√(1+1/n) + rounding of our relative change (delta method, Welch; plus the noise "
                 "of the study's samples of the test images, where it measured on them), and that band at most the "
                 "material difference",
@@ -315,6 +322,18 @@ def hardware_bound(claim: StudyClaim, ours: str, detail: str = "") -> Verdict:
     """The book's one rule for a claim about time or speed (an ordering, a trade-off with time, a number of seconds):
     the study's hardware is not ours, so the row is not comparable and shows what this machine measured."""
     return not_comparable(claim, ours, join_notes(HARDWARE_BOUND, detail))
+
+
+def confounded(row: Verdict, sign: int, reason: str) -> Verdict:
+    """``row`` judged on a difference that a second effect of sign ``sign`` (+1 raises it, -1 lowers it) also moves:
+    where the row says not reproduced and the difference lies on that effect's side, the effect alone could explain
+    it, so the row is inconclusive and names ``reason``; any other row is returned as it is."""
+    row = replace(row, rule=join_notes(row.rule, RULES["confounded"]))
+    if row.verdict != NOT_REPRODUCED or row.difference is None or sign * row.difference <= 0:
+        return row
+    return replace(row, verdict=INCONCLUSIVE,
+                   note=join_notes(row.note, f"a difference on the side {reason} alone would give it: these runs "
+                                             "cannot tell how much of it is the claimed effect"))
 
 
 def not_tested(claim: StudyClaim) -> Verdict:

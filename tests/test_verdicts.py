@@ -8,7 +8,7 @@ from fmnist_utils.verdicts import (INCONCLUSIVE, MISSING, NOT_COMPARABLE, NOT_RE
                                    Noise, judge_best, judge_contrast, judge_count, judge_difference, judge_direction,
                                    judge_interaction, judge_relative, judge_threshold, judge_tradeoff, judge_value,
                                    judge_spread, not_tested, tally, top_group, undominated, hardware_bound,
-                                   same_network, Sample, judge_censored)
+                                   same_network, Sample, judge_censored, confounded)
 
 ACC = "test accuracy, best epoch"
 
@@ -498,6 +498,26 @@ def test_an_exact_value_is_judged_on_the_interval_of_our_mean_not_a_new_runs_ban
     assert exact.verdict == NOT_REPRODUCED  # one point apart, and the interval of the means excludes zero
     value = judge_value(claim("90.00%", exact=True), [0.900, 0.902, 0.904], measured=ACC)
     assert value.tolerance == pytest.approx(100 * (4.303 * 0.002 / 3 ** 0.5 + 0.00005), abs=0.01)
+
+
+def test_a_difference_a_known_second_effect_alone_could_give_is_inconclusive():
+    """'No rise' against a rise that more training data also gives: not evidence against the claim."""
+    diff = "difference in test accuracy"
+    a, b = [0.900, 0.902, 0.904], [0.890, 0.892, 0.894]  # a rise of one point that excludes zero
+    rise = judge_difference(claim("+0.00 points", diff, exact=True), a, b, measured=diff)
+    assert rise.verdict == NOT_REPRODUCED
+    raised = confounded(rise, +1, "of a rise, more training images,")
+    assert raised.verdict == INCONCLUSIVE and "more training images, alone would give it" in raised.note
+    assert raised.rule.endswith("a not-reproduced difference on the side a known second effect moves it is "
+                                "inconclusive")
+    # the second effect lowers the difference instead: the rise stands against the claim
+    assert confounded(rise, -1, "of a drop").verdict == NOT_REPRODUCED
+    # a drop, where the second effect raises: it cannot explain the drop
+    drop = judge_difference(claim("+0.00 points", diff, exact=True), b, a, measured=diff)
+    assert confounded(drop, +1, "of a rise").verdict == NOT_REPRODUCED
+    # other verdicts stand whatever the second effect does
+    same = judge_difference(claim("+0.00 points", diff, exact=True), a, a, measured=diff)
+    assert confounded(same, +1, "of a rise").verdict == same.verdict == REPRODUCED
 
 
 def test_a_spread_is_judged_on_the_chi_square_interval_of_our_seeds_standard_deviation():
