@@ -98,7 +98,8 @@ relative (``judge_relative``)
 confounded difference (``confounded``)
     A measured difference that mixes the claimed effect with a second one whose sign is known (chapter 4's
     study protocol against its corrected one: choosing epochs on the test set, and 6,000 more training images,
-    both raise it): a not-reproduced verdict that the second effect alone could produce (the difference
+    both raise it; a network with dropout the study does not list, whose training values are measured with
+    dropout on): a not-reproduced verdict that the second effect alone could produce (the difference
     significantly on its side) is inconclusive, with the reason; other verdicts stand, since the second
     effect only pushes the difference away from them.
 
@@ -131,6 +132,7 @@ RULES = {
     "direction": "95% Welch interval of the difference on the claimed side",
     "threshold": "95% t-interval of our mean on the claimed side of the fixed value",
     "best": "top group (means not separable from the highest, 95% Welch) inside the claimed set",
+    "best_lowest": "bottom group (means not separable from the lowest, 95% Welch) inside the claimed set",
     "best_set": "every claimed configuration ahead of every other one (95% Welch)",
     "tradeoff": "claimed configuration undominated in accuracy and cost, every cost axis at least as low "
                 "(accuracy differences tested, 95% Welch); dominated with evidence for not reproduced",
@@ -325,15 +327,16 @@ def hardware_bound(claim: StudyClaim, ours: str, detail: str = "") -> Verdict:
 
 
 def confounded(row: Verdict, sign: int, reason: str) -> Verdict:
-    """``row`` judged on a difference that a second effect of sign ``sign`` (+1 raises it, -1 lowers it) also moves:
-    where the row says not reproduced and the difference lies on that effect's side, the effect alone could explain
-    it, so the row is inconclusive and names ``reason``; any other row is returned as it is."""
+    """``row`` judged on a difference (ours minus the study's) that a second effect, ``reason``, also moves, in the
+    direction ``sign`` (+1 raises it, -1 lowers it): where the row says not reproduced and the difference lies on
+    that side, the effect alone could explain it, so the row is inconclusive and names it; any other row is
+    returned as it is, its rule naming the check."""
     row = replace(row, rule=join_notes(row.rule, RULES["confounded"]))
     if row.verdict != NOT_REPRODUCED or row.difference is None or sign * row.difference <= 0:
         return row
     return replace(row, verdict=INCONCLUSIVE,
-                   note=join_notes(row.note, f"a difference on the side {reason} alone would give it: these runs "
-                                             "cannot tell how much of it is the claimed effect"))
+                   note=join_notes(row.note, f"{reason} alone could give a difference on this side: no evidence "
+                                             "against the claim"))
 
 
 def not_tested(claim: StudyClaim) -> Verdict:
@@ -634,7 +637,7 @@ def judge_best(claim: StudyClaim, groups: Mapping[str, Sequence[float]] | None, 
         verdict = NOT_REPRODUCED
     else:
         verdict = INCONCLUSIVE
-    return _row(claim, ours, verdict, RULES["best"], note)
+    return _row(claim, ours, verdict, RULES["best" if higher else "best_lowest"], note)
 
 
 def undominated(accuracy: Mapping[str, Sequence[float]], cost: Mapping[str, float | Sequence[float]], *,

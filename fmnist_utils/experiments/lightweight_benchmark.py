@@ -717,13 +717,14 @@ def flattery_table(runs: ChapterRuns):
             "at stop": _pm([s["stop_acc"] for s in summaries]),
             "last epoch": _pm([s["last_acc"] for s in summaries]),
             f"corrected (n={len(honest)})": _pm(honest),
-            "flattery": "-" if lift[key] is None else f"{lift[key]:+.2f}",
+            "study - corrected": "-" if lift[key] is None else f"{lift[key]:+.2f}",
         })
     return book_table(pd.DataFrame(rows).set_index("model"),
                       "Test accuracy (%), mean ± std over seeds. Table 1: what the study reports; best epoch, at "
                       "stop, last epoch: our runs of the study's protocol, read at the epoch of best test accuracy "
                       "(what the study reports), of lowest test loss, and the last; corrected: the validation-"
-                      "selected checkpoint, tested once; flattery: best epoch minus corrected, in points.")
+                      "selected checkpoint, tested once; study - corrected: best epoch minus corrected, in points (selection on the test "
+                      "set and 6,000 more training images together).")
 
 
 BAR_VALUE = "test accuracy (%)"
@@ -1087,9 +1088,11 @@ def _table_rows(runs: ChapterRuns) -> list[Verdict]:
             if not complete:
                 note = f"waiting for {LABELS[key]}'s corrected-protocol runs, whose seeds measure the spread"
             last = (lambda r: len(r.history)) if column == "epochs" else (lambda r: best_epoch_row(r.history)["epoch"])
-            rows.append(judge_value(REGISTRY[f"{table}_{column}_{key}"],
-                                    [s[field] for s in summaries] if complete else None,
-                                    measured=quantity[column], noise=noise, capped=capped(study, last), note=note))
+            row = judge_value(REGISTRY[f"{table}_{column}_{key}"], [s[field] for s in summaries] if complete else None,
+                              measured=quantity[column], noise=noise, capped=capped(study, last), note=note)
+            if key in EXTRA_DROPOUT and column in DROPOUT_SIGN:
+                row = confounded(row, DROPOUT_SIGN[column], EXTRA_DROPOUT[key])
+            rows.append(row)
     for key in MODELS:
         study = sample[key]
         train = [[row["train_seconds"] for row in r.history] for r in study]
@@ -1276,7 +1279,12 @@ def _study_against_itself() -> list[Verdict]:
 # ----- the chapter's answer ---------------------------------------------------------------------------
 
 # the second effect in the held-out row's difference: raises the study protocol's accuracy like selection does
-EXTRA_IMAGES = "of a rise, the 6,000 more images the study's protocol trains on,"
+EXTRA_IMAGES = "the 6,000 more images the study's protocol trains on"
+# Table 1's training values are running means with dropout on: where this book's network has dropout the study's
+# description does not list, that dropout alone raises the training loss and lowers the training accuracy
+EXTRA_DROPOUT = {"vit_tiny": "the dropout this book's ViT-Tiny adds where the study lists none (on the attention "
+                             "weights and after attention; training values are measured with dropout on)"}
+DROPOUT_SIGN = {"train_loss": +1, "train_acc": -1}
 
 
 def bias_reading(row) -> str:
@@ -1355,7 +1363,7 @@ def conclusion(runs: ChapterRuns) -> str:
     if bias.verdict != MISSING:
         lift = flattery(runs)
         lines.append(
-            "- **What choosing on the test set is worth.** The study protocol's best test epoch minus a model "
+            "- **What the study's protocol adds.** The study protocol's best test epoch minus a model "
             "selected on a validation split and tested once, per model: "
             + ", ".join(f"{LABELS[k]} {lift[k]:+.2f}" for k in MODELS) + " points; their mean: "
             f"{bias.difference:+.2f} points, its 95% interval ±{bias.tolerance:.2f}. "
