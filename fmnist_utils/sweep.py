@@ -43,17 +43,24 @@ def epoch_line(key: str, epoch: int, epochs: int, row: dict) -> str:
     return f"[{key}] epoch {epoch}/{epochs}: {losses}{accuracy} ({row['train_seconds']:.0f} s)"
 
 
+def _orphaned(signum, frame):
+    raise KeyboardInterrupt("the process that started this worker is gone")
+
+
 @functools.cache  # one watcher per worker process, however many runs it trains
 def _stop_when_orphaned(interval: float = 5.0) -> None:
     """End this worker when the process that started it is gone (killed without the chance to stop its
     pool): an orphaned worker would train on unseen, holding its run, and store it with nobody waiting.
-    Interrupting it costs only the epoch in progress: the checkpoint keeps the finished ones."""
+    Interrupting it costs only the epoch in progress: the checkpoint keeps the finished ones. Called in the
+    worker's main thread; the watcher signals it with SIGUSR1, whose handler raises KeyboardInterrupt as
+    Ctrl-C does (SIGINT itself is ignored in a job started in the background by a non-interactive shell)."""
     parent = os.getppid()
+    signal.signal(signal.SIGUSR1, _orphaned)
 
     def watch():
         while os.getppid() == parent:
             time.sleep(interval)
-        os.kill(os.getpid(), signal.SIGINT)  # as Ctrl-C: a KeyboardInterrupt in the training loop
+        os.kill(os.getpid(), signal.SIGUSR1)
 
     threading.Thread(target=watch, daemon=True, name="orphan-watch").start()
 

@@ -1,3 +1,4 @@
+import signal
 import subprocess
 import sys
 import time
@@ -132,7 +133,9 @@ def _alive(pid: int) -> bool:
 @pytest.mark.slow
 def test_a_worker_whose_parent_was_killed_stops_instead_of_training_on_unseen():
     """`kill` of `fmnist-book train` (not Ctrl-C, which reaches the workers too) leaves its workers orphaned."""
-    parent = subprocess.run([sys.executable, "-c", ORPHAN], capture_output=True, text=True, timeout=60, check=True)
+    # started as a background job of a non-interactive shell is: with SIGINT ignored, which its children inherit
+    parent = subprocess.run([sys.executable, "-c", ORPHAN], capture_output=True, text=True, timeout=60, check=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
     worker = int(parent.stdout.split()[-1])
     deadline = time.monotonic() + 20
     while _alive(worker) and time.monotonic() < deadline:
