@@ -725,8 +725,8 @@ def flattery_table(runs: ChapterRuns):
                       "Test accuracy (%), mean ± std over seeds. Table 1: what the study reports; best epoch, at "
                       "stop, last epoch: our runs of the study's protocol, read at the epoch of best test accuracy "
                       "(what the study reports), of lowest test loss, and the last; corrected: the validation-"
-                      "selected checkpoint, tested once; study - corrected: best epoch minus corrected, in points (selection on the test "
-                      "set and 6,000 more training images together).")
+                      "selected checkpoint, tested once; study - corrected: best epoch minus corrected, in points "
+                      "(selection on the test set and 6,000 more training images together).")
 
 
 BAR_VALUE = "test accuracy (%)"
