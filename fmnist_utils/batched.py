@@ -602,7 +602,7 @@ def run_grouped(configs: list[RunConfig], store=None, *, workers: int | None = N
     ``sweep.SweepOutcome`` per configuration, like ``run_sweep``.
     """
     from .store import ResultStore
-    from .sweep import SweepOutcome, _train_one, default_workers, epoch_reports
+    from .sweep import SweepOutcome, _stop_when_orphaned, _train_one, default_workers, epoch_reports
 
     store = store or ResultStore()
     outcomes: dict[str, SweepOutcome] = {}
@@ -650,7 +650,8 @@ def run_grouped(configs: list[RunConfig], store=None, *, workers: int | None = N
                 torch.set_num_threads(previous)
         elif tasks:
             context = multiprocessing.get_context("spawn")
-            with ProcessPoolExecutor(max_workers=min(workers, len(tasks)), mp_context=context) as pool:
+            with ProcessPoolExecutor(max_workers=min(workers, len(tasks)), mp_context=context,
+                                     initializer=_stop_when_orphaned) as pool:
                 futures = {pool.submit(_train_group if kind == "group" else _train_one, *args, reports): kind
                            for kind, _, args in tasks}
                 for future in as_completed(futures):

@@ -8,7 +8,6 @@ and the client writes it; resume checkpoints stay on the worker's machine (``wor
 """
 from __future__ import annotations
 
-import functools
 import multiprocessing
 import os
 import signal
@@ -47,13 +46,13 @@ def _orphaned(signum, frame):
     raise KeyboardInterrupt("the process that started this worker is gone")
 
 
-@functools.cache  # one watcher per worker process, however many runs it trains
 def _stop_when_orphaned(interval: float = 5.0) -> None:
     """End this worker when the process that started it is gone (killed without the chance to stop its
     pool): an orphaned worker would train on unseen, holding its run, and store it with nobody waiting.
-    Interrupting it costs only the epoch in progress: the checkpoint keeps the finished ones. Called in the
-    worker's main thread; the watcher signals it with SIGUSR1, whose handler raises KeyboardInterrupt as
-    Ctrl-C does (SIGINT itself is ignored in a job started in the background by a non-interactive shell)."""
+    Interrupting it costs only the epoch in progress: the checkpoint keeps the finished ones. The pools'
+    ``initializer``, so it runs once in each worker's main thread (never in the process that starts them);
+    the watcher signals it with SIGUSR1, whose handler raises KeyboardInterrupt as Ctrl-C does (SIGINT itself
+    is ignored in a job started in the background by a non-interactive shell)."""
     parent = os.getppid()
     signal.signal(signal.SIGUSR1, _orphaned)
 
@@ -71,7 +70,6 @@ def _train_one(store_root: str, config_dict: dict, threads: int, device: str,
 
     ``reports`` (a queue, or None) receives one ``epoch_line`` per finished epoch.
     """
-    _stop_when_orphaned()
     config = config_from_dict(config_dict)  # a RunConfig or a ClassicalConfig
     store = ResultStore(store_root)
     try:
@@ -223,7 +221,8 @@ def run_sweep(
         if todo and executor == "local":
             workers = workers or default_workers()
             context = multiprocessing.get_context("spawn")  # fork after torch's thread pools start can hang
-            with ProcessPoolExecutor(max_workers=min(workers, len(todo)), mp_context=context) as pool:
+            with ProcessPoolExecutor(max_workers=min(workers, len(todo)), mp_context=context,
+                                     initializer=_stop_when_orphaned) as pool:
                 futures = {pool.submit(_train_one, str(store.root), c.to_dict(), threads_per_worker, device,
                                        store.key(c) in save_weights, reports): c for c in todo}
                 for future in as_completed(futures):

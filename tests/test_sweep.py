@@ -141,3 +141,29 @@ def test_a_worker_whose_parent_was_killed_stops_instead_of_training_on_unseen():
     while _alive(worker) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not _alive(worker), "the orphaned worker still runs"
+
+
+class _Started(Exception):
+    pass
+
+
+def test_both_pools_start_their_workers_with_the_orphan_watch_and_never_this_process(monkeypatch, tiny_config, tmp_path):
+    """The watcher belongs in the workers: in the process that starts them (a notebook, `fmnist-book train`, a
+    single-worker sweep that trains in-process) it would watch the wrong parent."""
+    from fmnist_utils import batched, sweep
+
+    started = []
+
+    def pool(*args, **kwargs):
+        started.append(kwargs.get("initializer"))
+        raise _Started
+
+    monkeypatch.setattr(sweep, "ProcessPoolExecutor", pool)
+    monkeypatch.setattr(batched, "ProcessPoolExecutor", pool)
+    configs = [tiny_config, tiny_config.replace(seed=4)]
+    with pytest.raises(_Started):
+        run_sweep(configs, ResultStore(tmp_path), workers=2, progress=False)
+    with pytest.raises(_Started):
+        batched.run_grouped(configs, ResultStore(tmp_path), workers=2, progress=False, max_members=1)
+    assert started == [sweep._stop_when_orphaned] * 2
+    assert signal.getsignal(signal.SIGUSR1) is not sweep._orphaned  # nothing installed here
