@@ -26,7 +26,9 @@ import os
 import platform
 import shutil
 import subprocess
+from collections import Counter
 from dataclasses import dataclass, field
+from typing import Iterable
 from functools import cached_property
 from pathlib import Path
 
@@ -34,6 +36,7 @@ import numpy as np
 import torch
 
 from . import __version__
+from .claims import counted
 from .config import ClassicalConfig, RunConfig, canonical_json, classical_key, config_from_dict, run_key
 from .fingerprint import check as check_fingerprint, fingerprint, probe_agrees
 from .models import build_model, count_parameters
@@ -120,6 +123,14 @@ class StoredRun:
     def parameters(self) -> int | None:
         return self.result["parameters"]  # None for a classical run
 
+    @property
+    def processors(self) -> tuple[str, ...]:
+        """The CPUs that trained this run, one per stretch (a run resumed on another CPU has several), as its
+        provenance names them; "not recorded" where the store kept no name (runs stored before it did)."""
+        provenance = self.result.get("provenance", {})
+        stretches = provenance.get("trained_on") or [{"processor": provenance.get("processor")}]
+        return tuple(stretch.get("processor") or "not recorded" for stretch in stretches)
+
     @cached_property
     def predictions(self) -> np.ndarray:
         with np.load(self.path / "predictions.npz") as archive:
@@ -196,6 +207,18 @@ def describe(run: StoredRun | MissingRun) -> str:
     if run.stored_as:
         text += f" as {run.stored_as}: the same run under an epoch cap of {run.stored_cap}, stopped early"
     return text
+
+
+def timed_on(runs: Iterable[StoredRun]) -> str:
+    """Which CPUs trained ``runs``, for a note beside timings read from them: "one CPU (name)", or each CPU with
+    its count of runs (a run resumed on another CPU counts under each), since such timings then mix machines."""
+    count = Counter(name for run in runs for name in dict.fromkeys(run.processors))
+    if not count:
+        return "no stored run yet"
+    if len(count) == 1:
+        return f"one CPU ({next(iter(count))})"
+    return (f"{len(count)} CPUs, so the times mix machines: "
+            + "; ".join(f"{name} ({counted(n, 'run')})" for name, n in count.most_common()))
 
 
 def table_or_pending(frame, what: str):

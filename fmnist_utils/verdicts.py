@@ -64,8 +64,11 @@ trade-off (``judge_tradeoff``)
     "X is the best trade-off of accuracy and cost": a configuration is dominated when another costs no
     more and is significantly more accurate, or costs less and is not significantly less accurate. With
     several costs (parameters and time, say), "costs no more" holds on every axis and "costs less" on
-    at least one. Claimed configuration undominated: reproduced, and the row names every undominated
-    one. Not reproduced needs evidence: a configuration that costs no more and is significantly more
+    at least one. A cost measured per run (seconds, which vary from run to run and machine to machine:
+    ``Measured``) is lower or higher only where the 95% Welch interval of the difference of the mean log
+    costs says so (a single run borrowing the log spread of another configuration's seeds); otherwise the
+    two count as costing the same. Claimed configuration undominated: reproduced, and the
+    row names every undominated one. Not reproduced needs evidence: a configuration that costs no more and is significantly more
     accurate, or costs less and is shown within one accuracy point of it (the upper end of the 95% Welch
     interval of the claimed one's lead is under a point). Dominated only by cheaper configurations the
     seeds cannot place that close: inconclusive.
@@ -112,7 +115,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, replace
-from typing import Iterable, Mapping, Sequence
+from typing import Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 from scipy import stats as _stats
@@ -135,7 +138,8 @@ RULES = {
     "best_lowest": "bottom group (means not separable from the lowest, 95% Welch) inside the claimed set",
     "best_set": "every claimed configuration ahead of every other one (95% Welch)",
     "tradeoff": "claimed configuration undominated in accuracy and cost, every cost axis at least as low "
-                "(accuracy differences tested, 95% Welch); dominated with evidence for not reproduced",
+                "(accuracy differences, and costs measured per run such as time, tested, 95% Welch); dominated "
+                "with evidence for not reproduced",
     "count": "equal at the study's printed precision (rounded or truncated)",
     "spread": "study within the 95% chi-square interval of our seeds' standard deviation, and that interval's "
               "half-width at most the material difference",
@@ -318,6 +322,11 @@ def same_network(ours: int, counts: Sequence[float]) -> bool:
 
 HARDWARE_BOUND = ("timings bound to hardware: the study timed its own machine and ours come from another, so which "
                   "network runs faster, and by how much, need not carry over; shown: ours, as a description")
+
+
+# how a row bound to hardware opens its description of a front with time as an axis: the times are the stored runs'
+# own (each run timed by the CPU that trained it; the row's note names them), not one measurement of this machine
+TIMED_FRONT = "on the stored timings, "
 
 
 def hardware_bound(claim: StudyClaim, ours: str, detail: str = "") -> Verdict:
@@ -640,36 +649,88 @@ def judge_best(claim: StudyClaim, groups: Mapping[str, Sequence[float]] | None, 
     return _row(claim, ours, verdict, RULES["best" if higher else "best_lowest"], note)
 
 
-def undominated(accuracy: Mapping[str, Sequence[float]], cost: Mapping[str, float | Sequence[float]], *,
-                noise: Noise | BorrowedNoise | None = None) -> list[str]:
-    """Configurations no other one beats (accuracy: higher is better; every cost: lower is better).
+@dataclass(frozen=True)
+class Measured:
+    """One cost axis of one configuration measured per run (the seconds of each seed, say), where an exact cost
+    (a parameter count) is a plain number. Measured costs are positive and compared as ratios, on the log scale
+    (``cost_order``), so that a single run can borrow the spread of another configuration's runs: ``noise``, the
+    seed spread of the log of the same kind of cost (``Measured.log_noise``), which a configuration with several
+    runs does not need."""
 
-    ``cost`` gives each configuration one cost or several (a tuple: parameters, seconds per epoch, ...).
-    Another configuration beats this one when it costs no more on every axis and is either
-    significantly more accurate, or cheaper on at least one axis and not significantly less accurate
-    (95% Welch); with one cost this is: cheaper-or-equal and significantly more accurate, or cheaper
-    and not significantly less accurate."""
-    def costs(name: str) -> tuple[float, ...]:
+    values: tuple[float, ...]
+    noise: Noise | None = None
+
+    def __init__(self, values: Sequence[float], noise: Noise | None = None):
+        values = tuple(float(v) for v in values)
+        if not values or min(values) <= 0:
+            raise ValueError(f"a measured cost needs at least one run's value, every one positive; got {values}")
+        object.__setattr__(self, "values", values)
+        object.__setattr__(self, "noise", noise)
+
+    @property
+    def mean(self) -> float:
+        return float(np.mean(self.values))
+
+    @staticmethod
+    def log_noise(values: Sequence[float], source: str) -> Noise | None:
+        """The seed spread of the log of ``values`` (several runs of one configuration), for single runs to borrow."""
+        return Noise.of(np.log(np.asarray(values, dtype=float)), source)
+
+
+def cost_order(a: "float | Measured", b: "float | Measured") -> int:
+    """-1 where cost ``a`` is lower than ``b``, 1 where higher, 0 where they count as equal. Exact costs compare as
+    numbers; measured ones (``Measured``, on both sides) by a 95% Welch interval of the difference of their mean
+    log costs (the log of a ratio), a single run borrowing its ``noise``: equal where the interval covers zero, and
+    where a single run has no spread to borrow."""
+    if isinstance(a, Measured) != isinstance(b, Measured):
+        raise ValueError(f"one cost axis compares a measured cost with an exact one ({a!r}, {b!r}): give every "
+                         "configuration the same kind of cost on each axis")
+    if not isinstance(a, Measured):
+        return (a > b) - (a < b)
+    estimate = welch(np.log(a.values), np.log(b.values), (a.noise, b.noise))
+    if estimate is None:
+        return 0
+    diff, se, df = estimate
+    half = _t(df) * se
+    return -1 if diff + half < 0 else 1 if diff - half > 0 else 0
+
+
+def _cost_axes(cost: Mapping[str, "float | Measured | tuple"], names) -> Callable[[str], tuple]:
+    """A reader of each configuration's costs as a tuple of axes, after checking they all have the same number."""
+    def costs(name: str) -> tuple:
         value = cost[name]
         return tuple(value) if isinstance(value, (tuple, list)) else (value,)
 
-    axes = {len(costs(g)) for g in accuracy}
+    axes = {len(costs(g)) for g in names}
     if len(axes) != 1:
         raise ValueError(f"every configuration needs the same number of costs; got {sorted(axes)}: "
                          "give each one a cost per axis, in the same order")
+    return costs
+
+
+def undominated(accuracy: Mapping[str, Sequence[float]], cost: Mapping[str, "float | Measured | tuple"], *,
+                noise: Noise | BorrowedNoise | None = None) -> list[str]:
+    """Configurations no other one beats (accuracy: higher is better; every cost: lower is better).
+
+    ``cost`` gives each configuration one cost or several (a tuple: parameters, seconds per epoch, ...), each an
+    exact number or a ``Measured`` one (compared by ``cost_order``). Another configuration beats this one when
+    it costs no more on every axis and is either significantly more accurate, or cheaper on at least one axis
+    and not significantly less accurate (95% Welch); with one cost this is: cheaper-or-equal and significantly
+    more accurate, or cheaper and not significantly less accurate."""
+    costs = _cost_axes(cost, accuracy)
 
     def beats(h: str, g: str) -> bool:
-        ch, cg = costs(h), costs(g)
-        if not all(a <= b for a, b in zip(ch, cg)):
+        order = [cost_order(a, b) for a, b in zip(costs(h), costs(g))]
+        if any(o > 0 for o in order):
             return False
         return _significantly_ahead(accuracy, h, g, True, noise) or (
-            any(a < b for a, b in zip(ch, cg)) and not _significantly_ahead(accuracy, g, h, True, noise))
+            any(o < 0 for o in order) and not _significantly_ahead(accuracy, g, h, True, noise))
 
     return [g for g in accuracy if not any(beats(h, g) for h in accuracy if h != g)]
 
 
 def judge_tradeoff(claim: StudyClaim, accuracy: Mapping[str, Sequence[float]] | None,
-                   cost: Mapping[str, float | Sequence[float]], claimed: str | Sequence[str], *, measured: str,
+                   cost: Mapping[str, "float | Measured | tuple"], claimed: str | Sequence[str], *, measured: str,
                    cost_name: str, noise: Noise | BorrowedNoise | None = None, material: float = 0.01,
                    note: str = "") -> Verdict:
     """The claim "``claimed`` is the best trade-off of accuracy and ``cost_name``" (one cost, or several:
@@ -700,19 +761,18 @@ def judge_tradeoff(claim: StudyClaim, accuracy: Mapping[str, Sequence[float]] | 
     if set(front) & claimed:
         return _row(claim, ours, REPRODUCED, RULES["tradeoff"], note)
 
-    def costs(name: str) -> tuple[float, ...]:
-        return tuple(cost[name]) if isinstance(cost[name], (tuple, list)) else (cost[name],)
+    costs = _cost_axes(cost, accuracy)
 
     def shown_worse(g: str) -> str | None:
         """A configuration that dominates ``g`` with evidence, or None."""
         for h in accuracy:
-            ch, cg = costs(h), costs(g)
-            if h == g or not all(x <= y for x, y in zip(ch, cg)):
+            order = [cost_order(x, y) for x, y in zip(costs(h), costs(g))]
+            if h == g or any(o > 0 for o in order):
                 continue
             if _significantly_ahead(accuracy, h, g, True, noise):
                 return h
             diff, se, df = welch(accuracy[g], accuracy[h], _per_side(noise, (g, h)))
-            if any(x < y for x, y in zip(ch, cg)) and diff + _t(df) * se < material:
+            if any(o < 0 for o in order) and diff + _t(df) * se < material:
                 return h
         return None
 

@@ -437,7 +437,7 @@ def test_the_stores_verdicts_on_constructed_runs():
     assert result["cnn_rising"] == INCONCLUSIVE  # the stages after 6 epochs are not separable from the best
     assert result["light_gap_shrinks"] == INCONCLUSIVE
     assert result["light_early_lower"] == REPRODUCED
-    # time on this machine is a description: the study timed other hardware (the book's rule for timings)
+    # stored time is a description: the study timed other hardware (the book's rule for timings)
     assert result["light_faster"] == NOT_COMPARABLE
     # 6 of 7 errors among upper-body garments, but a share has no borrowed spread: one seed cannot tell
     assert result["confusions"] == INCONCLUSIVE

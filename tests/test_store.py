@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from fmnist_utils.store import MissingRun, ResultStore, StoreError, StoredRun, describe
+from fmnist_utils.store import MissingRun, ResultStore, StoreError, StoredRun, describe, timed_on
 from fmnist_utils.train import train
 
 
@@ -199,3 +199,19 @@ def test_a_stopped_run_stored_before_a_new_config_field_still_answers_for_a_rais
     assert older.get(config).key == run.key
     raised = older.get(config.replace(epochs=40))
     assert raised is not None and raised.stored_as == run.key and raised.metrics == run.metrics
+
+
+def test_timed_on_names_every_cpu_that_trained_the_runs(tiny_config, tmp_path):
+    """Timings read from stored runs say which CPUs took them: one name, or each with its count of runs (a run
+    resumed on another CPU under both), and "not recorded" for a run whose provenance kept no name."""
+    def run(provenance: dict) -> StoredRun:
+        return StoredRun("k", tmp_path, tiny_config, {"provenance": provenance})
+
+    xeon, epyc = {"processor": "Intel Xeon"}, {"processor": "AMD EPYC, AVX512"}
+    resumed = {"processor": "AMD EPYC, AVX512", "trained_on": [{"from_epoch": 1, "processor": "Intel Xeon"},
+                                                               {"from_epoch": 5, "processor": "AMD EPYC, AVX512"}]}
+    assert timed_on([run(xeon), run(xeon)]) == "one CPU (Intel Xeon)"
+    assert run(resumed).processors == ("Intel Xeon", "AMD EPYC, AVX512")
+    text = timed_on([run(xeon), run(resumed), run({"processor": ""})])
+    assert text == "3 CPUs, so the times mix machines: Intel Xeon (2 runs); AMD EPYC, AVX512 (1 run); not recorded (1 run)"
+    assert timed_on([]) == "no stored run yet"

@@ -8,7 +8,7 @@ from fmnist_utils.verdicts import (INCONCLUSIVE, MISSING, NOT_COMPARABLE, NOT_RE
                                    Noise, judge_best, judge_contrast, judge_count, judge_difference, judge_direction,
                                    judge_interaction, judge_relative, judge_threshold, judge_tradeoff, judge_value,
                                    judge_spread, not_tested, tally, top_group, undominated, hardware_bound,
-                                   same_network, Sample, judge_censored, confounded)
+                                   same_network, Sample, judge_censored, confounded, Measured, cost_order)
 
 ACC = "test accuracy, best epoch"
 
@@ -456,6 +456,33 @@ def test_tradeoff_with_several_costs_needs_every_axis_at_least_as_low():
                           cost_name="parameters and seconds per epoch").verdict == NOT_REPRODUCED
     with pytest.raises(ValueError, match="same number of costs"):
         undominated(accuracy, {**cost, "mid": 11_000})
+
+
+def test_a_measured_cost_differs_only_where_its_runs_spread_says_so():
+    """Times inside their runs' spread are one cost: the slightly faster model does not escape domination by a
+    smaller one as accurate; a time several spreads away still counts. Exact counts compare as numbers."""
+    accuracy = {"lenet": [0.895, 0.896, 0.894], "custom": [0.896, 0.897, 0.895]}
+    close = {"lenet": (61_706, Measured([16.7, 25.5, 38.5])), "custom": (6_330, Measured([25.9, 26.2, 30.0]))}
+    exact = {k: (params, time.mean) for k, (params, time) in close.items()}
+    assert undominated(accuracy, exact) == ["lenet", "custom"]  # 27.0 s < 27.4 s read as a real difference
+    assert undominated(accuracy, close) == ["custom"]
+    assert cost_order(Measured([16, 17, 18]), Measured([90, 86, 105])) == -1
+    assert cost_order(Measured([90, 86, 105]), Measured([16, 17, 18])) == 1
+    assert cost_order(6_330, 61_706) == -1 and cost_order(5, 5) == 0
+
+
+def test_a_single_timed_run_borrows_a_log_spread_or_ties():
+    """A single run has no spread of its own: it borrows the log-time spread of another configuration's seeds
+    (a ratio of times, so a spread measured at one scale serves another); with none to borrow, it ties."""
+    spread = Measured.log_noise([100.0, 110.0, 105.0], "seeds of one setting")
+    assert spread.df == 2 and spread.sd == pytest.approx(np.std(np.log([100, 110, 105]), ddof=1))
+    assert cost_order(Measured([50.0], spread), Measured([500.0], spread)) == -1  # ten times: far beyond the spread
+    assert cost_order(Measured([100.0], spread), Measured([104.0], spread)) == 0
+    assert cost_order(Measured([50.0]), Measured([500.0])) == 0  # no spread: the data cannot tell
+    with pytest.raises(ValueError, match="same kind of cost"):
+        cost_order(Measured([1.0, 2.0]), 1.5)
+    with pytest.raises(ValueError, match="positive"):
+        Measured([0.0, 1.0])
 
 
 @pytest.mark.parametrize("printed, value, rounding, unit", [

@@ -42,7 +42,7 @@ from ..claims import Registry, StudyClaim, counted, seeds_named
 from ..config import CLASSICAL_ESTIMATORS, ClassicalConfig, RunConfig
 from ..params import ChapterSpec, Param, ParameterError, int_list, optional, positive_int, positive_int_list
 from ..stats import mean_sd_text
-from ..store import MissingRun, describe, table_or_pending
+from ..store import MissingRun, describe, table_or_pending, timed_on
 from ..verdicts import (Noise, Verdict, hardware_bound, join_notes, judge_best, judge_count, judge_difference,
                         judge_direction, judge_threshold, judge_value, missing, not_comparable, welch)
 from ..tables import book_table
@@ -1607,7 +1607,8 @@ def grid_tradeoff(runs: ChapterRuns, noise: Noise | None) -> tuple[list[str], in
 
 
 def speed_rows(runs: ChapterRuns) -> list[Verdict]:
-    """Time per epoch on this machine (the study's direction), and the study's seconds (other hardware)."""
+    """Time per epoch as stored (the study's direction), and the study's seconds (other hardware); the rows name
+    the CPUs that trained the runs."""
     main, light = runs.main, runs.light[STUDY_LIGHT]
     rows = []
     if stored(main) and stored(light):
@@ -1615,9 +1616,9 @@ def speed_rows(runs: ChapterRuns) -> list[Verdict]:
         seconds = {name: sum(r["train_seconds"] for r in run.history) / len(run.history)
                     for name, run in (("lightweight", light), ("CNN-3-128", main))}
         rows.append(hardware_bound(
-            REGISTRY["light_faster"], "on this machine, seconds per training epoch (mean over one run's epochs): "
+            REGISTRY["light_faster"], "as stored, seconds per training epoch (mean over one run's epochs): "
             + ", ".join(f"{name} {value:,.0f}" for name, value in seconds.items()),
-            "one run per network, whose epochs are not independent replicates; "
+            f"one run per network, whose epochs are not independent replicates; trained on {timed_on([main, light])}; "
             + (f"both on {counted(threads.pop(), 'thread')}" if len(threads) == 1 else
                f"thread counts differ: {sorted(threads)}")))
     else:
@@ -1630,8 +1631,9 @@ def speed_rows(runs: ChapterRuns) -> list[Verdict]:
         elif seconds is None:
             rows.append(missing(REGISTRY[claim_id], progress_note(run)))
         else:
-            rows.append(hardware_bound(REGISTRY[claim_id], f"{seconds:,.0f} s on this machine's CPU",
-                                       f"the study's {REGISTRY[claim_id].printed} s for {epochs} epochs"))
+            rows.append(hardware_bound(REGISTRY[claim_id], f"{seconds:,.0f} s as stored",
+                                       f"the study's {REGISTRY[claim_id].printed} s for {epochs} epochs; ours: "
+                                       f"{timed_on([run])}"))
     return rows
 
 

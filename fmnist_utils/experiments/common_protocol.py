@@ -39,10 +39,10 @@ from ..claims import Registry, StudyClaim, counted
 from ..config import RunConfig
 from ..params import ChapterSpec, Param, int_list, non_negative_number, optional, positive_int
 from ..stats import mean_sd_text
-from ..store import StoredRun, describe, stored_runs
+from ..store import StoredRun, describe, stored_runs, timed_on
 from ..tables import book_table
-from ..verdicts import (INCONCLUSIVE, LEVEL, MISSING, NOT_COMPARABLE, NOT_REPRODUCED, REPRODUCED, VERDICTS,
-                        Verdict, hardware_bound, judge_difference, judge_direction, judge_tradeoff, judge_value,
+from ..verdicts import (INCONCLUSIVE, LEVEL, MISSING, NOT_COMPARABLE, NOT_REPRODUCED, REPRODUCED, TIMED_FRONT,
+                        VERDICTS, Measured, Verdict, hardware_bound, judge_difference, judge_direction, judge_tradeoff, judge_value,
                         missing, not_comparable, tally, top_group, undominated, welch)
 
 TITLE = "Every model under one protocol"
@@ -373,6 +373,11 @@ def complete_runs(runs: ChapterRuns, name: str) -> list[StoredRun]:
     return stored_runs(runs.runs[name]) if complete(runs, name) else []
 
 
+def machines(runs: ChapterRuns) -> str:
+    """Which CPUs trained the runs the chapter shows (``store.timed_on``): their times mix machines when several."""
+    return timed_on(run for name in runs.models for run in complete_runs(runs, name))
+
+
 def not_shown(runs: ChapterRuns, name: str) -> str:
     """What a table shows instead of a network's numbers until every seed of it is stored: "missing" while none
     is, else how many of its seeds are ("waiting, 1/3 seeds stored")."""
@@ -503,9 +508,9 @@ def ranking_table(runs: ChapterRuns):
         "a and those below it, and so on; a network can carry several letters. A network's numbers wait for every "
         "seed of it (waiting: how many are stored); rank and groups wait for every seed of every network (and need "
         "two seeds). MFLOPs: forward operations per image, millions. to best (s): "
-        "training seconds up to the selected epoch, mean ± std, on this book's machine: the CPU time of the "
-        "training process (one thread), which other work on the cores does not inflate (wall time for a run "
-        "that did not record it). best epoch: the selected epoch of each seed. seeds: stored of planned."))
+        f"training seconds up to the selected epoch, mean ± std, as the stored runs took them ({machines(runs)}): "
+        "the CPU time of the training process (one thread), which other work on the cores does not inflate (wall "
+        "time for a run that did not record it). best epoch: the selected epoch of each seed. seeds: stored of planned."))
 
 
 def close_calls(runs: ChapterRuns):
@@ -593,8 +598,16 @@ def fronts(runs: ChapterRuns) -> dict[str, list[str]] | None:
     accuracy = accuracy_groups(runs)
     if accuracy is None or any(len(v) < 2 for v in accuracy.values()):
         return None
-    costs = {name: _costs(runs, name) for name in runs.models}
-    return {axis: undominated(accuracy, {LABELS[n]: costs[n][axis][0] for n in runs.models}) for axis in COST_AXES}
+    return {axis: undominated(accuracy, {LABELS[n]: _front_cost(runs, n, axis) for n in runs.models})
+            for axis in COST_AXES}
+
+
+def _front_cost(runs: ChapterRuns, name: str, axis: str) -> "float | Measured":
+    """A network's cost on ``axis`` as a front compares it: exact counts as numbers, time ``Measured`` per seed (two
+    networks take the same time unless a 95% Welch interval over their runs separates them)."""
+    if axis == "seconds":
+        return Measured([time_to_best(r) for r in complete_runs(runs, name)])
+    return _costs(runs, name)[axis][0]
 
 
 def pareto_figure(runs: ChapterRuns):
@@ -841,14 +854,14 @@ def _headline_row(runs: ChapterRuns, name: str) -> Verdict:
 
 def _tradeoff_row(runs: ChapterRuns, claim_id: str) -> Verdict:
     """The best trade-offs among all the networks; one with time as an axis is bound to hardware (chapter 4's rule
-    for the same claim), its front on this machine a description."""
+    for the same claim), its front on the stored timings a description."""
     claim, claimed, names = REGISTRY[claim_id], TRADEOFFS[claim_id], tuple(MODELS)
     note = f"all {len(MODELS)} networks, common protocol, {counted(len(runs.seeds), 'seed')} each"
     timed = claim.quantity == Q_COST
 
     def front() -> Verdict:
         if timed:
-            cost = {LABELS[n]: (parameters(n), _costs(runs, n)["seconds"][0]) for n in MODELS}
+            cost = {LABELS[n]: (parameters(n), _front_cost(runs, n, "seconds")) for n in MODELS}
             cost_name = "parameters and training seconds to the best epoch"
         else:
             cost, cost_name = {LABELS[n]: parameters(n) for n in MODELS}, "parameters"
@@ -857,8 +870,10 @@ def _tradeoff_row(runs: ChapterRuns, claim_id: str) -> Verdict:
 
     if timed:
         return _ruled_out(runs, claim, names, "speed is one of the claim's three axes (chapter 4 rules the same claim "
-                          "not comparable); time: the CPU seconds each run took to its kept epoch on this book's "
-                          "machine", lambda: f"on this machine, {front().ours}", note, rule=hardware_bound)
+                          "not comparable); time: the CPU seconds each run took to its kept epoch, as stored "
+                          f"({machines(runs)}; one network faster than another only where a {LEVEL:.0%} Welch "
+                          "interval over the seeds says so)", lambda: f"{TIMED_FRONT}{front().ours}", note,
+                          rule=hardware_bound)
     return _blocked(runs, claim, names) or front()
 
 

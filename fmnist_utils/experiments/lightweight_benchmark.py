@@ -39,9 +39,9 @@ from ..stats import mean_sd_text
 from ..config import RunConfig
 from ..params import (ChapterSpec, Param, boolean, int_list, non_negative_int, non_negative_number, open_fraction,
                       optional, positive_int)
-from ..store import describe, stored_runs  # noqa: F401  (the notebook calls chapter.stored_runs)
-from ..verdicts import (MISSING, NOT_REPRODUCED, REPRODUCED, BorrowedNoise, Noise, Verdict, confounded, hardware_bound,
-                        judge_best, judge_count, judge_direction, judge_tradeoff, judge_value, missing, not_comparable,
+from ..store import describe, stored_runs, timed_on  # noqa: F401  (the notebook calls chapter.stored_runs)
+from ..verdicts import (MISSING, NOT_REPRODUCED, REPRODUCED, TIMED_FRONT, BorrowedNoise, Measured, Noise, Verdict,
+                        confounded, hardware_bound, judge_best, judge_count, judge_direction, judge_tradeoff, judge_value, missing, not_comparable,
                         tally)
 from ..tables import book_table
 
@@ -499,6 +499,18 @@ def mean_epoch_seconds(runs: ChapterRuns, field: str = "train_seconds") -> dict:
     return out
 
 
+def run_epoch_seconds(runs: ChapterRuns) -> dict:
+    """Model key -> each study-protocol run's mean seconds per training epoch: one timing per run, the replicates
+    a comparison of time rests on (the epochs of one run share its machine and its neighbours)."""
+    return {key: [sum(row["train_seconds"] for row in run.history) / len(run.history) for run in group]
+            for key, group in study_sample(runs).items()}
+
+
+def timing_machines(runs: ChapterRuns) -> str:
+    """Which CPUs timed the study-protocol runs the chapter reads (``store.timed_on``)."""
+    return timed_on(run for group in study_sample(runs).values() for run in group)
+
+
 def own_noise(runs: ChapterRuns, key: str, read, what: str) -> Noise | None:
     """The seed spread of ``what`` over model ``key``'s own corrected-protocol runs: the measured noise of a
     single study-protocol run of the same architecture (the nearest protocol with several seeds), the one noise
@@ -825,18 +837,30 @@ def gap_groups(runs: ChapterRuns) -> dict | None:
     return corrected_values(runs, GAP[1])
 
 
-def costs(runs: ChapterRuns) -> dict | None:
-    """Model label -> (parameters, mean seconds per training epoch of the stored study-protocol runs)."""
-    seconds = mean_epoch_seconds(runs)
-    if any(v is None for v in seconds.values()):
+def time_noise(runs: ChapterRuns, key: str) -> Noise | None:
+    """The spread of the log of a run's mean epoch time over model ``key``'s own corrected-protocol seeds: what a
+    single study-protocol run of it borrows (as ``own_noise`` lends it accuracy's); None until they are stored."""
+    group = stored_runs(runs.corrected[key])
+    if len(group) < max(2, len(runs.seeds)):
         return None
-    return {LABELS[k]: (parameters(k), seconds[k]) for k in MODELS}
+    return Measured.log_noise([sum(row["train_seconds"] for row in r.history) / len(r.history) for r in group],
+                              f"log seconds per epoch, seed spread of {LABELS[key]}'s own corrected-protocol runs")
+
+
+def costs(runs: ChapterRuns) -> dict | None:
+    """Model label -> (parameters, seconds per training epoch of each stored study-protocol run): time is
+    ``Measured``, so two models whose timings lie inside their runs' spread cost the same (a single run borrows
+    ``time_noise``)."""
+    seconds = run_epoch_seconds(runs)
+    if not all(seconds.get(k) for k in MODELS):
+        return None
+    return {LABELS[k]: (parameters(k), Measured(seconds[k], time_noise(runs, k))) for k in MODELS}
 
 
 def corrected_fronts(runs: ChapterRuns) -> tuple[list | None, list | None]:
     """The corrected protocol's fronts, descriptions beside its ranking: the models undominated in its test accuracy
     (every seed, each model's own spread; the book's trade-off rule) against parameters, and against parameters and
-    this machine's seconds per training epoch (a description of this machine: timings are bound to hardware). None
+    the stored seconds per training epoch (a description: timings are bound to hardware). None
     until every seed is stored; the second also until the study-protocol runs that give the epoch times are."""
     from ..verdicts import undominated
 
@@ -847,7 +871,7 @@ def corrected_fronts(runs: ChapterRuns) -> tuple[list | None, list | None]:
     return by_size, (undominated(accuracy, cost) if cost is not None else None)
 
 
-MACHINE_FRONT = "front (size, time)"  # the ranking table's column of the second front: time on this machine (the note says)
+MACHINE_FRONT = "front (size, time)"  # the ranking table's column of the second front: stored times (the note says)
 
 
 def ranking_table(runs: ChapterRuns):
@@ -860,7 +884,7 @@ def ranking_table(runs: ChapterRuns):
     accuracy, gaps = accuracy_groups(runs), gap_groups(runs)
     top = top_group(accuracy)[0] if accuracy else None
     by_size, by_both = corrected_fronts(runs)
-    seconds = mean_epoch_seconds(runs)
+    seconds = run_epoch_seconds(runs)
 
     def mark(label: str, group: list | None) -> str:
         return "-" if group is None else "yes" if label in group else "no"
@@ -869,7 +893,7 @@ def ranking_table(runs: ChapterRuns):
     for key in MODELS:
         label, accuracies = LABELS[key], list(corrected_accuracy(runs, key).values())
         rows.append({"model": label, "parameters": parameters(key),
-                     "s / epoch": "-" if seconds[key] is None else round(seconds[key], 1),
+                     "s / epoch": _pm(seconds[key], scale=1, digits=1) if seconds.get(key) else "-",
                      "test acc": _pm(accuracies),
                      "mean": 100 * sum(accuracies) / len(accuracies) if accuracies else float("nan"),
                      "gap": _pm(gaps[label]) if gaps else "-",
@@ -878,13 +902,16 @@ def ranking_table(runs: ChapterRuns):
     frame = pd.DataFrame(rows)
     frame.insert(1, "rank", frame["mean"].rank(ascending=False, method="min"))
     return book_table(frame.drop(columns="mean").set_index("model"),
-                      "test acc: corrected protocol, %, mean ± std over seeds; rank by its mean. s / epoch: mean "
-                      "training epoch of the study-protocol runs the chapter reads, on this machine. gap: train minus "
+                      "test acc: corrected protocol, %, mean ± std over seeds; rank by its mean. s / epoch: seconds "
+                      "per training epoch of the study-protocol runs the chapter reads, mean ± std over runs (each "
+                      f"run's mean epoch), as stored: {timing_machines(runs)}. gap: train minus "
                       "test accuracy, points. top group: not separable from the best mean (95% Welch). front (size): "
                       "undominated in corrected-protocol accuracy (every seed, each model's own spread) against "
                       "parameters: no model as small beats it (the book's trade-off rule). "
-                      f"{MACHINE_FRONT}: the same with this machine's seconds per epoch as a second cost, a "
-                      "description of this machine, not a verdict (timings are bound to hardware). The study's "
+                      f"{MACHINE_FRONT}: the same with those seconds per epoch as a second cost (one model faster "
+                      "than another only where a 95% Welch interval of the log times over the runs says so), a "
+                      "description, not a "
+                      "verdict (timings are bound to hardware). The study's "
                       "trade-off rows read its own protocol instead, as its Table 1 does "
                       f"({study_reading(runs)}), so the fronts they show can differ from these.")
 
@@ -1015,17 +1042,22 @@ def parallel_table(settings, model: str = "resnet_mini"):
 # ----- study vs this book ---------------------------------------------------------------------------
 
 CORRECTED = "corrected protocol (model selected on validation loss, test set used once)"
-MACHINE = ("stored study-protocol runs on this book's build machine (one thread per training, a second training "
-           "beside it), one timing per epoch")
-# what chapter 4's timings add to the book's one rule for time (``verdicts.hardware_bound``)
-TIMING_DETAIL = ("the study does not name its machine; ours: this book's build machine, one thread per training, a "
-                 "second training beside it")
+
+
+def timing_detail(runs: ChapterRuns) -> str:
+    """What chapter 4's timings add to the book's one rule for time (``verdicts.hardware_bound``): which CPUs."""
+    return (f"the study does not name its machine; ours: the stored study-protocol runs, timed on "
+            f"{timing_machines(runs)}; one thread per training, a second training beside it")
+
+
 def timing_order_detail(runs: ChapterRuns) -> str:
     """What chapter 4's orderings of time add to the book's rule for time: what our timings rest on."""
     n = study_runs_per_model(runs)
     timed = "one run per model (its epochs are not independent replicates)" if n == 1 else f"{n} runs per model"
-    return (f"{TIMING_DETAIL}, {timed}; the study itself puts MobileNet-Lite's slowness down to its hardware "
+    return (f"{timing_detail(runs)}; {timed}; the study itself puts MobileNet-Lite's slowness down to its hardware "
             "('less optimized computation paths on some hardware')")
+
+
 DETERMINISTIC = Noise.none("deterministic: parameter counts")
 # what the corrected-protocol runs measure, per Table 1 / Table 2 column: the seed spread of a single
 # study-protocol run of a model is borrowed from that model's own corrected-protocol seeds (the nearest
@@ -1104,7 +1136,7 @@ def _table_rows(runs: ChapterRuns) -> list[Verdict]:
                 "total_s": f"{np.mean([sum(t) for t in train]):.0f} s" if train else "-"}
         for column in ("train_s", "infer_ms", "total_s"):
             claim = REGISTRY[f"t2_{column}_{key}"]
-            rows.append(hardware_bound(claim, f"{ours[column]} on this machine", TIMING_DETAIL) if study
+            rows.append(hardware_bound(claim, f"{ours[column]} as stored", timing_detail(runs)) if study
                         else missing(claim))
         seconds, printed = REGISTRY[f"t2_train_s_{key}"].value, REGISTRY[f"t2_per_param_{key}"]
         rows.append(judge_count(printed, round(1e9 * seconds / parameters(key)), measured=Q_PER_PARAM, note=(
@@ -1197,16 +1229,19 @@ def _accuracy_rows(runs: ChapterRuns) -> list[Verdict]:
         rows.append(missing(tradeoff, "waiting for the study-protocol runs whose epoch times are the speed axis"))
     else:
         # speed is one of the claim's three axes, and timings are hardware-bound like the orderings of time: the
-        # claim cannot be judged as made; the front on this machine is shown as a description
+        # claim cannot be judged as made; the front of the stored timings is shown as a description
         front = judge_tradeoff(tradeoff, accuracy, cost, label["resnet_mini"], measured=Q_TRADEOFF,
                                cost_name="parameters and seconds per training epoch", noise=noise)
         detail = (f"speed is one of the claim's three axes; {timing_order_detail(runs)}; the front shown, a "
-                  f"description of this machine and not a verdict: the undominated models of accuracy ({note}"
+                  f"description and not a verdict: the undominated models of accuracy ({note}"
                   + (f"; noise for single runs: {noise.source}" if noise is not None else "")
-                  + f"), parameters and seconds per epoch ({MACHINE}); the ranking table's front reads the corrected "
-                  "protocol instead")
+                  + "), parameters and seconds per epoch (each run's mean epoch; one model faster than another only "
+                  "where a 95% Welch interval of the log times over the runs says so"
+                  + ("" if study_runs_per_model(runs) > 1 else
+                     ", a single run borrowing its model's log-time spread over its corrected-protocol seeds")
+                  + "); the ranking table's front reads the corrected protocol instead")
         rows.append(front if front.verdict == MISSING else
-                    hardware_bound(tradeoff, f"on this machine, {front.ours}", detail))
+                    hardware_bound(tradeoff, f"{TIMED_FRONT}{front.ours}", detail))
     rows.append(judge_tradeoff(REGISTRY["mobilenet_balance"], accuracy, {label[k]: parameters(k) for k in MODELS},
                                label["mobilenet_lite"], measured=Q_SIZE_TRADEOFF, cost_name="parameters", noise=noise,
                                note=note))
@@ -1318,15 +1353,16 @@ def _names(labels) -> str:
 
 
 def _fronts_text(runs: ChapterRuns, tradeoff: Verdict) -> str:
-    """The conclusion's fronts of size, speed and accuracy, with what each reads: descriptions of this machine."""
+    """The conclusion's fronts of size, speed and accuracy, with what each reads: descriptions of stored timings."""
     if tradeoff.verdict == MISSING:
         return "The front of accuracy, size and speed waits for the study-protocol runs that time the epochs. "
-    front = tradeoff.ours.removeprefix("on this machine, ")
+    front = tradeoff.ours.removeprefix(TIMED_FRONT)
     if front == "-":  # no spread to tell two accuracies apart: no front to describe
         return f"No front of accuracy, size and speed is drawn ({study_reading(runs)}). "
-    text = ("On this machine (a description, not a verdict: timings are bound to hardware), with accuracy read as "
-            f"the study's Table 1 reads it (the epoch of best test accuracy; {study_reading(runs)}), "
-            f"{front} (size: parameters; speed: our stored seconds per training epoch). ")
+    text = ("On the stored timings (a description, not a verdict: timings are bound to hardware), with accuracy read "
+            f"as the study's Table 1 reads it (the epoch of best test accuracy; {study_reading(runs)}), "
+            f"{front} (size: parameters; speed: each stored run's seconds per training epoch, timed on "
+            f"{timing_machines(runs)}; a model is faster only where the runs' spread says so). ")
     machine_front = corrected_fronts(runs)[1]
     if machine_front is not None and len(runs.seeds) > 1:
         text += (f"The ranking table's front reads the corrected protocol instead ({counted(len(runs.seeds), 'seed')} "
@@ -1402,12 +1438,12 @@ def conclusion(runs: ChapterRuns) -> str:
         study_order = sorted(MODELS, key=lambda k: REGISTRY[f"t2_train_s_{k}"].value)
         use = {k: model_cost(k)["forward_flops"] / 2 / parameters(k) for k in MODELS}
         n = study_runs_per_model(runs)
-        line = (f"- **Speed, on this book's machine (a description, not a test).** Mean seconds per training "
-                f"epoch of {'one stored run' if n == 1 else f'{n} stored runs'} per model, each trained beside a "
-                f"second training, fastest first: {_names(LABELS[k] for k in order)} (study: "
-                f"{_names(LABELS[k] for k in study_order)}). The study timed other hardware, which it does not name, "
-                "and timings on a busy machine are no replicates, so its orderings of time are not judged: " + _verdicts(rows, list(TIMING_ORDERINGS))
-                + ".")
+        line = (f"- **Speed, as stored (a description, not a test).** Mean seconds per training epoch of "
+                f"{'one stored run' if n == 1 else f'{n} stored runs'} per model, each trained beside a second "
+                f"training and timed on {timing_machines(runs)}, fastest first: {_names(LABELS[k] for k in order)} "
+                f"(study: {_names(LABELS[k] for k in study_order)}); the throughput table, one model at a time on "
+                "one machine, compares them like with like. The study timed other hardware, which it does not name, "
+                "so its orderings of time are not judged: " + _verdicts(rows, list(TIMING_ORDERINGS)) + ".")
         least = sorted(MODELS, key=use.get)[:2]
         rest = [use[k] for k in MODELS if k not in least]
         line += (f" What no machine changes: the parameters of {_names(LABELS[k] for k in least)} do the least work, "

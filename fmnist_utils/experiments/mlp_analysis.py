@@ -36,8 +36,9 @@ from ..config import RunConfig, canonical_json
 from ..params import (ChapterSpec, Param, boolean, int_list, optional, positive_float, positive_float_list,
                       positive_int, probability_list, subset_of)
 from ..stats import mean_sd_text
-from ..store import describe, table_or_pending
-from ..verdicts import (INCONCLUSIVE, MISSING, NOT_COMPARABLE, NOT_REPRODUCED, REPRODUCED, Noise, judge_best,
+from ..store import describe, table_or_pending, timed_on
+from ..verdicts import (INCONCLUSIVE, MISSING, NOT_COMPARABLE, NOT_REPRODUCED, REPRODUCED, TIMED_FRONT, Measured, Noise,
+                        judge_best,
                         hardware_bound, judge_direction, judge_tradeoff, judge_value, missing, not_comparable,
                         top_group)
 from ..tables import book_table
@@ -362,7 +363,7 @@ def cap_text(run) -> str:
 
 
 def run_seconds(run) -> float:
-    """Training seconds of the whole run as stored (this book's machine, one thread per run)."""
+    """Training seconds of the whole run as stored (one thread per run, on the CPU that trained it)."""
     return sum(row["train_seconds"] for row in run.history)
 
 
@@ -566,7 +567,7 @@ def step_noise_table(run):
 
 
 def batch_timing_table(runs: ChapterRuns):
-    """Seconds per epoch and to the kept epoch on this machine, per batch size (volatile: not checked)."""
+    """Seconds per epoch and to the kept epoch as stored, per batch size (volatile: not checked)."""
     import pandas as pd
 
     rows = []
@@ -755,16 +756,22 @@ def _tradeoff(claim: StudyClaim, runs: ChapterRuns, groups: list[Setting], claim
     blocked = _blocked(groups + [noise_seeds(runs)], FINAL_VAL)
     if blocked:
         return _stop(claim, blocked, groups, FINAL_VAL)
-    seconds = {s.name: float(np.mean([run_seconds(run) for run in s.runs])) for s in groups}
-    costs = ", ".join(f"{name} {value:,.0f} s" for name, value in seconds.items())
+    seeds = noise_seeds(runs)
+    spread = Measured.log_noise([run_seconds(run) for run in seeds.runs],
+                                f"log training time, seed spread of {seeds.name} ({counted(len(seeds.runs), 'seed')})")
+    seconds = {s.name: Measured([run_seconds(run) for run in s.runs], spread) for s in groups}
+    costs = ", ".join(f"{name} {value.mean:,.0f} s" for name, value in seconds.items())
     front = judge_tradeoff(claim, {s.name: s.values(FINAL_VAL) for s in groups}, seconds, [s.name for s in claimed],
                            measured=TRADEOFF, cost_name="training time", noise=family_noise(runs, FINAL_VAL))
     if front.verdict == MISSING:
         return front
-    # time is one of the claim's axes: the book's rule for timings makes the front on this machine a description
-    return hardware_bound(claim, f"on this machine, {front.ours}", "; ".join(p for p in (
-        note, "training time of the whole run on this book's machine, one thread per run (a member of a batched "
-              f"group is charged its share of the group's time): {costs}") if p))
+    # time is one of the claim's axes: the book's rule for timings makes the front on the stored timings a description
+    machines = timed_on(run for s in groups for run in s.runs)
+    return hardware_bound(claim, f"{TIMED_FRONT}{front.ours}", "; ".join(p for p in (
+        note, f"training time of the whole run as stored ({machines}), one thread per run (a member of a batched "
+              f"group is charged its share of the group's time), mean over each setting's runs: {costs}; one "
+              "setting faster than another only where a 95% Welch interval of the log times says so, a single run "
+              f"borrowing the {spread.source if spread else 'spread of no seeds (none stored)'}") if p))
 
 
 def _pick(settings: list[Setting], measure: Measure, *, lowest: bool) -> Setting:
