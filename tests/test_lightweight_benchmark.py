@@ -472,6 +472,8 @@ def test_a_model_is_faster_on_the_front_only_where_its_runs_spread_says_so():
     assert "95% Welch interval of the log times over the runs" in row.note
     ranking = chapter.ranking_table(runs)
     assert ranking.loc["LeNet-5", "s / epoch"] == "26.9 ± 11.0"
+    speed = next(line for line in chapter.conclusion(runs).splitlines() if "**Speed, as stored" in line)
+    assert "fastest first: LeNet-5 ≈ Custom CNN < MobileNet-Lite" in speed  # the other models: one time per seed
 
 
 def test_the_texts_resnet_is_one_run_described_beside_every_seed_of_the_trained_one_with_no_ordering():

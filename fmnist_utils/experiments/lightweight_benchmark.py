@@ -1352,6 +1352,19 @@ def _names(labels) -> str:
     return ", ".join(labels)
 
 
+def _speed_order(runs: ChapterRuns, order: list) -> str:
+    """The models fastest first by mean, each neighbour joined by "<" where the runs' times separate the two
+    (``verdicts.cost_order``) and by "≈" where they cannot."""
+    from ..verdicts import cost_order
+
+    cost = costs(runs)
+    text = LABELS[order[0]]
+    for before, after in zip(order, order[1:]):
+        tied = cost is None or cost_order(cost[LABELS[before]][1], cost[LABELS[after]][1]) == 0
+        text += (" ≈ " if tied else " < ") + LABELS[after]
+    return text
+
+
 def _fronts_text(runs: ChapterRuns, tradeoff: Verdict) -> str:
     """The conclusion's fronts of size, speed and accuracy, with what each reads: descriptions of stored timings."""
     if tradeoff.verdict == MISSING:
@@ -1440,8 +1453,9 @@ def conclusion(runs: ChapterRuns) -> str:
         n = study_runs_per_model(runs)
         line = (f"- **Speed, as stored (a description, not a test).** Mean seconds per training epoch of "
                 f"{'one stored run' if n == 1 else f'{n} stored runs'} per model, each trained beside a second "
-                f"training and timed on {timing_machines(runs)}, fastest first: {_names(LABELS[k] for k in order)} "
-                f"(study: {_names(LABELS[k] for k in study_order)}); the throughput table, one model at a time on "
+                f"training and timed on {timing_machines(runs)}, fastest first: {_speed_order(runs, order)} (≈: "
+                "neighbours the runs cannot tell apart, 95% Welch on the log times; "
+                f"study: {_names(LABELS[k] for k in study_order)}); the throughput table, one model at a time on "
                 "one machine, compares them like with like. The study timed other hardware, which it does not name, "
                 "so its orderings of time are not judged: " + _verdicts(rows, list(TIMING_ORDERINGS)) + ".")
         least = sorted(MODELS, key=use.get)[:2]
