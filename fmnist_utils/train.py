@@ -203,11 +203,25 @@ model = build_model(name, **kwargs).to(memory_format=torch.channels_last)
 x = torch.randn(batch, 1, 28, 28).contiguous(memory_format=torch.channels_last)
 model(x).logsumexp(1).mean().backward()
 """
-_layout_verdicts: dict[tuple, str | None] = {}
 
 
 def _has_strided_pointwise_conv(model: nn.Module) -> bool:
     return any(isinstance(m, nn.Conv2d) and m.kernel_size == (1, 1) and m.stride != (1, 1) for m in model.modules())
+
+
+@functools.cache
+def _layout_probe(model: str, model_args: str, threads: int, batch: int) -> str | None:
+    """One training step of ``model`` (``model_args`` as its repr) in channels_last in a child process: why it
+    crashed, None when it ran; remembered for the process (``functools.cache``)."""
+    probe = subprocess.run([sys.executable, "-c", _LAYOUT_PROBE, f"({model!r}, {model_args}, {threads}, {batch})"],
+                           capture_output=True, text=True, timeout=300)
+    if probe.returncode < 0 or probe.returncode == 134:  # killed by a signal: segfault, abort (double free)
+        return (f"a training step of {model} in channels_last crashes this CPU's kernels "
+                f"({cpu_model() or 'unnamed CPU'}, {threads} thread(s), PyTorch {torch.__version__}; "
+                f"exit {probe.returncode})")
+    if probe.returncode != 0:
+        raise RuntimeError(f"the channels_last probe of {model} failed:\n{probe.stderr[-2000:]}")
+    return None
 
 
 def channels_last_crash(config: RunConfig) -> str | None:
@@ -215,21 +229,7 @@ def channels_last_crash(config: RunConfig) -> str | None:
 
     Only models with a strided 1x1 convolution (the crash seen so far) are tried, once per process and thread
     count, by one training step in a child process (about 2 s); any other failure of the child is raised."""
-    threads = torch.get_num_threads()
-    key = (config.model, repr(config.model_args), threads, min(config.batch_size, 64))
-    if key not in _layout_verdicts:
-        probe = subprocess.run([sys.executable, "-c", _LAYOUT_PROBE,
-                                repr((config.model, config.model_args, threads, key[3]))],
-                               capture_output=True, text=True, timeout=300)
-        verdict = None
-        if probe.returncode < 0 or probe.returncode == 134:  # killed by a signal: segfault, abort (double free)
-            verdict = (f"a training step of {config.model} in channels_last crashes this CPU's kernels "
-                       f"({cpu_model() or 'unnamed CPU'}, {threads} thread(s), PyTorch "
-                       f"{torch.__version__}; exit {probe.returncode})")
-        elif probe.returncode != 0:
-            raise RuntimeError(f"the channels_last probe of {config.model} failed:\n{probe.stderr[-2000:]}")
-        _layout_verdicts[key] = verdict
-    return _layout_verdicts[key]
+    return _layout_probe(config.model, repr(config.model_args), torch.get_num_threads(), min(config.batch_size, 64))
 
 
 def choose_layout(model: nn.Module, config: RunConfig, device: torch.device) -> tuple[bool, str | None]:

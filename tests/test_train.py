@@ -1,4 +1,5 @@
 import fcntl
+import functools
 import math
 import platform
 import re
@@ -271,7 +272,8 @@ def _stub_probe(monkeypatch, script: str) -> list:
         calls.append(args)
         return real([args[0], "-c", script, *args[3:]], **kwargs)
 
-    monkeypatch.setattr(train_module, "_layout_verdicts", {})
+    # a fresh cache for the test (earlier probes ran the real script), the process's own back afterwards
+    monkeypatch.setattr(train_module, "_layout_probe", functools.cache(train_module._layout_probe.__wrapped__))
     monkeypatch.setattr(subprocess, "run", run)
     return calls
 
