@@ -2,7 +2,8 @@
 far, which runs it still lacks and what they will cost, and how long a chapter takes per profile on
 this machine.
 
-A missing run's cost per epoch comes from measurements on this machine, first match wins: the epochs
+A missing run's cost per epoch comes from stored measurements, each taken on the CPU that trained the run
+(the book's runs were trained on several), first match wins: the epochs
 in its own checkpoint (after whole runs of its configuration if those epochs were timed on the wall
 clock only, which a pause or a busy machine inflates: epochs record their CPU time now, older ones did
 not); stored or checkpointed runs of the same architecture, data and batch size;
@@ -404,7 +405,8 @@ def compute_markdown(store_root: Path, chapters: dict, benchmark: dict | None = 
         lines.append(f"| {{doc}}`{name}` | " + " | ".join(cells) + " |")
     if any(row.missing_runs for row in ledger):
         lines += ["", "Every run still missing, with the epochs it has left and its cost in core-hours. The "
-                  "cost of an epoch is measured on this machine: on the run's own checkpoint, on stored runs "
+                  "cost of an epoch is measured, on the CPUs that trained the runs it reads (several, so an "
+                  "estimate is as close as they are alike): on the run's own checkpoint, on stored runs "
                   "of the same architecture and batch size, in the last benchmark, or on other sizes of the "
                   "same model scaled by FLOPs (the last column says which; the last is the roughest, and too "
                   "high for a small model at a small batch, whose per-step overhead does not grow with its "
