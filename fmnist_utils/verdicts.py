@@ -67,11 +67,11 @@ trade-off (``judge_tradeoff``)
     at least one. A cost measured per run (seconds, which vary from run to run and machine to machine:
     ``Measured``) is lower or higher only where the 95% Welch interval of the difference of the mean log
     costs says so (a single run borrowing the log spread of another configuration's seeds); otherwise the
-    two count as costing the same. Claimed configuration undominated: reproduced, and the
-    row names every undominated one. Not reproduced needs evidence: a configuration that costs no more and is significantly more
-    accurate, or costs less and is shown within one accuracy point of it (the upper end of the 95% Welch
-    interval of the claimed one's lead is under a point). Dominated only by cheaper configurations the
-    seeds cannot place that close: inconclusive.
+    two count as costing the same. Claimed configuration undominated: reproduced, and the row names every
+    undominated one. Not reproduced needs evidence: a configuration that costs no more and is
+    significantly more accurate, or costs less and is shown within one accuracy point of it (the upper
+    end of the 95% Welch interval of the claimed one's lead is under a point). Dominated only by cheaper
+    configurations the seeds cannot place that close: inconclusive.
 count (``judge_count``)
     A deterministic number (parameters): equal after rounding ours to the study's printed precision, or
     after truncating it (the other common way to shorten a count; the row says so).

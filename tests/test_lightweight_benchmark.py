@@ -9,7 +9,8 @@ from fmnist_utils.chapter import complete_rows
 from fmnist_utils.experiments import lightweight_benchmark as chapter
 from fmnist_utils.params import ParameterError
 from fmnist_utils.store import MissingRun, StoredRun
-from fmnist_utils.verdicts import INCONCLUSIVE, MISSING, NOT_COMPARABLE, NOT_REPRODUCED, NOT_TESTED, REPRODUCED, TIMED_FRONT
+from fmnist_utils.verdicts import (INCONCLUSIVE, MISSING, NOT_COMPARABLE, NOT_REPRODUCED, NOT_TESTED, REPRODUCED,
+                                   TIMED_FRONT)
 
 MODELS = list(chapter.MODELS)
 
@@ -728,7 +729,8 @@ def cell_about(heading: str) -> str:
 def test_the_prose_calls_a_front_with_time_a_description_and_says_what_each_front_reads():
     rankings = cell_about("## Rankings with seeds")
     assert "defensible trade-off choice" not in rankings  # a yes/no on a time axis is no verdict
-    assert "That column is a\ndescription and no verdict" in rankings and "their runs' spread separates them" in rankings
+    assert "That column is a\ndescription and no verdict" in rankings
+    assert "their runs' spread separates them" in rankings
     assert "Both fronts read the corrected\nprotocol; the study's trade-off rows below read its own protocol" in rankings
 
 

@@ -213,5 +213,6 @@ def test_timed_on_names_every_cpu_that_trained_the_runs(tiny_config, tmp_path):
     assert timed_on([run(xeon), run(xeon)]) == "one CPU (Intel Xeon)"
     assert run(resumed).processors == ("Intel Xeon", "AMD EPYC, AVX512")
     text = timed_on([run(xeon), run(resumed), run({"processor": ""})])
-    assert text == "3 CPUs, so the times mix machines: Intel Xeon (2 runs); AMD EPYC, AVX512 (1 run); not recorded (1 run)"
+    assert text == ("3 CPUs, so the times mix machines: Intel Xeon (2 runs); AMD EPYC, AVX512 (1 run); "
+                    "not recorded (1 run)")
     assert timed_on([]) == "no stored run yet"

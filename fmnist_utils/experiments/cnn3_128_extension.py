@@ -1618,7 +1618,8 @@ def speed_rows(runs: ChapterRuns) -> list[Verdict]:
         rows.append(hardware_bound(
             REGISTRY["light_faster"], "as stored, seconds per training epoch (mean over one run's epochs): "
             + ", ".join(f"{name} {value:,.0f}" for name, value in seconds.items()),
-            f"one run per network, whose epochs are not independent replicates; trained on {timed_on([main, light])}; "
+            "one run per network, whose epochs are not independent replicates; "
+            f"trained on {timed_on([main, light])}; "
             + (f"both on {counted(threads.pop(), 'thread')}" if len(threads) == 1 else
                f"thread counts differ: {sorted(threads)}")))
     else:

@@ -42,8 +42,8 @@ from ..stats import mean_sd_text
 from ..store import StoredRun, describe, stored_runs, timed_on
 from ..tables import book_table
 from ..verdicts import (INCONCLUSIVE, LEVEL, MISSING, NOT_COMPARABLE, NOT_REPRODUCED, REPRODUCED, TIMED_FRONT,
-                        VERDICTS, Measured, Verdict, hardware_bound, judge_difference, judge_direction, judge_tradeoff, judge_value,
-                        missing, not_comparable, tally, top_group, undominated, welch)
+                        VERDICTS, Measured, Verdict, hardware_bound, judge_difference, judge_direction, judge_tradeoff,
+                        judge_value, missing, not_comparable, tally, top_group, undominated, welch)
 
 TITLE = "Every model under one protocol"
 
@@ -510,7 +510,8 @@ def ranking_table(runs: ChapterRuns):
         "two seeds). MFLOPs: forward operations per image, millions. to best (s): "
         f"training seconds up to the selected epoch, mean ± std, as the stored runs took them ({machines(runs)}): "
         "the CPU time of the training process (one thread), which other work on the cores does not inflate (wall "
-        "time for a run that did not record it). best epoch: the selected epoch of each seed. seeds: stored of planned."))
+        "time for a run that did not record it). best epoch: the selected epoch of each seed. seeds: stored of "
+        "planned."))
 
 
 def close_calls(runs: ChapterRuns):

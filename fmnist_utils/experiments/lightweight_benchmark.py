@@ -41,8 +41,8 @@ from ..params import (ChapterSpec, Param, boolean, int_list, non_negative_int, n
                       optional, positive_int)
 from ..store import describe, stored_runs, timed_on  # noqa: F401  (the notebook calls chapter.stored_runs)
 from ..verdicts import (MISSING, NOT_REPRODUCED, REPRODUCED, TIMED_FRONT, BorrowedNoise, Measured, Noise, Verdict,
-                        confounded, hardware_bound, judge_best, judge_count, judge_direction, judge_tradeoff, judge_value, missing, not_comparable,
-                        tally)
+                        confounded, hardware_bound, judge_best, judge_count, judge_direction, judge_tradeoff,
+                        judge_value, missing, not_comparable, tally)
 from ..tables import book_table
 
 
@@ -910,8 +910,7 @@ def ranking_table(runs: ChapterRuns):
                       "parameters: no model as small beats it (the book's trade-off rule). "
                       f"{MACHINE_FRONT}: the same with those seconds per epoch as a second cost (one model faster "
                       "than another only where a 95% Welch interval of the log times over the runs says so), a "
-                      "description, not a "
-                      "verdict (timings are bound to hardware). The study's "
+                      "description, not a verdict (timings are bound to hardware). The study's "
                       "trade-off rows read its own protocol instead, as its Table 1 does "
                       f"({study_reading(runs)}), so the fronts they show can differ from these.")
 

@@ -37,10 +37,9 @@ from ..params import (ChapterSpec, Param, boolean, int_list, optional, positive_
                       positive_int, probability_list, subset_of)
 from ..stats import mean_sd_text
 from ..store import describe, table_or_pending, timed_on
-from ..verdicts import (INCONCLUSIVE, MISSING, NOT_COMPARABLE, NOT_REPRODUCED, REPRODUCED, TIMED_FRONT, Measured, Noise,
-                        judge_best,
-                        hardware_bound, judge_direction, judge_tradeoff, judge_value, missing, not_comparable,
-                        top_group)
+from ..verdicts import (INCONCLUSIVE, MISSING, NOT_COMPARABLE, NOT_REPRODUCED, REPRODUCED, TIMED_FRONT, Measured,
+                        Noise, hardware_bound, judge_best, judge_direction, judge_tradeoff, judge_value, missing,
+                        not_comparable, top_group)
 from ..tables import book_table
 
 TITLE = "MLP hyperparameter sweeps"
