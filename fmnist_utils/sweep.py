@@ -17,6 +17,7 @@ import time
 import traceback
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from contextlib import contextmanager
+from multiprocessing.managers import SyncManager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,13 +47,16 @@ def _orphaned(signum, frame):
     raise KeyboardInterrupt("the process that started this worker is gone")
 
 
-def _stop_when_orphaned(interval: float = 5.0) -> None:
+def _stop_when_orphaned(interval: float = 5.0, grace: float = 30.0) -> None:
     """End this worker when the process that started it is gone (killed without the chance to stop its
     pool): an orphaned worker would train on unseen, holding its run, and store it with nobody waiting.
     Interrupting it costs only the epoch in progress: the checkpoint keeps the finished ones. The pools'
     ``initializer``, so it runs once in each worker's main thread (never in the process that starts them);
     the watcher signals it with SIGUSR1, whose handler raises KeyboardInterrupt as Ctrl-C does (SIGINT itself
-    is ignored in a job started in the background by a non-interactive shell)."""
+    is ignored in a job started in the background by a non-interactive shell). A pool worker catches what
+    its task raises and goes back to wait for the next task, which never comes: ``grace`` seconds later, time
+    for the interrupted run to unwind (its lock released), the watcher ends the process. Also the
+    ``initializer`` of ``epoch_reports``' manager process, which would otherwise serve on with nobody left."""
     parent = os.getppid()
     signal.signal(signal.SIGUSR1, _orphaned)
 
@@ -60,6 +64,8 @@ def _stop_when_orphaned(interval: float = 5.0) -> None:
         while os.getppid() == parent:
             time.sleep(interval)
         os.kill(os.getpid(), signal.SIGUSR1)
+        time.sleep(grace)
+        os._exit(1)
 
     threading.Thread(target=watch, daemon=True, name="orphan-watch").start()
 
@@ -132,7 +138,8 @@ def epoch_reports(bar, enabled: bool = True):
     if not enabled:
         yield None
         return
-    manager = multiprocessing.get_context("spawn").Manager()
+    manager = SyncManager(ctx=multiprocessing.get_context("spawn"))
+    manager.start(initializer=_stop_when_orphaned)  # its server ends with the process that started it
     reports = manager.Queue()
 
     def drain():

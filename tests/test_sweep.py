@@ -143,6 +143,37 @@ def test_a_worker_whose_parent_was_killed_stops_instead_of_training_on_unseen():
     assert not _alive(worker), "the orphaned worker still runs"
 
 
+POOL_ORPHAN = """
+import functools, multiprocessing, os, time
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing.managers import SyncManager
+from fmnist_utils.sweep import _stop_when_orphaned
+watch = functools.partial(_stop_when_orphaned, 0.1, 1.0)
+spawn = multiprocessing.get_context("spawn")
+pool = ProcessPoolExecutor(1, mp_context=spawn, initializer=watch)
+worker = pool.submit(os.getpid).result()
+pool.submit(time.sleep, 60)  # a run in progress: the worker catches its interruption and waits for more work
+manager = SyncManager(ctx=spawn)
+manager.start(initializer=watch)
+print(worker, manager._process.pid, flush=True)
+os._exit(0)  # killed: no pool shutdown, no manager shutdown
+"""
+
+
+@pytest.mark.slow
+def test_an_orphaned_pool_worker_and_report_manager_end_after_the_interrupted_task():
+    """A pool worker catches what its task raises and goes back to wait for work: interrupted alone, it would wait
+    forever (seen: two orphaned training workers and their managers idle for minutes after `kill`); the watch
+    ends it after its grace, and the epoch-report manager with it."""
+    parent = subprocess.run([sys.executable, "-c", POOL_ORPHAN], capture_output=True, text=True, timeout=120,
+                            check=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+    pids = [int(pid) for pid in parent.stdout.split()[-2:]]
+    deadline = time.monotonic() + 30
+    while any(_alive(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not [pid for pid in pids if _alive(pid)], "an orphaned pool worker or manager still runs"
+
+
 class _Started(Exception):
     pass
 
