@@ -216,7 +216,8 @@ def timed_on(runs: Iterable[StoredRun]) -> str:
     if not count:
         return "no stored run yet"
     if len(count) == 1:
-        return f"one CPU ({next(iter(count))})"
+        name = next(iter(count))
+        return "one CPU, whose name the store did not record" if name == "not recorded" else f"one CPU ({name})"
     return (f"{len(count)} CPUs, so the times mix machines: "
             + "; ".join(f"{name} ({counted(n, 'run')})" for name, n in count.most_common()))
 
