@@ -561,20 +561,22 @@ def throughput_table(settings):
     from ..data import TRAIN_MEAN, TRAIN_STD
 
     say_how_busy()  # a busy machine lowers every rate below; say so beside the table
-    rows = []
+    rows, notes = [], []
     for name in settings.models:
         model, args, _, _ = MODELS[name]
         m = measure_throughput(model, args, threads=settings.timing_threads, train_batch=settings.batch_size,
                                eval_batch=1000, normalize=(TRAIN_MEAN, TRAIN_STD), warmup=1,
                                steps=settings.timing_steps, eval_steps=settings.timing_steps,
                                min_time=settings.timing_seconds)
+        notes += m["notes"]
         rows.append({"network": LABELS[name], "train img/s": round(m["train_images_per_s"]),
                      "infer img/s": round(m["inference_images_per_s"]),
                      "µs / image": round(1e6 / m["inference_images_per_s"], 1)})
     return book_table(pd.DataFrame(rows).set_index("network"), (
         f"One network at a time, {counted(settings.timing_threads, 'thread')}, measured when this page was "
         f"executed. train img/s: training images per second at batch {settings.batch_size} (Adam step included); "
-        "infer img/s: forward passes in eval mode at batch 1000; µs / image: inference time per image."))
+        "infer img/s: forward passes in eval mode at batch 1000; µs / image: inference time per image."
+        + "".join(f" {note}." for note in notes)))
 
 
 COST_AXES = {  # cost axis of the Pareto panels -> what it is

@@ -30,6 +30,7 @@ read it there. ``claims`` judges each registered claim with the book's verdict r
 """
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -996,12 +997,13 @@ def throughput_table(settings):
     from ..benchmark import measure_throughput, say_how_busy
 
     say_how_busy()  # a busy machine lowers every rate below; say so beside the table
-    rows = []
+    rows, notes = [], []
     for key in MODELS:
         model, args = MODELS[key]
         m = measure_throughput(model, args, threads=settings.timing_threads, train_batch=settings.batch_size,
                                eval_batch=1000, warmup=min(5, settings.timing_steps), steps=settings.timing_steps,
                                eval_steps=1 if settings.timing_steps < 10 else 2, min_time=settings.timing_seconds)
+        notes += m["notes"]
         epoch = 60_000 / m["train_images_per_s"]
         rows.append({
             "model": LABELS[key], "parameters": m["parameters"],
@@ -1015,7 +1017,8 @@ def throughput_table(settings):
                       f"One model at a time, {counted(settings.timing_threads, 'thread')}. train img/s: training "
                       f"images per second at batch {settings.batch_size}; infer img/s: inference at batch 1000; "
                       "epoch (s): an epoch of 60,000 images at that rate; study (s): the study's epoch time (its "
-                      "Table 2); GFLOP/s: training floating-point operations per second.")
+                      "Table 2); GFLOP/s: training floating-point operations per second."
+                      + "".join(f" {note}." for note in notes))
 
 
 def parallel_table(settings, model: str = "resnet_mini"):
@@ -1028,14 +1031,18 @@ def parallel_table(settings, model: str = "resnet_mini"):
     if not settings.parallel_steps:
         return None
     case = Case(model, 4, MODELS[model][0], settings.batch_size, model_args=dict(MODELS[model][1]))
-    result = measure_parallel(case, threads=2, warmup=min(10, settings.parallel_steps),
-                              steps=settings.parallel_steps, min_time=0.0)
-    return pd.DataFrame([
+    with warnings.catch_warnings(record=True) as caught:  # a layout this CPU forces: the note says it
+        warnings.simplefilter("always")
+        result = measure_parallel(case, threads=2, warmup=min(10, settings.parallel_steps),
+                                  steps=settings.parallel_steps, min_time=0.0)
+    frame = pd.DataFrame([
         {"setup": "2 processes x 1 thread, side by side", "images/s (both trainings)":
             round(result["side_by_side"]["images_per_s"], 1), "relative speed": round(result["ratio"], 2)},
         {"setup": "1 process x 2 threads, one after the other", "images/s (both trainings)":
             round(result["one_after_another"]["images_per_s"], 1), "relative speed": 1.0},
     ]).set_index("setup")
+    notes = list(dict.fromkeys(str(w.message) for w in caught))
+    return book_table(frame, " ".join(f"{note}." for note in notes)) if notes else frame
 
 
 # ----- study vs this book ---------------------------------------------------------------------------
