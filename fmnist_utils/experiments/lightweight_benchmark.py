@@ -500,11 +500,15 @@ def mean_epoch_seconds(runs: ChapterRuns, field: str = "train_seconds") -> dict:
     return out
 
 
+def epoch_seconds(run) -> float:
+    """One run's mean seconds per training epoch."""
+    return sum(row["train_seconds"] for row in run.history) / len(run.history)
+
+
 def run_epoch_seconds(runs: ChapterRuns) -> dict:
     """Model key -> each study-protocol run's mean seconds per training epoch: one timing per run, the replicates
     a comparison of time rests on (the epochs of one run share its machine and its neighbours)."""
-    return {key: [sum(row["train_seconds"] for row in run.history) / len(run.history) for run in group]
-            for key, group in study_sample(runs).items()}
+    return {key: [epoch_seconds(run) for run in group] for key, group in study_sample(runs).items()}
 
 
 def timing_machines(runs: ChapterRuns) -> str:
@@ -844,7 +848,7 @@ def time_noise(runs: ChapterRuns, key: str) -> Noise | None:
     group = stored_runs(runs.corrected[key])
     if len(group) < max(2, len(runs.seeds)):
         return None
-    return Measured.log_noise([sum(row["train_seconds"] for row in r.history) / len(r.history) for r in group],
+    return Measured.log_noise([epoch_seconds(r) for r in group],
                               f"log seconds per epoch, seed spread of {LABELS[key]}'s own corrected-protocol runs")
 
 
