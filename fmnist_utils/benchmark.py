@@ -524,16 +524,20 @@ def dropout_mask_speed(threads: int, elements: int = 1 << 21, repeats: int = 3) 
 
 def _parallel_worker(case: Case, seed: int, threads: int, warmup: int, steps: int, min_time: float,
                      barrier, results) -> None:
-    """One of the side-by-side trainings (spawned process): time its steps after a common start."""
+    """One of the side-by-side trainings (spawned process): time its steps after a common start. Warnings
+    (a layout this CPU forces) go back with the result as ``notes``, not to the process's stderr."""
     torch.set_num_threads(threads)
     try:
-        loop = EngineLoop(case, seed=seed)
-        for _ in range(warmup):
-            loop.step()
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            loop = EngineLoop(case, seed=seed)
+            for _ in range(warmup):
+                loop.step()
         barrier.wait(timeout=600)
         started = time.monotonic()
         timing = time_steps(loop.step, 0, steps, min_time)
-        results.put({"seed": seed, **timing, "start": started, "end": time.monotonic()})
+        results.put({"seed": seed, **timing, "start": started, "end": time.monotonic(),
+                     "notes": [str(w.message) for w in caught]})
     except BaseException as error:  # report instead of leaving the parent waiting
         barrier.abort()
         results.put({"seed": seed, "error": repr(error)})
@@ -569,7 +573,9 @@ def measure_parallel(case: Case, threads: int, warmup: int, steps: int, min_time
 
     previous = torch.get_num_threads()
     torch.set_num_threads(threads)
-    sequential = [time_steps(EngineLoop(case, seed=seed).step, warmup, steps, min_time) for seed in (42, 43)]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        sequential = [time_steps(EngineLoop(case, seed=seed).step, warmup, steps, min_time) for seed in (42, 43)]
     torch.set_num_threads(previous)
     one_after_another = sum(r["images"] for r in sequential) / sum(r["seconds"] for r in sequential)
     return {
@@ -579,6 +585,7 @@ def measure_parallel(case: Case, threads: int, warmup: int, steps: int, min_time
         "one_after_another": {"processes": 1, "threads": threads, "images_per_s": one_after_another,
                               "runs": sequential},
         "ratio": side_by_side / one_after_another,
+        "notes": list(dict.fromkeys([n for r in side for n in r["notes"]] + [str(w.message) for w in caught])),
     }
 
 

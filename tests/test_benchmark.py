@@ -423,3 +423,33 @@ def test_the_committed_result_measured_bfloat16_and_its_page_judges_the_target()
     page = speed_markdown(committed)
     row = next(line for line in page.splitlines() if line.startswith("| bfloat16 at least 1.5x float32"))
     assert row.endswith(("| **met** |", "| **missed** |")) and "over 5 cases" in row
+
+
+def test_a_side_by_side_worker_returns_its_warnings_instead_of_printing_them(monkeypatch):
+    """The side-by-side measurement runs in spawned processes whose stderr would land in a published
+    chapter: a warning raised while the worker builds its training (a layout the CPU forces) comes back
+    with the result as a note."""
+    import warnings
+
+    class Loop:
+        def __init__(self, case, seed):
+            warnings.warn("trained in the contiguous layout instead")
+
+        def step(self):
+            return 8
+
+    class Barrier:
+        def wait(self, timeout):
+            pass
+
+        def abort(self):
+            raise AssertionError("the worker failed")
+
+    results = []
+    monkeypatch.setattr(benchmark, "EngineLoop", Loop)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a warning that escaped the worker would fail here
+        benchmark._parallel_worker(Case("model1", 1, "model1", 8), 42, 1, 1, 2, 0.0, Barrier(),
+                                   SimpleNamespace(put=results.append))
+    assert results[0]["notes"] == ["trained in the contiguous layout instead"]
+    assert results[0]["seed"] == 42 and "error" not in results[0]

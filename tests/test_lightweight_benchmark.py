@@ -611,7 +611,7 @@ def test_tables_and_figures_from_constructed_runs():
     assert differences.loc["MobileNet-Lite", "LeNet-5"].startswith("+2.48 [")
     ranking = chapter.ranking_table(runs)
     assert ranking.loc["MobileNet-Lite", "rank"] == 1 and ranking.loc["MobileNet-Lite", "top group"] == "yes"
-    assert ranking.loc["Custom CNN", "front (size)"] == "yes"
+    assert ranking.loc["Custom CNN", "size front"] == "yes"
     assert ranking.loc["DenseNet-Tiny", chapter.MACHINE_FRONT] == "no"
     from fmnist_utils import plots
     import matplotlib.pyplot as plt
@@ -681,13 +681,18 @@ def test_parallel_table(monkeypatch):
 
     def fake(case, threads, warmup, steps, min_time):
         seen.update(model=case.model, batch=case.batch_size, threads=threads, steps=steps)
-        return {"side_by_side": {"images_per_s": 900.0}, "one_after_another": {"images_per_s": 300.0}, "ratio": 3.0}
+        return {"side_by_side": {"images_per_s": 900.0}, "one_after_another": {"images_per_s": 300.0}, "ratio": 3.0,
+                "notes": notes}
 
     monkeypatch.setattr(benchmark, "measure_parallel", fake)
+    notes = []
     table = chapter.parallel_table(chapter.settings_from({"profile": "paper"}))
     assert seen == {"model": "resnet_mini", "batch": 8, "threads": 2, "steps": 200}
     assert table["relative speed"].tolist() == [3.0, 1.0]
     assert table["images/s (both trainings)"].tolist() == [900.0, 300.0]
+    assert not getattr(table, "note", "")
+    notes = ["trained in the contiguous layout instead"]  # what a worker process caught: the table's note says it
+    assert chapter.parallel_table(chapter.settings_from({"profile": "paper"})).note == notes[0] + "."
 
 
 def test_a_cell_of_per_seed_values():
