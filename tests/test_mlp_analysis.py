@@ -268,7 +268,7 @@ STUDY_LIKE = {
     "best": {42: 0.899, 43: 0.900, 44: 0.898},
 }
 GAPS = {"loss": {"ce": 0.005, "mse": 0.02, "mae": 0.03}, "depth": {4: 0.035}, "best": {42: 0.040, 43: 0.041, 44: 0.039}}
-BEST_EPOCHS = {"base": {"base": 30}, "depth": {1: 15, 3: 28, 4: 1}, "batch": {64: 15, 256: 30}, "lr": {2.05e-6: 50},
+BEST_EPOCHS = {"base": {"base": 30}, "depth": {1: 15, 3: 28, 4: 1}, "batch": {64: 15, 256: 30, 1024: 45}, "lr": {2.05e-6: 50},
                "best": {42: 40, 43: 42, 44: 44}}
 EARLY = {"best": {42: 0.85, 43: 0.851, 44: 0.849}, "width": {2096: 0.83}}
 SECONDS = {"base": {"base": 40.0}, "width": {128: 5.0, 512: 10.0, 1024: 20.0},
@@ -342,12 +342,28 @@ def test_contrary_results_are_not_reproduced():
         "acc": {"loss": {"mse": 0.88}, "depth": {1: 0.900, 4: 0.905}, "width": {128: 0.91, 1024: 0.893},
                 "batch": {64: 0.895}, "lr": {5e-2: 0.91, 2.05e-4: 0.905}, "best": {42: 0.850, 43: 0.851, 44: 0.849}},
         "gap": {"loss": {"ce": 0.03, "mse": 0.005}, "width": {128: 0.08}, "best": {42: -0.02, 43: -0.021, 44: -0.019}},
-        "best": {"depth": {1: 40, 3: 20, 4: 40}, "base": {"base": 20}, "batch": {64: 30, 256: 10}, "lr": {2.05e-6: 4}},
+        "best": {"depth": {1: 40, 3: 20, 4: 40}, "base": {"base": 20}, "batch": {64: 30, 256: 10, 1024: 5},
+                 "lr": {2.05e-6: 4}},
         "early": {"best": {42: 0.80, 43: 0.801, 44: 0.799}},
         "seconds": {"batch": {64: 10.0}}})
     bad = verdicts(constructed(paper(), contrary))
     assert {bad.pop(i) for i in ("batch_medium_balance", "batch_tradeoff", "width_optimum")} == {NOT_COMPARABLE}
     assert set(bad.values()) == {NOT_REPRODUCED}, {i: v for i, v in bad.items() if v != NOT_REPRODUCED}
+
+
+def test_a_row_against_the_hardest_of_several_settings_picks_it_and_waits_for_all_of_them():
+    """"1 layer is less accurate than 2 and 3" must beat the less accurate of the two; and a row that picks its rival
+    among settings waits for every one of them (the pick is only known once all are stored)."""
+    settings = paper()
+    rows = {row.id: row for row in chapter.claims(constructed(settings, world({"acc": {"depth": {3: 0.860}}})))}
+    assert rows["depth_one_lower"].verdict == NOT_REPRODUCED  # 3 layers (86.0%) below 1 layer (87.5%)
+    runs = constructed(settings)
+    index = [label for label, _ in runs.sweeps["depth"]].index(3)
+    runs.sweeps["depth"][index] = (3, MissingRun("missing-key", runs.sweeps["depth"][index][1].config))
+    rows = {row.id: row for row in chapter.claims(runs)}
+    for claim_id, name in (("depth_one_faster", "3 hidden layers"), ("depth_one_lower", "3 hidden layers"),
+                           ("depth_four_overfits", "3 hidden layers"), ("gap_moderate", "3 x 2096")):
+        assert rows[claim_id].verdict == MISSING and name in rows[claim_id].note, claim_id
 
 
 def test_differences_within_the_seed_noise_are_inconclusive_not_contradicted():
