@@ -265,8 +265,11 @@ def _margin(row: dict) -> str:
 
 
 def _measured(row: dict) -> str:
-    """What a findings line says of a row's numbers: the study's, ours and, where the rule has one, the margin."""
-    ours = "has no run yet" if row["verdict"] == "missing run" else f"measures {_cell(row['ours'])}{_margin(row)}"
+    """What a findings line says of a row's numbers: the study's, ours and, where the rule has one, the margin. A row
+    waiting for runs may hold some already: the line says it waits, and the row's note, which follows, says for
+    which (chapter 6's counts them: "19 of the row's 42 runs missing")."""
+    ours = ("is waiting for runs the store lacks" if row["verdict"] == "missing run"
+            else f"measures {_cell(row['ours'])}{_margin(row)}")
     return f"the study prints {_cell(row['study'])}, this book {ours}"
 
 

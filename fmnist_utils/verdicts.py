@@ -18,7 +18,7 @@ its kind. Five outcomes, plus the claims a chapter registers as not tested:
     still improving, for a claim about the best achievable value; timings bound to other hardware; a
     network the study's description does not determine, or whose parameter count is more than
     ``SAME_NETWORK`` (1%) from the study's; a study number of another quantity than the run it would be
-    set beside), with the reason;
+    set beside, or trained with another recipe: optimiser, schedule, augmentation, budget), with the reason;
 *missing run*
     a run the row needs is not in the store yet.
 

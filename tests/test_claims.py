@@ -41,10 +41,26 @@ def test_front_page_findings_follow_the_saved_verdicts(tmp_path):
         "What holds", "What does not hold", "What the evidence cannot settle", "Waiting for runs"))
     assert "Lead a:" in holds.split("**")[0] and "Lead b:" in fails.split("**")[0]
     assert "Lead c (inconclusive):" in open_.split("**")[0] and "Lead d" not in open_.split("**")[0]
-    assert "Lead d: the study prints 90%, this book has no run yet" in waiting  # a run not trained settles nothing
+    assert "Lead d: the study prints 90%, this book is waiting for runs the store lacks" in waiting  # none settles it
     assert "{doc}`09_example`" in text
     _saved(tmp_path, {"a": "not reproduced", "b": "not reproduced", "c": "inconclusive", "d": "missing run"})
     assert "What holds" not in findings_markdown(tmp_path, findings)  # the page follows a changed verdict
+
+
+def test_a_finding_waiting_for_some_of_its_runs_does_not_say_it_has_none(tmp_path):
+    """Chapter 6's trade-off row waits for 19 of its 42 runs: 23 are stored, so "no run yet" was false. The line
+    says the row waits, and its note says for how many."""
+    from fmnist_utils.claims import findings_markdown
+
+    note = "waiting for every seed of A, B (19 of the row's 42 runs missing)"
+    path = tmp_path / "claims" / "09_example.json"
+    path.parent.mkdir()
+    path.write_text(json.dumps({"chapter": "09_example", "title": "Example", "claims": [
+        {"id": "d", "claim": "claim d", "where": "Table 1", "study": "favourable", "ours": "-",
+         "verdict": "missing run", "note": note}]}))
+    text = findings_markdown(tmp_path, [Finding("09_example", "d", "lead d")])
+    assert "no run yet" not in text
+    assert f"this book is waiting for runs the store lacks. The row's note: {note}." in text
 
 
 def test_a_front_page_finding_without_a_saved_row_stops_with_the_fix(tmp_path):

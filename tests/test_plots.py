@@ -427,6 +427,39 @@ def test_a_name_goes_where_it_is_nearer_its_own_point_than_any_other():
     plt.close(fig)
 
 
+# chapter 6's parameters panel as stored with DenseNet-Tiny and ViT-Tiny: ResNet-Mini (11,402 parameters, a wide error
+# bar) between Custom CNN (6,330) and DenseNet-Tiny (11,666), which close its right side
+CHAPTER_6_SEVEN = [{"xlabel": "parameters (log scale)", "ylabel": "test accuracy (%)", "logx": True, "front": None,
+                    "points": {"LeNet-5": (61706, 0, 89.52, 0.06), "ResNet-Mini": (11402, 0, 89.58, 1.19),
+                               "DenseNet-Tiny": (11666, 0, 88.65, 1.04), "MobileNet-Lite": (14218, 0, 89.32, 0.02),
+                               "ViT-Tiny": (105546, 0, 88.00, 0.65), "Custom CNN": (6330, 0, 89.68, 0.05),
+                               "study 5 baseline": (361258, 0, 92.08, 0.04)}}] * 3
+
+
+def test_a_name_beside_its_point_is_clearly_nearer_it_than_any_other_point():
+    """Chapter 6's ResNet-Mini sat left of and below its point, under Custom CNN's: its own point 12 px from the name,
+    Custom CNN's 15 px, so the name read as Custom CNN's. A name beside its point (no leader line) is at least 1.5
+    times nearer it than any other point."""
+    fig = plots.pareto_panels(CHAPTER_6_SEVEN, groups=CHAPTER_6_GROUPS | {"DenseNet-Tiny": "chapter 4",
+                                                                          "ViT-Tiny": "chapter 4"})
+    fig.canvas.draw()
+    try:
+        for ax in fig.axes:
+            markers = [ax.transData.transform((x, y)) for x, _, y, _ in CHAPTER_6_SEVEN[0]["points"].values()]
+            for text in ax.texts:
+                if text.arrow_patch is not None:
+                    continue
+                box, own = text_box(text), ax.transData.transform(text.xy)
+
+                def gap(xy):
+                    return np.hypot(max(box.x0 - xy[0], 0, xy[0] - box.x1), max(box.y0 - xy[1], 0, xy[1] - box.y1))
+                others = [gap(xy) for xy in markers if np.hypot(*(xy - own)) > 0.5]
+                assert min(others) > 1.5 * gap(own) - 0.5, text.get_text()
+            assert not named_point_problems(ax), named_point_problems(ax)
+    finally:
+        plt.close(fig)
+
+
 def test_a_name_with_no_free_place_beside_its_point_gets_a_leader_line():
     fig, (ax,) = plots.figure(1)
     ax.set(xlim=(0, 100), ylim=(0, 10))

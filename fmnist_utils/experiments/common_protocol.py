@@ -112,42 +112,66 @@ _WATCHED = {"val_loss": "validation loss", "val_acc": "validation accuracy", "te
 TRAIN_IMAGES = 60_000
 
 
-def recipe(config: RunConfig) -> str:
-    """A run's recipe in one line, read off its configuration: optimiser, batch, data, budget, kept model."""
-    parts = [f"{_OPTIMIZERS[config.optimizer]} {config.lr:g}"
-             + (f", weight decay {config.weight_decay:g}" if config.weight_decay else "")]
-    if config.scheduler:
-        parts.append(f"{config.scheduler} schedule")
-    parts.append(f"batch {config.batch_size}")
-    parts.append("pixels in [0, 1]" if config.normalize is None else "standardised pixels")
-    if config.augment:
-        parts.append("augmented")
-    if config.precision != "float32":
-        parts.append(f"{config.precision} forward passes")
-    held = round(TRAIN_IMAGES * config.val_fraction)
-    parts.append(f"{TRAIN_IMAGES - held:,} / {held:,} split" if held else f"all {TRAIN_IMAGES:,} images, no validation")
-    if config.val_steps:
-        parts.append(f"validated on {config.val_steps} batches")
+def _optimiser(config: RunConfig) -> str:
+    """The optimiser, its learning rate and its weight decay."""
+    return f"{_OPTIMIZERS[config.optimizer]} {config.lr:g}" + (
+        f", weight decay {config.weight_decay:g}" if config.weight_decay else "")
+
+
+def _budget(config: RunConfig) -> str:
+    """How long a run trains, and what stops it."""
     if config.steps_per_epoch:
-        parts.append(f"{config.epochs} x {config.steps_per_epoch} steps")
-    elif config.patience:
-        parts.append(f"up to {config.epochs} epochs, patience {config.patience} on the {_WATCHED[config.monitor]}")
-    else:
-        parts.append(f"{config.epochs} epochs")
+        return f"{config.epochs} x {config.steps_per_epoch} steps"
+    if config.patience:
+        return f"up to {config.epochs} epochs, patience {config.patience} on the {_WATCHED[config.monitor]}"
+    return f"{config.epochs} epochs"
+
+
+# How a recipe trains, facet by facet: each facet's text ("" where the recipe has none of it). Two runs whose facets
+# differ were trained differently, so one is no new run of the other's recipe (``Source.other_recipe``).
+TRAINING = {
+    "optimiser": _optimiser,
+    "schedule": lambda config: f"{config.scheduler} schedule" if config.scheduler else "",
+    "augmentation": lambda config: "augmented" if config.augment else "",
+    "budget": _budget,
+}
+
+
+def _kept(config: RunConfig) -> str:
+    """Where a run's number is read: the kept model; for a run tested after every epoch (a study that read its number
+    off those evaluations, its claim's quantity says how), those evaluations."""
+    if config.track_test:
+        return "tested after every epoch, its number read off those evaluations"
     if config.select_best:
-        kept = f"checkpoint of lowest {_WATCHED[config.monitor]}"
-    elif config.eval_at_epochs:
-        kept = "tested after epochs " + ", ".join(str(e) for e in config.eval_at_epochs)
-    else:
-        kept = "last epoch's model"
-    if config.track_test:  # a study number read off the epochs (chapter 3's final epoch) comes from these
-        kept += "; test set also measured after every epoch"
-    return ", ".join(parts) + f"; {kept}"
+        return f"checkpoint of lowest {_WATCHED[config.monitor]}"
+    if config.eval_at_epochs:
+        return "tested after epochs " + ", ".join(str(e) for e in config.eval_at_epochs)
+    return "last epoch's model"
+
+
+def recipe(config: RunConfig) -> str:
+    """A run's recipe in one line, read off its configuration: optimiser, batch, data, budget, where its number is
+    read."""
+    held = round(TRAIN_IMAGES * config.val_fraction)
+    parts = [TRAINING["optimiser"](config), TRAINING["schedule"](config), f"batch {config.batch_size}",
+             "pixels in [0, 1]" if config.normalize is None else "standardised pixels",
+             TRAINING["augmentation"](config),
+             f"{config.precision} forward passes" if config.precision != "float32" else "",
+             f"{TRAIN_IMAGES - held:,} / {held:,} split" if held else f"all {TRAIN_IMAGES:,} images, no validation",
+             f"validated on {config.val_steps} batches" if config.val_steps else "", TRAINING["budget"](config)]
+    return ", ".join(part for part in parts if part) + f"; {_kept(config)}"
 
 
 def protocol_text(settings) -> str:
     """The common protocol as these settings run it (the first network stands for all: only the model differs)."""
     return recipe(config(settings, settings.models[0], settings.seeds[0]))
+
+
+@lru_cache(maxsize=None)
+def registered_protocol() -> RunConfig:
+    """The common protocol the chapter's claims are about: its paper settings (the first network stands for all)."""
+    settings = settings_from({"profile": "paper"})
+    return config(settings, settings.models[0], settings.seeds[0])
 
 
 # ----- what each study measured, read from its chapter -------------------------------------------
@@ -213,8 +237,23 @@ class Source:
             return ""
         return f"the study's number is the {self.claim.quantity}; here it is the {self.measure.name}"
 
+    def other_recipe(self) -> str:
+        """How the study trained its run otherwise than the common protocol does ("" when alike), facet by facet of
+        ``TRAINING`` (optimiser, schedule, augmentation, budget and stopping): "study: ...; here: ..."."""
+        study, ours = self.config(), registered_protocol()
+        differ = [facet for facet, text in TRAINING.items() if text(study) != text(ours)]
+
+        def listed(run: RunConfig) -> str:
+            return ", ".join(TRAINING[facet](run) or f"no {facet}" for facet in differ)
+
+        return f"study: {listed(study)}; here: {listed(ours)}" if differ else ""
+
+    def config(self) -> RunConfig:
+        """The study's run as its chapter rebuilds it (its paper settings)."""
+        return _study_config(self)
+
     def recipe(self) -> str:
-        return _source_recipe(self)
+        return recipe(self.config())
 
 
 @lru_cache(maxsize=None)
@@ -223,8 +262,8 @@ def _other_network(source: Source) -> str:  # counting parameters builds the mod
 
 
 @lru_cache(maxsize=None)
-def _source_recipe(source: Source) -> str:
-    return recipe(source.study_run(source.module, source.module.settings_from({"profile": "paper"})))
+def _study_config(source: Source) -> RunConfig:
+    return source.study_run(source.module, source.module.settings_from({"profile": "paper"}))
 
 
 _ch1, _ch2, _ch3, _ch4, _ch5 = (baseline_vs_deeper, cnn3_128_extension, mlp_analysis, lightweight_benchmark,
@@ -704,9 +743,9 @@ def study_table(runs: ChapterRuns):
         "shown here as losses). here: the same "
         "quantity under the common protocol, mean ± std over the seeds (n), from the checkpoint of lowest "
         "validation loss, once every seed is stored (waiting: how many are). difference: here minus study (not comparable where ours is not the network the study "
-        "measured); where the study's number is another quantity than ours (the next column says what it "
-        "measured), the difference is what changing the protocol and everything else that differs between the two "
-        "runs moved, a description and not a verdict. "
+        "measured); where the study's number is another quantity than ours or was trained with another recipe (the "
+        "next column says what it measured and how), the difference is what changing the protocol and everything "
+        "else that differs between the two runs moved, a description and not a verdict. "
         "the study's number: what the study measured, where, and the recipe its chapter rebuilt it with."))
 
 
@@ -743,7 +782,9 @@ def _waiting(runs: ChapterRuns, names) -> str:
     if not waiting:
         return ""
     count = sum(len(runs.seeds) - len(stored_runs(runs.runs[n])) for n in waiting)
-    return f"waiting for every seed of {', '.join(LABELS[n] for n in waiting)} ({counted(count, 'run')})"
+    planned = len(names) * len(runs.seeds)
+    runs_missing = counted(count, "run") if count == planned else f"{count} of the row's {planned} runs missing"
+    return f"waiting for every seed of {', '.join(LABELS[n] for n in waiting)} ({runs_missing})"
 
 
 def _blocked(runs: ChapterRuns, claim: StudyClaim, names) -> Verdict | None:
@@ -763,13 +804,40 @@ def other_network(names) -> str:
             "its claim cannot be tested on ours") if other else ""
 
 
+def _quantities(names) -> str:
+    """What each study number of these networks measured where it is not what the common protocol measures."""
+    return "; ".join(dict.fromkeys(reason for n in names if n in SOURCES and (reason := SOURCES[n].other_quantity())))
+
+
+def _recipes(names) -> str:
+    """How each study trained these networks where it is not how the common protocol trains them."""
+    return "; ".join(f"{LABELS[n]} ({reason})" for n in names if n in SOURCES and (reason := SOURCES[n].other_recipe()))
+
+
 def other_quantity(names) -> str:
     """Why a row setting these networks' study numbers beside ours is not comparable whatever its runs show ("" when
     each study measured what the common protocol measures, the test accuracy of the lowest-validation-loss
     checkpoint): best of several test evaluations, or last epoch, against a checkpoint chosen on validation is not
     like with like, so their difference is a description, not a verdict."""
-    other = "; ".join(dict.fromkeys(reason for n in names if n in SOURCES and (reason := SOURCES[n].other_quantity())))
+    other = _quantities(names)
     return f"different quantities: {other}" if other else ""
+
+
+def other_recipe(names) -> str:
+    """Why a row setting these networks' study numbers beside ours is not comparable whatever its runs show ("" when
+    each study trained its network as the common protocol does): the value rule's band stands for a new run under
+    the study's recipe, so against runs trained with another optimiser, schedule, augmentation or budget its verdict
+    would measure the change of recipe, not the study's number."""
+    other = _recipes(names)
+    return (f"different recipes: {other}; the value rule's band stands for a new run under the study's recipe, and "
+            "ours ran under another, so the difference between them includes the change of recipe"
+            ) if other else ""
+
+
+def unlike(names) -> str:
+    """Why these networks' study numbers and ours are not like with like ("" when they are): another quantity, or
+    another recipe (``other_quantity``, ``other_recipe``)."""
+    return other_quantity(names) or other_recipe(names)
 
 
 def _ruled_out(runs: ChapterRuns, claim: StudyClaim, names, reason: str, describe: Callable[[], str], note: str,
@@ -803,37 +871,52 @@ def _pair_row(runs: ChapterRuns, claim: StudyClaim, names, reason: str, judge: C
     return _blocked(runs, claim, names) or judge()
 
 
+def _reread(names) -> str:
+    """The note of an ordering row whose study numbers are not like with like with ours (``unlike``): the ranking is
+    retested as a claim about the architectures ("" when they are like with like)."""
+    if quantities := _quantities(names):
+        own = f"measured another quantity: {quantities}"
+    elif recipes := _recipes(names):
+        own = f"were trained otherwise: {recipes}"
+    else:
+        return ""
+    return ("the study's ranking read as a claim about the two architectures, retested under the common protocol "
+            f"(its own numbers {own})")
+
+
 def _order_row(runs: ChapterRuns, claim_id: str) -> Verdict:
     """A study's ranking of two networks, judged on the quantity it ordered by: chapter 5's on the test loss. The
     ranking is read as a claim about the two architectures and retested under the common protocol; where the
-    study's numbers measured another quantity (``other_quantity``), its gap between them is not comparable (the
-    gap rows), its ordering of the architectures is what this row tests, and the note says so."""
+    study's numbers measured another quantity or were trained otherwise (``unlike``), its gap between them is not
+    comparable (the gap rows), its ordering of the architectures is what this row tests, and the note says so. Where
+    ours is not the study's network (``other_network``) the claim cannot be tested on ours, and the note gives that
+    reason alone."""
     claim, (a, b) = REGISTRY[claim_id], ORDERS[claim_id]
-    loss = claim.quantity == Q_LOSS_ORDER
-    reread = ("the study's ranking read as a claim about the two architectures, retested under the common protocol "
-              f"(its own numbers measured another quantity: {other.removeprefix('different quantities: ')})"
-              if (other := other_quantity((a, b))) else "")
+    loss, network = claim.quantity == Q_LOSS_ORDER, other_network((a, b))
+    reread = "" if network else _reread((a, b))
     read, note = (TEST_LOSS if loss else TEST_ACCURACY).read, "; ".join(p for p in (reread, _note(runs, (a, b))) if p)
-    return _pair_row(runs, claim, (a, b), other_network((a, b)), lambda: judge_direction(
+    return _pair_row(runs, claim, (a, b), network, lambda: judge_direction(
         claim, values(runs, a, read), values(runs, b, read), measured=claim.quantity, higher=not loss,
         names=(LABELS[a], LABELS[b]), scale=1.0 if loss else 100.0, digits=3 if loss else 2, note=note), note)
 
 
 def _gap_row(runs: ChapterRuns, claim_id: str) -> Verdict:
     """A study's gap between two of its networks, by the difference rule where ours is each study's network and
-    each study number measured what the common protocol measures."""
+    each study number measured what the common protocol measures, trained as the common protocol trains it."""
     claim, (a, b) = REGISTRY[claim_id], GAPS[claim_id]
     note = f"{LABELS[a]} minus {LABELS[b]}; " + _note(runs, (a, b))
-    return _pair_row(runs, claim, (a, b), other_network((a, b)) or other_quantity((a, b)), lambda: judge_difference(
+    return _pair_row(runs, claim, (a, b), other_network((a, b)) or unlike((a, b)), lambda: judge_difference(
         claim, values(runs, a), values(runs, b), measured=Q_GAP, note=note), note)
 
 
 def _headline_row(runs: ChapterRuns, name: str) -> Verdict:
     """A study's headline number against the network's under the common protocol: by the value rule where ours is
-    the study's network and the study measured what the common protocol measures; otherwise not comparable, with
-    our number (and, for another quantity, its difference from the study's) as a description."""
+    the study's network and the study measured what the common protocol measures, trained as the common protocol
+    trains it; otherwise not comparable, with our number (and, for another quantity or recipe, its difference from
+    the study's) as a description. Our number is in the measure's unit: a loss as a loss, though chapter 5 prints
+    its losses as percentages."""
     source, claim = SOURCES[name], REGISTRY[f"headline_{name}"]
-    network, quantity = other_network((name,)), other_quantity((name,))
+    network, quantity, different = other_network((name,)), other_quantity((name,)), unlike((name,))
     said = quantity and not network  # the reason already names what the study's number is
     note = "; ".join(part for part in (
         "" if said else f"the study's number: {source.claim.quantity}", f"the study's recipe: {source.recipe()}",
@@ -844,13 +927,14 @@ def _headline_row(runs: ChapterRuns, name: str) -> Verdict:
                            note=note)
 
     def describe() -> str:
-        ours = judge().ours
+        ours = judge().ours if source.measure.percent else _here(source.measure,
+                                                                 values(runs, name, source.measure.read))
         if network:
             return ours
         return f"{ours}; {source.measure.difference(study_difference(runs, name))} against the study"
 
-    if network or quantity:
-        return _ruled_out(runs, claim, (name,), network or quantity, describe, note)
+    if network or different:
+        return _ruled_out(runs, claim, (name,), network or different, describe, note)
     waiting = _waiting(runs, (name,))  # a capped run keeps our number in the row: judge_value says not comparable
     return missing(claim, waiting) if waiting else judge(capped(runs, (name,)))
 
@@ -882,8 +966,9 @@ def _tradeoff_row(runs: ChapterRuns, claim_id: str) -> Verdict:
 
 def claims(runs: ChapterRuns) -> list[Verdict]:
     """One judged row per claim of ``REGISTRY``, each by the book's rule for its kind of claim. The rules that make
-    a row not comparable whatever its runs show (``other_network``, ``other_quantity``, ``hardware_bound`` for
-    time) come before the check for missing runs: a claim that cannot be judged needs no run."""
+    a row not comparable whatever its runs show (``other_network``, ``other_quantity``, ``other_recipe``,
+    ``hardware_bound`` for time) come before the check for missing runs: a claim that cannot be judged needs no
+    run."""
     return ([_order_row(runs, i) for i in ORDERS] + [_gap_row(runs, i) for i in GAPS]
             + [_tradeoff_row(runs, i) for i in TRADEOFFS] + [_headline_row(runs, n) for n in SOURCES])
 
@@ -934,6 +1019,7 @@ def _headlines(runs: ChapterRuns, rows: dict) -> str:
     verdict = {n: rows[f"headline_{n}"].verdict for n in SOURCES}
     other = [n for n in SOURCES if other_network((n,))]
     quantity = [n for n in SOURCES if n not in other and other_quantity((n,))]
+    trained = [n for n in SOURCES if n not in other + quantity and other_recipe((n,))]
     shown = [n for n in SOURCES if n not in other and complete(runs, n)]
     headlines = [f"headline_{n}" for n in SOURCES]
     line = f"- **Each study's headline number beside ours** ({_tally(rows, headlines)})."
@@ -942,30 +1028,40 @@ def _headlines(runs: ChapterRuns, rows: dict) -> str:
                  "study's, what changing the protocol and everything else that differs between the two runs moved: "
                  + "; ".join(_beside_text(runs, n) for n in shown) + ". The ± is the spread of our seeds alone: each "
                  "study's number is a single run, whose own spread nobody measured, so no difference carries one.")
-    named = {v: ", ".join(LABELS[n] for n in SOURCES if verdict[n] == v and n not in other + quantity)
+    named = {v: ", ".join(LABELS[n] for n in SOURCES if verdict[n] == v and n not in other + quantity + trained)
              for v in VERDICTS}
     if named[REPRODUCED]:
         line += f" Within the band a new run could fall in (*reproduced*): {named[REPRODUCED]}."
     if named[NOT_REPRODUCED]:
-        line += (" Outside it (*not reproduced*): their study measured what the common protocol measures, and under "
-                 f"the common protocol these networks reach another number: {named[NOT_REPRODUCED]}.")
+        line += (" Outside it (*not reproduced*): their study measured what the common protocol measures, trained as "
+                 "it trains, and under the common protocol these networks reach another number: "
+                 f"{named[NOT_REPRODUCED]}.")
     if named[INCONCLUSIVE]:
         line += f" *Inconclusive* (the seeds cannot tell): {named[INCONCLUSIVE]}."
     if named[NOT_COMPARABLE]:
         line += (" *Not comparable*, a run stopped by its epoch cap while still improving (its row says which): "
                  f"{named[NOT_COMPARABLE]}.")
     if quantity:
-        waiting = [LABELS[n] for n in quantity if not complete(runs, n)]
-        line += (f" *Not comparable*, the difference a description: {', '.join(LABELS[n] for n in quantity)}, whose "
-                 "study measured another quantity (the best of several test evaluations, or the last epoch, where the "
-                 "common protocol scores the checkpoint chosen on validation), so the difference is no evidence for "
-                 "or against the study's number"
-                 + (f"; for {', '.join(waiting)} it waits for every seed (see the run overview)" if waiting else "")
-                 + ".")
+        line += _described(runs, quantity, "whose study measured another quantity (the best of several test "
+                           "evaluations, or the last epoch, where the common protocol scores the checkpoint chosen on "
+                           "validation)")
+    if trained:
+        line += _described(runs, trained, "whose study measured what the common protocol measures but trained the "
+                           "network otherwise (optimiser, schedule, augmentation or budget: each row names the "
+                           "differences), while the value rule's band stands for a new run under the study's recipe")
     if other:
         line += (f" *Not comparable*: {', '.join(LABELS[n] for n in other)}, where ours is not the network the study "
                  "measured (its row gives the parameter counts).")
     return line
+
+
+def _described(runs: ChapterRuns, names: list[str], why: str) -> str:
+    """The conclusion's sentence on headline rows whose difference is a description (``why``: what makes them
+    unlike ours), and which of them still wait for their seeds."""
+    waiting = [LABELS[n] for n in names if not complete(runs, n)]
+    return (f" *Not comparable*, the difference a description: {', '.join(LABELS[n] for n in names)}, {why}, so the "
+            "difference is no evidence for or against the study's number"
+            + (f"; for {', '.join(waiting)} it waits for every seed (see the run overview)" if waiting else "") + ".")
 
 
 def _beside_text(runs: ChapterRuns, name: str) -> str:
