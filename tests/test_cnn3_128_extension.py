@@ -602,6 +602,9 @@ def test_the_tradeoff_is_judged_against_cnn3_128_on_every_seed_and_the_grid_is_t
     assert "Beyond the study: the lightweight model among all 15 networks" in text
     assert "the lightweight model with the study's count is not among them" in text
     assert "a favourable trade-off against CNN-3-128 (an accuracy drop under one point): **not reproduced**" in text
+    # a lightweight variant with seeds of its own is read over all of them (its own spread), not seed 42 alone
+    accuracy = chapter.grid_points(runs)[0]
+    assert len(accuracy[chapter.LIGHT_LABELS["bn"]]) == 3 and len(accuracy["CNN-1-8"]) == 1
 
 
 def test_the_conclusion_says_which_seeds_the_seeded_baselines_wait_for():
