@@ -34,6 +34,7 @@ curves show seed 42's runs; the accuracy bars and the prose read what the rows r
 from __future__ import annotations
 
 import functools
+import itertools
 import math
 from dataclasses import dataclass, field
 
@@ -930,14 +931,19 @@ def scaling_seconds(runs: ChapterRuns):
     return pd.DataFrame(rows).sort_values("parameters", kind="stable").reset_index(drop=True) if rows else pd.DataFrame()
 
 
+_STUDY_MARKERS = [("*", 17), ("D", 9), ("X", 8), ("P", 10), ("s", 8), ("^", 9)]  # one per model of the study
+
+
 def scaling_panels(table, value: str, ylabel: str, title: str) -> list[dict]:
     """Panels for ``plots.series_panels``: ``value`` against parameters, grid points labelled, study models marked."""
     grid = table[table["model"].str.match(r"CNN-\d-\d+$")]
     marked = table[table["in the study"] != ""]
-    series = {"CNN-x-y grid": {"x": list(grid["parameters"]), "y": list(grid[value]), "style": "o",
-                               "annotate": list(grid["model"])}}
-    for _, row in marked.iterrows():
-        series[row["model"]] = {"x": [row["parameters"]], "y": [row[value]], "style": "*", "markersize": 13}
+    # the study's models first, each its own marker, so that models of almost the same size and accuracy (the
+    # lightweight readings) stay told apart, and the small grid dots drawn last stay visible on top of them
+    series = {row["model"]: {"x": [row["parameters"]], "y": [row[value]], "style": marker, "markersize": size}
+              for (_, row), (marker, size) in zip(marked.iterrows(), itertools.cycle(_STUDY_MARKERS))}
+    series["CNN-x-y grid"] = {"x": list(grid["parameters"]), "y": list(grid[value]), "style": "o",
+                              "annotate": list(grid["model"])}
     return [{"title": title, "xlabel": "trainable parameters (log scale)", "ylabel": ylabel, "series": series,
              "logx": True, "percent": "accuracy" in value}]
 
