@@ -239,7 +239,7 @@ FINDINGS = tuple(Finding(*finding) for finding in (  # written as plain tuples, 
     ("03_mlp_analysis", "best_test", "the best MLP's test accuracy"),
     ("04_lightweight_benchmark", "best_text", "ResNet-Mini as the most accurate of the six lightweight models"),
     ("05_regularization_synergy", "dropout_best", "dropout 0.1 as the best of the rates 0.1, 0.3 and 0.5"),
-    ("05_regularization_synergy", "synergy", "instance norm and dropout together more than the sum of their parts"),
+    ("05_regularization_synergy", "synergy", "InstanceNorm and dropout 0.1 together gaining more than the sum of their single gains"),
     ("05_regularization_synergy", "final_loss", "the final regularised FlexibleCNN's test loss", ("final_notebook",)),
     ("06_common_protocol", "ch2_tradeoff", "chapter 2's batch-norm lightweight CNN as a favourable trade-off of accuracy "
                                            "and size, retested among all the book's networks under one protocol"),

@@ -89,6 +89,23 @@ def interaction_weights(a0, a1, b0, b1) -> dict:
     return {(a1, b1): 1.0, (a1, b0): -1.0, (a0, b1): -1.0, (a0, b0): 1.0}
 
 
+def mean_interaction_weights(a_levels: Sequence, b_levels: Sequence, a0, b0) -> dict:
+    """Contrast weights of the mean of every 2x2 interaction of a full factorial against its reference
+    cell (``a0``, ``b0``): each other level of A with each other level of B, as ``interaction_weights``.
+
+    One number for "the two factors interact, on average, this way" (negative on a loss: more than the
+    sum of their parts); the same weights the two-way ANOVA's interaction term spreads its test over.
+    """
+    pairs = [(a, b) for a in a_levels if a != a0 for b in b_levels if b != b0]
+    if not pairs:
+        raise ValueError("a mean interaction needs a level other than the reference in both factors")
+    weights: dict = {}
+    for a, b in pairs:
+        for cell, w in interaction_weights(a0, a, b0, b).items():
+            weights[cell] = weights.get(cell, 0.0) + w / len(pairs)
+    return weights
+
+
 def _arrays(cells: Cells) -> dict:
     return {k: np.asarray(v, dtype=float) for k, v in cells.items()}
 

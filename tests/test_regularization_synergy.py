@@ -44,6 +44,23 @@ def test_interaction_sign_convention_and_interval():
     assert additive.format(3).startswith(f"{additive.value:+.3f} [")
 
 
+def test_mean_interaction_is_the_mean_of_every_2x2_interaction():
+    norms, rates = ["none", "batch", "instance"], [0.0, 0.1, 0.3]
+    rng = np.random.default_rng(0)
+    means = {(n, p): float(rng.normal()) for n in norms for p in rates}
+    weights = stats.mean_interaction_weights(norms, rates, "none", 0.0)
+    each = [sum(w * means[k] for k, w in stats.interaction_weights("none", n, 0.0, p).items())
+            for n in norms[1:] for p in rates[1:]]
+    assert sum(w * means[k] for k, w in weights.items()) == pytest.approx(np.mean(each))
+    # a contrast of interactions: every row and every column of the grid sums to zero, main effects drop out
+    for n in norms:
+        assert sum(weights.get((n, p), 0.0) for p in rates) == pytest.approx(0.0)
+    for p in rates:
+        assert sum(weights.get((n, p), 0.0) for n in norms) == pytest.approx(0.0)
+    with pytest.raises(ValueError, match="other than the reference"):
+        stats.mean_interaction_weights(["none"], rates, "none", 0.0)
+
+
 def test_interaction_t_interval_has_its_nominal_coverage():
     rng = np.random.default_rng(7)
     truth, covered, reps = 0.2, 0, 400
@@ -333,8 +350,10 @@ def test_an_empty_store_leaves_every_measured_row_missing(small):
                                                      for k, (_, configs) in group.items() for i in range(len(configs))])
     rows = complete_rows(chapter.REGISTRY, chapter.claims(empty))
     counts = {claim for claim, _, _ in chapter.TEXT_COUNTS}  # parameter counts need no run
+    own = {c.id for c in chapter.REGISTRY if c.against_itself}  # nor do the study's own numbers
     assert {r.id for r in rows if r.verdict == MISSING} == {
-        c.id for c in chapter.REGISTRY if not c.not_tested and c.id not in counts}
+        c.id for c in chapter.REGISTRY if not c.not_tested and c.id not in counts | own}
+    assert {r.verdict for r in rows if r.id in own} == {NOT_REPRODUCED}
     assert {r.verdict for r in rows if r.id in counts} <= {REPRODUCED, NOT_REPRODUCED, NOT_COMPARABLE}
     assert "written once the baseline and final runs are stored" in chapter.conclusion(empty)
 
@@ -343,7 +362,7 @@ def test_additive_runs_leave_the_synergy_inconclusive_not_refuted(small):
     """The interaction of additive effects has an interval covering zero: that is 'inconclusive' (the data
     cannot tell), not 'not reproduced' (which the chapter used to say)."""
     rows = judged(fake_runs(small, additive_loss))
-    for claim in ("synergy", "synergy_general", "arch_synergy"):
+    for claim in ("synergy", "synergy_converged", "synergy_general", "synergy_general_converged", "arch_synergy"):
         assert rows[claim].verdict == INCONCLUSIVE, claim
         assert "covers zero" in rows[claim].note
     assert rows["params_6l"].verdict == REPRODUCED and rows["params_wide"].verdict == NOT_REPRODUCED
@@ -357,9 +376,15 @@ def test_additive_runs_leave_the_synergy_inconclusive_not_refuted(small):
     assert rows["depth_over_width"].verdict == NOT_COMPARABLE
     text = chapter.conclusion(fake_runs(small, additive_loss))
     assert "Not shown" in text and "covers zero" in text
-    # the study's own arithmetic mixes networks and budgets: the row's note says so, the conclusion does not use it
-    assert "0.406" not in text and "0.544" not in text
-    assert "so they test nothing" in rows["arch_synergy"].note
+    # the study's own losses contradict its statement: a row of its own, against itself, which the conclusion names
+    own = rows["arch_synergy_own"]
+    assert own.verdict == NOT_REPRODUCED and own.against_itself and "0.406" in own.ours and "0.544" in own.ours
+    assert "the sum is 0.517" in own.note  # the reading most favourable to the claim still contradicts it
+    assert "By the study's own losses" in text and "it is not reproduced" in text
+    assert "judged in their own row" in rows["arch_synergy"].note
+    # the general lesson reads every pair of the factorial, and the conclusion gives the ANOVA beside it
+    assert "batch + 0.1, batch + 0.3, instance + 0.1, instance + 0.3" in rows["synergy_general"].note
+    assert "Over every normalisation and dropout rate" in text and "two-way ANOVA's test of any interaction" in text
 
 
 def test_network_match_tells_the_studys_network_a_near_miss_and_another_network():
@@ -400,15 +425,22 @@ def test_rows_measured_on_a_network_that_is_not_the_studys_are_not_comparable(sm
     assert "the baseline not comparable (not the study's network" in chapter.conclusion(fake_runs(small, steep))
 
 
-def test_a_count_is_not_comparable_only_where_another_source_of_the_study_vouches_for_it(monkeypatch):
+def test_a_count_is_not_reproduced_only_where_another_source_of_the_study_gives_ours(monkeypatch):
     row = {r.id: r for r in chapter.claims(fake_runs(chapter.settings_from({"profile": "smoke"}), additive_loss))}
     assert row["params_4l"].verdict == NOT_COMPARABLE and row["params_4l"].ours == "361,258"
     assert "93,130 (study code), in agreement with its text" in row["params_4l"].note
-    assert row["params_narrow"].verdict == NOT_REPRODUCED  # no other source of the study gives 6L/16F a count
-    # without the code's count nothing shows the text's 93K is the study's network: ours contradicts it
+    # no other source of the study gives 6L/16F a count: nothing shows the text wrong, so ours may be another
+    # network, as the loss rows on 6L/16F say
+    assert row["params_narrow"].verdict == NOT_COMPARABLE and "no other source of the study" in row["params_narrow"].note
+    # the study's other count for 6L/64F is ours: there its text contradicts itself
+    assert row["params_wide"].verdict == NOT_REPRODUCED
+    baseline = chapter.Net(model="synergy_baseline")
+    # without the code's count no source vouches for the text's 93K, but none shows it wrong either
     monkeypatch.setattr(chapter, "CODE_COUNTS", [c for c in chapter.CODE_COUNTS if c[2] != 93_130])
-    assert chapter._count_row(chapter.REGISTRY["params_4l"], "baseline", chapter.Net(model="synergy_baseline"),
-                              "").verdict == NOT_REPRODUCED
+    assert chapter._count_row(chapter.REGISTRY["params_4l"], "baseline", baseline, "").verdict == NOT_COMPARABLE
+    # a source of the study that gives our count is the evidence against the text: it contradicts itself
+    monkeypatch.setattr(chapter, "CODE_COUNTS", [*chapter.CODE_COUNTS, ("baseline", "study code", 361_258, baseline)])
+    assert chapter._count_row(chapter.REGISTRY["params_4l"], "baseline", baseline, "").verdict == NOT_REPRODUCED
 
 
 def test_the_studys_losses_are_judged_on_the_test_loss_not_the_validation_loss(small):
@@ -565,16 +597,19 @@ def test_a_tie_for_best_is_inconclusive(small):
 def test_synergistic_runs_reproduce_it(small):
     runs = fake_runs(small, lambda n, c: additive_loss(n, c, synergy=-0.15))
     rows = judged(runs)
-    assert rows["synergy"].verdict == rows["synergy_general"].verdict == REPRODUCED
+    assert rows["synergy"].verdict == rows["synergy_converged"].verdict == REPRODUCED
+    # the planted pair alone moves the mean of the four interactions below zero
+    assert rows["synergy_general"].verdict == rows["synergy_general_converged"].verdict == REPRODUCED
     assert rows["combined_beats_singles"].verdict == REPRODUCED
     assert "Yes, at the study's budget and trained to convergence" in chapter.conclusion(runs)
 
 
 def test_overlapping_runs_refute_it(small):
     runs = fake_runs(small, lambda n, c: additive_loss(n, c, synergy=+0.15))
-    assert judged(runs)["synergy"].verdict == NOT_REPRODUCED
+    rows = judged(runs)
+    assert rows["synergy"].verdict == rows["synergy_general"].verdict == NOT_REPRODUCED
     text = chapter.conclusion(runs)
-    assert "partly overlap" in text
+    assert "partly overlap" in text and "less than the sum (they partly overlap) at the study's budget" in text
 
 
 def test_census_counts_every_pair_and_tests_nothing_of_its_own(small):
@@ -597,7 +632,8 @@ def test_census_counts_every_pair_and_tests_nothing_of_its_own(small):
 def test_missing_runs_are_missing_not_substituted(small):
     runs = fake_runs(small, additive_loss, missing_group="factorial_converged")
     rows = judged(runs)
-    assert rows["synergy_general"].verdict == MISSING and rows["synergy"].verdict == INCONCLUSIVE
+    assert rows["synergy_converged"].verdict == rows["synergy_general_converged"].verdict == MISSING
+    assert rows["synergy"].verdict == rows["synergy_general"].verdict == INCONCLUSIVE
     text = chapter.conclusion(runs)
     assert "not all in the store yet" in text and "trained to convergence: not measured yet" in text
     assert chapter.interaction_census(runs)[0] == 8  # the study budget's pairs only
@@ -616,7 +652,9 @@ def test_a_sweep_with_a_seed_missing_is_judged_on_all_its_seeds_or_not_at_all(sm
 
 def test_a_missing_run_takes_out_its_cell_and_the_interactions_that_need_it(small):
     runs = fake_runs(small, additive_loss, missing=[("factorial_converged", ("batch", 0.3), 4)])
-    assert judged(runs)["synergy_general"].verdict == INCONCLUSIVE  # its four cells are all stored
+    rows = judged(runs)
+    assert rows["synergy_converged"].verdict == INCONCLUSIVE  # its four cells are all stored
+    assert rows["synergy_general_converged"].verdict == MISSING  # the mean needs every cell
     cells = chapter.factorial_table(runs, "factorial_converged", "test loss")
     assert cells.loc["batch", "dropout 0.3"] == "missing" and cells.loc["batch", "dropout 0.1"] != "missing"
     table = chapter.interaction_table(runs, "factorial_converged", "test loss")
@@ -631,8 +669,9 @@ def test_runs_that_reached_the_cap_make_their_rows_not_comparable(small):
     """A run that ended at its epoch cap (no early stop) has not converged: the converged interactions that need it
     cannot carry a claim about converged networks; the others still can."""
     runs = fake_runs(small, additive_loss, capped=[("factorial_converged", ("instance", 0.0), 2)])
-    row = judged(runs)["synergy_general"]
-    assert row.verdict == NOT_COMPARABLE and "2-epoch cap" in row.note and "instance, dropout 0" in row.note
+    rows = judged(runs)
+    for row in (rows["synergy_converged"], rows["synergy_general_converged"]):
+        assert row.verdict == NOT_COMPARABLE and "2-epoch cap" in row.note and "instance, dropout 0" in row.note
     table = chapter.interaction_table(runs, "factorial_converged", "test loss")
     assert table.loc[("instance", "0.1"), "reading"] == "not comparable: runs not converged"
     assert table.loc[("batch", "0.1"), "reading"] != "not comparable: runs not converged"
@@ -641,21 +680,25 @@ def test_runs_that_reached_the_cap_make_their_rows_not_comparable(small):
     assert "trained to convergence: not comparable" in chapter.conclusion(runs)
     # a capped run elsewhere leaves the study's pair alone
     elsewhere = fake_runs(small, additive_loss, capped=[("factorial_converged", ("batch", 0.3), 0)])
-    assert judged(elsewhere)["synergy_general"].verdict == INCONCLUSIVE
+    rows = judged(elsewhere)
+    assert rows["synergy_converged"].verdict == INCONCLUSIVE
+    assert rows["synergy_general_converged"].verdict == NOT_COMPARABLE  # the mean needs every cell converged
 
 
 def test_one_seed_per_cell_gives_a_point_and_no_verdict():
     s = chapter.settings_from({"profile": "smoke", "factorial_seeds": [1]})
     rows = judged(fake_runs(s, additive_loss))
-    assert rows["synergy"].verdict == rows["synergy_general"].verdict == INCONCLUSIVE
-    assert rows["synergy"].rule == "no seed-noise estimate"
+    for claim in ("synergy", "synergy_converged", "synergy_general", "synergy_general_converged"):
+        assert rows[claim].verdict == INCONCLUSIVE and rows[claim].rule == "no seed-noise estimate", claim
     assert not [r for r in rows.values() if r.verdict == MISSING]
 
 
-def test_the_studys_own_numbers_are_less_than_the_sum():
+def test_the_studys_own_numbers_are_less_than_the_sum(small):
     # baseline 0.676, 6L/64F 0.484, regularised 4L/32F 0.324, both 0.270 (the study's text)
-    combined, separate = chapter._studys_own_arch_interaction()
-    assert combined == pytest.approx(0.406) and separate == pytest.approx(0.544)
+    combined, separate = 0.676 - 0.270, (0.676 - 0.484) + (0.676 - 0.324)
+    row = chapter._studys_own_arch_row(small)
+    assert row.verdict == NOT_REPRODUCED and row.rule == "95% Welch interval of the difference on the claimed side"
+    assert f"combined gain {combined:.3f}, sum of the two {separate:.3f}" in row.ours and "no noise" in row.ours
     cells = {("4L/32F", "none"): [0.676], ("6L/64F", "none"): [0.484], ("4L/32F", "IN"): [0.324],
              ("6L/64F", "IN"): [0.270]}
     point = chapter._interaction_or_point(cells, "4L/32F", "6L/64F", "none", "IN", 0.95)
