@@ -74,7 +74,10 @@ trade-off (``judge_tradeoff``)
     configurations the seeds cannot place that close: inconclusive.
 count (``judge_count``)
     A deterministic number (parameters): equal after rounding ours to the study's printed precision, or
-    after truncating it (the other common way to shorten a count; the row says so).
+    after truncating it (the other common way to shorten a count; the row says so). A differing count is
+    evidence against the study only where the study pins the network down (another of its sources gives
+    ours, or its description determines the network); otherwise the chapter makes the row not comparable,
+    as for a network far from the study's.
 spread (``judge_spread``)
     The study's seed-to-seed spread (one standard deviation) against ours: the 95% chi-square interval of
     the standard deviation of our ``n`` seeds, ``[s sqrt(df / chi2(0.975, df)), s sqrt(df / chi2(0.025, df))]``
