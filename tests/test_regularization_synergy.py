@@ -746,3 +746,28 @@ def test_a_loss_row_judged_without_per_image_losses_says_what_the_band_leaves_ou
     assert "since the baseline's runs were stored without per-image losses" in chapter.sample_caveat(
         row, "the baseline's runs")  # the relative change names the side that lacks them
     assert chapter.sample_caveat(replace(row, quantity="parameters")) == ""
+
+
+@pytest.mark.slow
+def test_no_flexible_cnn_has_the_texts_count_for_the_narrow_network(small):
+    """The 6L/16F count row says no FlexibleCNN as this book builds it has the text's 20,346 parameters, over the
+    range its note names; counted on the meta device (no weights allocated)."""
+    import torch
+
+    from fmnist_utils.models import build_model, count_parameters
+
+    row = judged(fake_runs(small, additive_loss))["params_narrow"]
+    assert "(1-10 layers, 1-128 filters, any norm)" in row.note
+    target = chapter.REGISTRY["params_narrow"].value
+    found = []
+    with torch.device("meta"):
+        for layers in range(1, 11):
+            for filters in range(1, 129):
+                for norm in ("none", "batch", "layer", "group"):  # instance has no parameters here
+                    try:
+                        net = build_model("flexible_cnn", layers=layers, filters=filters, norm=norm, dropout=0.0)
+                    except ValueError:  # GroupNorm's width rule
+                        continue
+                    if count_parameters(net) == target:
+                        found.append((layers, filters, norm))
+    assert not found
