@@ -205,6 +205,10 @@ def scorecard_markdown(store_root: Path) -> str:
         return "\n".join(lines + ["_No chapter has been executed into the store yet._", ""])
     for chapter in chapters:
         summary = tally(claim["verdict"] for claim in chapter["claims"])
+        own = [claim["verdict"] for claim in chapter["claims"] if claim.get("against_itself")]
+        if own:  # the study's text against its own numbers: no measurement of this book's, counted apart
+            summary += (f"; {counted(len(own), 'row')} of these {'checks' if len(own) == 1 else 'check'} the study "
+                        f"against its own numbers ({tally(own)})")
         lines += [f"## {chapter['title']}", "", f"{{doc}}`{chapter['chapter']}`: {summary}.", "",
                   "| Claim (where) | Study | This book | Verdict |", "|---|---|---|---|"]
         lines += [f"| {_cell(c['claim'])} *({_cell(c.get('where'))})* | {_cell(c.get('study'))} | "

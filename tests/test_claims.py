@@ -163,3 +163,21 @@ def test_a_printed_range_reads_as_its_middle_with_half_its_width_as_latitude():
     assert StudyClaim("x", "", "", "7.5%", "q").span == 0.0
     assert StudyClaim("x", "", "", "6.5-8.25%", "q").rounding == pytest.approx((0.875 + 0.005) / 100)
 
+
+
+def test_the_scorecard_counts_the_rows_that_check_a_study_against_itself_apart(tmp_path):
+    from fmnist_utils.claims import save_claims, scorecard_markdown
+
+    rows = [{"id": i, "claim": f"claim {i}", "where": "Table 1", "study": "90%", "ours": "88.00%", "verdict": v,
+             "against_itself": own} for i, v, own in (("a", "reproduced", False), ("b", "not reproduced", True),
+                                                      ("c", "not reproduced", True), ("d", "inconclusive", False))]
+    path = save_claims("09_example", "Example", [], tmp_path)
+    path.write_text(json.dumps({"chapter": "09_example", "title": "Example", "claims": rows}))
+    assert ("{doc}`09_example`: 1 reproduced, 2 not reproduced, 1 inconclusive; 2 rows of these check the study "
+            "against its own numbers (2 not reproduced).") in scorecard_markdown(tmp_path)
+    rows[1]["against_itself"] = False
+    path.write_text(json.dumps({"chapter": "09_example", "title": "Example", "claims": rows}))
+    assert "1 row of these checks the study against its own numbers (1 not reproduced)." in scorecard_markdown(tmp_path)
+    rows[2]["against_itself"] = False
+    path.write_text(json.dumps({"chapter": "09_example", "title": "Example", "claims": rows}))
+    assert "against its own numbers" not in scorecard_markdown(tmp_path)
