@@ -242,8 +242,12 @@ FINDINGS = tuple(Finding(*finding) for finding in (  # written as plain tuples, 
     ("01_baseline_vs_deeper", "m1_more_accurate", "the shallow Model-1 ahead of the deeper Model-2"),
     ("03_mlp_analysis", "best_test", "the best MLP's test accuracy"),
     ("04_lightweight_benchmark", "best_text", "ResNet-Mini as the most accurate of the six lightweight models"),
+    ("04_lightweight_benchmark", "resnet_above_vit", "ResNet-Mini more accurate than the larger ViT-Tiny"),
     ("05_regularization_synergy", "dropout_best", "dropout 0.1 as the best of the rates 0.1, 0.3 and 0.5"),
-    ("05_regularization_synergy", "synergy", "InstanceNorm and dropout 0.1 together gaining more than the sum of their single gains"),
+    ("05_regularization_synergy", "synergy", "InstanceNorm and dropout 0.1 together gaining more than the sum of "
+                                             "their single gains"),
+    ("05_regularization_synergy", "synergy_general", "dropout and normalisation synergistic, the study's general "
+                                                     "lesson, over every pair of the factorial at its budget"),
     ("05_regularization_synergy", "final_loss", "the final regularised FlexibleCNN's test loss", ("final_notebook",)),
     ("06_common_protocol", "ch2_tradeoff", "chapter 2's batch-norm lightweight CNN as a favourable trade-off of accuracy "
                                            "and size, retested among all the book's networks under one protocol"),
@@ -251,8 +255,9 @@ FINDINGS = tuple(Finding(*finding) for finding in (  # written as plain tuples, 
                                         "under one protocol"),
 ))
 FINDING_GROUPS = (("What holds", ("reproduced",)), ("What does not hold", ("not reproduced",)),
-                  ("What the evidence cannot settle", ("inconclusive", "not comparable")),
-                  ("Waiting for runs", ("missing run",)))
+                  ("What the evidence cannot settle", ("inconclusive",)),
+                  ("What cannot be measured as the study defined it", ("not comparable",)),
+                  ("Waiting for runs", ("missing run",)), ("Not tested", ("not tested",)))
 
 
 def _margin(row: dict) -> str:
@@ -274,7 +279,23 @@ def _measured(row: dict) -> str:
     which (chapter 6's counts them: "19 of the row's 42 runs missing")."""
     ours = ("is waiting for runs the store lacks" if row["verdict"] == "missing run"
             else f"measures {_cell(row['ours'])}{_margin(row)}")
-    return f"the study prints {_cell(row['study'])}, this book {ours}"
+    quantity = f" ({_cell(row['quantity'])})" if row.get("quantity") and row["verdict"] != "missing run" else ""
+    return f"the study prints {_cell(row['study'])}, this book {ours}{quantity}"
+
+
+def _overall(store_root: Path) -> str:
+    """Every row of the book at a glance, before the chosen findings: the tally of the whole book and of each
+    chapter, the rows that check a study against itself counted apart."""
+    from .verdicts import tally  # the verdicts module builds on this one
+
+    chapters = load_claims(store_root)
+    measured = [r["verdict"] for c in chapters for r in c["claims"] if not r.get("against_itself")]
+    own = sum(1 for c in chapters for r in c["claims"] if r.get("against_itself"))
+    parts = [f"{{doc}}`{c['chapter']}`: {tally(r['verdict'] for r in c['claims'] if not r.get('against_itself'))}"
+             for c in chapters]
+    return (f"**Every row at a glance.** Of the book's {counted(len(measured), 'row')} that set a study's claim "
+            f"against this book's runs: {tally(measured)} (and {counted(own, 'row')} checking a study against its "
+            "own numbers, in the scorecard). By chapter: " + "; ".join(parts) + ".")
 
 
 def findings_markdown(store_root: Path, findings: Sequence[Finding] = FINDINGS) -> str:
@@ -287,7 +308,11 @@ def findings_markdown(store_root: Path, findings: Sequence[Finding] = FINDINGS) 
     if absent:
         raise KeyError(f"front-page findings without a saved row: {', '.join(absent)}; publish those chapters "
                        "or correct claims.FINDINGS")
-    lines = []
+    grouped = {v for _, verdicts in FINDING_GROUPS for v in verdicts}
+    unknown = sorted({rows[(f.chapter, f.claim)][1]["verdict"] for f in findings} - grouped)
+    if unknown:
+        raise ValueError(f"front-page findings with a verdict no group shows: {unknown}; add it to FINDING_GROUPS")
+    lines = [_overall(store_root), ""]
     for heading, verdicts in FINDING_GROUPS:
         chosen = [f for f in findings if rows[(f.chapter, f.claim)][1]["verdict"] in verdicts]
         if not chosen:

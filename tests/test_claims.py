@@ -40,9 +40,17 @@ def test_front_page_findings_follow_the_saved_verdicts(tmp_path):
     holds, fails, open_, waiting = (text.split(f"**{h}**")[1] for h in (
         "What holds", "What does not hold", "What the evidence cannot settle", "Waiting for runs"))
     assert "Lead a:" in holds.split("**")[0] and "Lead b:" in fails.split("**")[0]
-    assert "Lead c (inconclusive):" in open_.split("**")[0] and "Lead d" not in open_.split("**")[0]
+    assert "Lead c:" in open_.split("**")[0] and "Lead d" not in open_.split("**")[0]
     assert "Lead d: the study prints 90%, this book is waiting for runs the store lacks" in waiting  # none settles it
     assert "{doc}`09_example`" in text
+    # the whole book at a glance comes first, every row counted, not only the chosen ones
+    assert text.startswith("**Every row at a glance.** Of the book's 4 rows that set a study's claim against this "
+                           "book's runs: 1 reproduced, 1 not reproduced, 1 inconclusive, 1 missing run")
+    # not comparable and not tested have groups of their own: no verdict falls off the page
+    _saved(tmp_path, {"a": "not comparable", "b": "not tested", "c": "inconclusive", "d": "missing run"})
+    text = findings_markdown(tmp_path, findings)
+    assert "Lead a:" in text.split("**What cannot be measured as the study defined it**")[1].split("**")[0]
+    assert "Lead b:" in text.split("**Not tested**")[1]
     _saved(tmp_path, {"a": "not reproduced", "b": "not reproduced", "c": "inconclusive", "d": "missing run"})
     assert "What holds" not in findings_markdown(tmp_path, findings)  # the page follows a changed verdict
 
