@@ -283,6 +283,12 @@ def _measured(row: dict) -> str:
     return f"the study prints {_cell(row['study'])}, this book {ours}{quantity}"
 
 
+def claims_label(chapter: str) -> str:
+    """The MyST target of a chapter's table of claims (``(claims-<chapter>)=`` above its heading), which the front
+    page's findings link to."""
+    return f"claims-{chapter}"
+
+
 def _overall(store_root: Path) -> str:
     """Every row of the book at a glance, before the chosen findings: the tally of the whole book and of each
     chapter, the rows that check a study against itself counted apart."""
@@ -328,7 +334,7 @@ def findings_markdown(store_root: Path, findings: Sequence[Finding] = FINDINGS) 
                 for other in (rows[(finding.chapter, claim)][1] for claim in finding.beside))
             lines.append(f"- {finding.lead[0].upper() + finding.lead[1:]}{extra}: {_measured(row)}.{note}{beside} "
                          f"Evidence: {{doc}}`{chapter['chapter']}`, *{_cell(row['claim'])}* "
-                         f"({_cell(row.get('where'))}).")
+                         f"({_cell(row.get('where'))}), in its {{ref}}`table of claims <{claims_label(chapter['chapter'])}>`.")
         lines.append("")
     return "\n".join(lines)
 

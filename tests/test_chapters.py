@@ -4,7 +4,7 @@ import json
 import papermill
 import pytest
 
-from fmnist_utils.claims import counted, scorecard_markdown
+from fmnist_utils.claims import claims_label, counted, scorecard_markdown
 from fmnist_utils.cli import (COMPUTE, EXAMPLES, FINDINGS, HIDE_INPUT, PARAMETERS, SCORECARD, SHOW_INPUT, SPEED,
                               VERDICT_FIGURE, chapter_name, chapter_notebooks, fold_code, report_texts,
                               verdict_figure_png)
@@ -176,3 +176,13 @@ def test_the_intro_describes_the_verdict_figure_it_shows():
     if drawn < {chapter["title"] for chapter in chapters}:
         assert "one panel per chapter" not in intro and "a panel for each chapter that has such a row" in intro
     assert "rows that check a study against itself are left out" in intro
+
+
+def test_every_chapter_has_the_target_the_front_page_links_its_claims_to():
+    """The findings link to each chapter's table of claims by a MyST target: a chapter without it would leave the
+    front page with a broken reference."""
+    for notebook in NOTEBOOKS:
+        markdown = [c["source"] if isinstance(c["source"], str) else "".join(c["source"])
+                    for c in json.loads(notebook.read_text())["cells"] if c["cell_type"] == "markdown"]
+        label = f"({claims_label(notebook.stem)})="
+        assert sum(text.count(label) for text in markdown) == 1, f"{notebook.name} lacks {label}"
