@@ -81,7 +81,7 @@ def cmd_status(args) -> int:
     from .benchmark import last_result
     from .config import RunConfig
     from .epochs import trained_by
-    from .report import CostModel, core_hours_text, run_core_hours_text
+    from .report import CostModel, checkpoint_text, core_hours_text, run_core_hours_text
     from .store import MissingRun, ResultStore
 
     module, settings = settings_for(args)
@@ -97,7 +97,8 @@ def cmd_status(args) -> int:
             done = f" ({state.checkpoint_epochs}/{config.epochs} epochs checkpointed)" if state.checkpoint_epochs else ""
             if isinstance(config, RunConfig) and (holder := trained_by(store.checkpoint_path(config))):
                 done += f" [training now: {holder}]"
-            print(f"missing  {state.key}{done}  core-hours (expected / at most): {run_core_hours_text(cost)}")
+            print(f"missing  {state.key}{done}  core-hours (expected / at most): {run_core_hours_text(cost)}"
+                  f"  checkpoint: {checkpoint_text(config)}")
         else:
             print(f"stored   {state.key}  accuracy {state.metrics['accuracy']:.4f}")
     print(f"{len(missing)} missing" + (f", core-hours (expected / at most): {core_hours_text(tuple(missing))}"

@@ -24,6 +24,21 @@ from torch import nn
 from .config import RunConfig
 from .evaluate import evaluate_model, summary_metrics
 
+# A checkpoint larger than this cannot be committed (GitHub refuses files over 100 MB), so a run whose checkpoint
+# is larger cannot carry its progress from one session to the next: it must be trained in one sitting.
+COMMITTABLE_CHECKPOINT_BYTES = 100 * 10**6
+# float32 tensors per parameter that the optimiser keeps beside the weights (Adam's and AdamW's two moments,
+# SGD's momentum buffer)
+_OPTIMIZER_STATES = {"adam": 2, "adamw": 2, "sgd": 1}
+
+
+def checkpoint_bytes(config: RunConfig, parameters: int) -> int:
+    """About how large ``RunProgress.save_checkpoint`` writes a run's checkpoint: its float32 weights, the
+    optimiser's state per parameter and, for a run that restores its best epoch, a copy of the best weights
+    (histories, RNG states and buffers such as batch-norm statistics are small beside them)."""
+    tensors = 1 + _OPTIMIZER_STATES[config.optimizer] + (1 if config.select_best else 0)
+    return 4 * parameters * tensors
+
 
 # lock file -> its open handle, for every run this process is training (or was, until interrupted)
 _held_locks: dict[Path, object] = {}

@@ -25,6 +25,7 @@ import json
 import os
 import platform
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -358,6 +359,31 @@ def _model_text(config: RunConfig | ClassicalConfig) -> str:
     return f"`{config.model}` {args}".strip() + " (" + ", ".join(extras) + ")"
 
 
+@lru_cache(maxsize=None)
+def _parameters(model: str, model_args: str) -> int:
+    """Trainable parameters of a model (built on the meta device: no weights allocated)."""
+    import torch
+
+    from .models import build_model, count_parameters
+
+    with torch.device("meta"):
+        return count_parameters(build_model(model, **json.loads(model_args)))
+
+
+def checkpoint_text(config: RunConfig | ClassicalConfig) -> str:
+    """A missing run's checkpoint size ("25 MB"), and where it is too large to commit, what that means: the run
+    cannot carry its progress from one session to the next. "-" for a classical fit, which keeps none."""
+    from .epochs import COMMITTABLE_CHECKPOINT_BYTES, checkpoint_bytes
+
+    if isinstance(config, ClassicalConfig):
+        return "-"
+    size = checkpoint_bytes(config, _parameters(config.model, json.dumps(config.model_args, sort_keys=True)))
+    text = f"{size / 1e6:,.0f} MB" if size >= 1e6 else f"{size / 1e6:.1f} MB"
+    if size > COMMITTABLE_CHECKPOINT_BYTES:
+        text += f" (over {COMMITTABLE_CHECKPOINT_BYTES / 1e6:.0f} MB, too large to commit: train it in one sitting)"
+    return text
+
+
 def missing_runs_markdown(ledger: list[ChapterCompute]) -> list[str]:
     """One folded table per chapter: every missing run, its epochs left and its estimated cost."""
     lines = []
@@ -366,13 +392,13 @@ def missing_runs_markdown(ledger: list[ChapterCompute]) -> list[str]:
             continue
         lines += ["", f":::{{dropdown}} {{doc}}`{row.chapter}`: {counted(row.missing, 'run')} missing, "
                       f"core-hours {core_hours_text(row.missing_runs)}", "",
-                  "| Store key | Model | Seed | Epochs left | Core-hours | Epoch cost from |",
-                  "|---|---|---:|---:|---:|---|"]
+                  "| Store key | Model | Seed | Epochs left | Core-hours | Epoch cost from | Checkpoint |",
+                  "|---|---|---:|---:|---:|---|---|"]
         for cost in row.missing_runs:
             expected = f"{cost.expected_epochs_left:.0f}"
             epochs = expected if expected == str(cost.epochs_left) else f"{expected} / {cost.epochs_left}"
             lines.append(f"| `{cost.key}` | {_model_text(cost.config)} | {cost.config.seed} | {epochs} "
-                         f"| {run_core_hours_text(cost)} | {cost.source} |")
+                         f"| {run_core_hours_text(cost)} | {cost.source} | {checkpoint_text(cost.config)} |")
         lines += ["", ":::"]
     return lines
 
@@ -412,6 +438,7 @@ def compute_markdown(store_root: Path, chapters: dict, benchmark: dict | None = 
                   "high for a small model at a small batch, whose per-step overhead does not grow with its "
                   "FLOPs). *Expected* counts the epochs at "
                   "which stored runs with the same early-stopping rule stopped, *at most* every epoch up to "
-                  "the limit."]
+                  "the limit. A run resumes from its checkpoint, written after every epoch and committed with the "
+                  "store; one whose checkpoint is too large to commit must be trained to the end in one sitting."]
         lines += missing_runs_markdown(ledger)
     return "\n".join(lines) + "\n"

@@ -270,3 +270,17 @@ def test_timings_are_per_precision_and_an_untimed_bfloat16_run_says_it_is_priced
     bf16, bf16_source = costs.per_epoch("b", dataclasses.replace(lenet, precision="bfloat16"))
     assert f32 == pytest.approx(256 / 1000 / 3600) and bf16 == pytest.approx(f32 / 2)
     assert "benchmark" in bf16_source and "float32" not in bf16_source
+
+
+def test_a_missing_run_whose_checkpoint_is_too_large_to_commit_says_so():
+    """A checkpoint over 100 MB cannot be committed, so such a run cannot carry its progress across sessions:
+    the compute page and `status` say it must be trained in one sitting."""
+    from fmnist_utils.classical import ClassicalConfig
+    from fmnist_utils.config import RunConfig
+    from fmnist_utils.report import checkpoint_text
+
+    wide = RunConfig(model="mlp", model_args={"hidden_layers": 2, "width": 4192}, lr=2.05e-5, batch_size=512)
+    assert checkpoint_text(wide).startswith("335 MB (over 100 MB, too large to commit")  # 20.9M parameters x 4
+    cnn = RunConfig(model="cnn3_128", epochs=62, patience=None, select_best=False, monitor="last")
+    assert checkpoint_text(cnn) == "25 MB"  # weights and Adam's two moments, no best copy
+    assert checkpoint_text(ClassicalConfig(estimator="GaussianNB")) == "-"

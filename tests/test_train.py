@@ -324,3 +324,18 @@ def test_a_run_interrupted_in_this_process_resumes_in_it(tiny_config, tmp_path):
     checkpoint = tmp_path / "run.pt"
     interrupt_after_first_epoch(tiny_config, checkpoint)
     assert train(tiny_config, progress=False, checkpoint_path=checkpoint).resumed_from_epoch == 1
+
+
+@pytest.mark.parametrize("select_best", [True, False])
+def test_the_ledgers_checkpoint_size_is_the_size_a_checkpoint_has(tiny_config, tmp_path, select_best):
+    """``epochs.checkpoint_bytes`` (the compute page's "too large to commit" warning) against a real checkpoint
+    of an MLP wide enough for its weights to dominate."""
+    from fmnist_utils.epochs import checkpoint_bytes
+    from fmnist_utils.models import build_model, count_parameters
+
+    config = tiny_config.replace(model="mlp", model_args={"hidden_layers": 2, "width": 512}, epochs=3,
+                                 select_best=select_best)
+    checkpoint = tmp_path / "run.pt"
+    interrupt_after_first_epoch(config, checkpoint)
+    estimate = checkpoint_bytes(config, count_parameters(build_model("mlp", hidden_layers=2, width=512)))
+    assert estimate == pytest.approx(checkpoint.stat().st_size, rel=0.02)
