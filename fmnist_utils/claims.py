@@ -289,12 +289,11 @@ def claims_label(chapter: str) -> str:
     return f"claims-{chapter}"
 
 
-def _overall(store_root: Path) -> str:
+def _overall(chapters: list[dict]) -> str:
     """Every row of the book at a glance, before the chosen findings: the tally of the whole book and of each
-    chapter, the rows that check a study against itself counted apart."""
+    chapter (``load_claims``), the rows that check a study against itself counted apart."""
     from .verdicts import tally  # the verdicts module builds on this one
 
-    chapters = load_claims(store_root)
     measured = [r["verdict"] for c in chapters for r in c["claims"] if not r.get("against_itself")]
     own = sum(1 for c in chapters for r in c["claims"] if r.get("against_itself"))
     parts = [f"{{doc}}`{c['chapter']}`: {tally(r['verdict'] for r in c['claims'] if not r.get('against_itself'))}"
@@ -309,7 +308,8 @@ def findings_markdown(store_root: Path, findings: Sequence[Finding] = FINDINGS) 
     study's value, ours, the difference against the rule's band where it has one, the row's note (its
     caveats: the front page drops none of them), the rows named to stand beside it, and a link to the
     chapter that holds the evidence."""
-    rows = {(c["chapter"], r["id"]): (c, r) for c in load_claims(store_root) for r in c["claims"]}
+    chapters = load_claims(store_root)
+    rows = {(c["chapter"], r["id"]): (c, r) for c in chapters for r in c["claims"]}
     absent = [f"{f.chapter}:{claim}" for f in findings for claim in (f.claim, *f.beside) if (f.chapter, claim) not in rows]
     if absent:
         raise KeyError(f"front-page findings without a saved row: {', '.join(absent)}; publish those chapters "
@@ -318,7 +318,7 @@ def findings_markdown(store_root: Path, findings: Sequence[Finding] = FINDINGS) 
     unknown = sorted({rows[(f.chapter, f.claim)][1]["verdict"] for f in findings} - grouped)
     if unknown:
         raise ValueError(f"front-page findings with a verdict no group shows: {unknown}; add it to FINDING_GROUPS")
-    lines = [_overall(store_root), ""]
+    lines = [_overall(chapters), ""]
     for heading, verdicts in FINDING_GROUPS:
         chosen = [f for f in findings if rows[(f.chapter, f.claim)][1]["verdict"] in verdicts]
         if not chosen:

@@ -1363,7 +1363,7 @@ def _judged(runs: ChapterRuns, reading: LossReading) -> list[v.Verdict]:
             ("synergy_general_converged", "factorial_converged", SYNERGY_ALL_CONVERGED, converged,
              capped_reason(runs))):
         cells, weights = factorial_cells(runs, group, reading.column)
-        pairs = ", ".join(f"{n} + {p:g}" for n, p in weights if n != "none" and p != 0.0 and weights[(n, p)] > 0)
+        pairs = ", ".join(f"{n} + {p:g}" for n, p in weights if n != "none" and p != 0.0)
         rows.append(v.judge_contrast(R[claim], cells, weights, measured=measured_as, higher=False, capped=capped,
                                      note=general.format(pairs=pairs, budget=budget)))
     return rows
@@ -1441,9 +1441,9 @@ def _anova_sentence(runs: ChapterRuns) -> str:
         frame = factorial_frame(runs, group)
         if not factorial_complete(runs, group) or frame.groupby(["norm", "dropout"]).size().max() < 2:
             continue
-        row = two_way_anova(frame, "norm", "dropout", "test loss").loc["norm x dropout"]
-        parts.append(f"{budget} F({row['df']:.0f}, {frame.shape[0] - frame.groupby(['norm', 'dropout']).ngroups}) "
-                     f"= {row['F']:.2f}, p = {row['p']:.3f}")
+        table = two_way_anova(frame, "norm", "dropout", "test loss")
+        row, residual = table.loc["norm x dropout"], table.iloc[-1]  # the last row: seed-to-seed residual
+        parts.append(f"{budget} F({row['df']:.0f}, {residual['df']:.0f}) = {row['F']:.2f}, p = {row['p']:.3f}")
     if not parts:
         return ""
     return (" The two-way ANOVA's test of any interaction at all, on either side (its table above): "
