@@ -807,8 +807,10 @@ def _count_text(ours: float, claim: StudyClaim) -> str:
     return f"{shown:.{digits}f}{claim.unit}"
 
 
-def judge_count(claim: StudyClaim, ours: int | float | None, *, measured: str, note: str = "") -> Verdict:
-    """A deterministic number (a parameter count) against the study's, at the study's printed precision."""
+def judge_count(claim: StudyClaim, ours: int | float | None, *, measured: str, note: str = "",
+                unit: str = "") -> Verdict:
+    """A deterministic number (a parameter count) against the study's, at the study's printed precision;
+    ``unit``: shown after ours where the study's printed unit is not one the claim parses (" µs/K")."""
     _check(claim, measured)
     if ours is None:
         return missing(claim, note)
@@ -816,7 +818,7 @@ def judge_count(claim: StudyClaim, ours: int | float | None, *, measured: str, n
     # truncating is the other common way to shorten a count (2,067,850 printed as "2.06M"): from the printed
     # value up to, not including, one unit of its last digit above it
     truncated = not rounded and 0 <= abs(ours) - abs(claim.value) < 2 * claim.rounding * (1 - EPS)
-    text = _count_text(ours, claim)
+    text = _count_text(ours, claim) + unit
     if truncated:
         note = join_notes(note, f"ours truncated, not rounded, to the study's printed precision gives {claim.printed}")
     return _row(claim, text,

@@ -268,6 +268,7 @@ def test_claims_when_our_runs_repeat_the_study():
         assert rows[f"t1_test_acc_{key}"].verdict == REPRODUCED  # tight family spread: a band under a point
         assert rows[f"t2_train_s_{key}"].verdict == NOT_COMPARABLE  # the study's unnamed hardware
         assert rows[f"t2_per_param_{key}"].verdict == NOT_REPRODUCED  # µs per parameter, not per 1K
+        assert rows[f"t2_per_param_{key}"].ours.endswith(" µs/K")  # ours in the unit the study printed
     assert rows["resnet_channels"].verdict == NOT_REPRODUCED and "175,370" in rows["resnet_channels"].note
     # Table 1's ordering: MobileNet-Lite 0.45 points above ResNet-Mini with 0.1-point seeds is separable
     assert rows["best_table1"].verdict == REPRODUCED and rows["best_text"].verdict == NOT_REPRODUCED

@@ -1142,9 +1142,9 @@ def _table_rows(runs: ChapterRuns) -> list[Verdict]:
             rows.append(hardware_bound(claim, f"{ours[column]} as stored", timing_detail(runs)) if study
                         else missing(claim))
         seconds, printed = REGISTRY[f"t2_train_s_{key}"].value, REGISTRY[f"t2_per_param_{key}"]
-        rows.append(judge_count(printed, round(1e9 * seconds / parameters(key)), measured=Q_PER_PARAM, note=(
-            f"{seconds:g} s / {parameters(key):,} parameters; the printed {printed.value:g} is µs per parameter "
-            f"({1e6 * seconds / parameters(key):.0f})")))
+        rows.append(judge_count(printed, round(1e9 * seconds / parameters(key)), measured=Q_PER_PARAM, unit=" µs/K",
+                                note=f"{seconds:g} s / {parameters(key):,} parameters; the printed "
+                                     f"{printed.value:g} is µs per parameter ({1e6 * seconds / parameters(key):.0f})"))
     return rows
 
 
