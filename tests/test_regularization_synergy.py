@@ -227,10 +227,14 @@ def test_plan_covers_every_group_once_and_shares_identical_runs():
     journal = journal_runs[0]
     assert journal.epochs == 7 and journal.model_args == final.model_args
     assert groups["baseline"]["baseline"][1][0].model == "synergy_baseline"
-    # three seeds a sweep cell, five for the final network at both final budgets (its spread decides the study's
-    # two final numbers), the factorial's 45 at the study's budget sharing 15 with the sweeps, 45 converged
+    # the 6-layer network with normalisation alone: the fourth corner of depth x normalisation
+    assert groups["norm_depth"]["norm_depth"][1][0].model_args == {"layers": 6, "filters": 64, "norm": "instance",
+                                                                   "dropout": 0.0}
+    # three seeds a sweep cell (the 6-layer InstanceNorm network's too), five for the final network at both final
+    # budgets (its spread decides the study's two final numbers), the factorial's 45 at the study's budget sharing
+    # 15 with the sweeps, 45 converged
     assert [c.seed for c in groups["final"]["final"][1]] == [c.seed for c in journal_runs] == [42, 43, 44, 45, 46]
-    expected = 3 * (1 + 5 + 3 + 4 + 1 + 1) + 5 * 2 + (45 - 15) + 45
+    expected = 3 * (1 + 5 + 3 + 4 + 1 + 1 + 1) + 5 * 2 + (45 - 15) + 45
     assert len(runs) == expected
 
 
@@ -266,7 +270,7 @@ def test_the_studys_numbers_are_typed_once_in_the_registry():
     assert not [name for name in vars(chapter) if name.startswith("STUDY")]  # the old constants are gone
     registry = chapter.REGISTRY
     assert {c.id for c in registry.untested()} == {"vanishing_gradients", "dropout_spatial", "instance_brightness",
-                                                   "mechanisms", "placement", "dropout_scales", "norm_enables_depth"}
+                                                   "mechanisms", "placement", "dropout_scales"}
     assert registry["baseline_loss"].value == pytest.approx(0.676)
     assert registry["baseline_loss"].material_difference == pytest.approx(0.0676)  # 10% of a loss, not 1 point
 
@@ -362,7 +366,8 @@ def test_additive_runs_leave_the_synergy_inconclusive_not_refuted(small):
     """The interaction of additive effects has an interval covering zero: that is 'inconclusive' (the data
     cannot tell), not 'not reproduced' (which the chapter used to say)."""
     rows = judged(fake_runs(small, additive_loss))
-    for claim in ("synergy", "synergy_converged", "synergy_general", "synergy_general_converged", "arch_synergy"):
+    for claim in ("synergy", "synergy_converged", "synergy_general", "synergy_general_converged", "arch_synergy",
+                  "norm_enables_depth"):
         assert rows[claim].verdict == INCONCLUSIVE, claim
         assert "covers zero" in rows[claim].note
     assert rows["params_6l"].verdict == REPRODUCED and rows["params_wide"].verdict == NOT_REPRODUCED
@@ -602,6 +607,27 @@ def test_synergistic_runs_reproduce_it(small):
     assert rows["synergy_general"].verdict == rows["synergy_general_converged"].verdict == REPRODUCED
     assert rows["combined_beats_singles"].verdict == REPRODUCED
     assert "Yes, at the study's budget and trained to convergence" in chapter.conclusion(runs)
+
+
+@pytest.mark.parametrize("deep_gain, verdict", [(-0.15, REPRODUCED), (+0.15, NOT_REPRODUCED)])
+def test_normalisation_enables_depth_is_the_depth_x_norm_interaction_without_dropout(small, deep_gain, verdict):
+    """InstanceNorm helping the 6-layer network more than the 4-layer one reproduces 'normalisation enables depth';
+    helping it less refutes it. Dropout plays no part: a synergy planted in the dropout pair changes nothing."""
+    def loss(net, config):
+        extra = deep_gain if (net.layers, net.filters, net.norm) == (6, 64, "instance") else 0.0
+        return additive_loss(net, config, synergy=-0.3) + extra
+
+    runs = fake_runs(small, loss)
+    row = judged(runs)["norm_enables_depth"]
+    assert row.verdict == verdict
+    # the 4-layer InstanceNorm cell is the factorial's, with five seeds: the seed noise leaves the estimate 0.002 off
+    assert float(row.ours.split()[0]) == pytest.approx(deep_gain, abs=0.005)
+    assert "without dropout" in row.note and "6L/64F has 588,106 parameters" in row.note
+    assert f"'Normalization enables depth' is {chapter.VERDICT_READING[verdict]}" in chapter.conclusion(runs)
+    assert set(chapter.depth_norm_cells(runs)) == set(chapter.DEPTH_CORNERS)
+    # the 6-layer corner with normalisation alone missing: the row waits for it
+    gone = fake_runs(small, loss, missing=[("norm_depth", "norm_depth", 0)])
+    assert judged(gone)["norm_enables_depth"].verdict == MISSING
 
 
 def test_overlapping_runs_refute_it(small):

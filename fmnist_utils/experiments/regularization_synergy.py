@@ -165,6 +165,7 @@ def converged_config(settings, net: Net, seed: int) -> RunConfig:
 
 SWEEP_NET = dict(layers=4, filters=32)  # the architecture of the study's regularisation sweeps
 FINAL_NET = Net(6, 64, "instance", 0.1)
+DEPTH_NORM_NET = Net(6, 64, "instance")
 SWEEP_DROPOUTS = (0.1, 0.3, 0.5)
 SWEEP_NORMS = ("instance", "batch", "layer", "group", "none")
 
@@ -188,6 +189,8 @@ def design(settings) -> dict[str, dict]:
         "final_journal": {"final_journal": study(FINAL_NET, settings.final_seeds, settings.journal_final_epochs)},
         # the final network at the sweeps' budget: the fourth corner of architecture x regularisation
         "final_short": {"final_short": study(FINAL_NET, seeds)},
+        # the final network with normalisation and no dropout: the fourth corner of depth x normalisation
+        "norm_depth": {"norm_depth": study(DEPTH_NORM_NET, seeds)},
         "factorial_study": {(n, p): study(Net(**SWEEP_NET, norm=n, dropout=p), fseeds)
                             for n in settings.norms for p in dropouts},
     }
@@ -330,6 +333,7 @@ def overview(runs: ChapterRuns):
         "norm": "normalisation sweep (dropout 0.1)", "combined": "InstanceNorm + dropout 0.1, final budget",
         "final": "final model (6L/64F), final budget (code)", "final_journal": "final model, the journal's budget",
         "final_short": "final model at the sweeps' budget",
+        "norm_depth": "6L/64F, InstanceNorm, no dropout",
         "factorial_study": "factorial, study's budget", "factorial_converged": "factorial, trained to convergence",
     }
     rows = []
@@ -383,6 +387,8 @@ SYNERGY_SCALE = ("tested on the loss itself: below zero, the pair's gain exceeds
 ARCH_SYNERGY_OWN = ("the combined gain over the baseline against the sum of the two separate gains, by the study's "
                     "printed losses")
 ARCH_SYNERGY = "architecture x regularisation interaction on test loss, sweeps' budget, last epoch's model"
+DEPTH_NORM = ("depth x normalisation interaction on test loss (4L/32F -> 6L/64F, none -> InstanceNorm, no dropout), "
+              "sweeps' budget, last epoch's model")
 
 
 def _loss(claim: StudyClaim) -> StudyClaim:
@@ -464,11 +470,8 @@ REGISTRY = Registry([
     StudyClaim("dropout_scales", "0.1 stays the best dropout rate from 4 to 6 layers", "Key Technical Insights",
                "remained optimal", "dropout sweep of the 6-layer network",
                not_tested="the dropout rate is swept in the 4-layer network only, by the study and here"),
-    StudyClaim("norm_enables_depth", "the 6-layer network trains well only with normalisation",
-               "Key Technical Insights", "Normalization enables depth",
-               "6-layer network with and without normalisation",
-               not_tested="no 6-layer run has normalisation without dropout, so the two are confounded; the "
-                          "study's own best architecture (6L/64F) had no normalisation"),
+    StudyClaim("norm_enables_depth", "normalisation enables depth: the 6-layer network needs it more than the "
+               "4-layer one", "Key Technical Insights", "Normalization enables depth", DEPTH_NORM),
     StudyClaim("synergy_general", "dropout and normalisation are synergistic (the general lesson), over every pair "
                "of the factorial", "Conclusion", "synergy between dropout and normalization", SYNERGY_ALL),
     StudyClaim("synergy_general_converged", "dropout and normalisation are synergistic (the general lesson), over "
@@ -1085,20 +1088,55 @@ def architecture_cells(runs: ChapterRuns, read=test_loss) -> dict:
     return {k: measured(rs, read) for k, rs in corners.items()}
 
 
-def architecture_interaction(runs: ChapterRuns, level: float = 0.95):
-    """The study's second synergy claim as an interaction with a t-interval (None while a corner is missing)."""
-    cells = architecture_cells(runs)
+DEPTH_CORNERS = (("4L/32F", "none"), ("6L/64F", "none"), ("4L/32F", "InstanceNorm"), ("6L/64F", "InstanceNorm"))
+
+
+def depth_norm_cells(runs: ChapterRuns, read=test_loss) -> dict:
+    """The four corners of depth (4L/32F -> 6L/64F) x normalisation (none -> InstanceNorm), all without dropout,
+    at the sweeps' budget: the architecture sweep's two networks, the factorial's InstanceNorm cell and the
+    6-layer network with InstanceNorm alone; None for a corner with a run missing (or not in the settings)."""
+    arch = runs.groups["architecture"]
+    corners = dict(zip(DEPTH_CORNERS, (arch.get((4, 32)), arch.get((6, 64)),
+                                       runs.groups["factorial_study"].get(("instance", 0.0)),
+                                       runs.groups["norm_depth"]["norm_depth"])))
+    return {k: measured(rs, read) for k, rs in corners.items()}
+
+
+def _corners_interaction(cells: dict, corners: tuple, level: float):
+    """The interaction of four corners ((a0, b0), (a1, b0), (a0, b1), (a1, b1)) with its t-interval; None while
+    a corner is missing."""
     if not all(cells.values()):
         return None
-    return _interaction_or_point(cells, "4L/32F", "6L/64F", "none", "IN + 0.1", level)
+    (a0, b0), (a1, _), (_, b1), _ = corners
+    return _interaction_or_point(cells, a0, a1, b0, b1, level)
+
+
+def _corners_table(cells: dict, factor: str):
+    """Four corners of network x ``factor``: runs and test loss."""
+    import pandas as pd
+
+    return pd.DataFrame([{"network": a, factor: b, "runs": len(v or []), "test loss": _fmt(v or [])}
+                         for (a, b), v in cells.items()]).set_index(["network", factor])
+
+
+def architecture_interaction(runs: ChapterRuns, level: float = 0.95):
+    """The study's second synergy claim as an interaction with a t-interval (None while a corner is missing)."""
+    return _corners_interaction(architecture_cells(runs), ARCH_CORNERS, level)
 
 
 def architecture_corners(runs: ChapterRuns):
     """The four corners of architecture x regularisation: runs and test loss."""
-    import pandas as pd
+    return _corners_table(architecture_cells(runs), "regularisation")
 
-    return pd.DataFrame([{"network": a, "regularisation": r, "runs": len(v or []), "test loss": _fmt(v or [])}
-                         for (a, r), v in architecture_cells(runs).items()]).set_index(["network", "regularisation"])
+
+def depth_norm_interaction(runs: ChapterRuns, level: float = 0.95):
+    """"Normalisation enables depth" as the depth x normalisation interaction (None while a corner is missing)."""
+    return _corners_interaction(depth_norm_cells(runs), DEPTH_CORNERS, level)
+
+
+def depth_norm_corners(runs: ChapterRuns):
+    """The four corners of depth x normalisation, without dropout: runs and test loss."""
+    return _corners_table(depth_norm_cells(runs), "normalisation")
 
 
 # ----- claims ------------------------------------------------------------------------------------
@@ -1349,6 +1387,14 @@ def _judged(runs: ChapterRuns, reading: LossReading) -> list[v.Verdict]:
                                  "study's own printed losses are judged in their own row"),
         {"4L/32F": Net(4, 32), "6L/64F": Net(6, 64)}))
     rows.append(_studys_own_arch_row(s))
+    rows.append(on_study_networks(
+        v.judge_interaction(R["norm_enables_depth"], depth_norm_cells(runs, loss), "4L/32F", "6L/64F", "none",
+                            "InstanceNorm", measured=DEPTH_NORM, higher=False,
+                            note="below zero, InstanceNorm lowers the 6-layer network's loss by more than the "
+                                 "4-layer one's: what 'enables depth' needs; without dropout, so that normalisation "
+                                 "is not confounded with it; the study's own architecture sweep (no normalisation) "
+                                 f"found 6L/64F its best network, at {R['arch_best_loss'].printed}"),
+        {"4L/32F": Net(4, 32), "6L/64F": Net(6, 64)}))
     converged = (f"{s.converged_layers}L/{s.converged_filters}F, full passes with early stopping (patience "
                  f"{s.converged_patience}, at most {s.converged_max_epochs} epochs)")
     rows.append(v.judge_interaction(R["synergy_converged"], pair_cells(runs, "factorial_converged", reading.column),
@@ -1593,6 +1639,10 @@ def conclusion(runs: ChapterRuns) -> str:
                      f"dropout 0.1 interact by {rows['arch_synergy'].ours}: "
                      f"'{R['arch_synergy'].printed}' is {VERDICT_READING[rows['arch_synergy'].verdict]}. By the "
                      f"study's own losses ({own.ours}) it is {VERDICT_READING[own.verdict]}.")
+    depth = rows["norm_enables_depth"]
+    if depth.verdict != v.MISSING:
+        lines.append(f"- **Normalisation and depth.** Without dropout, InstanceNorm's effect on the 6-layer network "
+                     f"less its effect on the 4-layer one: '{R['norm_enables_depth'].printed}' is {_verdict(depth)}.")
     census = interaction_census(runs)
     if census is not None:
         lines.append(_census_sentence(census))
