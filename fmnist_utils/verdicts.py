@@ -18,7 +18,8 @@ its kind. Five outcomes, plus the claims a chapter registers as not tested:
     still improving, for a claim about the best achievable value; timings bound to other hardware; a
     network the study's description does not determine, or whose parameter count is more than
     ``SAME_NETWORK`` (1%) from the study's; a study number of another quantity than the run it would be
-    set beside, or trained with another recipe: optimiser, schedule, augmentation, budget), with the reason;
+    set beside, or trained with another recipe: optimiser, schedule, batch, pixel scaling, augmentation,
+    training images, budget), with the reason;
 *missing run*
     a run the row needs is not in the store yet.
 
@@ -51,6 +52,10 @@ difference (``judge_difference``)
 direction (``judge_direction``)
     "A is higher (lower) than B": the 95% Welch t-interval of mean(A) - mean(B). Entirely on the
     claimed side: reproduced; entirely on the other: not reproduced; covering zero: inconclusive.
+    An ordering of two networks is a claim about the two architectures, not about a number: retested with
+    both trained under one recipe (chapter 6's common protocol) it keeps its meaning, so it is judged there
+    even where the study's numbers were of another quantity or trained with another recipe, which makes the
+    study's numbers and its gap between them not comparable. The row's note names what the study measured.
 threshold (``judge_threshold``)
     "The quantity is above (below) a fixed value" ("above 98.5% by epoch 7"): the same rule for the
     95% t-interval of our mean against that value.

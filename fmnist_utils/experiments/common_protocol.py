@@ -42,8 +42,8 @@ from ..stats import mean_sd_text
 from ..store import StoredRun, describe, stored_runs, timed_on
 from ..tables import book_table
 from ..verdicts import (INCONCLUSIVE, LEVEL, MISSING, NOT_COMPARABLE, NOT_REPRODUCED, REPRODUCED, TIMED_FRONT,
-                        VERDICTS, Measured, Verdict, hardware_bound, judge_difference, judge_direction, judge_tradeoff,
-                        judge_value, missing, not_comparable, tally, top_group, undominated, welch)
+                        VERDICTS, Measured, Verdict, hardware_bound, judge_best, judge_difference, judge_direction,
+                        judge_tradeoff, judge_value, missing, not_comparable, tally, top_group, undominated, welch)
 
 TITLE = "Every model under one protocol"
 
@@ -127,12 +127,30 @@ def _budget(config: RunConfig) -> str:
     return f"{config.epochs} epochs"
 
 
+def _pixels(config: RunConfig) -> str:
+    """How a run scales its pixels: [0, 1], [-1, 1] (mean and std 0.5) or standardised (the training set's)."""
+    if config.normalize is None:
+        return "pixels in [0, 1]"
+    if tuple(config.normalize) == (0.5, 0.5):
+        return "pixels in [-1, 1]"
+    return "standardised pixels"
+
+
+def _data(config: RunConfig) -> str:
+    """The images a run trains on: the split it holds out for validation, or all of them."""
+    held = round(TRAIN_IMAGES * config.val_fraction)
+    return f"{TRAIN_IMAGES - held:,} / {held:,} split" if held else f"all {TRAIN_IMAGES:,} images, no validation"
+
+
 # How a recipe trains, facet by facet: each facet's text ("" where the recipe has none of it). Two runs whose facets
 # differ were trained differently, so one is no new run of the other's recipe (``Source.other_recipe``).
 TRAINING = {
     "optimiser": _optimiser,
     "schedule": lambda config: f"{config.scheduler} schedule" if config.scheduler else "",
+    "batch": lambda config: f"batch {config.batch_size}",
+    "pixels": _pixels,
     "augmentation": lambda config: "augmented" if config.augment else "",
+    "data": _data,
     "budget": _budget,
 }
 
@@ -152,13 +170,9 @@ def _kept(config: RunConfig) -> str:
 def recipe(config: RunConfig) -> str:
     """A run's recipe in one line, read off its configuration: optimiser, batch, data, budget, where its number is
     read."""
-    held = round(TRAIN_IMAGES * config.val_fraction)
-    parts = [TRAINING["optimiser"](config), TRAINING["schedule"](config), f"batch {config.batch_size}",
-             "pixels in [0, 1]" if config.normalize is None else "standardised pixels",
-             TRAINING["augmentation"](config),
-             f"{config.precision} forward passes" if config.precision != "float32" else "",
-             f"{TRAIN_IMAGES - held:,} / {held:,} split" if held else f"all {TRAIN_IMAGES:,} images, no validation",
-             f"validated on {config.val_steps} batches" if config.val_steps else "", TRAINING["budget"](config)]
+    parts = [TRAINING[facet](config) for facet in ("optimiser", "schedule", "batch", "pixels", "augmentation")]
+    parts += [f"{config.precision} forward passes" if config.precision != "float32" else "", TRAINING["data"](config),
+              f"validated on {config.val_steps} batches" if config.val_steps else "", TRAINING["budget"](config)]
     return ", ".join(part for part in parts if part) + f"; {_kept(config)}"
 
 
@@ -239,7 +253,8 @@ class Source:
 
     def other_recipe(self) -> str:
         """How the study trained its run otherwise than the common protocol does ("" when alike), facet by facet of
-        ``TRAINING`` (optimiser, schedule, augmentation, budget and stopping): "study: ...; here: ..."."""
+        ``TRAINING`` (optimiser, schedule, batch, pixel scaling, augmentation, training images, budget and
+        stopping): "study: ...; here: ..."."""
         study, ours = self.config(), registered_protocol()
         differ = [facet for facet, text in TRAINING.items() if text(study) != text(ours)]
 
@@ -317,6 +332,10 @@ ORDERS = {
     **{f"ch4_order_{a}_{b}": (a, b) for a, b in zip(TABLE1_ORDER, TABLE1_ORDER[1:])},
     "ch5_order": ("flexible_final", "synergy_baseline"),
 }
+# chapter 4's claims of the most (least) accurate of its six networks: claim -> (the networks claimed, higher is
+# better, "these are the best ones" rather than "one of these is best")
+BESTS = {"ch4_best_table1": (("mobilenet_lite",), True, False), "ch4_best_text": (("resnet_mini",), True, False),
+         "ch4_top_two": (("resnet_mini", "mobilenet_lite"), True, True), "ch4_vit_lags": (("vit_tiny",), False, False)}
 GAPS = {"ch1_gap": ("model1", "model2"), "ch2_gap": ("cnn3_128", "light_bn")}  # claim -> (a, b): mean(a) - mean(b)
 TRADEOFFS = {"ch2_tradeoff": "light_bn", "ch4_tradeoff": "resnet_mini"}  # claim -> the network claimed
 
@@ -333,6 +352,9 @@ def _registry() -> Registry:
                    _where(2, cost2.where), f"{SOURCES['cnn3_128'].claim.printed} > {SOURCES['light_bn'].claim.printed}",
                    Q_ORDER),
         *(_study_order(a, b) for a, b in zip(TABLE1_ORDER, TABLE1_ORDER[1:])),
+        *(replace(ch4[claim_id[4:]], id=claim_id, claim=f"{ch4[claim_id[4:]].claim} (chapter 4), among its "
+                  f"{len(_ch4.MODELS)} networks", where=_where(4, ch4[claim_id[4:]].where), quantity=Q_ORDER)
+          for claim_id in BESTS),
         StudyClaim("ch5_order", f"the final {LABELS['flexible_final']}'s test loss below the "
                    f"{LABELS['synergy_baseline']}'s (chapter 5)", _where(5, final.where),
                    f"test loss {final.printed} < {base.printed}", Q_LOSS_ORDER),
@@ -343,11 +365,11 @@ def _registry() -> Registry:
                 "(chapter 2)", where=_where(2, cost2.where), quantity=Q_GAP),
         # the best networks for their size, among all fourteen
         replace(ch2["tradeoff"], id="ch2_tradeoff", claim=f"the {LABELS['light_bn']} variant of chapter 2 is a "
-                "favourable trade-off of accuracy and size, among all the book's networks",
+                "favourable trade-off of accuracy and size, among all the book's networks (this book's widening)",
                 where=f"{_where(2, ch2['tradeoff'].where)} (there against {LABELS['cnn3_128']} alone)",
                 quantity=Q_SIZE),
         replace(ch4["resnet_tradeoff"], id="ch4_tradeoff", claim=f"{LABELS['resnet_mini']} is the best trade-off of "
-                "accuracy, size and training time, among all the book's networks",
+                "accuracy, size and training time, among all the book's networks (this book's widening)",
                 where=f"{_where(4, ch4['resnet_tradeoff'].where)} (there among its {len(_ch4.MODELS)} networks)",
                 quantity=Q_COST),
     ]
@@ -826,8 +848,8 @@ def other_quantity(names) -> str:
 def other_recipe(names) -> str:
     """Why a row setting these networks' study numbers beside ours is not comparable whatever its runs show ("" when
     each study trained its network as the common protocol does): the value rule's band stands for a new run under
-    the study's recipe, so against runs trained with another optimiser, schedule, augmentation or budget its verdict
-    would measure the change of recipe, not the study's number."""
+    the study's recipe, so against runs trained with another optimiser, schedule, batch, pixel scaling, augmentation,
+    training set or budget its verdict would measure the change of recipe, not the study's number."""
     other = _recipes(names)
     return (f"different recipes: {other}; the value rule's band stands for a new run under the study's recipe, and "
             "ours ran under another, so the difference between them includes the change of recipe"
@@ -851,37 +873,45 @@ def _ruled_out(runs: ChapterRuns, claim: StudyClaim, names, reason: str, describ
     return rule(claim, "-" if waiting else describe(), "; ".join(part for part in (reason, detail, note) if part))
 
 
+def _built_otherwise(names) -> str:
+    """How these networks, as their chapters build them, differ from the studies' where a description leaves it
+    open (chapter 4's ViT-Tiny: dropout the study does not list); "" where none does."""
+    return "; ".join(text for n in names if CHAPTER_OF[n] == 4 and (text := _ch4.differs(n)))
+
+
 def _note(runs: ChapterRuns, names) -> str:
-    """The seeds the row rests on and the recipes the studies measured these networks with (one per recipe)."""
+    """The seeds the row rests on, the recipes the studies measured these networks with (one per recipe) and how
+    our networks differ from the studies' where their descriptions leave it open."""
     recipes: dict[tuple, list[str]] = {}
     for n in names:
         if n in SOURCES:
             recipes.setdefault((SOURCES[n].chapter, SOURCES[n].recipe()), []).append(LABELS[n])
-    return (f"common protocol, {counted(len(runs.seeds), 'seed')} per network; the study's recipe: "
+    note = (f"common protocol, {counted(len(runs.seeds), 'seed')} per network; the study's recipe: "
             + "; ".join(f"{' and '.join(labels)} (chapter {chapter}): {text}"
                         for (chapter, text), labels in recipes.items()))
+    return "; ".join(part for part in (note, _built_otherwise(names)) if part)
 
 
 def _pair_row(runs: ChapterRuns, claim: StudyClaim, names, reason: str, judge: Callable[[], Verdict],
               note: str) -> Verdict:
-    """A row on two networks: not comparable with ``reason`` whatever the runs show (the text ``judge()`` gives our
-    numbers kept as a description), else missing or capped (``_blocked``), else ``judge()``."""
+    """A row on two networks (or more): not comparable with ``reason`` whatever the runs show (the text ``judge()``
+    gives our numbers kept as a description), else missing or capped (``_blocked``), else ``judge()``."""
     if reason:
         return _ruled_out(runs, claim, names, reason, lambda: judge().ours, note)
     return _blocked(runs, claim, names) or judge()
 
 
 def _reread(names) -> str:
-    """The note of an ordering row whose study numbers are not like with like with ours (``unlike``): the ranking is
-    retested as a claim about the architectures ("" when they are like with like)."""
+    """The note of an ordering (or best-of) row whose study numbers are not like with like with ours (``unlike``):
+    the ranking is retested as a claim about the architectures ("" when they are like with like)."""
     if quantities := _quantities(names):
         own = f"measured another quantity: {quantities}"
     elif recipes := _recipes(names):
         own = f"were trained otherwise: {recipes}"
     else:
         return ""
-    return ("the study's ranking read as a claim about the two architectures, retested under the common protocol "
-            f"(its own numbers {own})")
+    which = "the two architectures" if len(names) == 2 else f"its {len(names)} architectures"
+    return f"the study's ranking read as a claim about {which}, retested under the common protocol (its own numbers {own})"
 
 
 def _order_row(runs: ChapterRuns, claim_id: str) -> Verdict:
@@ -900,6 +930,18 @@ def _order_row(runs: ChapterRuns, claim_id: str) -> Verdict:
         names=(LABELS[a], LABELS[b]), scale=1.0 if loss else 100.0, digits=3 if loss else 2, note=note), note)
 
 
+def _best_row(runs: ChapterRuns, claim_id: str) -> Verdict:
+    """Chapter 4's claim of its most (least) accurate network, judged by the best-of rule over its six networks'
+    seeds under the common protocol, read as a claim about the architectures (``_order_row``)."""
+    claim, (claimed, higher, top_set) = REGISTRY[claim_id], BESTS[claim_id]
+    names = tuple(_ch4.MODELS)
+    network = other_network(names)
+    note = "; ".join(p for p in ("" if network else _reread(names), _note(runs, names)) if p)
+    return _pair_row(runs, claim, names, network, lambda: judge_best(
+        claim, accuracy_groups(runs, list(names)), [LABELS[n] for n in claimed], measured=Q_ORDER, higher=higher,
+        top_set=top_set, scale=100.0, digits=2, note=note), note)
+
+
 def _gap_row(runs: ChapterRuns, claim_id: str) -> Verdict:
     """A study's gap between two of its networks, by the difference rule where ours is each study's network and
     each study number measured what the common protocol measures, trained as the common protocol trains it."""
@@ -907,6 +949,11 @@ def _gap_row(runs: ChapterRuns, claim_id: str) -> Verdict:
     note = f"{LABELS[a]} minus {LABELS[b]}; " + _note(runs, (a, b))
     return _pair_row(runs, claim, (a, b), other_network((a, b)) or unlike((a, b)), lambda: judge_difference(
         claim, values(runs, a), values(runs, b), measured=Q_GAP, note=note), note)
+
+
+def loss_as_percent(claim: StudyClaim) -> str:
+    """What a loss printed as a percentage means beside ours, a loss as a loss."""
+    return f"the study prints its losses as percentages ({claim.printed} for a loss of {claim.value:.3f}); ours is the loss"
 
 
 def _headline_row(runs: ChapterRuns, name: str) -> Verdict:
@@ -920,7 +967,8 @@ def _headline_row(runs: ChapterRuns, name: str) -> Verdict:
     said = quantity and not network  # the reason already names what the study's number is
     note = "; ".join(part for part in (
         "" if said else f"the study's number: {source.claim.quantity}", f"the study's recipe: {source.recipe()}",
-        f"here: {recipe(runs.runs[name][0].config)}" if name in runs.runs else "") if part)
+        f"here: {recipe(runs.runs[name][0].config)}" if name in runs.runs else "", _built_otherwise((name,)),
+        "" if source.measure.percent else loss_as_percent(source.claim)) if part)
 
     def judge(stopped: str = "") -> Verdict:
         return judge_value(claim, values(runs, name, source.measure.read), measured=claim.quantity, capped=stopped,
@@ -943,7 +991,8 @@ def _tradeoff_row(runs: ChapterRuns, claim_id: str) -> Verdict:
     """The best trade-offs among all the networks; one with time as an axis is bound to hardware (chapter 4's rule
     for the same claim), its front on the stored timings a description."""
     claim, claimed, names = REGISTRY[claim_id], TRADEOFFS[claim_id], tuple(MODELS)
-    note = f"all {len(MODELS)} networks, common protocol, {counted(len(runs.seeds), 'seed')} each"
+    note = "; ".join(part for part in (f"all {len(MODELS)} networks, common protocol, "
+                                       f"{counted(len(runs.seeds), 'seed')} each", _built_otherwise(MODELS)) if part)
     timed = claim.quantity == Q_COST
 
     def front() -> Verdict:
@@ -969,7 +1018,8 @@ def claims(runs: ChapterRuns) -> list[Verdict]:
     a row not comparable whatever its runs show (``other_network``, ``other_quantity``, ``other_recipe``,
     ``hardware_bound`` for time) come before the check for missing runs: a claim that cannot be judged needs no
     run."""
-    return ([_order_row(runs, i) for i in ORDERS] + [_gap_row(runs, i) for i in GAPS]
+    return ([_order_row(runs, i) for i in ORDERS] + [_best_row(runs, i) for i in BESTS]
+            + [_gap_row(runs, i) for i in GAPS]
             + [_tradeoff_row(runs, i) for i in TRADEOFFS] + [_headline_row(runs, n) for n in SOURCES])
 
 
@@ -996,13 +1046,18 @@ def conclusion(runs: ChapterRuns) -> str:
     accuracy = accuracy_groups(runs)
     if accuracy is not None and all(len(v) > 1 for v in accuracy.values()):
         top, leader = top_group(accuracy)
-        tied = ", ".join(t for t in top if t != leader) or "none"
-        lines.append(f"- **Most accurate under one protocol** ({counted(len(runs.seeds), 'seed')} per network): "
-                     f"{leader}; not separable from it ({LEVEL:.0%} Welch): {tied}.")
+        seeds = counted(len(runs.seeds), 'seed')
+        if len(top) == 1:
+            lines.append(f"- **Most accurate under one protocol** ({seeds} per network): {leader}, ahead of every "
+                         f"other network ({LEVEL:.0%} Welch).")
+        else:
+            lines.append(f"- **Most accurate under one protocol** ({seeds} per network): no single network; the top "
+                         f"group, not separable from the highest mean ({LEVEL:.0%} Welch), is {', '.join(top)} "
+                         f"(highest mean: {leader}).")
     else:
         lines.append("- **Ranking.** Not every network has all its seeds stored yet (two at least); the ranking "
                      "waits for them.")
-    orders = list(ORDERS)
+    orders = [*ORDERS, *BESTS]
     lines.append(f"- **Which studies' rankings survive** ({_tally(rows, orders)}): " + _verdicts(rows, orders) + ".")
     lines.append(f"- **The studies' gaps** ({_tally(rows, GAPS)}): " + _verdicts(rows, GAPS) + ".")
     fronts_found = [f"{rows[i].ours[:1].upper() + rows[i].ours[1:]}." for i in TRADEOFFS if rows[i].ours != "-"]
@@ -1047,8 +1102,9 @@ def _headlines(runs: ChapterRuns, rows: dict) -> str:
                            "validation)")
     if trained:
         line += _described(runs, trained, "whose study measured what the common protocol measures but trained the "
-                           "network otherwise (optimiser, schedule, augmentation or budget: each row names the "
-                           "differences), while the value rule's band stands for a new run under the study's recipe")
+                           "network otherwise (optimiser, schedule, batch, pixel scaling, augmentation, training images "
+                           "or budget: each row names the differences), while the value rule's band stands for a new "
+                           "run under the study's recipe")
     if other:
         line += (f" *Not comparable*: {', '.join(LABELS[n] for n in other)}, where ours is not the network the study "
                  "measured (its row gives the parameter counts).")
