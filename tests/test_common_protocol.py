@@ -699,6 +699,8 @@ def test_the_chapter_says_which_rules_were_revised_after_runs_were_seen():
                          if "## This book's claims" in "".join(c["source"]).splitlines()).split())
     assert "were written before the runs were trained" not in text
     assert "registered from the studies' own statements before the runs were trained" in text
+    # the claims added after runs were stored are named (chapter 4's best-of claims)
+    assert f"except chapter 4's {len(chapter.BESTS)} claims".replace(" 4 claims", " four claims") in text
     assert "commit 0cdf99c" in text and "commit 178b45d" in text and "like with like" in text
     assert "Four of the rules" in text and "commit b72be9a" in text  # the other-network rule, after the baseline's runs
 
