@@ -1102,13 +1102,17 @@ def depth_norm_cells(runs: ChapterRuns, read=test_loss) -> dict:
     return {k: measured(rs, read) for k, rs in corners.items()}
 
 
+def _levels(corners: tuple) -> tuple:
+    """The two levels of each factor of four corners ((a0, b0), (a1, b0), (a0, b1), (a1, b1)): a0, a1, b0, b1."""
+    (a0, b0), (a1, _), (_, b1), _ = corners
+    return a0, a1, b0, b1
+
+
 def _corners_interaction(cells: dict, corners: tuple, level: float):
-    """The interaction of four corners ((a0, b0), (a1, b0), (a0, b1), (a1, b1)) with its t-interval; None while
-    a corner is missing."""
+    """The interaction of four corners (``_levels``) with its t-interval; None while a corner is missing."""
     if not all(cells.values()):
         return None
-    (a0, b0), (a1, _), (_, b1), _ = corners
-    return _interaction_or_point(cells, a0, a1, b0, b1, level)
+    return _interaction_or_point(cells, *_levels(corners), level)
 
 
 def _corners_table(cells: dict, factor: str):
@@ -1381,15 +1385,15 @@ def _judged(runs: ChapterRuns, reading: LossReading) -> list[v.Verdict]:
                             ("its final model's loss", "its baseline's loss"))
     rows.append(on_study_networks(improvement, baseline, note))
     rows.append(on_study_networks(
-        v.judge_interaction(R["arch_synergy"], architecture_cells(runs, loss), "4L/32F", "6L/64F", "none", "IN + 0.1",
+        v.judge_interaction(R["arch_synergy"], architecture_cells(runs, loss), *_levels(ARCH_CORNERS),
                             measured=ARCH_SYNERGY, higher=False,
                             note="4L/32F stands for the baseline, so that all four corners share one family; the "
                                  "study's own printed losses are judged in their own row"),
         {"4L/32F": Net(4, 32), "6L/64F": Net(6, 64)}))
     rows.append(_studys_own_arch_row(s))
     rows.append(on_study_networks(
-        v.judge_interaction(R["norm_enables_depth"], depth_norm_cells(runs, loss), "4L/32F", "6L/64F", "none",
-                            "InstanceNorm", measured=DEPTH_NORM, higher=False,
+        v.judge_interaction(R["norm_enables_depth"], depth_norm_cells(runs, loss), *_levels(DEPTH_CORNERS),
+                            measured=DEPTH_NORM, higher=False,
                             note="below zero, InstanceNorm lowers the 6-layer network's loss by more than the "
                                  "4-layer one's: what 'enables depth' needs; without dropout, so that normalisation "
                                  "is not confounded with it; the study's own architecture sweep (no normalisation) "
