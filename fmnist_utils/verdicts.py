@@ -58,7 +58,9 @@ direction (``judge_direction``)
     study's numbers and its gap between them not comparable. The row's note names what the study measured.
 threshold (``judge_threshold``)
     "The quantity is above (below) a fixed value" ("above 98.5% by epoch 7"): the same rule for the
-    95% t-interval of our mean against that value.
+    95% t-interval of our mean against that value. For a difference between two configurations ("an accuracy
+    drop under one point"), Welch's interval of the difference of their means: their seeds are independent, so a
+    seed number the two share pairs nothing.
 best (``judge_best``)
     "X is the best of these": the top group is the highest mean and every configuration whose
     difference from it has a 95% Welch interval covering zero. Top group inside the claimed set:
@@ -571,29 +573,42 @@ def judge_direction(claim: StudyClaim, a: Sequence[float] | None, b: Sequence[fl
 
 def judge_threshold(claim: StudyClaim, values: Sequence[float] | None, threshold: float, *, measured: str,
                     higher: bool = True, noise: Noise | None = None, scale: float | None = None,
-                    digits: int | None = None, note: str = "") -> Verdict:
+                    digits: int | None = None, minus: Sequence[float] | None = None, note: str = "") -> Verdict:
     """The claim "the quantity is above ``threshold``" (``higher=False``: below), tested on the 95% t-interval of
-    our mean (its seeds' spread, or for a single run the family's ``noise``)."""
+    our mean (its seeds' spread, or for a single run the family's ``noise``).
+
+    ``minus``: the quantity is a difference between two configurations, mean(values) - mean(minus), and its
+    interval is Welch's (seeds unpaired: a seed number shared by two architectures pairs nothing)."""
     _check(claim, measured)
-    if values is None or len(values) == 0:
+    if values is None or len(values) == 0 or (minus is not None and len(minus) == 0):
         return missing(claim, note)
     scale = claim.scale if scale is None else scale
     digits = claim.display_digits if digits is None else digits
     x = np.asarray(values, dtype=float)
-    mean = float(x.mean())
     against = f"against {threshold * scale:.{digits}f}{claim.unit}"
-    if len(x) < 2 and noise is None:
-        return _row(claim, f"{mean * scale:.{digits}f}{claim.unit} (n=1) {against}", INCONCLUSIVE,
-                    "no seed-noise estimate", join_notes(note, "one run and no measured spread"))
-    sd, df = (float(x.std(ddof=1)), len(x) - 1) if len(x) > 1 else (noise.sd, noise.df)
-    half = _t(df) * sd / math.sqrt(len(x))
+    if minus is not None:
+        y = np.asarray(minus, dtype=float)
+        mean, counts = float(x.mean() - y.mean()), f"n={len(x)}, {len(y)}"
+        estimate = welch(x, y, noise)
+        half = None if estimate is None else _t(estimate[2]) * estimate[1]
+        borrowed = _borrowed(noise, x, y)
+    else:
+        mean, counts = float(x.mean()), f"n={len(x)}"
+        sd, df = (float(x.std(ddof=1)), len(x) - 1) if len(x) > 1 else (None, None) if noise is None \
+            else (noise.sd, noise.df)
+        half = None if sd is None else _t(df) * sd / math.sqrt(len(x))
+        borrowed = f"noise: {noise.source}" if len(x) < 2 and noise is not None else ""
+    if half is None:
+        return _row(claim, f"{mean * scale:.{digits}f}{claim.unit} ({counts}) {against}", INCONCLUSIVE,
+                    "no seed-noise estimate", join_notes(note, "one run and no measured spread" if minus is None
+                                                           else "single runs, no measured spread"))
     ours = (f"{mean * scale:.{digits}f}{claim.unit} [{(mean - half) * scale:.{digits}f}, "
-            f"{(mean + half) * scale:.{digits}f}] (n={len(x)}) {against}")
+            f"{(mean + half) * scale:.{digits}f}] ({counts}) {against}")
     side = 1 if mean - half > threshold else -1 if mean + half < threshold else 0
     claimed = 1 if higher else -1
     verdict = REPRODUCED if side == claimed else NOT_REPRODUCED if side == -claimed else INCONCLUSIVE
-    return _row(claim, ours, verdict, RULES["threshold"],
-                join_notes(note, f"noise: {noise.source}" if len(x) < 2 else ""))
+    return _row(claim, ours, verdict, RULES["threshold"] + (" (Welch)" if minus is not None else ""),
+                join_notes(note, borrowed))
 
 
 def top_group(groups: Mapping[str, Sequence[float]], *, higher: bool = True,
@@ -845,7 +860,10 @@ def judge_spread(claim: StudyClaim, values: Sequence[float] | None, *, measured:
     high = sd * math.sqrt(df / _stats.chi2.ppf(0.5 - LEVEL / 2, df)) + claim.rounding
     ours = f"{_fmt(sd, claim)} [{_fmt(max(low, 0.0), claim)}, {_fmt(high, claim)}] (n={len(x)})"
     half = (high - max(low, 0.0)) / 2
-    numbers = {"difference": (sd - claim.value) * claim.scale, "tolerance": half * claim.scale}
+    # the interval is not symmetric about ours: the figure's tolerance is its reach on the study's side, so that the
+    # study lies within the tolerance exactly when it lies inside the interval
+    reach = sd - max(low, 0.0) if claim.value < sd else high - sd
+    numbers = {"difference": (sd - claim.value) * claim.scale, "tolerance": reach * claim.scale}
     if low - EPS <= claim.value <= high + EPS:
         verdict = REPRODUCED if half <= claim.material_difference else INCONCLUSIVE
     else:

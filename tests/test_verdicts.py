@@ -555,9 +555,15 @@ def test_a_difference_a_known_second_effect_alone_could_give_is_inconclusive():
 def test_a_spread_is_judged_on_the_chi_square_interval_of_our_seeds_standard_deviation():
     spread = "seed-to-seed spread of test accuracy"
     seeds = [0.9254, 0.9161, 0.9183]  # s = 0.49 points; with 2 df the 95% interval is about [0.25, 3.1] points
-    assert judge_spread(claim("~±0.01%", spread), seeds, measured=spread).verdict == NOT_REPRODUCED
+    narrow = judge_spread(claim("~±0.01%", spread), seeds, measured=spread)
+    assert narrow.verdict == NOT_REPRODUCED
     wide = judge_spread(claim("~±0.5%", spread), seeds, measured=spread)
     assert wide.verdict == INCONCLUSIVE  # inside an interval wider than a point
+    # the interval is lopsided about ours: the figure's tolerance is its reach on the study's side, so a study value
+    # outside it plots outside the band and one inside plots inside
+    assert abs(narrow.difference) > narrow.tolerance and abs(wide.difference) <= wide.tolerance
+    above = judge_spread(claim("~±2.5%", spread), seeds, measured=spread)
+    assert above.verdict == INCONCLUSIVE and abs(above.difference) <= above.tolerance
     many = [0.92 + 0.005 * z for z in (-1.2, -0.5, 0.0, 0.4, 1.3, -0.8, 0.9, 0.1, -0.2, 0.6)] * 3
     assert judge_spread(claim("~±0.4%", spread), many, measured=spread).verdict == REPRODUCED
     assert judge_spread(claim("~±0.01%", spread), [0.92], measured=spread).verdict == INCONCLUSIVE

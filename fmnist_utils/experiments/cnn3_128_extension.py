@@ -145,7 +145,8 @@ REDUCTION = "parameter reduction against CNN-3-128"
 LIGHT_FINAL = "test accuracy after the last of 32 epochs"
 LIGHT_EPOCH7 = "test accuracy after 7 epochs, against the study's threshold"
 EARLY = "ordering of test accuracy after 2 epochs"
-GAP_SHRINKS = "accuracy gap to CNN-3-128 after 2 epochs against after 7"
+GAP_SHRINKS = ("accuracy gap to CNN-3-128 after 2 epochs against after 7: the lightweight model's rise in test "
+               "accuracy from epoch 2 to 7 against CNN-3-128's")
 COST = "difference of test accuracy: CNN-3-128's last stage minus the lightweight model's last epoch"
 TRADEOFF = "accuracy cost against CNN-3-128 (its last stage minus the lightweight model's last epoch), below one point"
 SPEED = "training seconds per epoch on one machine"
@@ -1268,7 +1269,8 @@ def diagnosis_table(runs: ChapterRuns, duplicates: dict):
 
 
 def diagnosis_text(runs: ChapterRuns, duplicates: dict) -> str:
-    """Which hypothesis could produce 99% or more and which cannot, from the table's numbers only."""
+    """Which hypothesis produced 99% or more in our runs and which did not, from the table's numbers only (one run
+    each, so the text says "in our run")."""
     level = f"{100 * DIAGNOSIS_LEVEL:.0f}%"
     found = hypotheses(runs, duplicates)
     parts = []
@@ -1278,7 +1280,7 @@ def diagnosis_text(runs: ChapterRuns, duplicates: dict) -> str:
         if h.missing:
             parts.append(f"{SHORT[h.name]}: its run is missing")
         elif first is not None:
-            parts.append(f"{SHORT[h.name]} could produce them: {_pct(known[first])} after "
+            parts.append(f"{SHORT[h.name]} could produce them: in our run, {_pct(known[first])} after "
                          f"{counted(first, 'epoch')}")
         elif h.pending:
             reached = f"at most {top} up to {counted(max(known), 'epoch')}" if known else "no stage reached yet"
@@ -1288,7 +1290,7 @@ def diagnosis_text(runs: ChapterRuns, duplicates: dict) -> str:
             parts.append(f"{SHORT[h.name]} stays below {level} (at most {top}) but cannot decide whether MNIST would "
                          "give it: it is not MNIST")
         else:
-            parts.append(f"{SHORT[h.name]} cannot: below {level} at every stage (at most {top})")
+            parts.append(f"{SHORT[h.name]} did not in our run (one seed): below {level} at every stage (at most {top})")
     text = f"Which mistake could produce figures of {level} or more? " + "; ".join(parts) + "."
     first_stage = min(runs.settings.stages)
     if first_stage == 2:
@@ -1456,14 +1458,15 @@ OTHER_READINGS = {"plain": "standard-first-conv reading", "separable": "literal 
 
 
 def other_variants(runs: ChapterRuns, read) -> str:
-    """The lightweight variants that decide no row, each with ``read(run)`` in percent, a missing run named as such
-    (a stored run ``read`` finds nothing in is left out)."""
+    """The lightweight variants that decide no row, each with ``read(run)`` of its chapter-seed run in percent and
+    that seed named (the row itself may read several seeds), a missing run named as such (a stored run ``read``
+    finds nothing in is left out)."""
     parts = []
     for variant, name in OTHER_READINGS.items():
         run = runs.light[variant]
         value = read(run) if stored(run) else None
         if value is not None:
-            parts.append(f"{name} {_pct(value)}")
+            parts.append(f"{name} {_pct(value)} (seed {run.config.seed})")
         elif not stored(run):
             parts.append(f"{name}: missing run")
     return "; ".join(parts)
@@ -1501,39 +1504,53 @@ def light_rows(runs: ChapterRuns, noise: Noise | None) -> list[Verdict]:
 
 
 def pair_noise(noise: Noise | None) -> Noise | None:
-    """The borrowed spread of a gap between two single runs (each with the family's spread): s x sqrt(2)."""
+    """The borrowed spread of one run's rise between two of its epochs: s x sqrt(2) from the family's spread of one
+    accuracy (the two epochs taken as independent, an upper bound where they correlate, as epochs of a run do)."""
     return None if noise is None else Noise(noise.sd * math.sqrt(2), noise.df,
-                                            noise.source + "; a gap between two runs: s x sqrt(2)")
+                                            noise.source + "; a rise between two epochs of one run: s x sqrt(2)")
 
 
-def gap_after(runs: ChapterRuns, epoch: int) -> dict:
-    """Seed -> CNN-3-128's test accuracy after ``epoch`` epochs minus the lightweight model's, each seed's runs
-    paired (None where either is not known yet)."""
-    main = per_seed(seed_runs(runs, "main"), lambda run: accuracy_after(run, epoch))
-    light = per_seed(seed_runs(runs, STUDY_LIGHT), lambda run: epoch_test_accuracy(run, epoch))
-    return {seed: None if main[seed] is None or light[seed] is None else main[seed] - light[seed] for seed in main}
+def _both(main: dict, light: dict) -> dict:
+    """Seed -> (CNN-3-128's value, the lightweight model's), None where either is not known yet: for the notes
+    that say which seeds a row waits for. The rows compare the two networks' seeds unpaired (Welch): one seed
+    number in two architectures pairs nothing."""
+    return {seed: None if main[seed] is None or light[seed] is None else (main[seed], light[seed]) for seed in main}
+
+
+def _both_shown(pair: tuple) -> str:
+    return f"CNN-3-128 {_pct(pair[0])}, lightweight {_pct(pair[1])}"
+
+
+def _rise(run, read, first: int, last: int) -> float | None:
+    """One run's rise in test accuracy from epoch ``first`` to ``last`` (None where either is not known yet)."""
+    a, b = read(run, first), read(run, last)
+    return None if a is None or b is None else b - a
 
 
 def gap_rows(runs: ChapterRuns, noise: Noise | None) -> list[Verdict]:
-    """The lightweight model below CNN-3-128 after 2 epochs, and that gap shrinking by epoch 7, on every seed."""
+    """The lightweight model below CNN-3-128 after 2 epochs, and that gap shrinking by epoch 7, over every seed.
+
+    The gap shrinks exactly when the lightweight model gains more from epoch 2 to 7 than CNN-3-128 does, so the
+    second row compares the two networks' rises, each measured within its own run, seeds unpaired (Welch)."""
     main2 = per_seed(seed_runs(runs, "main"), lambda run: accuracy_after(run, 2))
     light2 = per_seed(seed_runs(runs, STUDY_LIGHT), lambda run: epoch_test_accuracy(run, 2))
-    gap2, gap7 = gap_after(runs, 2), gap_after(runs, 7)
-    early = every_seed(gap2) is not None
-    gaps = {seed: None if None in (gap2[seed], gap7[seed]) else (gap2[seed], gap7[seed]) for seed in gap2}
-    both = every_seed(gaps) is not None
-    gap_noise = pair_noise(noise)
-    paired = "each seed's gap from the two networks' runs with that seed" if len(gaps) > 1 else ""
+    main_rise = per_seed(seed_runs(runs, "main"), lambda run: _rise(run, accuracy_after, 2, 7))
+    light_rise = per_seed(seed_runs(runs, STUDY_LIGHT), lambda run: _rise(run, epoch_test_accuracy, 2, 7))
+    early, rises = _both(main2, light2), _both(main_rise, light_rise)
+    early_done, rises_done = every_seed(early) is not None, every_seed(rises) is not None
     return [
-        judge_direction(REGISTRY["light_early_lower"], every_seed(light2) if early else None,
-                        every_seed(main2) if early else None, measured=EARLY, higher=False, noise=noise,
+        judge_direction(REGISTRY["light_early_lower"], every_seed(light2) if early_done else None,
+                        every_seed(main2) if early_done else None, measured=EARLY, higher=False, noise=noise,
                         names=("lightweight", "CNN-3-128"), scale=100,
-                        note=join_notes("after 2 epochs", seed_note(gap2, lambda gap: f"gap {_points(gap)}"))),
-        judge_direction(REGISTRY["light_gap_shrinks"], every_seed(gap2) if both else None,
-                        every_seed(gap7) if both else None, measured=GAP_SHRINKS, noise=gap_noise,
-                        names=("gap after 2 epochs", "gap after 7"), scale=100,
-                        note=join_notes(paired, seed_note(gaps, lambda pair: f"gaps {_points(pair[0])} and "
-                                                                        f"{_points(pair[1])}"))),
+                        note=join_notes("after 2 epochs", seed_note(early, _both_shown))),
+        judge_direction(REGISTRY["light_gap_shrinks"], every_seed(light_rise) if rises_done else None,
+                        every_seed(main_rise) if rises_done else None, measured=GAP_SHRINKS, noise=pair_noise(noise),
+                        names=("lightweight's rise", "CNN-3-128's rise"), scale=100,
+                        note=join_notes("the gap shrinks by as much as the lightweight model gains from epoch 2 to 7 "
+                                        "beyond CNN-3-128's gain; each rise within one run, the networks' seeds "
+                                        "unpaired",
+                                        seed_note(rises, lambda pair: f"rises {_points(pair[1])} (lightweight) and "
+                                                                      f"{_points(pair[0])} (CNN-3-128)"))),
     ]
 
 
@@ -1547,7 +1564,7 @@ def cost_pairs(runs: ChapterRuns) -> tuple[dict, str]:
     last = max(runs.settings.stages)
     main = per_seed(seed_runs(runs, "main"), lambda run: stage_accuracy(run, last) if stored(run) else None)
     final = per_seed(seed_runs(runs, STUDY_LIGHT), stored_accuracy)
-    pairs = {seed: None if main[seed] is None or final[seed] is None else (main[seed], final[seed]) for seed in main}
+    pairs = _both(main, final)
     what = (f"each network's last epoch: CNN-3-128 after {last} epochs minus the lightweight model after "
             f"{runs.settings.light_epochs} (the study's CNN-3-128 number was both its last stage and its peak, which "
             "the peak row reads as our best stage)" if every_seed(pairs) else "")
@@ -1560,7 +1577,7 @@ def cost_row(runs: ChapterRuns, noise: Noise | None, context: str) -> Verdict:
     done = every_seed(pairs)
     return judge_difference(REGISTRY["light_cost"], None if done is None else [a for a, _ in done],
                             None if done is None else [b for _, b in done], measured=COST, noise=noise,
-                            note=join_notes(what, context, seed_note(pairs, lambda pair: _points(pair[0] - pair[1]))))
+                            note=join_notes(what, context, seed_note(pairs, _both_shown)))
 
 
 def too_short(needs: dict) -> str:
@@ -1573,16 +1590,17 @@ def too_short(needs: dict) -> str:
 def tradeoff_row(runs: ChapterRuns, noise: Noise | None) -> Verdict:
     """"A favourable trade-off" against CNN-3-128, as the study argues it: its parameter reduction (the count
     rows) for an accuracy drop under one point, the drop at the study's budget (CNN-3-128's last stage minus
-    the lightweight model's last epoch) on every seed, by the threshold rule."""
+    the lightweight model's last epoch) over every seed, by the threshold rule on Welch's interval of the
+    difference of the two networks' means."""
     pairs, what = cost_pairs(runs)
     done = every_seed(pairs)
-    costs = None if done is None else [a - b for a, b in done]
-    return judge_threshold(REGISTRY["tradeoff"], costs, ONE_POINT, measured=TRADEOFF, higher=False,
-                           noise=pair_noise(noise), scale=100, digits=2,
+    return judge_threshold(REGISTRY["tradeoff"], None if done is None else [a for a, _ in done], ONE_POINT,
+                           minus=None if done is None else [b for _, b in done], measured=TRADEOFF, higher=False,
+                           noise=noise, scale=100, digits=2,
                            note=join_notes("'favourable' read as the study argues it: "
                                       f"{REGISTRY['reduction'].printed} fewer parameters (the reduction row) for an "
                                       "accuracy drop below one point, the book's material difference", what,
-                                      seed_note(pairs, lambda pair: _points(pair[0] - pair[1]))))
+                                      seed_note(pairs, _both_shown)))
 
 
 def grid_points(runs: ChapterRuns) -> tuple[dict, dict, list[str]]:
@@ -1652,10 +1670,46 @@ def speed_rows(runs: ChapterRuns) -> list[Verdict]:
     return rows
 
 
-def claims(runs: ChapterRuns) -> list[Verdict]:
-    """One judged row per tested claim of ``REGISTRY`` (``chapter.complete_rows`` adds the untested ones)."""
-    noise = family_noise(runs)
+def claims(runs: ChapterRuns, noise: Noise | None = None) -> list[Verdict]:
+    """One judged row per tested claim of ``REGISTRY`` (``chapter.complete_rows`` adds the untested ones); the
+    single runs borrow ``noise`` (None: the family's spread, ``family_noise``)."""
+    noise = family_noise(runs) if noise is None else noise
     return [*classical_rows(runs), *count_rows(), *cnn_rows(runs, noise), *light_rows(runs, noise)]
+
+
+def own_noise(runs: ChapterRuns) -> Noise | None:
+    """The seed spread of this chapter's own repeated networks (the lightweight variants with seeds), pooled; None
+    until each of their seeds is stored."""
+    groups = [[stored_accuracy(run) for run in seed_runs(runs, variant)] for variant in LIGHT_VARIANTS
+              if variant in runs.noise]
+    if not groups or any(None in group for group in groups):
+        return None
+    pooled = Noise.pooled(groups, "")
+    return pooled and Noise(pooled.sd, pooled.df, f"seed spread of this chapter's repeated lightweight variants, "
+                                                  f"pooled: s = {100 * pooled.sd:.2f} points, {pooled.df:g} df")
+
+
+def noise_check(runs: ChapterRuns) -> str:
+    """Whether the rows on single runs would read otherwise with the chapter's own, wider, seed spread: the borrowed
+    spread comes from the nearest networks with seeds (chapter 1's plain CNNs), and this says what rests on that
+    choice. Empty until both spreads are measured."""
+    family, own = family_noise(runs), own_noise(runs)
+    if family is None or own is None:
+        return ""
+    base = claims(runs, family)
+    borrowing = [row.id for row in base if family.source in row.note]
+    if not borrowing:
+        return ""
+    other = {row.id: row.verdict for row in claims(runs, own)}
+    changed = [f"`{row.id}` ({row.verdict} -> {other[row.id]})" for row in base if other[row.id] != row.verdict]
+    wider = "wider" if own.sd > family.sd else "narrower"
+    outcome = ("every row keeps its verdict" if not changed else
+               f"{counted(len(changed), 'row')} would change: {', '.join(changed)}")
+    return (f"**How much rests on the borrowed spread.** {counted(len(borrowing), 'row')} on single runs "
+            f"{'borrows' if len(borrowing) == 1 else 'borrow'} the "
+            f"spread of chapter 1's CNNs (s = {100 * family.sd:.2f} points, {family.df:g} df), the nearest networks "
+            f"with seeds. This chapter's own repeated networks spread {wider}: its lightweight variants' seeds give "
+            f"s = {100 * own.sd:.2f} points ({own.df:g} df). Judged with that spread instead, {outcome}.")
 
 
 # ----- the answer -----------------------------------------------------------------------------------------------
