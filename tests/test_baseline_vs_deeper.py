@@ -12,6 +12,9 @@ from fmnist_utils.verdicts import (INCONCLUSIVE, MISSING, NOT_COMPARABLE, NOT_RE
 
 SEEDS = (42, 43, 44)
 TARGETS = np.repeat(np.arange(10), 100)
+# the rows that need no run: the parameter counts and the study's text against its own figures
+AGAINST_FIGURES = {f"text_vs_figures_{suffix}" for suffix in chapter.TEXT_AGAINST_FIGURES}
+RUNLESS = {"m2_fewer_parameters", *AGAINST_FIGURES}
 
 
 def paper():
@@ -137,6 +140,8 @@ def test_an_empty_store_gives_missing_runs_not_numbers():
     verdicts = {r.id: r.verdict for r in rows if r.verdict != NOT_TESTED}
     # the parameter counts need no run: the architectures alone give them
     assert verdicts.pop("m2_fewer_parameters") == REPRODUCED
+    # the study's text against its own figures needs no run either
+    assert {verdicts.pop(k) for k in AGAINST_FIGURES} == {NOT_REPRODUCED}
     assert set(verdicts.values()) == {MISSING}
     assert "once both models" in chapter.conclusion(runs, chapter.ablation_table(runs))
 
@@ -247,6 +252,7 @@ def test_runs_of_another_protocol_are_not_comparable():
     rows = rows_of(runs)
     judged = {r.id: r for r in rows.values() if r.verdict != NOT_TESTED}
     assert judged.pop("m2_fewer_parameters").verdict == REPRODUCED
+    assert {judged.pop(k).verdict for k in AGAINST_FIGURES} == {NOT_REPRODUCED}
     assert {r.verdict for r in judged.values()} == {NOT_COMPARABLE}
     assert "epochs=3 (study: 12)" in judged["m1_accuracy"].note
 
@@ -280,6 +286,22 @@ def test_ablation_answer_follows_the_architecture_rows(m1_net_m2_training, m2_ne
     answer = answer_bullet(runs)
     assert said in answer and "training training" not in answer
     assert "depth" not in answer.lower() and "deeper" not in answer.lower()
+
+
+def test_a_decided_architecture_row_on_runs_still_improving_holds_at_their_budget_only():
+    """Model-1's network trained Model-2's way, its best epoch its last (12): the 'not reproduced' ordering is read
+    at the study's budget, and the answer says that longer training could rank the networks otherwise."""
+    key = ("model1", "crop+flip", "model2")
+    runs = constructed(ablation={key: 0.8867, ("model2", "none", "model1"): 0.9272})
+    assert "still improving" not in answer_bullet(runs)
+    runs = constructed(ablation={key: 0.8867, ("model2", "none", "model1"): 0.9272}, ablation_best_epoch={key: 12})
+    assert rows_of(runs)["arch_m2_training"].verdict == NOT_REPRODUCED
+    assert ("Trained Model-2's way, that holds within the 12 epochs trained only: Model-1's network (crop+flip, "
+            "Model-2's recipe) seed 42 was still improving at the last epoch, so trained longer the networks could "
+            "rank otherwise.") in answer_bullet(runs)
+    # an undecided row says nothing of the budget: it claims no order to qualify
+    runs = constructed(ablation={key: 0.9137, ("model2", "none", "model1"): 0.9272}, ablation_best_epoch={key: 12})
+    assert rows_of(runs)["arch_m2_training"].verdict == INCONCLUSIVE and "still improving" not in answer_bullet(runs)
 
 
 def test_the_ablation_effects_are_listed_as_single_runs_never_ranked():
@@ -379,7 +401,7 @@ def test_every_row_read_at_the_selected_checkpoint_carries_the_caveat():
                        ablation_best_epoch={cell: 12 for cell in (("model2", "none", "model1"),
                                                                   ("model1", "crop+flip", "model2"),
                                                                   ("model2", "none", "model2"))})
-    judged = {k: r for k, r in rows_of(runs).items() if r.verdict != NOT_TESTED and k != "m2_fewer_parameters"}
+    judged = {k: r for k, r in rows_of(runs).items() if r.verdict != NOT_TESTED and k not in RUNLESS}
     assert {k for k, r in judged.items() if CAVEAT in r.note} == set(judged) - HISTORY_ROWS
     assert "Model-2's network (no augmentation, Model-1's recipe) seed 42" in judged["arch_m1_training"].note
 
@@ -420,3 +442,53 @@ def test_per_class_reports_set_every_study_column_beside_ours():
     assert table.loc["Shirt", "recall"].startswith("0.9000") and table.loc["Shirt", "recall difference"] == "+0.0990"
     assert chapter.REGISTRY["m2_recall_shirt"].printed == chapter.study_report("model2", "recall")["Shirt"] == "0.6530"
     assert chapter.REGISTRY["m1_f1_sandal"].printed == chapter.study_report("model1", "f1")["Sandal"] == "0.9840"
+
+
+def test_rows_wait_for_every_seed_of_the_study_setups():
+    """A store holding two of Model-2's three seeds must not judge the rows on two silently: every row that reads
+    the study setups waits, naming the missing seed, and the rows come back once it is stored."""
+    runs = constructed()
+    complete = rows_of(runs)
+    held = runs.main["model2"][2]
+    runs.main["model2"][2] = MissingRun(held.key, held.config)
+    rows = rows_of(runs)
+    judged = {k: r for k, r in rows.items() if r.verdict != NOT_TESTED and k not in RUNLESS}
+    assert judged and all(r.verdict == MISSING for r in judged.values())
+    assert all("waiting for Model-2 seed 44" in r.note for r in judged.values())
+    assert chapter.conclusion(runs, chapter.ablation_table(runs)) == (
+        "_The conclusion is written once both models have every seed stored (waiting for Model-2 seed 44)._")
+    assert all(rows[k].verdict == complete[k].verdict for k in RUNLESS)
+    runs.main["model2"][2] = held
+    assert {k: r.verdict for k, r in rows_of(runs).items()} == {k: r.verdict for k, r in complete.items()}
+
+
+@pytest.mark.parametrize("shirt_errors, pullover_errors, verdict", [
+    ((30, 32, 31), (10, 12, 11), REPRODUCED),      # Shirt below every other class on every seed
+    ((30, 32, 31), (29, 33, 30), INCONCLUSIVE),    # Pullover tied with it
+    ((10, 12, 11), (30, 32, 31), NOT_REPRODUCED),  # Pullover lower beyond the seeds' spread
+])
+def test_shirt_as_model2s_lowest_recall_is_tested_over_seeds_not_only_as_a_value(shirt_errors, pullover_errors,
+                                                                                 verdict):
+    """'Recall on Shirt, the lowest of all': besides the value, an ordering over the ten classes, by the best-of
+    rule on the seeds (the lowest class and those the seeds cannot separate from it)."""
+    pred = [predictions({("Shirt", "T-shirt/top"): s, ("Pullover", "Coat"): p})
+            for s, p in zip(shirt_errors, pullover_errors)]
+    row = rows_of(constructed(pred={"model2": pred}))["m2_shirt_lowest_recall"]
+    assert row.verdict == verdict and row.ours.startswith("lowest: ")
+
+
+def test_the_texts_orderings_that_its_own_figures_contradict_have_rows_of_their_own():
+    """Where the study's text puts Model-2 ahead on a class and its own Figures 4-5 print Model-1 ahead, the row of
+    that contradiction judges the printed numbers (no run of ours), is marked against itself, and the ordering row
+    on our runs names it. Every such ordering has one, and only those."""
+    rows = rows_of(constructed())
+    contradicted = {kind: row for kind, (_, _, row) in chapter.TEXT_AGAINST_FIGURES.items()}
+    for kind, row_id in contradicted.items():
+        row = rows[f"text_vs_figures_{kind}"]
+        assert row.verdict == NOT_REPRODUCED and row.against_itself
+        assert row.claim.endswith("the text's ordering against the study's own Figures 4-5")
+        assert "the study's own Figures 4-5 show the opposite" in rows[row_id].note
+    orderings = {f"recall_{chapter.slug(n)}": True for n in ("Dress", "Bag")}
+    orderings |= {f"f1_{chapter.slug(n)}": False for n in chapter.TEXTURE_CLASSES}
+    orderings |= {f"f1_{chapter.slug(n)}": True for n in chapter.SHAPE_CLASSES}
+    assert {k for k, m2_higher in orderings.items() if chapter._figures_agree(k, m2_higher)} == set(contradicted)

@@ -16,7 +16,7 @@ from ..params import ChapterSpec, Param, int_list, optional, positive_int, resol
 from ..store import describe, stored_runs  # noqa: F401  (the notebook calls chapter.stored_runs)
 from ..verdicts import (INCONCLUSIVE, NOT_REPRODUCED, NOT_TESTED, REPRODUCED, Noise,
                         Verdict, join_notes, judge_best, judge_difference, judge_direction, judge_spread, judge_threshold,
-                        judge_censored, judge_value, not_comparable, tally, top_group)
+                        judge_censored, judge_value, missing, not_comparable, tally, top_group)
 from ..tables import book_table
 
 TITLE = "Baseline CNN vs deeper CNN"
@@ -153,6 +153,12 @@ def _class_recall(model: str, name: str, claim: str) -> StudyClaim:
                       study_report(model, "recall")[name], f"test recall of {name}, {BEST}", material=ONE_POINT)
 
 
+# per-class orderings of the text whose own figures say otherwise: figure value suffix -> (the text's claim, where,
+# the ordering row it qualifies); both claim Model-2 ahead
+TEXT_AGAINST_FIGURES = {"recall_dress": ("Model-2 raises the recall of Dress", "section 4.3", "m2_recall_up_dress"),
+                        "f1_sneaker": ("Model-2 ahead on Sneaker", "section 5", "m2_ahead_sneaker")}
+FIGURE_ORDER = "ordering of the study's own per-class numbers (Figures 4-5)"
+
 REGISTRY = Registry([
     # Table 3: the headline numbers
     StudyClaim("m1_accuracy", "Model-1 test accuracy", "Table 3, section 5", "0.9272", f"test accuracy, {BEST}",
@@ -217,7 +223,9 @@ REGISTRY = Registry([
     *_class_f1("model1"),
     *_class_f1("model2"),
     _class_recall("model1", "Shirt", "Model-1 recall on Shirt"),
-    _class_recall("model2", "Shirt", "Model-2 recall on Shirt, the lowest of all"),
+    _class_recall("model2", "Shirt", "Model-2 recall on Shirt"),
+    StudyClaim("m2_shirt_lowest_recall", "Shirt is Model-2's lowest recall of all classes", STUDY_REPORTS["model2"][0],
+               "Shirt", f"ordering of per-class test recall (lowest), {BEST}"),
     _class_recall("model1", "Dress", "Model-1 recall on Dress"),
     _class_recall("model2", "Dress", "Model-2 recall on Dress"),
     _class_recall("model1", "Bag", "Model-1 recall on Bag"),
@@ -231,6 +239,10 @@ REGISTRY = Registry([
       for name, where in zip(TEXTURE_CLASSES, ("section 5", "sections 4.3 and 5", "sections 4.3 and 5"))],
     *[StudyClaim(f"m2_ahead_{slug(name)}", f"Model-2 ahead on {name}, where shape matters", "section 5",
                  "Model-2 > Model-1", f"ordering of {name} test F1, {BEST}") for name in SHAPE_CLASSES],
+    # the text's per-class orderings that the study's own Figures 4-5 contradict (``_figures_agree``)
+    *[StudyClaim(f"text_vs_figures_{suffix}", f"{claim}: the text's ordering against the study's own Figures 4-5",
+                 f"{where}; against Figures 4-5", "Model-2 > Model-1", FIGURE_ORDER, against_itself=True)
+      for suffix, (claim, where, _) in TEXT_AGAINST_FIGURES.items()],
     StudyClaim("m1_more_even", "Model-1 is more consistent across the classes", "section 5", "Model-1 < Model-2",
                "ordering of the spread of per-class test F1 (standard deviation over the ten classes)"),
     StudyClaim("m2_less_dress_coat", "Model-2 mixes up Dress and Coat less", "section 4.4, Figures 6-7",
@@ -527,17 +539,24 @@ def _setup_name(cell: Cell) -> str:
     return f"{NAMES[cell.architecture]}'s network ({_training_text(cell.augmentation, cell.recipe)})"
 
 
+def _still_improving(groups: dict) -> tuple[list[str], int | None, int]:
+    """The runs of ``groups`` (name -> runs) whose selected checkpoint is their last epoch, named ("Model-2 seed
+    43"), that epoch (None when there are none) and how many runs they are."""
+    capped = {name: [r for r in group if r.metrics["best_epoch"] == r.config.epochs] for name, group in groups.items()}
+    named = [f"{name} seed {', '.join(str(r.config.seed) for r in hit)}" for name, hit in capped.items() if hit]
+    return named, next((r.config.epochs for hit in capped.values() for r in hit), None), \
+        sum(len(hit) for hit in capped.values())
+
+
 def _at_cap(groups: dict) -> str:
     """Name the runs whose selected checkpoint is their last epoch (still improving when training ended).
 
     ``groups``: the runs a row reads at their selected checkpoint, by the name the reader knows them by
     (``{"Model-2": runs}``); "" when none of them is at its last epoch. Every row of the chapter measured at the
     selected checkpoint carries this note; rows read from the per-epoch history do not depend on the checkpoint."""
-    capped = {name: [r for r in group if r.metrics["best_epoch"] == r.config.epochs] for name, group in groups.items()}
-    named = [f"{name} seed {', '.join(str(r.config.seed) for r in hit)}" for name, hit in capped.items() if hit]
+    named, epochs, _ = _still_improving(groups)
     if not named:
         return ""
-    epochs = next(r.config.epochs for hit in capped.values() for r in hit)
     study = resolve(SPEC, {"profile": "paper"}).epochs
     return (f"{' and '.join(named)}: best epoch = the last ({epochs}), still improving"
             + (", as long as the study trained: the study's quantity" if epochs == study else
@@ -665,6 +684,9 @@ def _judge_runs(runs: ChapterRuns) -> list[Verdict]:
         for name in ("Shirt", "Dress", "Bag"):
             rows.append(judge_value(REGISTRY[f"{prefix}_recall_{slug(name)}"], cells(model, name, "recall"),
                                     measured=f"test recall of {name}, {BEST}", note=capped[model]))
+    recall = {name: cells("model2", name, "recall") for name in CLASSES}
+    rows.append(judge_best(REGISTRY["m2_shirt_lowest_recall"], recall, "Shirt", higher=False, scale=100, digits=1,
+                           measured=f"ordering of per-class test recall (lowest), {BEST}", note=capped["model2"]))
     for name in ("Dress", "Bag"):
         rows.append(ordering(f"m2_recall_up_{slug(name)}", cells("model2", name, "recall"),
                              cells("model1", name, "recall"), names=("Model-2", "Model-1"),
@@ -704,8 +726,7 @@ def _judge_runs(runs: ChapterRuns) -> list[Verdict]:
         return join_notes(f"one-run cells borrow {noise.source}" if noise is not None else "",
                      _at_cap({_setup_name(cell): cell_runs(runs, cell) for cell in cells}))
 
-    for claim_id, (augmentation, recipe) in (("arch_m1_training", ("none", "model1")),
-                                             ("arch_m2_training", ("crop+flip", "model2"))):
+    for claim_id, (augmentation, recipe) in ABLATION_TRAININGS.items():
         single = "model2" if recipe == "model1" else "model1"  # the network that is not the study's for this training
         rows.append(ordering(claim_id, cell_accuracy("model1", augmentation, recipe),
                              cell_accuracy("model2", augmentation, recipe), noise=family[single],
@@ -717,6 +738,17 @@ def _judge_runs(runs: ChapterRuns) -> list[Verdict]:
                          measured="ordering of Model-2's test accuracy with and without crop+flip, Model-2's recipe",
                          note=borrowed(family["model2"], *(Cell("model2", g, "model2") for g in AUGMENTATION))))
     return rows
+
+
+# the architecture rows of the ablation: claim -> (augmentation, recipe) both networks are trained with
+ABLATION_TRAININGS = {"arch_m1_training": ("none", "model1"), "arch_m2_training": ("crop+flip", "model2")}
+
+
+def _ablation_caps(runs: ChapterRuns) -> dict:
+    """Architecture row -> its runs still improving at their last epoch (``_still_improving``)."""
+    return {claim_id: _still_improving({_setup_name(cell): cell_runs(runs, cell)
+                                        for cell in (Cell(a, augmentation, recipe) for a in MODELS)})
+            for claim_id, (augmentation, recipe) in ABLATION_TRAININGS.items()}
 
 
 def _lr_reduced_row(m2: list) -> Verdict:
@@ -757,6 +789,19 @@ def _figures_agree(suffix: str, model2_higher: bool) -> str:
     return f"the study's own Figures 4-5 show the opposite: Model-1 {m1.printed}, Model-2 {m2.printed}"
 
 
+def _text_against_figures() -> list[Verdict]:
+    """The text's per-class orderings against the study's own Figures 4-5: printed numbers, nothing sampled."""
+    rows = []
+    for suffix in TEXT_AGAINST_FIGURES:
+        m1, m2 = REGISTRY[f"m1_{suffix}"], REGISTRY[f"m2_{suffix}"]
+        rows.append(judge_direction(REGISTRY[f"text_vs_figures_{suffix}"], [m2.value], [m1.value],
+                                    measured=FIGURE_ORDER, noise=Noise.none("the study's own Figures 4-5: printed "
+                                                                            "numbers"),
+                                    names=("Model-2", "Model-1"), scale=1, digits=4,
+                                    note=f"Figures 4-5 print Model-1 {m1.printed}, Model-2 {m2.printed}"))
+    return rows
+
+
 def _parameters_row() -> Verdict:
     counts = parameter_counts()
     return judge_direction(REGISTRY["m2_fewer_parameters"], [counts["model2"]], [counts["model1"]], higher=False,
@@ -767,14 +812,26 @@ def _parameters_row() -> Verdict:
                                 "'simply increases parameter count' (section 1)")
 
 
+def _waiting(runs: ChapterRuns) -> str:
+    """The study setups' runs not stored yet ("Model-2 seed 44"), "" when every seed is."""
+    return ", ".join(f"{NAMES[m]} seed {run.config.seed}" for m in MODELS for run in runs.main[m]
+                     if not stored_runs([run]))
+
+
 def claims(runs: ChapterRuns) -> list[Verdict]:
-    """One row per tested claim of ``REGISTRY``, every one from the book's verdict procedure."""
+    """One row per tested claim of ``REGISTRY``, every one from the book's verdict procedure. The rows that need
+    no run (the parameter counts, the study against its own figures) come first, whatever the store holds."""
+    fixed = [_parameters_row(), *_text_against_figures()]
+    rest = [c for c in REGISTRY if not c.not_tested and c.id not in {row.id for row in fixed}]
     differences = protocol_differences(runs)
     if differences:  # a run of another protocol does not measure the study's quantity
         reason = f"this profile's runs differ from the study's protocol: {differences}"
-        return [_parameters_row()] + [not_comparable(c, "-", reason) for c in REGISTRY
-                                      if not c.not_tested and c.id != "m2_fewer_parameters"]
-    return [_parameters_row()] + _judge_runs(runs)
+        return fixed + [not_comparable(c, "-", reason) for c in rest]
+    waiting = _waiting(runs)
+    if waiting:  # a row is judged on all its seeds or waits: a partial store would change its n silently
+        note = f"judged on every seed of both study setups together: waiting for {waiting}"
+        return fixed + [missing(c, note) for c in rest]
+    return fixed + _judge_runs(runs)
 
 
 def activation_maps(run, model: str, image) -> dict:
@@ -830,8 +887,11 @@ def _effects(ablation) -> list[str]:
     ]
 
 
-def _answer(rows: dict, ablation_seeds: list) -> str:
-    """The study's attribution of its gap to the architecture, said exactly as the two ablation rows judge it."""
+def _answer(rows: dict, ablation_seeds: list, caps: dict | None = None) -> str:
+    """The study's attribution of its gap to the architecture, said exactly as the two ablation rows judge it;
+    ``caps`` (``_ablation_caps``) names the runs of a decided row that were still improving when they stopped, so
+    that the answer says it holds at that budget only."""
+    caps = caps or {}
     trainings = {"Model-1's": rows["arch_m1_training"], "Model-2's": rows["arch_m2_training"]}
     verdicts = {row.verdict for row in trainings.values()}
     detail = "; ".join(f"trained {name} way, 'Model-1's network is the more accurate' is {row.verdict} ({row.ours})"
@@ -858,6 +918,12 @@ def _answer(rows: dict, ablation_seeds: list) -> str:
         answer = "The ablation cannot tell: with neither training is one network ahead beyond seed noise."
     else:
         answer = "The ablation's answer waits until its runs can be judged."
+    decided = [(name, *caps[row.id]) for name, row in trainings.items()
+               if row.id in caps and caps[row.id][0] and row.verdict in (REPRODUCED, NOT_REPRODUCED)]
+    for name, named, epochs, count in decided:
+        answer += (f" Trained {name} way, that holds within the {epochs} epochs trained only: "
+                   f"{' and '.join(named)} {'was' if count == 1 else 'were'} still "
+                   "improving at the last epoch, so trained longer the networks could rank otherwise.")
     augmentation = rows["augmentation_helps_m2"]
     return (f"- **Answer to the study's open question.** The study attributes its gap to the architecture. "
             f"{detail[0].upper()}{detail[1:]}. {answer} That crop-and-flip augmentation helps Model-2 (a design "
@@ -867,18 +933,21 @@ def _answer(rows: dict, ablation_seeds: list) -> str:
 
 
 def _tally(rows: dict) -> str:
-    judged = [row for row in rows.values() if row.verdict != NOT_TESTED]
-    listed = tally(row.verdict for row in judged)
+    judged = [row for row in rows.values() if row.verdict != NOT_TESTED and not row.against_itself]
+    itself = [row for row in rows.values() if row.against_itself]
+    untested = sum(row.verdict == NOT_TESTED for row in rows.values())
+    own = (f"; {len(itself)} check the study's text against its own figures ({tally(r.verdict for r in itself)}: "
+           + ", ".join(f"'{r.claim.split(':')[0]}'" for r in itself) + ")") if itself else ""
     return (f"- **All claims.** Of the study's {counted(len(rows), 'registered claim')}, {len(judged)} are tested "
-            f"here ({listed}) and {len(rows) - len(judged)} are registered as not tested, each with its reason, in "
-            "the table above.")
+            f"on our runs ({tally(row.verdict for row in judged)}){own}; {untested} are registered as not tested, "
+            "each with its reason, in the table above.")
 
 
 def conclusion(runs: ChapterRuns, ablation) -> str:
     """The chapter's answer, written from the claim rows and the stored numbers (nothing typed in by hand)."""
     group = {m: stored_runs(runs.main[m]) for m in MODELS}
-    if not group["model1"] or not group["model2"]:
-        return "_The conclusion is written once both models have stored runs._"
+    if _waiting(runs):
+        return f"_The conclusion is written once both models have every seed stored (waiting for {_waiting(runs)})._"
     rows = {row.id: row for row in complete_rows(REGISTRY, claims(runs))}
     accuracy = {m: [r.metrics["accuracy"] for r in group[m]] for m in MODELS}
     lines = [_ranking(rows, accuracy)]
@@ -887,5 +956,5 @@ def conclusion(runs: ChapterRuns, ablation) -> str:
     else:
         lines.append("- **Ablation.** The grid is not complete in the store yet; its effects appear when all eight "
                      "cells are trained.")
-    lines += [_answer(rows, runs.ablation_seeds), _tally(rows)]
+    lines += [_answer(rows, runs.ablation_seeds, _ablation_caps(runs)), _tally(rows)]
     return "\n".join(lines)
