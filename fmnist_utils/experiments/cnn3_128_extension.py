@@ -1542,7 +1542,8 @@ def gap_rows(runs: ChapterRuns, noise: Noise | None) -> list[Verdict]:
         judge_direction(REGISTRY["light_early_lower"], every_seed(light2) if early_done else None,
                         every_seed(main2) if early_done else None, measured=EARLY, higher=False, noise=noise,
                         names=("lightweight", "CNN-3-128"), scale=100,
-                        note=join_notes("after 2 epochs", seed_note(early, _both_shown))),
+                        note=join_notes("after 2 epochs; 'slightly' gives no size, so the row tests the direction "
+                                        "and shows the size", seed_note(early, _both_shown))),
         judge_direction(REGISTRY["light_gap_shrinks"], every_seed(light_rise) if rises_done else None,
                         every_seed(main_rise) if rises_done else None, measured=GAP_SHRINKS, noise=pair_noise(noise),
                         names=("lightweight's rise", "CNN-3-128's rise"), scale=100,
