@@ -20,6 +20,7 @@ CLASSES = (
     "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
 )
 TRAIN_MEAN, TRAIN_STD = 0.2860, 0.3530  # of the 60k training pixels in [0, 1]
+TRAIN_IMAGES = 60_000
 
 # SHA-256 of the *decompressed* IDX files: compressed files differ between distributions
 # (the Debian package recompresses them), the arrays inside do not.

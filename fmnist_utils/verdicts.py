@@ -37,7 +37,8 @@ value (``judge_value``)
     latitude, not anyone's uncertainty.
     A study number measured on a random sample of ``k`` of the ``N`` test images (a loss over 50 batches of
     64) carries that sample's noise as well (``Sample``): its variance ``v = d^2 / k * (1 - k / N)``, ``d``
-    the spread of one image's value (ddof=1) pooled within our runs' stored per-image values, is added under
+    the spread of one image's value (ddof=1) pooled within our runs' stored per-image values (for an accuracy,
+    right or wrong per image, it follows from the accuracy: ``Sample.of_accuracy``), is added under
     the root, ``h = t(0.975, df') * sqrt(s^2 (1 + 1/n) + v) + r``, with Welch-Satterthwaite degrees of
     freedom ``df'`` (``d``'s own: one run's images less one). Where our value is itself a mean over a fixed
     part of the images (``m`` of them, the same for every seed), ``v`` adds ``d^2 / m * (1 - m / N)``. Where
@@ -223,16 +224,35 @@ class Sample:
     def variance(self) -> float:
         return self._mean_variance(self.images) + (self._mean_variance(self.ours) if self.ours else 0.0)
 
+    @staticmethod
+    def _check_sizes(images: int, population: int | None, ours: int | None) -> None:
+        for k, name in ((images, "a study sample"), (ours, "our own sample")):
+            if k is not None and not (0 < k and (population is None or k < population)):
+                pool = f"{population:,}" if population else "a pool"
+                raise ValueError(f"{name} of {k:,} images out of {pool}: it must be a part of them")
+
+    @classmethod
+    def of_accuracy(cls, accuracy: float, images: int, population: int | None, what: str,
+                    ours: int | None = None) -> "Sample":
+        """For an accuracy, whose per-image values are 1 (right) or 0 (wrong): one image's spread follows from the
+        accuracy itself, sqrt(p (1 - p) k / (k - 1)) over ``k`` images, exactly what stored per-image values would
+        give (``ours`` images when our own value is a fixed part, else the study's)."""
+        k = ours or images
+        if not (0.0 <= accuracy <= 1.0) or k < 2:
+            raise ValueError(f"an accuracy in [0, 1] over at least 2 images; got {accuracy!r} over {k}")
+        cls._check_sizes(images, population, ours)
+        sd = math.sqrt(accuracy * (1 - accuracy) * k / (k - 1))
+        pool = f" of the {population:,}" if population else ""
+        return cls(sd, images, population, f"{what}: {images:,}{pool} images, one image's spread {sd:.3g} (an "
+                                           f"accuracy of {100 * accuracy:.1f}%: right or wrong per image)", k - 1, ours)
+
     @classmethod
     def of(cls, per_image: Sequence[Sequence[float] | None], images: int, population: int | None, what: str,
            ours: int | None = None) -> "Sample | None":
         """The spread of one image's value pooled over runs (each run's variance about its own mean, so the seed
         spread stays out of it), for a study sample of ``images`` of ``population``; None when a run has no
         per-image values. Its degrees of freedom are one run's (the runs share their images)."""
-        for k, name in ((images, "a study sample"), (ours, "our own sample")):
-            if k is not None and not (0 < k and (population is None or k < population)):
-                pool = f"{population:,}" if population else "a pool"
-                raise ValueError(f"{name} of {k:,} images out of {pool}: it must be a part of them")
+        cls._check_sizes(images, population, ours)
         if not per_image or any(values is None for values in per_image):
             return None
         arrays = [np.asarray(values, dtype=float) for values in per_image]

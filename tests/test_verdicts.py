@@ -672,3 +672,17 @@ def test_a_name_the_borrowed_spreads_do_not_know_is_an_error_not_an_inconclusive
     own = BorrowedNoise({"a": Noise(0.001, 2, "a"), "b": Noise(0.001, 2, "b")}, "each one's seeds")
     with pytest.raises(KeyError, match=r"\['A'\] have no entry"):
         judge_direction(claim("a > b", "order"), [0.92], [0.91], measured="order", noise=own, names=("A", "b"))
+
+
+def test_an_accuracys_sample_noise_follows_from_the_accuracy_as_stored_per_image_values_would_give():
+    """Right or wrong per image: one image's spread is sqrt(p (1 - p) k / (k - 1)), the same as Sample.of computes
+    from 0/1 values, so a row on a sampled accuracy needs no stored per-image record."""
+    right = np.r_[np.ones(10_800), np.zeros(1_200)]  # 90% of 12,000
+    stored = Sample.of([right], 12_000, 60_000, "validation", ours=12_000)
+    derived = Sample.of_accuracy(0.9, 12_000, 60_000, "validation", ours=12_000)
+    assert derived.sd == pytest.approx(stored.sd) and derived.variance == pytest.approx(stored.variance)
+    assert derived.df == 11_999 and "accuracy of 90.0%" in derived.source
+    with pytest.raises(ValueError, match="must be a part of them"):
+        Sample.of_accuracy(0.9, 60_000, 60_000, "validation")
+    with pytest.raises(ValueError, match="an accuracy in"):
+        Sample.of_accuracy(90.0, 12_000, 60_000, "validation")

@@ -37,6 +37,7 @@ from . import baseline_vs_deeper, cnn3_128_extension, lightweight_benchmark, mlp
 from ..chapter import settings_function
 from ..claims import Registry, StudyClaim, counted
 from ..config import RunConfig
+from ..data import TRAIN_IMAGES
 from ..params import ChapterSpec, Param, int_list, non_negative_number, optional, positive_int
 from ..stats import mean_sd_text
 from ..store import StoredRun, describe, stored_runs, timed_on
@@ -109,7 +110,6 @@ def plan(settings) -> list[tuple[RunConfig, bool]]:
 _OPTIMIZERS = {"adam": "Adam", "adamw": "AdamW", "sgd": "SGD"}
 _WATCHED = {"val_loss": "validation loss", "val_acc": "validation accuracy", "test_loss": "test loss",
             "test_acc": "test accuracy", "last": "last epoch"}
-TRAIN_IMAGES = 60_000
 
 
 def _optimiser(config: RunConfig) -> str:
