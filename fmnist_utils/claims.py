@@ -246,8 +246,8 @@ FINDINGS = tuple(Finding(*finding) for finding in (  # written as plain tuples, 
     ("05_regularization_synergy", "dropout_best", "dropout 0.1 as the best of the rates 0.1, 0.3 and 0.5"),
     ("05_regularization_synergy", "synergy", "InstanceNorm and dropout 0.1 together gaining more than the sum of "
                                              "their single gains"),
-    ("05_regularization_synergy", "synergy_general", "dropout and normalisation synergistic, the study's general "
-                                                     "lesson, over every pair of the factorial at its budget"),
+    ("05_regularization_synergy", "synergy_general", "light dropout and normalisation synergistic, the study's "
+                                                     "general lesson, over every normalisation at its budget"),
     ("05_regularization_synergy", "final_loss", "the final regularised FlexibleCNN's test loss", ("final_notebook",)),
     ("06_common_protocol", "ch2_tradeoff", "this book's widening of chapter 2's claim (a favourable trade-off against "
                                            "CNN-3-128 alone): its batch-norm lightweight CNN as a favourable trade-off "

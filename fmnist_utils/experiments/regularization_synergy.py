@@ -375,10 +375,13 @@ PARAMETERS = "parameters"
 SYNERGY = "norm x dropout interaction on test loss, sweeps' budget, last epoch's model"
 SYNERGY_CONVERGED = ("norm x dropout interaction on test loss, best validation epoch's checkpoint, trained to "
                      "convergence")
-SYNERGY_ALL = ("mean norm x dropout interaction over every normalisation and dropout rate of the factorial, test "
+SYNERGY_ALL = ("mean norm x dropout interaction over every normalisation of the factorial with light dropout, test "
                "loss, sweeps' budget, last epoch's model")
-SYNERGY_ALL_CONVERGED = ("mean norm x dropout interaction over every normalisation and dropout rate of the factorial, "
+SYNERGY_ALL_CONVERGED = ("mean norm x dropout interaction over every normalisation of the factorial with light dropout, "
                          "test loss, best validation epoch's checkpoint, trained to convergence")
+# the study's general lesson is about "light stochastic regularization combined with strong deterministic
+# normalization": its light dropout is its best rate, 0.1; it calls the heavier rates degrading
+LIGHT_DROPOUT = 0.1
 # how the synergy rows read the study's words, said in their notes
 SYNERGY_SCALE = ("tested on the loss itself: below zero, the pair's gain exceeds the sum of the two single gains, "
                  "the opposite of the diminishing returns the study says it disproved; taken literally, "
@@ -472,10 +475,11 @@ REGISTRY = Registry([
                not_tested="the dropout rate is swept in the 4-layer network only, by the study and here"),
     StudyClaim("norm_enables_depth", "normalisation enables depth: the 6-layer network needs it more than the "
                "4-layer one", "Key Technical Insights", "Normalization enables depth", DEPTH_NORM),
-    StudyClaim("synergy_general", "dropout and normalisation are synergistic (the general lesson), over every pair "
-               "of the factorial", "Conclusion", "synergy between dropout and normalization", SYNERGY_ALL),
-    StudyClaim("synergy_general_converged", "dropout and normalisation are synergistic (the general lesson), over "
-               "every pair of the factorial, trained to convergence", "Conclusion",
+    StudyClaim("synergy_general", "light dropout and normalisation are synergistic (the general lesson), over "
+               "every normalisation of the factorial", "Conclusion", "synergy between dropout and normalization",
+               SYNERGY_ALL),
+    StudyClaim("synergy_general_converged", "light dropout and normalisation are synergistic (the general lesson), "
+               "over every normalisation of the factorial, trained to convergence", "Conclusion",
                "synergy between dropout and normalization", SYNERGY_ALL_CONVERGED),
 ])
 
@@ -892,15 +896,18 @@ def pair_cells(runs: ChapterRuns, group: str, value: str, norm: str = "instance"
     return {k: cells[k] for k in keys} if all(k in cells for k in keys) else None
 
 
-def factorial_cells(runs: ChapterRuns, group: str, value: str) -> tuple[dict | None, dict]:
-    """The per-seed values of every cell of a factorial (None while one has a run not stored) and the weights of
-    its mean interaction: each normalisation with each dropout rate, against no normalisation and no dropout."""
+def factorial_cells(runs: ChapterRuns, group: str, value: str, rates=None) -> tuple[dict | None, dict]:
+    """The per-seed values of every cell of a factorial (None while one has a run not stored: the variance is
+    pooled over them all) and the weights of its mean interaction: each normalisation with each dropout rate of
+    ``rates`` (None: every rate of the factorial), against no normalisation and no dropout."""
     from ..stats import mean_interaction_weights
 
     s = runs.settings
-    weights = mean_interaction_weights(s.norms, [float(p) for p in s.dropouts], "none", 0.0)
+    levels = [0.0] + [float(p) for p in s.dropouts if float(p) != 0.0 and (rates is None or float(p) in rates)]
+    weights = mean_interaction_weights(s.norms, levels, "none", 0.0)
     cells = cells_of(factorial_frame(runs, group), value)
-    return ({k: cells[k] for k in weights} if all(k in cells for k in weights) else None), weights
+    every = [(n, float(p)) for n in s.norms for p in s.dropouts]
+    return ({k: cells[k] for k in every} if all(k in cells for k in every) else None), weights
 
 
 def unconverged(runs: ChapterRuns, keys=None, group: str = "factorial_converged") -> list[StoredRun]:
@@ -1405,18 +1412,44 @@ def _judged(runs: ChapterRuns, reading: LossReading) -> list[v.Verdict]:
                                     "none", "instance", 0.0, 0.1, measured=SYNERGY_CONVERGED, higher=False,
                                     capped=capped_reason(runs, pair_keys("instance", 0.1)),
                                     note=f"{converged}; {SYNERGY_SCALE}"))
-    general = ("the mean of the norm x dropout interactions of every normalisation with every dropout rate of the "
-               "factorial ({pairs}), each against no normalisation and no dropout; {budget}")
+    general = ("the mean of the norm x dropout interactions of every normalisation with the study's light dropout "
+               "({pairs}), each against no normalisation and no dropout, the variance pooled over the whole "
+               "factorial; the study scopes its lesson to 'light stochastic regularization', its best rate{heavier}; "
+               "{budget}")
     for claim, group, measured_as, budget, capped in (
             ("synergy_general", "factorial_study", SYNERGY_ALL, f"{SWEEP_NET['layers']}L/{SWEEP_NET['filters']}F, the "
              "study's budget", ""),
             ("synergy_general_converged", "factorial_converged", SYNERGY_ALL_CONVERGED, converged,
              capped_reason(runs))):
-        cells, weights = factorial_cells(runs, group, reading.column)
+        if LIGHT_DROPOUT not in [float(p) for p in s.dropouts]:
+            rows.append(v.missing(R[claim], f"this notebook's dropouts {s.dropouts} leave out the light rate "
+                                            f"{LIGHT_DROPOUT:g}"))
+            continue
+        cells, weights = factorial_cells(runs, group, reading.column, rates=(LIGHT_DROPOUT,))
         pairs = ", ".join(f"{n} + {p:g}" for n, p in weights if n != "none" and p != 0.0)
         rows.append(v.judge_contrast(R[claim], cells, weights, measured=measured_as, higher=False, capped=capped,
-                                     note=general.format(pairs=pairs, budget=budget)))
+                                     note=general.format(pairs=pairs, budget=budget,
+                                                         heavier=heavier_rates(cells, weights, runs))))
     return rows
+
+
+def heavier_rates(cells: dict | None, light: dict, runs: ChapterRuns) -> str:
+    """The same mean interaction over every dropout rate of the factorial, heavier ones included: a description
+    beside the light-dropout row (the study calls the heavier rates degrading), "" when there are none."""
+    from ..stats import contrast, mean_interaction_weights
+
+    s = runs.settings
+    rates = [float(p) for p in s.dropouts]
+    if cells is None or not [p for p in rates if p > LIGHT_DROPOUT]:
+        return ""
+    weights = mean_interaction_weights(s.norms, rates, "none", 0.0)
+    try:
+        estimate = contrast(cells, weights, v.LEVEL, True)
+    except ValueError:  # too few seeds for a variance
+        return ""
+    heavier = ", ".join(f"{p:g}" for p in rates if p > LIGHT_DROPOUT)
+    return (f"; over every rate, {heavier} included (which it found degrading), the mean is "
+            f"{estimate.format(3, 1.0, '')}: a description, beyond the lesson's scope")
 
 
 def reading_changes(runs: ChapterRuns, readings: tuple | None = None) -> list[tuple[v.Verdict, v.Verdict]]:
@@ -1543,8 +1576,9 @@ def _synergy_answer(rows: dict) -> str:
     if found == {v.REPRODUCED}:
         answer = f"Yes, {where(v.REPRODUCED)}: the pair does more than the sum of its parts."
     elif found == {v.NOT_REPRODUCED}:
-        answer = (f"No, {where(v.NOT_REPRODUCED)}: the interaction is distinguishable from zero and positive, so the "
-                  "two techniques partly overlap - the diminishing returns the study set out expecting.")
+        answer = (f"No, {where(v.NOT_REPRODUCED)}: the interaction is distinguishable from zero and positive, so "
+                  "together they gain less than the sum of their single gains - the diminishing returns the study set "
+                  "out expecting.")
     elif found == {v.INCONCLUSIVE}:
         answer = (f"Not shown. {where(v.INCONCLUSIVE)[0].upper()}{where(v.INCONCLUSIVE)[1:]} the interaction's 95% "
                   "interval covers zero: the pair may simply add up, or do somewhat more or less than the sum, and "
@@ -1559,9 +1593,10 @@ def _synergy_answer(rows: dict) -> str:
                                                ("trained to convergence", "synergy_general_converged"))
                if rows[i].verdict in (v.REPRODUCED, v.NOT_REPRODUCED, v.INCONCLUSIVE)}
     if general:
-        meaning = {v.REPRODUCED: "more than the sum", v.NOT_REPRODUCED: "less than the sum (they partly overlap)",
+        meaning = {v.REPRODUCED: "more than the sum", v.NOT_REPRODUCED: "less than the sum",
                    v.INCONCLUSIVE: "not distinguishable from the sum"}
-        answer += (" Over every normalisation and dropout rate of the factorial, the mean interaction is "
+        answer += (f" With the light dropout ({LIGHT_DROPOUT:g}) and every normalisation of the factorial, the mean "
+                   "interaction is "
                    + "; ".join(f"{meaning[x]} {b}" for b, x in general.items()) + ".")
     return answer
 
@@ -1598,11 +1633,18 @@ def conclusion(runs: ChapterRuns) -> str:
     if short and longer:
         change = sum(longer) / len(longer) - sum(short) / len(short)
         study_change = R["combined_loss"].value - R["instance_loss"].value
+        spread = ""
+        if len(short) > 1 and len(longer) > 1:
+            from ..stats import contrast
+
+            welch = contrast({"longer": longer, "short": short}, {"longer": 1.0, "short": -1.0}, v.LEVEL, False)
+            spread = (f", 95% Welch interval [{welch.low:+.3f}, {welch.high:+.3f}]"
+                      + ("; these seeds cannot tell it from zero" if welch.side == 0 else ""))
         lines.append(f"- **The study's 'combination'** ({R['combined_loss'].printed}) is the very network of its "
                      f"normalisation sweep (InstanceNorm, dropout 0.1: {R['instance_loss'].printed}) trained for "
                      f"{s.final_epochs} instead of {s.epochs} epochs (study: {study_change:+.3f}). Here the extra "
-                     f"epochs alone take it from {_fmt(short)} to {_fmt(longer)} ({change:+.3f}). Comparing the two "
-                     f"numbers measures training time, not combining. Its '{R['gain_over_instance'].printed}' gain, "
+                     f"epochs alone take it from {_fmt(short)} to {_fmt(longer)} ({change:+.3f}{spread}). Comparing "
+                     f"the two numbers measures training time, not combining. Its '{R['gain_over_instance'].printed}' gain, "
                      f"measured as it measured it (the extra epochs in it), over its 'InstanceNorm' run (InstanceNorm "
                      f"+ dropout 0.1) is {_verdict(rows['gain_over_instance'])} and over its 'dropout 0.1' run "
                      f"(BatchNorm + dropout 0.1) {_verdict(rows['gain_over_dropout'])}; at one budget, in the "
@@ -1634,8 +1676,8 @@ def conclusion(runs: ChapterRuns) -> str:
                                                    ("trained to convergence", "synergy_general_converged"))
                if rows[i].verdict != v.MISSING]
     if general:
-        lines.append("- **Every pair of the factorial (the general lesson).** The mean of the interactions of every "
-                     "normalisation with every dropout rate is " + "; ".join(
+        lines.append(f"- **Light dropout with every normalisation (the general lesson).** The mean of the "
+                     f"interactions of every normalisation with dropout {LIGHT_DROPOUT:g} is " + "; ".join(
                          f"{budget}: {_verdict(row)}" for budget, row in general) + "." + _anova_sentence(runs))
     if rows["arch_synergy"].verdict != v.MISSING:
         own = rows["arch_synergy_own"]
