@@ -807,3 +807,26 @@ def test_no_flexible_cnn_has_the_texts_count_for_the_narrow_network(small):
                     if count_parameters(net) == target:
                         found.append((layers, filters, norm))
     assert not found
+
+
+def test_a_configuration_planned_in_two_groups_is_read_with_every_seed_of_both(small, monkeypatch, tmp_path):
+    """The dropout sweep's 0.1 cell (BatchNorm) is the factorial's (batch, 0.1) cell: the sweep plans three seeds,
+    the factorial five, and both groups read all five, so no stored seed of a configuration is left out of a row."""
+    import fmnist_utils.sweep
+
+    settings = chapter.settings_from({**{p: getattr(small, p) for p in ("seeds", "factorial_seeds", "norms",
+                                                                          "dropouts", "final_seeds")},
+                                      "profile": "smoke", "store_dir": str(tmp_path)})
+
+    def collect(plan, settings, store):
+        runs = [fake_run(config, [0.5, 0.4], 0.4, 0.9) for config, _ in plan]
+        for run in runs:
+            run.key = store.key(run.config)
+        return runs
+
+    monkeypatch.setattr(fmnist_utils.sweep, "collect_runs", collect)
+    runs = chapter.gather(settings)
+    sweep, cell = runs.groups["dropout"][0.1], runs.groups["factorial_study"][("batch", 0.1)]
+    assert len(settings.seeds) == 3 and len(settings.factorial_seeds) == 5
+    assert [r.key for r in sweep] == [r.key for r in cell] and [r.config.seed for r in sweep] == [1, 2, 3, 4, 5]
+    assert len(runs.groups["dropout"][0.5]) == 3  # a sweep cell the factorial does not plan keeps its own seeds

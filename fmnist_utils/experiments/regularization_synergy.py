@@ -231,11 +231,25 @@ def gather(settings) -> ChapterRuns:
 
     store = ResultStore(settings.store_dir)
     found = {run.key: run for run in collect_runs(plan(settings), settings, store)}
+    chapter_design = design(settings)
+    # one configuration planned in several groups (a sweep's cell is also a factorial cell, with more seeds): every
+    # group reads all of its seeds, so that no stored seed of it is left out of a row
+    seeds_of: dict[str, dict] = {}
+    for group in chapter_design.values():
+        for _, configs in group.values():
+            for c in configs:
+                seeds_of.setdefault(store.key(replace(c, seed=0)), {})[c.seed] = found[store.key(c)]
     groups, nets = {}, {}
-    for name, group in design(settings).items():
-        groups[name] = {key: [found[store.key(c)] for c in configs] for key, (_, configs) in group.items()}
+    for name, group in chapter_design.items():
+        groups[name] = {key: _every_seed(configs, seeds_of, store) for key, (_, configs) in group.items()}
         nets[name] = {key: net for key, (net, _) in group.items()}
     return ChapterRuns(groups, nets, list(settings.seeds), list(settings.factorial_seeds), settings)
+
+
+def _every_seed(configs: list, seeds_of: dict, store) -> list:
+    """The runs of every seed the chapter plans of ``configs``' configuration (in any group), in seed order."""
+    every = seeds_of[store.key(replace(configs[0], seed=0))]
+    return [every[seed] for seed in sorted(every)]
 
 
 # ----- reading runs ------------------------------------------------------------------------------
