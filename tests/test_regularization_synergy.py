@@ -271,7 +271,7 @@ def test_the_studys_numbers_are_typed_once_in_the_registry():
     assert not [name for name in vars(chapter) if name.startswith("STUDY")]  # the old constants are gone
     registry = chapter.REGISTRY
     assert {c.id for c in registry.untested()} == {"vanishing_gradients", "dropout_spatial", "instance_brightness",
-                                                   "mechanisms", "placement", "dropout_scales"}
+                                                   "mechanisms", "placement", "dropout_scales", "dropout_05_converge"}
     assert registry["baseline_loss"].value == pytest.approx(0.676)
     assert registry["baseline_loss"].material_difference == pytest.approx(0.0676)  # 10% of a loss, not 1 point
 
