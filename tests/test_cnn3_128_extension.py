@@ -437,6 +437,9 @@ def test_the_stores_verdicts_on_constructed_runs():
     assert result["cnn_rising"] == INCONCLUSIVE  # the stages after 6 epochs are not separable from the best
     assert result["light_gap_shrinks"] == INCONCLUSIVE
     assert result["light_early_lower"] == REPRODUCED
+    # the augmented run peaked at 14 of its 30 epochs: not cut off while improving, and its note says so
+    assert ("best stage up to 30 epochs: 14 (before the last stage: not cut off while improving)"
+            in rows_of(full_runs(settings(noise_seeds=[])))["original_augmented"].note)
     # stored time is a description: the study timed other hardware (the book's rule for timings)
     assert result["light_faster"] == NOT_COMPARABLE
     # 6 of 7 errors among upper-body garments, but a share has no borrowed spread: one seed cannot tell

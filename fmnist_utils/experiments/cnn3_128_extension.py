@@ -1416,10 +1416,12 @@ def cnn_rows(runs: ChapterRuns, noise: Noise | None) -> list[Verdict]:
     capped = ""
     if aug is not None and aug["epoch"] == max(s.aug_stages) and len(runs.augmented.staged) > 1:
         capped = f"its best stage is its last ({aug['epoch']} epochs): still improving when training stopped"
+    where = progress_note(runs.augmented)
+    if aug:
+        where = f"best stage up to {max(s.aug_stages)} epochs: {aug['epoch']}" + (
+            " (before the last stage: not cut off while improving)" if aug["epoch"] < max(s.aug_stages) else "")
     rows.append(judge_value(claim, [aug["accuracy"]] if aug else [], measured=AUGMENTED_PEAK, noise=noise,
-                            capped=capped, note=join_notes(f"best stage up to {max(s.aug_stages)} epochs: "
-                                                      f"{aug['epoch']}" if aug else progress_note(runs.augmented),
-                                                      subset_note(runs.augmented.config))))
+                            capped=capped, note=join_notes(where, subset_note(runs.augmented.config))))
     rows.append(confusions_row(runs))
     return rows
 
