@@ -115,7 +115,9 @@ confounded difference (``confounded``)
     both raise it; a network with dropout the study does not list, whose training values are measured with
     dropout on): a not-reproduced verdict that the second effect alone could produce (the difference
     significantly on its side) is inconclusive, with the reason; other verdicts stand, since the second
-    effect only pushes the difference away from them.
+    effect only pushes the difference away from them. Where the second effect's direction is unknown (the same
+    network with more dropout, on a value dropout can move either way: the epoch of best accuracy), any
+    not-reproduced verdict is inconclusive for the same reason.
 
 Single runs of configurations without seeds of their own borrow a measured spread through ``Noise`` (one
 spread for every configuration of a comparison: their family's) or ``BorrowedNoise`` (each configuration its
@@ -157,7 +159,8 @@ RULES = {
     "contrast": "95% t-interval of the contrast on the claimed side",
     "censored": "every seed beyond the study's value on one side, 2/(n+1) < 5% (rank test; seeds that never reached "
                 "the value only bound it)",
-    "confounded": "a not-reproduced difference on the side a known second effect moves it is inconclusive",
+    "confounded": "a not-reproduced difference on the side a known second effect moves it (either side, where that "
+                  "effect's direction is unknown) is inconclusive",
     "relative": "study within t·s·√(1+1/n) + rounding of our relative change (delta method, Welch; plus the noise "
                 "of the study's samples of the test images, where it measured on them), and that band at most the "
                 "material difference",
@@ -367,11 +370,11 @@ def hardware_bound(claim: StudyClaim, ours: str, detail: str = "") -> Verdict:
 
 def confounded(row: Verdict, sign: int, reason: str) -> Verdict:
     """``row`` judged on a difference (ours minus the study's) that a second effect, ``reason``, also moves, in the
-    direction ``sign`` (+1 raises it, -1 lowers it): where the row says not reproduced and the difference lies on
-    that side, the effect alone could explain it, so the row is inconclusive and names it; any other row is
-    returned as it is, its rule naming the check."""
+    direction ``sign`` (+1 raises it, -1 lowers it, 0: either way, its direction unknown): where the row says not
+    reproduced and the difference lies on that side (any side, for 0), the effect alone could explain it, so the
+    row is inconclusive and names it; any other row is returned as it is, its rule naming the check."""
     row = replace(row, rule=join_notes(row.rule, RULES["confounded"]))
-    if row.verdict != NOT_REPRODUCED or row.difference is None or sign * row.difference <= 0:
+    if row.verdict != NOT_REPRODUCED or (sign != 0 and (row.difference is None or sign * row.difference <= 0)):
         return row
     return replace(row, verdict=INCONCLUSIVE,
                    note=join_notes(row.note, f"{reason} alone could give a difference on this side: no evidence "

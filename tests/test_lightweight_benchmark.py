@@ -411,8 +411,9 @@ def test_the_tradeoff_names_every_undominated_model():
     assert rows["resnet_tradeoff"].ours.endswith(": LeNet-5, ResNet-Mini, MobileNet-Lite, Custom CNN")
     best = judged(make_runs(STUDY_ORDER, study_best={"resnet_mini": 0.9300}))["resnet_tradeoff"]
     assert best.verdict == NOT_COMPARABLE and best.ours.endswith(": LeNet-5, ResNet-Mini, Custom CNN")
+    # 'a good balance' has no criterion: not tested whatever the runs say, as 'minimal overfitting'
     beaten = judged(make_runs(STUDY_ORDER, study_best={"custom_cnn": 0.95}))
-    assert beaten["mobilenet_balance"].verdict == NOT_REPRODUCED and "Custom CNN" in beaten["mobilenet_balance"].ours
+    assert beaten["mobilenet_balance"].verdict == NOT_TESTED and "no criterion" in beaten["mobilenet_balance"].note
 
 
 # the stored means, in points: corrected protocol over 3 seeds, study protocol's seed 42 at its best epoch, and our

@@ -1,4 +1,6 @@
 """The one verdict procedure, on constructed runs: each class, and the rules behind it."""
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from scipy import stats
@@ -540,8 +542,11 @@ def test_a_difference_a_known_second_effect_alone_could_give_is_inconclusive():
     assert raised.verdict == INCONCLUSIVE
     assert raised.note.endswith("more training images alone could give a difference on this side: no evidence "
                                 "against the claim")
-    assert raised.rule.endswith("a not-reproduced difference on the side a known second effect moves it is "
-                                "inconclusive")
+    assert raised.rule.endswith("a not-reproduced difference on the side a known second effect moves it (either "
+                                "side, where that effect's direction is unknown) is inconclusive")
+    # a second effect whose direction is unknown (0) could give either side: not reproduced is inconclusive
+    assert confounded(rise, 0, "more dropout").verdict == INCONCLUSIVE
+    assert confounded(replace(rise, difference=-rise.difference), 0, "more dropout").verdict == INCONCLUSIVE
     # the second effect lowers the difference instead: the rise stands against the claim
     assert confounded(rise, -1, "fewer images").verdict == NOT_REPRODUCED
     # a drop, where the second effect raises: it cannot explain the drop
