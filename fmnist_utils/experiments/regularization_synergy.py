@@ -1464,11 +1464,11 @@ def _judged(runs: ChapterRuns, reading: LossReading) -> list[v.Verdict]:
         pairs = ", ".join(f"{n} + {p:g}" for n, p in weights if n != "none" and p != 0.0)
         rows.append(v.judge_contrast(R[claim], cells, weights, measured=measured_as, higher=False, capped=capped,
                                      note=general.format(pairs=pairs, budget=budget,
-                                                         heavier=heavier_rates(cells, weights, runs))))
+                                                         heavier=heavier_rates(cells, runs))))
     return rows
 
 
-def heavier_rates(cells: dict | None, light: dict, runs: ChapterRuns) -> str:
+def heavier_rates(cells: dict | None, runs: ChapterRuns) -> str:
     """The same mean interaction over every dropout rate of the factorial, heavier ones included: a description
     beside the light-dropout row (the study calls the heavier rates degrading), "" when there are none."""
     from ..stats import contrast, mean_interaction_weights
