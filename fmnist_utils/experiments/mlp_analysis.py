@@ -216,8 +216,10 @@ REGISTRY = Registry([
                "2-3 layers, 2000-4000 neurons", ORDER),
     StudyClaim("wide_matches_deeper", "2 x 4192 is about as accurate as deeper networks and trains faster",
                "section 4.1", "nearly the same accuracy", "accuracy and time against deeper networks",
-               not_tested="'nearly the same' gives no number, and the book's procedure has no rule for an equality "
-                          "without one; 2 x 4192's accuracy against the depth sweep's deeper networks is row "
+               not_tested="'nearly the same' gives no number; read as 'within a point', it would need a test of "
+                          "equivalence (the whole interval of the difference inside one point either way), which "
+                          "the book's procedure does not have; the exact-value rule would reject any small real "
+                          "difference. 2 x 4192's accuracy against the depth sweep's deeper networks is row "
                           "width_vs_depth, and training time is bound to the study's hardware"),
     StudyClaim("gap_capacity", "the largest models (4 layers, 4000+ units) have the largest gaps",
                "section 4.1, 4.3", "larger gaps", ORDER_GAP),
