@@ -569,9 +569,10 @@ def interaction_plot(frame, x: str, trace: str, mean: str = "mean", low: str | N
 
 
 def strip_box(frame, group: str, value: str, hue: str | None = None, reference: dict | None = None,
-              ylabel: str = "", title: str = "", ax=None, seed: int = 0):
+              ylabel: str = "", title: str = "", ax=None, seed: int = 0, unlike=()):
     """Every run as a dot over a box per ``group`` (and ``hue``), so the seed-to-seed spread is visible;
-    ``reference`` (group -> value) draws another source's number, e.g. the study's, as a red cross."""
+    ``reference`` (group -> value) draws another source's number, e.g. the study's, as a red cross, or as a hollow
+    red circle for the groups in ``unlike`` (the source measured another configuration than ours)."""
     own = ax is None
     groups = list(dict.fromkeys(frame[group]))
     hues = list(dict.fromkeys(frame[hue])) if hue else [None]
@@ -597,9 +598,12 @@ def strip_box(frame, group: str, value: str, hue: str | None = None, reference: 
             ax.scatter(center + rng.uniform(-0.15, 0.15, len(ys)) * width, ys, s=18, color=color, alpha=0.8,
                        zorder=3, label=None if name is None or g else str(name))
     if reference:
-        xs = [groups.index(g) for g in reference if g in groups]
-        ys = [reference[g] for g in reference if g in groups]
-        ax.scatter(xs, ys, marker="x", s=60, color="red", zorder=4, label="study")
+        for same, style in ((True, {"marker": "x", "color": "red", "label": "study"}),
+                            (False, {"marker": "o", "facecolors": "none", "edgecolors": "red",
+                                     "label": "study, another network"})):
+            shown = [g for g in reference if g in groups and (g not in unlike) == same]
+            if shown:
+                ax.scatter([groups.index(g) for g in shown], [reference[g] for g in shown], s=60, zorder=4, **style)
     ax.set_xticks(range(len(groups)), wrapped(groups))
     ax.set(title=title)
     value_label(ax, ylabel or value)

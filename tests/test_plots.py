@@ -123,7 +123,11 @@ CASES = {
     "interaction_plot": lambda: [plots.interaction_plot(regularization_synergy.factorial_means(FACTORIAL, "test loss"),
                                                         x="dropout", trace="norm", title="Interaction")],
     "strip_box": lambda: [plots.strip_box(FACTORIAL.assign(cell=FACTORIAL["norm"] + " normalisation"), "cell",
-                                          "test loss", hue="dropout", reference={"none normalisation": 0.4})],
+                                          "test loss", hue="dropout", reference={"none normalisation": 0.4}),
+                          plots.strip_box(FACTORIAL.assign(cell=FACTORIAL["norm"] + " normalisation"), "cell",
+                                          "test loss", reference={"none normalisation": 0.4,
+                                                                  "batch normalisation": 0.35},
+                                          unlike={"batch normalisation"})],
     "run_curves": lambda: [plots.run_curves({f"panel {k}": {"a": [history(), history(4)], "b": [history(5)]}
                                              for k in range(n)}, title="Runs") for n in (1, 2, 3)],
     "step_and_epoch_loss": lambda: [plots.step_and_epoch_loss(np.arange(1, 72001, 10), RNG.random(7200),
@@ -552,4 +556,15 @@ def test_a_bar_without_a_spread_gets_no_error_bar_not_a_flat_one():
     (ax,) = fig.axes
     caps = [xy for line in ax.lines for xy in line.get_xydata() if np.isfinite(xy).all()]
     assert len(caps) == 2 and all(abs(x - 1) < 1e-9 for x, _ in caps)  # b's two caps only
+    plt.close(fig)
+
+
+def test_a_study_value_measured_on_another_network_is_drawn_apart_from_the_like_for_like_ones():
+    """A hollow circle, labelled as another network, where the study's value is not of our configuration."""
+    frame = FACTORIAL.assign(cell=FACTORIAL["norm"] + " normalisation")
+    fig = plots.strip_box(frame, "cell", "test loss", reference={"none normalisation": 0.4,
+                                                                  "batch normalisation": 0.35},
+                          unlike={"batch normalisation"})
+    labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert labels == ["study", "study, another network"]
     plt.close(fig)

@@ -807,13 +807,19 @@ def study_reference(group: str) -> dict:
 
 
 def sweep_strip(runs: ChapterRuns, group: str, title: str = ""):
-    """Every seed's test loss per cell, the study's value as a red cross; None when nothing is stored."""
+    """Every seed's test loss per cell, the study's value as a red cross, or a hollow red circle where our network
+    is not the one the study measured (``network_match``: its parameter count is far from the study's), so the two
+    are not read as like with like; None when nothing is stored."""
     from .. import plots
 
     frame = sweep_frame(runs, group)
     if frame.empty:
         return None
-    return plots.strip_box(frame, "cell", "test loss", reference=study_reference(group),
+    nets = {cell_label(group, k): net for k, net in runs.nets.get(group, {}).items()}
+    if group == "architecture":
+        nets["baseline"] = runs.nets["baseline"]["baseline"]
+    unlike = {label for label, net in nets.items() if network_match(label, net)[0]}
+    return plots.strip_box(frame, "cell", "test loss", reference=study_reference(group), unlike=unlike,
                            ylabel="test loss after the last epoch", title=title)
 
 
