@@ -851,7 +851,9 @@ def _depth_rows(runs: ChapterRuns) -> list:
     else:
         rows.append(_direction(claim, runs, depths[4], _pick(shallower, KEPT_EPOCH, lowest=True), KEPT_EPOCH,
                                higher=False, among=shallower, note="the validation loss rises after its lowest epoch; against the "
-                                                  "earliest of the shallower networks"))
+                                                  "earliest of the shallower networks; the same epoch marks "
+                                                  "convergence (row depth_one_faster), so an earlier one cannot tell "
+                                                  "overfitting sooner from learning faster"))
     return rows
 
 
