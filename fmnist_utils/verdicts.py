@@ -616,11 +616,11 @@ def judge_threshold(claim: StudyClaim, values: Sequence[float] | None, threshold
         half = None if estimate is None else _t(estimate[2]) * estimate[1]
         borrowed = _borrowed(noise, x, y)
     else:
-        mean, counts = float(x.mean()), f"n={len(x)}"
-        sd, df = (float(x.std(ddof=1)), len(x) - 1) if len(x) > 1 else (None, None) if noise is None \
-            else (noise.sd, noise.df)
-        half = None if sd is None else _t(df) * sd / math.sqrt(len(x))
-        borrowed = f"noise: {noise.source}" if len(x) < 2 and noise is not None else ""
+        mean, counts, half, borrowed = float(x.mean()), f"n={len(x)}", None, ""
+        if len(x) > 1:
+            half = _t(len(x) - 1) * float(x.std(ddof=1)) / math.sqrt(len(x))
+        elif noise is not None:  # a single run borrows its family's spread
+            half, borrowed = _t(noise.df) * noise.sd, f"noise: {noise.source}"
     if half is None:
         return _row(claim, f"{mean * scale:.{digits}f}{claim.unit} ({counts}) {against}", INCONCLUSIVE,
                     "no seed-noise estimate", join_notes(note, "one run and no measured spread" if minus is None

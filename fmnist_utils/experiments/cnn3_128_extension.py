@@ -37,7 +37,7 @@ from __future__ import annotations
 import functools
 import itertools
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from ..chapter import settings_function
 from ..claims import Registry, StudyClaim, counted, seeds_named
@@ -1688,8 +1688,8 @@ def own_noise(runs: ChapterRuns) -> Noise | None:
     if not groups or any(None in group for group in groups):
         return None
     pooled = Noise.pooled(groups, "")
-    return pooled and Noise(pooled.sd, pooled.df, f"seed spread of this chapter's repeated lightweight variants, "
-                                                  f"pooled: s = {100 * pooled.sd:.2f} points, {pooled.df:g} df")
+    return pooled and replace(pooled, source=f"seed spread of this chapter's repeated lightweight variants, pooled: "
+                                             f"s = {100 * pooled.sd:.2f} points, {pooled.df:g} df")
 
 
 def noise_check(runs: ChapterRuns) -> str:
