@@ -689,17 +689,19 @@ def test_a_sweep_with_a_seed_missing_is_judged_on_all_its_seeds_or_not_at_all(sm
     assert table.loc["0.1", "runs"] == "2/3"  # the tables show what is stored, with the count
 
 
-def test_a_missing_run_takes_out_its_cell_and_the_interactions_that_need_it(small):
+def test_a_missing_run_takes_out_its_cell_and_every_interaction_of_its_factorial(small):
+    """Every interaction pools its variance over the whole factorial, so one missing run leaves them all missing."""
     runs = fake_runs(small, additive_loss, missing=[("factorial_converged", ("batch", 0.3), 4)])
     rows = judged(runs)
-    assert rows["synergy_converged"].verdict == INCONCLUSIVE  # its four cells are all stored
-    assert rows["synergy_general_converged"].verdict == MISSING  # the mean needs every cell
+    assert rows["synergy_converged"].verdict == MISSING  # its own four cells are stored, the pooled spread is not
+    assert rows["synergy_general_converged"].verdict == MISSING
+    assert rows["synergy"].verdict == INCONCLUSIVE  # the other budget's factorial is complete
     cells = chapter.factorial_table(runs, "factorial_converged", "test loss")
     assert cells.loc["batch", "dropout 0.3"] == "missing" and cells.loc["batch", "dropout 0.1"] != "missing"
     table = chapter.interaction_table(runs, "factorial_converged", "test loss")
-    assert table.loc[("batch", "0.3"), "interaction"] == "missing" and table.loc[("batch", "0.3"), "t-interval"] == "-"
-    assert table.loc[("instance", "0.3"), "interaction"] != "missing"
-    assert chapter.interaction_census(runs)[0] == 14  # batch + dropout 0.3, converged, on both metrics, drops out
+    assert (table["interaction"] == "missing").all() and "t-interval" not in table
+    assert chapter.interaction_census(runs)[0] == 8  # the converged factorial's 4 pairs on both metrics drop out
+    assert "the factorial's cells, whose spread the interaction" in chapter.conclusion(runs)
     assert "1 is not in the store yet" in chapter.convergence_note(runs)
     assert "Markdown" in type(chapter.factorial_anova(runs, "factorial_converged")).__name__
 
@@ -747,6 +749,26 @@ def test_the_studys_own_numbers_are_less_than_the_sum_over_one_baseline_and_more
     point = chapter._interaction_or_point(cells, "4L/32F", "6L/64F", "none", "IN", 0.95)
     assert point.value == pytest.approx(separate - combined)  # positive on a loss: less than the sum of the gains
     assert point.method == "no replicates"
+
+
+def test_every_interaction_pools_the_variance_of_the_whole_factorial(small):
+    """The procedure's contrast: one residual variance of the factorial's nine cells (the two-way ANOVA's), the same
+    for the 2x2 rows, the interaction table and the plot's intervals; a noisy cell elsewhere widens them all."""
+    from fmnist_utils.stats import interaction
+
+    def noisy(n, c):  # one cell outside the study's pair with a much larger seed-to-seed spread
+        return additive_loss(n, c) + (0.1 * (c.seed % 3 - 1) if (n.norm, n.dropout) == ("batch", 0.3) else 0.0)
+
+    runs = fake_runs(small, noisy)
+    every = chapter.interaction_cells(runs, "factorial_study", "test loss")
+    assert len(every) == len(small.norms) * len(small.dropouts)
+    pooled = interaction(every, "none", "instance", 0.0, 0.1)
+    own = interaction({k: every[k] for k in chapter.pair_keys("instance", 0.1)}, "none", "instance", 0.0, 0.1)
+    assert pooled.high - pooled.low > 2 * (own.high - own.low)  # the noisy cell's spread reaches the pair
+    table = chapter.interaction_table(runs, "factorial_study", "test loss")
+    assert table.loc[("instance", "0.1"), "t-interval"] == f"[{pooled.low:+.3f}, {pooled.high:+.3f}]"
+    row = judged(runs)["synergy"]
+    assert "variance pooled over 9 configurations" in row.ours and f"df {pooled.df:.0f}" in row.ours
 
 
 def test_interaction_table_and_figure_on_constructed_runs(small):

@@ -913,11 +913,14 @@ def pair_keys(norm: str, dropout: float) -> list[tuple]:
     return [(norm, dropout), (norm, 0.0), ("none", dropout), ("none", 0.0)]
 
 
-def pair_cells(runs: ChapterRuns, group: str, value: str, norm: str = "instance", dropout: float = 0.1) -> dict | None:
-    """The per-seed values of the four cells of one interaction; None while one of them has a run not stored."""
+def interaction_cells(runs: ChapterRuns, group: str, value: str) -> dict | None:
+    """The per-seed values of every cell of a factorial, None while one has a run not stored. Every interaction
+    of the factorial takes its variance from all of them (the two-way ANOVA's residual: the cells share one noise
+    level), as the book's procedure says, so the 2x2 rows, the interaction table and the plot's intervals agree."""
+    s = runs.settings
     cells = cells_of(factorial_frame(runs, group), value)
-    keys = pair_keys(norm, dropout)
-    return {k: cells[k] for k in keys} if all(k in cells for k in keys) else None
+    every = [(n, float(p)) for n in s.norms for p in s.dropouts]
+    return {k: cells[k] for k in every} if all(k in cells for k in every) else None
 
 
 def factorial_cells(runs: ChapterRuns, group: str, value: str, rates=None) -> tuple[dict | None, dict]:
@@ -929,9 +932,7 @@ def factorial_cells(runs: ChapterRuns, group: str, value: str, rates=None) -> tu
     s = runs.settings
     levels = [0.0] + [float(p) for p in s.dropouts if float(p) != 0.0 and (rates is None or float(p) in rates)]
     weights = mean_interaction_weights(s.norms, levels, "none", 0.0)
-    cells = cells_of(factorial_frame(runs, group), value)
-    every = [(n, float(p)) for n in s.norms for p in s.dropouts]
-    return ({k: cells[k] for k in every} if all(k in cells for k in every) else None), weights
+    return interaction_cells(runs, group, value), weights
 
 
 def unconverged(runs: ChapterRuns, keys=None, group: str = "factorial_converged") -> list[StoredRun]:
@@ -1024,9 +1025,10 @@ def interaction_table(runs: ChapterRuns, group: str, value: str, level: float = 
 
     interaction = (y[norm, p] - y[norm, 0]) - (y[none, p] - y[none, 0]): the change dropout ``p`` makes
     with the normalisation minus the change it makes without. On a loss or an error, below zero means
-    the pair helps more than the sum of the two separate effects. Each t-interval pools the
-    seed-to-seed variance of its own four cells; an interaction with a cell not stored yet is missing,
-    and one with a run that did not converge (trained to convergence) is not comparable.
+    the pair helps more than the sum of the two separate effects. Each t-interval takes the seed-to-seed
+    variance pooled over every cell of the factorial (``interaction_cells``), so every interaction is missing
+    while a cell has a run not stored; one with a run that did not converge (trained to convergence) is not
+    comparable.
     """
     import pandas as pd
 
@@ -1034,14 +1036,14 @@ def interaction_table(runs: ChapterRuns, group: str, value: str, level: float = 
 
     s = runs.settings
     rows = []
+    cells = interaction_cells(runs, group, value)
     for n in s.norms:
         for p in map(float, s.dropouts):
             if n == "none" or p == 0.0:
                 continue
-            cells = pair_cells(runs, group, value, n, p)
             if cells is None:
                 rows.append({"norm": n, "dropout": f"{p:g}", "interaction": "missing",
-                             "reading": "missing: a run of its cells is not stored"})
+                             "reading": "missing: a run of the factorial is not stored"})
                 continue
             t = interaction(cells, "none", n, 0.0, p, level)
             boot = bootstrap_contrast(cells, interaction_weights("none", n, 0.0, p), level, s.bootstrap)
@@ -1062,8 +1064,8 @@ def interaction_table(runs: ChapterRuns, group: str, value: str, level: float = 
         return pd.DataFrame()
     note = (f"Changes of the mean {value} from the cell with neither (none, dropout 0). norm alone: the "
             "normalisation without dropout; dropout alone: the dropout rate without normalisation; sum: the two "
-            f"added; both: the two together; interaction = both - sum, with its {level:.0%} t-interval (pooled "
-            f"seed-to-seed variance) and {level:.0%} bootstrap interval ({s.bootstrap:,} resamples).")
+            f"added; both: the two together; interaction = both - sum, with its {level:.0%} t-interval (the "
+            f"seed-to-seed variance pooled over all {len(s.norms) * len(s.dropouts)} cells of the factorial) and {level:.0%} bootstrap interval ({s.bootstrap:,} resamples).")
     return book_table(pd.DataFrame(rows).fillna("-").set_index(["norm", "dropout"]), note)
 
 
@@ -1103,7 +1105,7 @@ def _interaction_or_point(cells: dict, a0, a1, b0, b1, level: float):
 def headline_interaction(runs: ChapterRuns, group: str, value: str, norm: str = "instance", dropout: float = 0.1,
                          level: float = 0.95):
     """The study's pair (InstanceNorm, dropout 0.1) against (none, 0), or None while a cell is missing."""
-    cells = pair_cells(runs, group, value, norm, dropout)
+    cells = interaction_cells(runs, group, value)
     return None if cells is None else _interaction_or_point(cells, "none", norm, 0.0, dropout, level)
 
 
@@ -1407,7 +1409,7 @@ def _judged(runs: ChapterRuns, reading: LossReading) -> list[v.Verdict]:
     rows.append(_loss_value(R["combined_loss"], g["combined"]["combined"], LOSS_FINAL, reading,
                             note=f"{s.final_epochs} epochs; the same network after {s.epochs}: "
                                  + _fmt(norm.get("instance") or [])))
-    study_cells = pair_cells(runs, "factorial_study", reading.column)
+    study_cells = interaction_cells(runs, "factorial_study", reading.column)
     singles = {"IN + dropout 0.1": ("instance", 0.1), "IN alone": ("instance", 0.0), "dropout 0.1 alone": ("none", 0.1)}
     groups = {name: study_cells[cell] for name, cell in singles.items()} if study_cells else None
     rows.append(v.judge_best(R["combined_beats_singles"], groups, "IN + dropout 0.1", measured=ORDER, higher=False,
@@ -1449,7 +1451,7 @@ def _judged(runs: ChapterRuns, reading: LossReading) -> list[v.Verdict]:
         {"4L/32F": Net(4, 32), "6L/64F": Net(6, 64)}))
     converged = (f"{s.converged_layers}L/{s.converged_filters}F, full passes with early stopping (patience "
                  f"{s.converged_patience}, at most {s.converged_max_epochs} epochs)")
-    rows.append(v.judge_interaction(R["synergy_converged"], pair_cells(runs, "factorial_converged", reading.column),
+    rows.append(v.judge_interaction(R["synergy_converged"], interaction_cells(runs, "factorial_converged", reading.column),
                                     "none", "instance", 0.0, 0.1, measured=SYNERGY_CONVERGED, higher=False,
                                     capped=capped_reason(runs, pair_keys("instance", 0.1)),
                                     note=f"{converged}; {SYNERGY_SCALE}"))
@@ -1525,10 +1527,10 @@ def interaction_census(runs: ChapterRuns, level: float = 0.95):
     """Every 2x2 interaction of the factorial (each norm x each dropout rate against (none, 0), both
     budgets, both metrics) sorted by its interval's side; None until one has replicated cells.
 
-    An interaction counts once its four cells are stored, and trained to convergence only when every
-    run of them converged. Returns (tested, synergy labels, overlap labels): a description of the
-    intervals, not a test of its own (the interactions share cells, and the book's procedure judges
-    the study's pairs in their own rows).
+    An interaction counts once every cell of the factorial is stored (its variance is pooled over them all),
+    and trained to convergence only when every run of its own four cells converged. Returns (tested, synergy
+    labels, overlap labels): a description of the intervals, not a test of its own (the interactions share
+    cells, and the book's procedure judges the study's pairs in their own rows).
     """
     tested, synergy, overlap = 0, [], []
     for group, budget in FACTORIAL_BUDGETS:
@@ -1537,7 +1539,7 @@ def interaction_census(runs: ChapterRuns, level: float = 0.95):
                 for p in map(float, runs.settings.dropouts):
                     if n == "none" or p == 0.0:
                         continue
-                    cells = pair_cells(runs, group, value, n, p)
+                    cells = interaction_cells(runs, group, value)
                     if cells is None or (group == "factorial_converged" and unconverged(runs, pair_keys(n, p))):
                         continue
                     estimate = _interaction_or_point(cells, "none", n, 0.0, p, level)
@@ -1694,12 +1696,13 @@ def conclusion(runs: ChapterRuns) -> str:
     for group, budget, row in (("factorial_study", "at the study's budget", rows["synergy"]),
                                ("factorial_converged", f"trained to convergence ({s.converged_layers}L/"
                                                        f"{s.converged_filters}F)", rows["synergy_converged"])):
-        cells = pair_cells(runs, group, "test loss")
+        cells = interaction_cells(runs, group, "test loss")
         needed = [("instance", 0.0), ("none", 0.1), ("none", 0.0), ("instance", 0.1)]
         if cells is None:
-            missing_count = sum(isinstance(r, MissingRun) for k in needed for r in g[group].get(k, []))
-            lines.append(f"- **Factorial {budget}:** the four cells of InstanceNorm x dropout 0.1 are not all in the "
-                         f"store yet ({counted(missing_count, 'run')} missing).")
+            missing_count = sum(isinstance(r, MissingRun) for rs in g[group].values() for r in rs)
+            lines.append(f"- **Factorial {budget}:** the factorial's cells, whose spread the interaction of "
+                         f"InstanceNorm x dropout 0.1 pools, are not all in the store yet "
+                         f"({counted(missing_count, 'run')} missing).")
             continue
         mean = {k: sum(cells[k]) / len(cells[k]) for k in needed}
         text = (f"- **Factorial {budget}.** In the cells' means (a description: no row judges a single "
