@@ -17,7 +17,8 @@ Every headline claim of the study is registered once in ``REGISTRY`` and judged 
 ``fmnist_utils.verdicts``. The study reports "final" accuracies, so the rows read the final epoch's
 validation accuracy; the test set is evaluated at the kept checkpoint, and after every epoch for the runs
 of the best configuration, whose final test accuracy the study reports. The sweeps train one seed
-per setting; their noise is the measured seed spread of the study's best configuration.
+per setting; their noise is the measured seed spread of the sweeps' base configuration (2 x 2096, the network
+every sweep varies one factor of), trained with the chapter's seeds like the best configuration.
 
 Runs that share an architecture and batch size (the learning-rate and loss sweeps, the seeds) train
 together as one batched computation (``fmnist_utils.batched``) and land in the store under the keys a
@@ -82,7 +83,8 @@ SPEC = ChapterSpec("mlp_analysis", [
     Param("best_width", {"paper": 4192, "quick": 1024, "smoke": 64}, positive_int,
           "width of the study's best MLP (2 hidden layers, base batch size and learning rate, cross-entropy)"),
     Param("seeds", {"paper": [42, 43, 44], "quick": [42, 43], "smoke": [42, 43]}, int_list,
-          "seeds of the best configuration; every other run uses the first"),
+          "seeds of the sweeps' base configuration (whose spread the sweeps' single runs borrow) and of the best "
+          "configuration; every other run uses the first"),
     Param("joint_widths", {"paper": [512, 1024, 2096, 4192], "quick": [256, 512, 1024], "smoke": [16, 32]},
           int_list, "widths of the joint width x learning-rate grid"),
     Param("joint_lrs", {"paper": [2.05e-5, 6.5e-5, 2.05e-4], "quick": [2.05e-4, 6.5e-4], "smoke": [2.05e-3, 2.05e-4]},
@@ -283,6 +285,7 @@ def sweeps(settings) -> dict[str, list[tuple[object, RunConfig]]]:
         "steps": steps,
         "lr": [(lr, config(settings, lr=lr)) for lr in settings.lrs],
         "best": [(seed, config(settings, width=settings.best_width, seed=seed)) for seed in settings.seeds],
+        "base": [(seed, config(settings, seed=seed)) for seed in settings.seeds],
         "joint": [((w, lr), config(settings, width=w, lr=lr)) for w in settings.joint_widths for lr in settings.joint_lrs],
         "regularisation": regularisation,
     }
@@ -380,7 +383,8 @@ def run_seconds(run) -> float:
 
 def run_name(sweep: str, label) -> str:
     """A sweep setting named so that it reads alone (in lists that mix sweeps)."""
-    prefix = {"loss": "loss ", "best": "Table 2 ", "joint": "joint grid ", "steps": "steps "}.get(sweep, "")
+    prefix = {"loss": "loss ", "best": "Table 2 ", "base": "base ", "joint": "joint grid ", "steps": "steps "}.get(
+        sweep, "")
     if sweep == "regularisation" and label == "none":
         return "no regularisation"
     return prefix + setting_name(sweep, label)
@@ -397,7 +401,7 @@ def setting_name(sweep: str, label) -> str:
         return f"batch {label}"
     if sweep == "lr":
         return f"lr {fmt_lr(label)}"
-    if sweep == "best":
+    if sweep in ("best", "base"):
         return f"seed {label}"
     if sweep == "joint":
         return f"width {label[0]}, lr {fmt_lr(label[1])}"
@@ -460,6 +464,12 @@ def best_setting(runs: "ChapterRuns") -> Setting:
     """The study's best configuration (Table 2) over the chapter's seeds."""
     seeds = [run for _, run in runs.sweeps["best"]]
     return Setting(f"Table 2: {architecture(seeds[0].config)}", seeds)
+
+
+def base_setting(runs: "ChapterRuns") -> Setting:
+    """The sweeps' base configuration (the network each sweep varies one factor of) over the chapter's seeds."""
+    seeds = [run for _, run in runs.sweeps["base"]]
+    return Setting(f"base {architecture(seeds[0].config)}", seeds)
 
 
 def overview(runs: ChapterRuns):
@@ -711,15 +721,18 @@ def _stop(claim: StudyClaim, blocked: Blocked, settings: list[Setting], measure:
 
 
 def noise_seeds(runs: ChapterRuns) -> Setting:
-    seeds = best_setting(runs)
+    """The seeds whose spread the sweeps' single runs borrow: the sweeps' base configuration's."""
+    seeds = base_setting(runs)
     return Setting(f"{seeds.name} (noise)", seeds.runs)
 
 
 def family_noise(runs: ChapterRuns, measure: Measure) -> Noise | None:
-    """The seed spread of ``measure`` in the study's best configuration: the noise of the sweeps' single runs."""
-    seeds = best_setting(runs)
+    """The seed spread of ``measure`` in the sweeps' base configuration, the network each sweep varies one factor
+    of: the noise of the sweeps' single runs (a setting with seeds of its own, the base's or the best
+    configuration's, reads those)."""
+    seeds = base_setting(runs)
     return Noise.of(seeds.values(measure),
-                    f"seed spread of {measure.quantity} in the study's best configuration "
+                    f"seed spread of {measure.quantity} in the sweeps' base configuration "
                     f"({architecture(seeds.config)}, {counted(len(seeds.runs), 'seed')}); the sweeps train one seed "
                     "per setting")
 
@@ -1020,10 +1033,11 @@ def claims(runs: ChapterRuns) -> list:
 
 def joint_finding(runs: ChapterRuns) -> dict | None:
     """The joint grid's most accurate cell and the cells not separable from it (final-epoch validation accuracy,
-    95% Welch with the best configuration's seed spread), or None while a cell is missing or capped."""
+    95% Welch, a single run with the sweeps' base configuration's seed spread), or None while a cell is missing or
+    capped."""
     cells = {setting.name: setting for setting in sweep_settings(runs, "joint").values()}
     study = best_setting(runs)
-    if _blocked(list(cells.values()) + [study], FINAL_VAL):
+    if _blocked(list(cells.values()) + [study, noise_seeds(runs)], FINAL_VAL):
         return None
     inside = next((name for name, s in cells.items() if _family(s.config) == _family(study.config)), None)
     if inside is None:
