@@ -140,6 +140,12 @@ def test_the_difference_rows_follow_the_books_difference_rule():
     noisy = own_rows(noisy_runs)["lenet5_unchanged"]
     assert noisy.verdict == INCONCLUSIVE and "also holds values" in noisy.note
     assert "wider than a point and cannot tell" in appendix.conclusion(noisy_runs).splitlines()[2]
+    # reproduced says "consistent with no change" and prints the interval's ends: a change up to them is not ruled out
+    line = appendix.conclusion(noisy_runs).splitlines()[0]
+    half = same.tolerance
+    assert (f"consistent with no change (the band of the book's difference rule holds +0.00 and is at most a point): "
+            f"the interval [{-half:+.2f}, {half:+.2f}] points holds zero") in line
+    assert "no material change" not in appendix.conclusion(noisy_runs)
     # one seed a side: no spread to judge by
     settings = paper()
     single = appendix.AppendixRuns(runs={p: {m: [fake(appendix.run_config(settings, m, 42, p), 0.92)]

@@ -352,16 +352,22 @@ def verdict_changes(rows: list[Rejudged]) -> str:
 
 # ----- the appendix's answer --------------------------------------------------------------------------
 
-SAID = {REPRODUCED: "no material change (the band of the book's difference rule holds +0.00 and is at most a point)",
+SAID = {REPRODUCED: "consistent with no change (the band of the book's difference rule holds +0.00 and is at most a "
+                    "point)",
         NOT_REPRODUCED: "a change beyond the band of the book's difference rule",
         INCONCLUSIVE: "the band of the book's difference rule is wider than a point and cannot tell"}
 NO_SPREAD = "one seed a side gives no seed spread, so the book's difference rule cannot tell"
 
 
 def _reading(row: Verdict) -> str:
-    """What a judged row of the appendix says, in words."""
+    """What a judged row of the appendix says, in words; a reproduced one with the ends of its interval, which may
+    reach a point either side: consistent with no change is not a change ruled out."""
     if row.verdict == INCONCLUSIVE and row.rule == "no seed-noise estimate":
         return NO_SPREAD
+    if row.verdict == REPRODUCED and row.difference is not None and row.tolerance is not None:
+        low, high = row.difference - row.tolerance, row.difference + row.tolerance
+        return (f"{SAID[REPRODUCED]}: the interval [{low:+.2f}, {high:+.2f}] points holds zero and reaches at most a "
+                f"point either side, so it rules out no change smaller than {max(abs(low), abs(high)):.2f} points")
     return SAID.get(row.verdict, row.verdict)
 
 
