@@ -771,6 +771,20 @@ def test_every_interaction_pools_the_variance_of_the_whole_factorial(small):
     assert "variance pooled over 9 configurations" in row.ours and f"df {pooled.df:.0f}" in row.ours
 
 
+def test_settings_without_instancenorm_leave_the_studys_pair_missing_not_an_error():
+    """A rerun whose factorial leaves out InstanceNorm has no cells for the study's pair: its rows are missing and
+    the conclusion says so, rather than the pooled cells raising for the absent pair."""
+    s = chapter.settings_from({"profile": "smoke", "factorial_seeds": [1, 2, 3], "norms": ["none", "batch"],
+                               "dropouts": [0.0, 0.1, 0.3]})
+    runs = fake_runs(s, additive_loss)
+    rows = judged(runs)
+    assert {rows[i].verdict for i in ("synergy", "synergy_converged", "combined_beats_singles")} == {MISSING}
+    assert chapter.headline_interaction(runs, "factorial_study", "test loss") is None
+    assert "Factorial at the study's budget" in chapter.conclusion(runs)
+    assert chapter.interaction_table(runs, "factorial_study", "test loss").loc[("batch", "0.1"), "interaction"] != \
+        "missing"
+
+
 def test_interaction_table_and_figure_on_constructed_runs(small):
     runs = fake_runs(small, lambda n, c: additive_loss(n, c, synergy=-0.15))
     frame = chapter.factorial_frame(runs, "factorial_study")

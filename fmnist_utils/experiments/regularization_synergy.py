@@ -913,14 +913,18 @@ def pair_keys(norm: str, dropout: float) -> list[tuple]:
     return [(norm, dropout), (norm, 0.0), ("none", dropout), ("none", 0.0)]
 
 
-def interaction_cells(runs: ChapterRuns, group: str, value: str) -> dict | None:
-    """The per-seed values of every cell of a factorial, None while one has a run not stored. Every interaction
-    of the factorial takes its variance from all of them (the two-way ANOVA's residual: the cells share one noise
-    level), as the book's procedure says, so the 2x2 rows, the interaction table and the plot's intervals agree."""
+def interaction_cells(runs: ChapterRuns, group: str, value: str, needed=()) -> dict | None:
+    """The per-seed values of every cell of a factorial, None while one has a run not stored, or while the
+    factorial lacks a cell of ``needed`` (an interaction's four cells: these settings may leave out its
+    normalisation or rate). Every interaction of the factorial takes its variance from all of them (the two-way
+    ANOVA's residual: the cells share one noise level), as the book's procedure says, so the 2x2 rows, the
+    interaction table and the plot's intervals agree."""
     s = runs.settings
     cells = cells_of(factorial_frame(runs, group), value)
     every = [(n, float(p)) for n in s.norms for p in s.dropouts]
-    return {k: cells[k] for k in every} if all(k in cells for k in every) else None
+    if not all(k in cells for k in every) or not all((n, float(p)) in cells for n, p in needed):
+        return None
+    return {k: cells[k] for k in every}
 
 
 def factorial_cells(runs: ChapterRuns, group: str, value: str, rates=None) -> tuple[dict | None, dict]:
@@ -1065,7 +1069,8 @@ def interaction_table(runs: ChapterRuns, group: str, value: str, level: float = 
     note = (f"Changes of the mean {value} from the cell with neither (none, dropout 0). norm alone: the "
             "normalisation without dropout; dropout alone: the dropout rate without normalisation; sum: the two "
             f"added; both: the two together; interaction = both - sum, with its {level:.0%} t-interval (the "
-            f"seed-to-seed variance pooled over all {len(s.norms) * len(s.dropouts)} cells of the factorial) and {level:.0%} bootstrap interval ({s.bootstrap:,} resamples).")
+            f"seed-to-seed variance pooled over all {len(s.norms) * len(s.dropouts)} cells of the factorial) and "
+            f"{level:.0%} bootstrap interval ({s.bootstrap:,} resamples).")
     return book_table(pd.DataFrame(rows).fillna("-").set_index(["norm", "dropout"]), note)
 
 
@@ -1105,7 +1110,7 @@ def _interaction_or_point(cells: dict, a0, a1, b0, b1, level: float):
 def headline_interaction(runs: ChapterRuns, group: str, value: str, norm: str = "instance", dropout: float = 0.1,
                          level: float = 0.95):
     """The study's pair (InstanceNorm, dropout 0.1) against (none, 0), or None while a cell is missing."""
-    cells = interaction_cells(runs, group, value)
+    cells = interaction_cells(runs, group, value, pair_keys(norm, dropout))
     return None if cells is None else _interaction_or_point(cells, "none", norm, 0.0, dropout, level)
 
 
@@ -1409,9 +1414,11 @@ def _judged(runs: ChapterRuns, reading: LossReading) -> list[v.Verdict]:
     rows.append(_loss_value(R["combined_loss"], g["combined"]["combined"], LOSS_FINAL, reading,
                             note=f"{s.final_epochs} epochs; the same network after {s.epochs}: "
                                  + _fmt(norm.get("instance") or [])))
-    study_cells = interaction_cells(runs, "factorial_study", reading.column)
+    study_cells = interaction_cells(runs, "factorial_study", reading.column, pair_keys("instance", 0.1))
     singles = {"IN + dropout 0.1": ("instance", 0.1), "IN alone": ("instance", 0.0), "dropout 0.1 alone": ("none", 0.1)}
-    groups = {name: study_cells[cell] for name, cell in singles.items()} if study_cells else None
+    stored = cells_of(factorial_frame(runs, "factorial_study"), reading.column)  # complete cells: these three alone
+    groups = ({name: stored[cell] for name, cell in singles.items()} if all(c in stored for c in singles.values())
+              else None)
     rows.append(v.judge_best(R["combined_beats_singles"], groups, "IN + dropout 0.1", measured=ORDER, higher=False,
                              scale=1, digits=3,
                              note=f"the factorial's cells, all at the sweeps' budget; the study's 7-8% compared its "
@@ -1451,7 +1458,9 @@ def _judged(runs: ChapterRuns, reading: LossReading) -> list[v.Verdict]:
         {"4L/32F": Net(4, 32), "6L/64F": Net(6, 64)}))
     converged = (f"{s.converged_layers}L/{s.converged_filters}F, full passes with early stopping (patience "
                  f"{s.converged_patience}, at most {s.converged_max_epochs} epochs)")
-    rows.append(v.judge_interaction(R["synergy_converged"], interaction_cells(runs, "factorial_converged", reading.column),
+    rows.append(v.judge_interaction(R["synergy_converged"],
+                                    interaction_cells(runs, "factorial_converged", reading.column,
+                                                      pair_keys("instance", 0.1)),
                                     "none", "instance", 0.0, 0.1, measured=SYNERGY_CONVERGED, higher=False,
                                     capped=capped_reason(runs, pair_keys("instance", 0.1)),
                                     note=f"{converged}; {SYNERGY_SCALE}"))
@@ -1696,8 +1705,8 @@ def conclusion(runs: ChapterRuns) -> str:
     for group, budget, row in (("factorial_study", "at the study's budget", rows["synergy"]),
                                ("factorial_converged", f"trained to convergence ({s.converged_layers}L/"
                                                        f"{s.converged_filters}F)", rows["synergy_converged"])):
-        cells = interaction_cells(runs, group, "test loss")
         needed = [("instance", 0.0), ("none", 0.1), ("none", 0.0), ("instance", 0.1)]
+        cells = interaction_cells(runs, group, "test loss", needed)
         if cells is None:
             missing_count = sum(isinstance(r, MissingRun) for rs in g[group].values() for r in rs)
             lines.append(f"- **Factorial {budget}:** the factorial's cells, whose spread the interaction of "
