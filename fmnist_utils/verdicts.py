@@ -161,6 +161,10 @@ RULES = {
                 "the value only bound it)",
     "confounded": "a not-reproduced difference on the side a known second effect moves it (either side, where that "
                   "effect's direction is unknown) is inconclusive",
+    "budget": "a study's fixed budget is no difference where every seed kept an epoch within it and trained at least "
+              "that long (each run, cut there, keeps its checkpoint: a draw of the study's recipe)",
+    "place": "an ordering that rests on the place of a network built otherwise than the study's, in a way whose "
+             "effect could go either way, is inconclusive where nothing else measures it",
     "relative": "study within t·s·√(1+1/n) + rounding of our relative change (delta method, Welch; plus the noise "
                 "of the study's samples of the test images, where it measured on them), and that band at most the "
                 "material difference",
@@ -372,13 +376,28 @@ def confounded(row: Verdict, sign: int, reason: str) -> Verdict:
     """``row`` judged on a difference (ours minus the study's) that a second effect, ``reason``, also moves, in the
     direction ``sign`` (+1 raises it, -1 lowers it, 0: either way, its direction unknown): where the row says not
     reproduced and the difference lies on that side (any side, for 0), the effect alone could explain it, so the
-    row is inconclusive and names it; any other row is returned as it is, its rule naming the check."""
+    row is inconclusive and names it; any other row is returned as it is, its rule naming the check. (An ordering that
+    rests on the place of a network built otherwise, with the direction unknown: ``confounded_place``.)"""
     row = replace(row, rule=join_notes(row.rule, RULES["confounded"]))
     if row.verdict != NOT_REPRODUCED or (sign != 0 and (row.difference is None or sign * row.difference <= 0)):
         return row
     return replace(row, verdict=INCONCLUSIVE,
                    note=join_notes(row.note, f"{reason} alone could give a difference on this side: no evidence "
                                              "against the claim"))
+
+
+def confounded_place(row: Verdict, reason: str) -> Verdict:
+    """``row``, an ordering (or best-of) row whose verdict rests on the place of a network that differs from the
+    study's by ``reason``, an effect of unknown direction and size on the compared quantity, where the chapter has no
+    other way to measure the claim (chapter 4 has one: the study's own value for that network). That effect alone
+    could put the network on either side, so neither side is evidence: reproduced and not reproduced become
+    inconclusive, naming it; any other row is returned as it is, its rule naming the check."""
+    row = replace(row, rule=join_notes(row.rule, RULES["place"]))
+    if row.verdict not in (REPRODUCED, NOT_REPRODUCED):
+        return row
+    return replace(row, verdict=INCONCLUSIVE,
+                   note=join_notes(row.note, f"{reason} could put it on either side: the ordering is no evidence "
+                                             "for or against the claim"))
 
 
 def not_tested(claim: StudyClaim) -> Verdict:
@@ -407,6 +426,11 @@ def _fmt(value: float, claim: StudyClaim, sign: bool = False) -> str:
     digits = claim.display_digits
     text = f"{value * claim.scale:{'+' if sign else ''}.{digits}f}"
     return text + claim.unit
+
+
+def as_printed(value: float, claim: StudyClaim, sign: bool = False) -> str:
+    """A value (a difference with ``sign``) in the claim's unit and precision, as its rows print it."""
+    return _fmt(value, claim, sign)
 
 
 def _band(claim: StudyClaim, diff: float, half: float, note: str, ours: str, rule_extra: str) -> Verdict:

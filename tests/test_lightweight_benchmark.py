@@ -1,4 +1,6 @@
 """Chapter 4: protocols, the reading of the study's Table 1, the registry and its verdicts, throughput."""
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -337,7 +339,9 @@ def test_an_ordering_of_single_runs_borrows_each_models_own_spread_as_the_value_
     runs = make_runs(corrected, study_best={"resnet_mini": 0.9049, "vit_tiny": 0.8803})
     rows = judged(runs)
     above = rows["resnet_above_vit"]
-    assert above.verdict == REPRODUCED and above.ours.startswith("ResNet-Mini 90.49, ViT-Tiny 88.03; difference +2.46")
+    # ViT-Tiny at the study's own 88.09 (``with_studys_vit``), borrowing the spread of ours
+    assert above.verdict == REPRODUCED and above.ours.startswith(
+        "ResNet-Mini 90.49, ViT-Tiny (the study's run) 88.09; difference +2.40")
     assert "DenseNet-Tiny 2.2" in above.note and "ResNet-Mini 0.26" in above.note
     # one home for the noise: an ordering's spread for a model is the one that model's value rows borrow
     read, what = chapter.ACCURACY[1], "test accuracy"
@@ -357,7 +361,9 @@ def test_study_protocol_rows_read_every_study_seed_once_stored_and_seed_42_alone
     noisy = {k: spread(v[1], 0.01) for k, v in STUDY_ORDER.items()}  # corrected seeds a point apart
     full = judged(make_runs(noisy, study_seeds=(42, 43, 44)))
     above, cell = full["resnet_above_vit"], full["t1_test_acc_resnet_mini"]
-    assert above.ours.endswith("(n=3, 3)") and "noise for single runs" not in above.note
+    assert above.ours.endswith("(n=3, 1)")  # ViT-Tiny: the study's own value, one run
+    assert above.note.endswith("noise for single runs: the study's ViT-Tiny run borrows the spread of this book's "
+                               "ViT-Tiny's 3 seeds")
     assert "study protocol, 3 runs per model (seeds 42, 43, 44)" in above.note
     assert cell.ours == "91.10% ± 0.10% (n=3)" and cell.verdict == REPRODUCED  # its own 0.1-point spread
     assert full["best_table1"].verdict == REPRODUCED  # 0.45 points over three seeds 0.1 point apart
@@ -552,6 +558,34 @@ def test_vit_tinys_training_values_lower_than_the_studys_are_no_evidence_its_ext
     higher = {k: value(f"t1_train_acc_{k}") + 0.03 for k in MODEL_ORDER}
     assert judged(make_runs(STUDY_ORDER, study_train=higher, study_seeds=(42, 43, 44)))[
         "t1_train_acc_vit_tiny"].verdict == NOT_REPRODUCED
+    # an ordering that rests on ViT-Tiny's place reads the study's own ViT-Tiny, not ours with its extra dropout:
+    # ours above ResNet-Mini changes nothing
+    ahead = {"vit_tiny": value("t1_test_acc_resnet_mini") + 0.02}
+    rows = judged(make_runs(STUDY_ORDER, study_best=ahead, study_seeds=(42, 43, 44)))
+    for claim_id in ("resnet_above_vit", "params_not_proxy", "vit_lags"):
+        assert "ViT-Tiny at the study's own Table 1 accuracy (88.09%, one run; ours: 93.10)" in rows[claim_id].note
+    assert rows["resnet_above_vit"].verdict == REPRODUCED
+    assert "ViT-Tiny (the study's run) 88.09" in rows["resnet_above_vit"].ours  # never printed as ours
+    assert rows["params_not_proxy"].verdict == REPRODUCED
+    assert "ViT-Tiny 93.10" in rows["best_text"].ours  # a row not about ViT-Tiny's place reads ours
+    # ...unless our ViT-Tiny decides it: MobileNet-Lite is the best of the other five, so judged without ViT-Tiny the
+    # row would differ; it rests on ViT-Tiny's place and reads the study's ViT-Tiny run instead
+    assert rows["best_table1"].verdict == REPRODUCED and "ViT-Tiny (the study's run) 88.09" in rows["best_table1"].ours
+    assert "ViT-Tiny at the study's own Table 1 accuracy" in rows["best_table1"].note
+    # runs that are not the study's setup (a smaller profile) have no study value to set there: inconclusive
+    small = make_runs(STUDY_ORDER, study_best=ahead, study_seeds=(42, 43, 44))
+    small.study = {k: [dataclasses.replace(r, config=r.config.replace(epochs=10)) for r in rs]
+                   for k, rs in small.study.items()}
+    assert not chapter.studys_setup(small)
+    rows = judged(small)
+    for claim_id in ("resnet_above_vit", "params_not_proxy", "vit_lags", "best_table1"):
+        assert rows[claim_id].verdict in (INCONCLUSIVE, MISSING), claim_id
+        assert "ViT-Tiny (the study's run)" not in rows[claim_id].ours, claim_id
+    # test accuracy: that dropout could move it either way, so any side is inconclusive; the note names it once
+    off = {"vit_tiny": value("t1_test_acc_vit_tiny") + 0.03}
+    row = judged(make_runs(STUDY_ORDER, study_best=off, study_seeds=(42, 43, 44)))["t1_test_acc_vit_tiny"]
+    assert row.verdict == INCONCLUSIVE and row.note.count("the dropout this book's ViT-Tiny adds") == 1
+    assert row.note.endswith("that dropout alone could give a difference on this side: no evidence against the claim")
 
 
 def test_timing_orderings_are_not_comparable_and_show_our_times():
