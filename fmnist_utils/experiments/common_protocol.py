@@ -27,9 +27,10 @@ the judged rows.
 from __future__ import annotations
 
 import math
+from collections import Counter
 from dataclasses import dataclass, replace
 from functools import lru_cache
-from typing import Callable
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -43,8 +44,9 @@ from ..stats import mean_sd_text
 from ..store import StoredRun, describe, stored_runs, timed_on
 from ..tables import book_table
 from ..verdicts import (INCONCLUSIVE, LEVEL, MISSING, NOT_COMPARABLE, NOT_REPRODUCED, REPRODUCED, TIMED_FRONT,
-                        VERDICTS, Measured, Verdict, hardware_bound, judge_best, judge_difference, judge_direction,
-                        judge_tradeoff, judge_value, missing, not_comparable, tally, top_group, undominated, welch)
+                        RULES, VERDICTS, Measured, Verdict, as_printed, confounded_place, hardware_bound, judge_best,
+                        judge_difference, judge_direction, judge_tradeoff, judge_value, missing, not_comparable, tally,
+                        join_notes, top_group, undominated, welch)
 
 TITLE = "Every model under one protocol"
 
@@ -251,12 +253,15 @@ class Source:
             return ""
         return f"the study's number is the {self.claim.quantity}; here it is the {self.measure.name}"
 
-    def other_recipe(self) -> str:
+    def other_recipe(self, stored: Sequence[StoredRun] | None = None) -> str:
         """How the study trained its run otherwise than the common protocol does ("" when alike), facet by facet of
         ``TRAINING`` (optimiser, schedule, batch, pixel scaling, augmentation, training images, budget and
-        stopping): "study: ...; here: ..."."""
+        stopping): "study: ...; here: ...". ``stored``: the network's common-protocol runs (every seed, or none while
+        it waits for them); a budget that could not have changed them (``budget_immaterial``) is no difference.
+        None: the recipes alone, before any run."""
         study, ours = self.config(), registered_protocol()
-        differ = [facet for facet, text in TRAINING.items() if text(study) != text(ours)]
+        differ = [facet for facet, text in TRAINING.items() if text(study) != text(ours)
+                  and not (facet == "budget" and stored is not None and budget_immaterial(study, stored))]
 
         def listed(run: RunConfig) -> str:
             return ", ".join(TRAINING[facet](run) or f"no {facet}" for facet in differ)
@@ -269,6 +274,36 @@ class Source:
 
     def recipe(self) -> str:
         return recipe(self.config())
+
+
+def budget_immaterial(study: RunConfig, stored: Sequence[StoredRun]) -> bool:
+    """Whether the study's training budget could not have changed these runs: the study trained whole passes for a
+    fixed number of epochs (no early stopping) and kept the checkpoint of lowest validation loss, as the common
+    protocol keeps it, with no schedule (which could run to the budget's end), and every run kept an epoch within
+    that budget and trained at least that long. Each run, cut after the study's last epoch, then keeps the
+    checkpoint it kept: it is a draw of the study's recipe (on this machine; another machine's kernels part the
+    trajectories from the first epoch, as any seed does). With no run stored it waits for them (True where the
+    recipes allow it), so that a row that may become comparable is not ruled out before."""
+    ours = registered_protocol()
+    fixed = (not study.patience and not study.steps_per_epoch and not study.scheduler and study.select_best
+             and ours.select_best and study.monitor == ours.monitor)
+    return bool(fixed) and all(r.metrics["best_epoch"] <= study.epochs <= r.metrics["epochs_run"] for r in stored)
+
+
+def budget_note(runs: ChapterRuns, name: str) -> str:
+    """Why a study's budget that differs from ours is no difference for this network's stored runs
+    (``budget_immaterial``); "" where the budgets are alike, it could matter or a seed is not stored yet."""
+    source, stored = SOURCES.get(name), complete_runs(runs, name)
+    if source is None or not stored:
+        return ""
+    study = source.config()
+    if TRAINING["budget"](study) == TRAINING["budget"](registered_protocol()) or not budget_immaterial(study, stored):
+        return ""
+    kept = ", ".join(str(r.metrics["best_epoch"]) for r in stored)
+    ran = ", ".join(str(r.metrics["epochs_run"]) for r in stored)
+    return (f"the study's budget ({_budget(study)}) makes no difference to these runs: every seed kept an epoch "
+            f"within it (epochs {kept}) and trained at least as long ({ran} epochs), so each, cut after epoch "
+            f"{study.epochs}, keeps the checkpoint it kept: a draw of the study's recipe")
 
 
 @lru_cache(maxsize=None)
@@ -439,6 +474,16 @@ def machines(runs: ChapterRuns) -> str:
     return timed_on(run for name in runs.models for run in complete_runs(runs, name))
 
 
+def cpus(stored: Sequence[StoredRun]) -> str:
+    """The CPU that trained these runs, short ("AMD EPYC", "Intel Xeon Processor"); each with its count of runs
+    where they differ (a run resumed on another CPU counts under each); "-" for none."""
+    count = Counter(name.replace("(R)", "").split(",")[0].strip() for run in stored
+                    for name in dict.fromkeys(run.processors))
+    if len(count) <= 1:
+        return next(iter(count), "-")
+    return ", ".join(f"{name} ({n})" for name, n in count.most_common())
+
+
 def not_shown(runs: ChapterRuns, name: str) -> str:
     """What a table shows instead of a network's numbers until every seed of it is stored: "missing" while none
     is, else how many of its seeds are ("waiting, 1/3 seeds stored")."""
@@ -555,6 +600,7 @@ def ranking_table(runs: ChapterRuns):
                      "parameters": f"{parameters(name):,}", "MFLOPs": round(flops(name) / 1e6, 2),
                      "to best (s)": _pm([time_to_best(r) for r in shown], scale=1.0, digits=0, empty="-"),
                      "best epoch": ", ".join(str(r.metrics["best_epoch"]) for r in shown) or "-",
+                     "CPU": cpus(shown),
                      "seeds": f"{len(stored_runs(runs.runs[name]))}/{len(runs.seeds)}"})
     frame = pd.DataFrame(rows)
     if accuracy is not None:
@@ -571,8 +617,9 @@ def ranking_table(runs: ChapterRuns):
         "two seeds). MFLOPs: forward operations per image, millions. to best (s): "
         f"training seconds up to the selected epoch, mean ± std, as the stored runs took them ({machines(runs)}): "
         "the CPU time of the training process (one thread), which other work on the cores does not inflate (wall "
-        "time for a run that did not record it). best epoch: the selected epoch of each seed. seeds: stored of "
-        "planned."))
+        "time for a run that did not record it). best epoch: the selected epoch of each seed. CPU: the processor "
+        "that trained the network's runs; the times of two networks trained on different CPUs compare machines as "
+        "well as networks. seeds: stored of planned."))
 
 
 def close_calls(runs: ChapterRuns):
@@ -762,11 +809,12 @@ def study_table(runs: ChapterRuns):
     return book_table(pd.DataFrame(rows).set_index("network"), (
         "study: the chapter's study number, read from that chapter's registry (accuracy in percent; chapter 5 "
         f"prints its test losses as percentages, {loss.printed} for {_study_text(loss, TEST_LOSS)}, "
-        "shown here as losses). here: the same "
-        "quantity under the common protocol, mean ± std over the seeds (n), from the checkpoint of lowest "
-        "validation loss, once every seed is stored (waiting: how many are). difference: here minus study (not comparable where ours is not the network the study "
-        "measured); where the study's number is another quantity than ours or was trained with another recipe (the "
-        "next column says what it measured and how), the difference is what changing the protocol and everything "
+        "shown here as losses). here: the network's test accuracy (test loss) under the common protocol, mean ± "
+        "std over the seeds (n), from the checkpoint of lowest validation loss, once every seed is stored (waiting: "
+        "how many are); the same quantity as the study's number only where the next column says the study kept "
+        "that checkpoint too (chapter 1). difference: here minus study (not comparable where ours is not the "
+        "network the study measured); where the study's number is another quantity than ours or was trained with "
+        "another recipe (the next column says what it measured and how), the difference is what changing the protocol and everything "
         "else that differs between the two runs moved, a description and not a verdict. "
         "the study's number: what the study measured, where, and the recipe its chapter rebuilt it with."))
 
@@ -831,9 +879,14 @@ def _quantities(names) -> str:
     return "; ".join(dict.fromkeys(reason for n in names if n in SOURCES and (reason := SOURCES[n].other_quantity())))
 
 
-def _recipes(names) -> str:
-    """How each study trained these networks where it is not how the common protocol trains them."""
-    return "; ".join(f"{LABELS[n]} ({reason})" for n in names if n in SOURCES and (reason := SOURCES[n].other_recipe()))
+def _recipes(names, runs: ChapterRuns | None = None) -> str:
+    """How each study trained these networks where it is not how the common protocol trains them (with ``runs``,
+    a budget that could not have changed their stored runs is no difference: ``Source.other_recipe``)."""
+    networks: dict[str, list[str]] = {}  # networks trained alike are named together
+    for n in names:
+        if n in SOURCES and (reason := SOURCES[n].other_recipe(None if runs is None else complete_runs(runs, n))):
+            networks.setdefault(reason, []).append(LABELS[n])
+    return "; ".join(f"{', '.join(labels)} ({reason})" for reason, labels in networks.items())
 
 
 def other_quantity(names) -> str:
@@ -845,21 +898,22 @@ def other_quantity(names) -> str:
     return f"different quantities: {other}" if other else ""
 
 
-def other_recipe(names) -> str:
+def other_recipe(names, runs: ChapterRuns | None = None) -> str:
     """Why a row setting these networks' study numbers beside ours is not comparable whatever its runs show ("" when
     each study trained its network as the common protocol does): the value rule's band stands for a new run under
     the study's recipe, so against runs trained with another optimiser, schedule, batch, pixel scaling, augmentation,
-    training set or budget its verdict would measure the change of recipe, not the study's number."""
-    other = _recipes(names)
+    training set or budget its verdict would measure the change of recipe, not the study's number. With ``runs``,
+    a budget that could not have changed them is none (``budget_immaterial``)."""
+    other = _recipes(names, runs)
     return (f"different recipes: {other}; the value rule's band stands for a new run under the study's recipe, and "
             "ours ran under another, so the difference between them includes the change of recipe"
             ) if other else ""
 
 
-def unlike(names) -> str:
+def unlike(names, runs: ChapterRuns | None = None) -> str:
     """Why these networks' study numbers and ours are not like with like ("" when they are): another quantity, or
     another recipe (``other_quantity``, ``other_recipe``)."""
-    return other_quantity(names) or other_recipe(names)
+    return other_quantity(names) or other_recipe(names, runs)
 
 
 def _ruled_out(runs: ChapterRuns, claim: StudyClaim, names, reason: str, describe: Callable[[], str], note: str,
@@ -901,17 +955,38 @@ def _pair_row(runs: ChapterRuns, claim: StudyClaim, names, reason: str, judge: C
     return _blocked(runs, claim, names) or judge()
 
 
-def _reread(names) -> str:
+def _reread(names, runs: ChapterRuns | None = None) -> str:
     """The note of an ordering (or best-of) row whose study numbers are not like with like with ours (``unlike``):
-    the ranking is retested as a claim about the architectures ("" when they are like with like)."""
-    if quantities := _quantities(names):
-        own = f"measured another quantity: {quantities}"
-    elif recipes := _recipes(names):
-        own = f"were trained otherwise: {recipes}"
-    else:
+    the ranking is retested as a claim about the architectures, and the verdict is about them under the common
+    protocol's recipe ("" when they are like with like). It names every way the study's numbers differ: the quantity
+    they measured and the recipe they were trained with."""
+    quantities, recipes = _quantities(names), _recipes(names, runs)
+    own = [text for text in (f"measured another quantity: {quantities}" if quantities else "",
+                             f"were trained otherwise: {recipes}" if recipes else "") if text]
+    if not own:
         return ""
     which = "the two architectures" if len(names) == 2 else f"its {len(names)} architectures"
-    return f"the study's ranking read as a claim about {which}, retested under the common protocol (its own numbers {own})"
+    chapters = sorted({CHAPTER_OF[n] for n in names})
+    return (f"the study's ranking read as a claim about {which}, retested under the common protocol (its own numbers "
+            f"{'; and '.join(own)}); the verdict is about {which} under the common protocol's recipe, not the study's: "
+            f"chapter {' and '.join(map(str, chapters))} judges the claim on runs of the study's own recipe")
+
+
+def _placed(row: Verdict, placed, without: Callable[[str], Verdict] | None = None, among=()) -> Verdict:
+    """``row``, whose verdict rests on the place of the networks ``placed`` (those it orders or claims): where one is
+    built otherwise than the study's in a way whose effect could go either way (chapter 4's ViT-Tiny, with dropout
+    the study does not list), the common protocol has no other way to measure the claim, so the row is inconclusive
+    whatever its interval says (``confounded_place``, the book's rule). A network of ``among`` that the row only
+    compares against rests its verdict on its place where ``without(name)``, the row judged without it, gives
+    another verdict."""
+    for name in placed:
+        if name in _ch4.EXTRA_DROPOUT:
+            row = confounded_place(row, f"{LABELS[name]}'s extra dropout")
+    for name in among:
+        if name in _ch4.EXTRA_DROPOUT and name not in placed and without is not None:
+            if without(name).verdict != row.verdict:
+                row = confounded_place(row, f"{LABELS[name]}'s extra dropout, without which the verdict differs,")
+    return row
 
 
 def _order_row(runs: ChapterRuns, claim_id: str) -> Verdict:
@@ -923,11 +998,11 @@ def _order_row(runs: ChapterRuns, claim_id: str) -> Verdict:
     reason alone."""
     claim, (a, b) = REGISTRY[claim_id], ORDERS[claim_id]
     loss, network = claim.quantity == Q_LOSS_ORDER, other_network((a, b))
-    reread = "" if network else _reread((a, b))
+    reread = "" if network else _reread((a, b), runs)
     read, note = (TEST_LOSS if loss else TEST_ACCURACY).read, "; ".join(p for p in (reread, _note(runs, (a, b))) if p)
-    return _pair_row(runs, claim, (a, b), network, lambda: judge_direction(
+    return _pair_row(runs, claim, (a, b), network, lambda: _placed(judge_direction(
         claim, values(runs, a, read), values(runs, b, read), measured=claim.quantity, higher=not loss,
-        names=(LABELS[a], LABELS[b]), scale=1.0 if loss else 100.0, digits=3 if loss else 2, note=note), note)
+        names=(LABELS[a], LABELS[b]), scale=1.0 if loss else 100.0, digits=3 if loss else 2, note=note), (a, b)), note)
 
 
 def _best_row(runs: ChapterRuns, claim_id: str) -> Verdict:
@@ -936,10 +1011,13 @@ def _best_row(runs: ChapterRuns, claim_id: str) -> Verdict:
     claim, (claimed, higher, top_set) = REGISTRY[claim_id], BESTS[claim_id]
     names = tuple(_ch4.MODELS)
     network = other_network(names)
-    note = "; ".join(p for p in ("" if network else _reread(names), _note(runs, names)) if p)
-    return _pair_row(runs, claim, names, network, lambda: judge_best(
-        claim, accuracy_groups(runs, list(names)), [LABELS[n] for n in claimed], measured=Q_ORDER, higher=higher,
-        top_set=top_set, scale=100.0, digits=2, note=note), note)
+    note = "; ".join(p for p in ("" if network else _reread(names, runs), _note(runs, names)) if p)
+    def judge(among) -> Verdict:
+        return judge_best(claim, accuracy_groups(runs, list(among)), [LABELS[n] for n in claimed], measured=Q_ORDER,
+                          higher=higher, top_set=top_set, scale=100.0, digits=2, note=note)
+
+    return _pair_row(runs, claim, names, network, lambda: _placed(
+        judge(names), claimed, lambda left: judge([n for n in names if n != left]), names), note)
 
 
 def _gap_row(runs: ChapterRuns, claim_id: str) -> Verdict:
@@ -947,7 +1025,7 @@ def _gap_row(runs: ChapterRuns, claim_id: str) -> Verdict:
     each study number measured what the common protocol measures, trained as the common protocol trains it."""
     claim, (a, b) = REGISTRY[claim_id], GAPS[claim_id]
     note = f"{LABELS[a]} minus {LABELS[b]}; " + _note(runs, (a, b))
-    return _pair_row(runs, claim, (a, b), other_network((a, b)) or unlike((a, b)), lambda: judge_difference(
+    return _pair_row(runs, claim, (a, b), other_network((a, b)) or unlike((a, b), runs), lambda: judge_difference(
         claim, values(runs, a), values(runs, b), measured=Q_GAP, note=note), note)
 
 
@@ -963,11 +1041,12 @@ def _headline_row(runs: ChapterRuns, name: str) -> Verdict:
     the study's) as a description. Our number is in the measure's unit: a loss as a loss, though chapter 5 prints
     its losses as percentages."""
     source, claim = SOURCES[name], REGISTRY[f"headline_{name}"]
-    network, quantity, different = other_network((name,)), other_quantity((name,)), unlike((name,))
+    network, quantity, different = other_network((name,)), other_quantity((name,)), unlike((name,), runs)
     said = quantity and not network  # the reason already names what the study's number is
     note = "; ".join(part for part in (
         "" if said else f"the study's number: {source.claim.quantity}", f"the study's recipe: {source.recipe()}",
-        f"here: {recipe(runs.runs[name][0].config)}" if name in runs.runs else "", _built_otherwise((name,)),
+        f"here: {recipe(runs.runs[name][0].config)}" if name in runs.runs else "", budget_note(runs, name),
+        _built_otherwise((name,)),
         "" if source.measure.percent else loss_as_percent(source.claim)) if part)
 
     def judge(stopped: str = "") -> Verdict:
@@ -975,16 +1054,26 @@ def _headline_row(runs: ChapterRuns, name: str) -> Verdict:
                            note=note)
 
     def describe() -> str:
-        ours = judge().ours if source.measure.percent else _here(source.measure,
-                                                                 values(runs, name, source.measure.read))
-        if network:
-            return ours
-        return f"{ours}; {source.measure.difference(study_difference(runs, name))} against the study"
+        """Ours, and its difference from the study's number in the row's unit: the claim's for an accuracy (as the
+        study column prints it: a fraction, or percentage points), the loss's own for a loss (which the study
+        prints as a percentage)."""
+        diff = study_difference(runs, name)
+        if not source.measure.percent:
+            ours = _here(source.measure, values(runs, name, source.measure.read))
+            difference = source.measure.difference(diff)
+        elif claim.unit == "%":
+            ours, difference = judge().ours, as_printed(diff, claim, sign=True).removesuffix("%") + " points"
+        else:
+            ours, difference = judge().ours, as_printed(diff, claim, sign=True)
+        return ours if network else f"{ours}; {difference} against the study"
 
     if network or different:
         return _ruled_out(runs, claim, (name,), network or different, describe, note)
     waiting = _waiting(runs, (name,))  # a capped run keeps our number in the row: judge_value says not comparable
-    return missing(claim, waiting) if waiting else judge(capped(runs, (name,)))
+    if waiting:
+        return missing(claim, waiting)
+    row = judge(capped(runs, (name,)))
+    return replace(row, rule=join_notes(row.rule, RULES["budget"])) if budget_note(runs, name) else row
 
 
 def _tradeoff_row(runs: ChapterRuns, claim_id: str) -> Verdict:
@@ -995,13 +1084,13 @@ def _tradeoff_row(runs: ChapterRuns, claim_id: str) -> Verdict:
                                        f"{counted(len(runs.seeds), 'seed')} each", _built_otherwise(MODELS)) if part)
     timed = claim.quantity == Q_COST
 
-    def front() -> Verdict:
+    def front(among=tuple(MODELS)) -> Verdict:
         if timed:
-            cost = {LABELS[n]: (parameters(n), _front_cost(runs, n, "seconds")) for n in MODELS}
+            cost = {LABELS[n]: (parameters(n), _front_cost(runs, n, "seconds")) for n in among}
             cost_name = "parameters and training seconds to the best epoch"
         else:
-            cost, cost_name = {LABELS[n]: parameters(n) for n in MODELS}, "parameters"
-        return judge_tradeoff(claim, accuracy_groups(runs, list(MODELS)), cost, LABELS[claimed],
+            cost, cost_name = {LABELS[n]: parameters(n) for n in among}, "parameters"
+        return judge_tradeoff(claim, accuracy_groups(runs, list(among)), cost, LABELS[claimed],
                               measured=claim.quantity, cost_name=cost_name, note=note)
 
     if timed:
@@ -1010,7 +1099,8 @@ def _tradeoff_row(runs: ChapterRuns, claim_id: str) -> Verdict:
                           f"({machines(runs)}; one network faster than another only where a {LEVEL:.0%} Welch "
                           "interval over the seeds says so)", lambda: f"{TIMED_FRONT}{front().ours}", note,
                           rule=hardware_bound)
-    return _blocked(runs, claim, names) or front()
+    return _blocked(runs, claim, names) or _placed(front(), (claimed,),
+                                                   lambda left: front(tuple(n for n in MODELS if n != left)), MODELS)
 
 
 def claims(runs: ChapterRuns) -> list[Verdict]:
@@ -1058,7 +1148,9 @@ def conclusion(runs: ChapterRuns) -> str:
         lines.append("- **Ranking.** Not every network has all its seeds stored yet (two at least); the ranking "
                      "waits for them.")
     orders = [*ORDERS, *BESTS]
-    lines.append(f"- **Which studies' rankings survive** ({_tally(rows, orders)}): " + _verdicts(rows, orders) + ".")
+    lines.append(f"- **Which studies' rankings survive** ({_tally(rows, orders)}), each a verdict on the "
+                 "architectures under this chapter's recipe (the study's own chapter judges the claim on runs of the "
+                 "study's recipe): " + _verdicts(rows, orders) + ".")
     lines.append(f"- **The studies' gaps** ({_tally(rows, GAPS)}): " + _verdicts(rows, GAPS) + ".")
     fronts_found = [f"{rows[i].ours[:1].upper() + rows[i].ours[1:]}." for i in TRADEOFFS if rows[i].ours != "-"]
     lines.append("- **Best for its size.** " + " ".join([*fronts_found, _verdicts(rows, TRADEOFFS)]) + ".")
@@ -1074,15 +1166,17 @@ def _headlines(runs: ChapterRuns, rows: dict) -> str:
     verdict = {n: rows[f"headline_{n}"].verdict for n in SOURCES}
     other = [n for n in SOURCES if other_network((n,))]
     quantity = [n for n in SOURCES if n not in other and other_quantity((n,))]
-    trained = [n for n in SOURCES if n not in other + quantity and other_recipe((n,))]
+    trained = [n for n in SOURCES if n not in other + quantity and other_recipe((n,), runs)]
     shown = [n for n in SOURCES if n not in other and complete(runs, n)]
     headlines = [f"headline_{n}" for n in SOURCES]
     line = f"- **Each study's headline number beside ours** ({_tally(rows, headlines)})."
     if shown:
         line += (" Ours (mean ± standard deviation of our seeds, n) beside the study's number, and ours minus the "
-                 "study's, what changing the protocol and everything else that differs between the two runs moved: "
-                 + "; ".join(_beside_text(runs, n) for n in shown) + ". The ± is the spread of our seeds alone: each "
-                 "study's number is a single run, whose own spread nobody measured, so no difference carries one.")
+                 "study's: " + "; ".join(_beside_text(runs, n) for n in shown) + ". Where the study measured another "
+                 "quantity or trained another recipe, the difference is what changing the protocol and everything "
+                 "else that differs between the two runs moved; where the value rule judges the number (below), it "
+                 "is set against that rule's band. The ± is the spread of our seeds alone: each study's number is a "
+                 "single run, whose own spread nobody measured, so no difference carries one.")
     named = {v: ", ".join(LABELS[n] for n in SOURCES if verdict[n] == v and n not in other + quantity + trained)
              for v in VERDICTS}
     if named[REPRODUCED]:
