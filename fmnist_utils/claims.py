@@ -237,7 +237,8 @@ class Finding(NamedTuple):
 FINDINGS = tuple(Finding(*finding) for finding in (  # written as plain tuples, read as Findings
     ("02_cnn3_128_extension", "cnn_peak", "CNN-3-128's test accuracy at its peak, the 99%+ figure of chapter 2's studies"),
     ("02_cnn3_128_extension", "light_accuracy", "the depthwise-separable lightweight CNN's test accuracy"),
-    ("02_cnn3_128_extension", "lgbm", "LightGBM's test accuracy, one of the study's classical baselines"),
+    ("02_cnn3_128_extension", "tradeoff", "the lightweight CNN as a favourable trade-off of accuracy and size "
+                                          "against CNN-3-128, the study's central comparison"),
     ("01_baseline_vs_deeper", "m1_accuracy", "the shallow Model-1's test accuracy"),
     ("01_baseline_vs_deeper", "m1_more_accurate", "the shallow Model-1 ahead of the deeper Model-2"),
     ("03_mlp_analysis", "best_test", "the best MLP's test accuracy"),
@@ -254,6 +255,10 @@ FINDINGS = tuple(Finding(*finding) for finding in (  # written as plain tuples, 
                                            "of accuracy and size among all the book's networks, under one protocol"),
     ("06_common_protocol", "ch1_order", "chapter 1's ordering, Model-1 ahead of Model-2, retested with every network "
                                         "under one protocol"),
+    ("06_common_protocol", "ch4_best_table1", "chapter 4's Table 1 claim, MobileNet-Lite the most accurate of its six "
+                                              "networks, retested under one protocol"),
+    ("06_common_protocol", "ch4_top_two", "chapter 4's claim that ResNet-Mini and MobileNet-Lite are its two most "
+                                          "accurate networks, retested under one protocol"),
 ))
 FINDING_GROUPS = (("What holds", ("reproduced",)), ("What does not hold", ("not reproduced",)),
                   ("What the evidence cannot settle", ("inconclusive",)),
@@ -299,9 +304,9 @@ def _overall(chapters: list[dict]) -> str:
     own = sum(1 for c in chapters for r in c["claims"] if r.get("against_itself"))
     parts = [f"{{doc}}`{c['chapter']}`: {tally(r['verdict'] for r in c['claims'] if not r.get('against_itself'))}"
              for c in chapters]
-    return (f"**Every row at a glance.** Of the book's {counted(len(measured), 'row')} that set a study's claim "
-            f"against this book's runs: {tally(measured)} (and {counted(own, 'row')} checking a study against its "
-            "own numbers, in the scorecard). By chapter: " + "; ".join(parts) + ".")
+    return (f"**Every row at a glance.** Of the book's {counted(len(measured), 'row')} that set a claim (a study's, "
+            f"or this book's own in chapter 6 and the appendix) against this book's runs: {tally(measured)} "
+            f"(and {counted(own, 'row')} checking a study against its own numbers, in the scorecard). By chapter: " + "; ".join(parts) + ".")
 
 
 def findings_markdown(store_root: Path, findings: Sequence[Finding] = FINDINGS) -> str:

@@ -44,8 +44,9 @@ def test_front_page_findings_follow_the_saved_verdicts(tmp_path):
     assert "Lead d: the study prints 90%, this book is waiting for runs the store lacks" in waiting  # none settles it
     assert "{doc}`09_example`" in text
     # the whole book at a glance comes first, every row counted, not only the chosen ones
-    assert text.startswith("**Every row at a glance.** Of the book's 4 rows that set a study's claim against this "
-                           "book's runs: 1 reproduced, 1 not reproduced, 1 inconclusive, 1 missing run")
+    assert text.startswith("**Every row at a glance.** Of the book's 4 rows that set a claim (a study's, or this "
+                           "book's own in chapter 6 and the appendix) against this book's runs: 1 reproduced, "
+                           "1 not reproduced, 1 inconclusive, 1 missing run")
     # not comparable and not tested have groups of their own: no verdict falls off the page
     _saved(tmp_path, {"a": "not comparable", "b": "not tested", "c": "inconclusive", "d": "missing run"})
     text = findings_markdown(tmp_path, findings)

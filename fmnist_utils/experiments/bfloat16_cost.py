@@ -366,8 +366,8 @@ def _reading(row: Verdict) -> str:
         return NO_SPREAD
     if row.verdict == REPRODUCED and row.difference is not None and row.tolerance is not None:
         low, high = row.difference - row.tolerance, row.difference + row.tolerance
-        return (f"{SAID[REPRODUCED]}: the interval [{low:+.2f}, {high:+.2f}] points holds zero and reaches at most a "
-                f"point either side, so it rules out no change smaller than {max(abs(low), abs(high)):.2f} points")
+        return (f"{SAID[REPRODUCED]}: the interval [{low:+.2f}, {high:+.2f}] points holds zero, so the seeds do not "
+                f"rule out a change anywhere from {low:+.2f} to {high:+.2f} points")
     return SAID.get(row.verdict, row.verdict)
 
 
