@@ -202,13 +202,12 @@ def test_the_ranking_table_names_the_cpu_that_trained_each_network():
         stored.result["provenance"] = {"trained_on": [{"processor": p} for p in (processor, *more)]}
         return stored
 
-    assert chapter.cpus([on("AMD EPYC, AVX512")] * 3) == "AMD EPYC"
+    assert chapter.cpus([on("AMD EPYC, AVX512")] * 3) == "AMD"
     assert chapter.cpus([on("Intel(R) Xeon(R) Processor"), on("AMD EPYC, AVX512"),
-                         on("Intel(R) Xeon(R) Processor", "AMD EPYC, AVX512")]) == \
-        "Intel Xeon Processor (2), AMD EPYC (2)"
+                         on("Intel(R) Xeon(R) Processor", "AMD EPYC, AVX512")]) == "Intel (2), AMD (2)"
     assert chapter.cpus([]) == "-"
     table = chapter.ranking_table(make_runs())
-    assert set(table["CPU"]) == {"not recorded"} and "CPU: the processor" in table.note
+    assert set(table["CPU"]) == {"not recorded"} and "CPU: the maker of the processor" in table.note
 
 
 def test_time_to_best_sums_the_epochs_up_to_the_selected_one():

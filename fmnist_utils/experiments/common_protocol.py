@@ -475,10 +475,11 @@ def machines(runs: ChapterRuns) -> str:
 
 
 def cpus(stored: Sequence[StoredRun]) -> str:
-    """The CPU that trained these runs, short ("AMD EPYC", "Intel Xeon Processor"); each with its count of runs
-    where they differ (a run resumed on another CPU counts under each); "-" for none."""
-    count = Counter(name.replace("(R)", "").split(",")[0].strip() for run in stored
-                    for name in dict.fromkeys(run.processors))
+    """The maker of the CPU that trained these runs, short enough for the ranking table ("AMD", "Intel"; the
+    caption's ``machines`` names the models); each with its count of runs where they differ (a run resumed on
+    another CPU counts under each); "-" for none."""
+    count = Counter(name.replace("(R)", "").split()[0].strip(",") if name != "not recorded" else name
+                    for run in stored for name in dict.fromkeys(run.processors))
     if len(count) <= 1:
         return next(iter(count), "-")
     return ", ".join(f"{name} ({n})" for name, n in count.most_common())
@@ -617,8 +618,8 @@ def ranking_table(runs: ChapterRuns):
         "two seeds). MFLOPs: forward operations per image, millions. to best (s): "
         f"training seconds up to the selected epoch, mean ± std, as the stored runs took them ({machines(runs)}): "
         "the CPU time of the training process (one thread), which other work on the cores does not inflate (wall "
-        "time for a run that did not record it). best epoch: the selected epoch of each seed. CPU: the processor "
-        "that trained the network's runs; the times of two networks trained on different CPUs compare machines as "
+        "time for a run that did not record it). best epoch: the selected epoch of each seed. CPU: the maker of the "
+        "processor that trained the network's runs; the times of two networks trained on different CPUs compare machines as "
         "well as networks. seeds: stored of planned."))
 
 
