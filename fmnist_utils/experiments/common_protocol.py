@@ -1044,9 +1044,10 @@ def _headline_row(runs: ChapterRuns, name: str) -> Verdict:
     source, claim = SOURCES[name], REGISTRY[f"headline_{name}"]
     network, quantity, different = other_network((name,)), other_quantity((name,)), unlike((name,), runs)
     said = quantity and not network  # the reason already names what the study's number is
+    budget = budget_note(runs, name)
     note = "; ".join(part for part in (
         "" if said else f"the study's number: {source.claim.quantity}", f"the study's recipe: {source.recipe()}",
-        f"here: {recipe(runs.runs[name][0].config)}" if name in runs.runs else "", budget_note(runs, name),
+        f"here: {recipe(runs.runs[name][0].config)}" if name in runs.runs else "", budget,
         _built_otherwise((name,)),
         "" if source.measure.percent else loss_as_percent(source.claim)) if part)
 
@@ -1062,10 +1063,10 @@ def _headline_row(runs: ChapterRuns, name: str) -> Verdict:
         if not source.measure.percent:
             ours = _here(source.measure, values(runs, name, source.measure.read))
             difference = source.measure.difference(diff)
-        elif claim.unit == "%":
-            ours, difference = judge().ours, as_printed(diff, claim, sign=True).removesuffix("%") + " points"
         else:
             ours, difference = judge().ours, as_printed(diff, claim, sign=True)
+            if claim.unit == "%":
+                difference = difference.removesuffix("%") + " points"
         return ours if network else f"{ours}; {difference} against the study"
 
     if network or different:
@@ -1074,7 +1075,7 @@ def _headline_row(runs: ChapterRuns, name: str) -> Verdict:
     if waiting:
         return missing(claim, waiting)
     row = judge(capped(runs, (name,)))
-    return replace(row, rule=join_notes(row.rule, RULES["budget"])) if budget_note(runs, name) else row
+    return replace(row, rule=join_notes(row.rule, RULES["budget"])) if budget else row
 
 
 def _tradeoff_row(runs: ChapterRuns, claim_id: str) -> Verdict:
