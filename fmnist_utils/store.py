@@ -217,7 +217,9 @@ def timed_on(runs: Iterable[StoredRun]) -> str:
         return "no stored run yet"
     if len(count) == 1:
         name = next(iter(count))
-        return "one CPU, whose name the store did not record" if name == "not recorded" else f"one CPU ({name})"
+        # runs that did not record their CPU may each have had another: "not recorded" is no machine
+        return ("unrecorded CPUs (one or more)" if name == "not recorded"
+                else f"one CPU ({name})")
     return (f"{len(count)} CPUs, so the times mix machines: "
             + "; ".join(f"{name} ({counted(n, 'run')})" for name, n in count.most_common()))
 

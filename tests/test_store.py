@@ -216,4 +216,4 @@ def test_timed_on_names_every_cpu_that_trained_the_runs(tiny_config, tmp_path):
     assert text == ("3 CPUs, so the times mix machines: Intel Xeon (2 runs); AMD EPYC, AVX512 (1 run); "
                     "not recorded (1 run)")
     assert timed_on([]) == "no stored run yet"
-    assert timed_on([run({"processor": ""})]) == "one CPU, whose name the store did not record"
+    assert timed_on([run({"processor": ""})]) == "unrecorded CPUs (one or more)"

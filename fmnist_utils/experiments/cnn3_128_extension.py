@@ -139,9 +139,8 @@ SEPARABLE3 = "parameters of that block made depthwise-separable (weights and bia
 SEPARABLE3_SHARE = "parameter reduction of that block"
 DENSE = "weights of Dense(128) on the 4,608 flattened features (biases excluded)"
 GAP_HEAD = "weights of Dense(10) after global average pooling (biases excluded)"
-KERAS_TOTAL = "parameters as Keras's summary totals them (batch-norm moving statistics included)"
 LITERAL = "parameters of the text's blocks, no layer added"
-REDUCTION = "parameter reduction against CNN-3-128"
+REDUCTION = "reduction of trainable parameters against CNN-3-128"
 LIGHT_FINAL = "test accuracy after the last of 32 epochs"
 LIGHT_EPOCH7 = "test accuracy after 7 epochs, against the study's threshold"
 EARLY = "ordering of test accuracy after 2 epochs"
@@ -194,7 +193,8 @@ REGISTRY = Registry([
                not_tested="a summary of this table's classical and CNN-3-128 rows, not a number of its own: the "
                           "verdicts of those rows (cnn_2, cnn_peak and original_augmented among them) answer it"),
     # The lightweight extension
-    StudyClaim("light_params", "lightweight model's parameter count", "Table II", "178,968", KERAS_TOTAL),
+    StudyClaim("light_params", "lightweight model's trainable parameter count", "Table II, Fig. 2", "178,968",
+               PARAMETERS),
     # not ``against_itself``: "ours" is this book's count of the network the text describes, a measurement set
     # beside the study's table, not a number of the study's own
     StudyClaim("light_literal", "the text adds no layer to the blocks, yet Table II's count",
@@ -783,12 +783,17 @@ def light_table(runs: ChapterRuns):
     import pandas as pd
 
     main_epochs = max(runs.settings.stages)
-    best = best_stage(runs.main)
+    best, last = best_stage(runs.main), stage_accuracy(runs.main, main_epochs) if stored(runs.main) else None
+    ours = f"this book, seed {runs.main.config.seed}"
     columns = pd.MultiIndex.from_tuples([("parameters", "study"), ("parameters", "this book"), ("accuracy", "study"),
-                                         ("accuracy", "this book"), ("epochs", "this book")])
-    rows = [["CNN-3-128", REGISTRY["cnn_params"].printed, f"{runs.main.parameters:,}" if stored(runs.main) else "missing",
-             REGISTRY["cnn_peak"].printed, _pct(best["accuracy"]) if best else "-",
-             f"best stage ({best['epoch']} of {main_epochs})" if best else main_epochs]]
+                                         ("accuracy", ours), ("epochs", "this book")])
+    # the study's CNN-3-128 number was both its peak and its last stage; ours are two stages, and the rows read
+    # both: the peak row the best stage, the accuracy-cost rows the last (final with final)
+    count = f"{runs.main.parameters:,}" if stored(runs.main) else "missing"
+    rows = [["CNN-3-128, best stage", REGISTRY["cnn_params"].printed, count, REGISTRY["cnn_peak"].printed,
+             _pct(best["accuracy"]) if best else "-", f"{best['epoch']} of {main_epochs}" if best else main_epochs],
+            ["CNN-3-128, last stage", REGISTRY["cnn_params"].printed, count, REGISTRY["cnn_peak"].printed,
+             _pct(last) if last is not None else "-", main_epochs]]
     for variant, run in runs.light.items():
         rows.append([LIGHT_LABELS[variant], REGISTRY["light_params"].printed,
                      (f"{run.parameters:,} trainable" if stored(run) else "missing")
@@ -1081,9 +1086,9 @@ def light_reading(runs: ChapterRuns) -> str:
         where = (f" (mean ± sd of seeds {seeds}, as its row reads them)" if len(final) > 1 else
                  f" in our run (seed {light.config.seed}; seeds {seeds} are read once all are stored)"
                  if runs.settings.noise_seeds else f" in our run (seed {light.config.seed})")
-        text += (f", which on Fashion-MNIST stays at {mean_sd_text(final, 2, 100, unit='%')}{where}. Either it saw "
-                 "easier images than Fashion-MNIST (the diagnosis below tests what would), or the accuracy belongs to "
-                 "another network than the count.")
+        text += (f", which on Fashion-MNIST stays at {mean_sd_text(final, 2, 100, unit='%')}{where}. Either it was "
+                 "measured on easier images than Fashion-MNIST's test set (the diagnosis below tests, on CNN-3-128, "
+                 "which mistakes give such figures), or the accuracy belongs to another network than the count.")
     else:
         text += "; how far it gets on Fashion-MNIST is shown once its run is stored."
     return text
@@ -1176,6 +1181,9 @@ HYPOTHESES = {
     "selection": "(d) test set used for selection: the best test accuracy over the epochs so far",
     "digits": "(e) digits instead of clothes (scikit-learn 8x8 digits, not MNIST)",
 }
+# the hypotheses scored on images the network trained on: how far they get depends on how fast it memorises, which
+# the dropout rates (a reading of this chapter's) and the number of epochs set
+MEMORISED = ("train_images", "train_plus_test")
 SHORT = {"duplicates": "(a) duplicates", "train_images": "(b) evaluating on training images",
          "train_plus_test": "(c) training on the test images", "selection": "(d) selecting on the test set",
          "digits": "(e) the digit stand-in"}
@@ -1195,6 +1203,12 @@ class Hypothesis:
 
     def first_at_level(self) -> int | None:
         return next((e for e, v in self.known.items() if v >= DIAGNOSIS_LEVEL), None)
+
+    def still_rising(self) -> bool:
+        """Scored on images it trained on and its last known stage above the one before: a longer run, or one
+        that memorises faster (lighter dropout), could go higher."""
+        values = [self.known[e] for e in sorted(self.known)]
+        return self.name in MEMORISED and len(values) > 1 and values[-1] > values[-2]
 
 
 def duplicate_summary(data) -> dict:
@@ -1245,7 +1259,7 @@ def outcome(h: Hypothesis) -> str:
         return f"below the level so far ({top}), on a stand-in that is not MNIST: undecided"
     if h.pending:
         return f"not so far ({top} up to {counted(max(known, default=0), 'epoch')}); still training"
-    return f"no: {top}"
+    return f"no: {top}" + (", still rising" if h.still_rising() else "")
 
 
 def diagnosis_table(runs: ChapterRuns, duplicates: dict):
@@ -1289,6 +1303,11 @@ def diagnosis_text(runs: ChapterRuns, duplicates: dict) -> str:
         elif h.name == "digits":
             parts.append(f"{SHORT[h.name]} stays below {level} (at most {top}) but cannot decide whether MNIST would "
                          "give it: it is not MNIST")
+        elif h.still_rising():
+            parts.append(f"{SHORT[h.name]} did not within {counted(max(known), 'epoch')} in our run (one seed, this "
+                         f"chapter's dropout reading): below {level} at every stage (at most {top}) but still rising "
+                         "at the last, so a lighter dropout or a longer run could go higher; it is ruled out for the "
+                         "figures it stays below at their own epoch")
         else:
             parts.append(f"{SHORT[h.name]} did not in our run (one seed): below {level} at every stage (at most {top})")
     text = f"Which mistake could produce figures of {level} or more? " + "; ".join(parts) + "."
@@ -1371,18 +1390,27 @@ def count_rows() -> list[Verdict]:
         judge_count(REGISTRY["separable3_reduction"], 1 - c["separable3"] / c["conv3"], measured=SEPARABLE3_SHARE),
         judge_count(REGISTRY["dense_weights"], c["dense_weights"], measured=DENSE),
         judge_count(REGISTRY["gap_weights"], c["gap_weights"], measured=GAP_HEAD),
-        judge_count(REGISTRY["light_params"], c["keras_total"], measured=KERAS_TOTAL,
-                    note=f"all blocks separable with batch normalisation after every convolution: {c['trainable']:,} "
-                         f"trainable + {c['keras_total'] - c['trainable']:,} moving statistics (the study calls its "
-                         f"count trainable; it is this network's total, as Keras's summary prints it); the only reading we "
-                         f"found with this count. Literal reading (all separable, no batch norm): {c['separable']:,}; "
-                         f"standard-first-conv reading: {c['standard_first']:,}"),
+        # the book's count rule: a count that differs is not reproduced only where the study pins the network down;
+        # nothing in its text gives this network (batch normalisation is never mentioned)
+        not_comparable(REGISTRY["light_params"], f"{c['trainable']:,} trainable",
+                       f"the network this chapter trains as the study's (all blocks separable, batch normalisation "
+                       f"after every convolution) is our inference, not the study's description, so a count that "
+                       f"differs says nothing against the study: it is the only reading we found whose count the "
+                       f"study prints, {c['keras_total']:,} being its total as Keras's summary prints it "
+                       f"({c['trainable']:,} trainable + {c['keras_total'] - c['trainable']:,} batch-norm moving "
+                       f"statistics, which are not trained), which the study calls trainable. No reading we found has "
+                       f"{REGISTRY['light_params'].printed} trainable parameters: literal (all separable, no batch "
+                       f"norm) {c['separable']:,}, a row of its own; standard first convolution "
+                       f"{c['standard_first']:,}"),
         judge_count(REGISTRY["light_literal"], c["separable"], measured=LITERAL,
                     note=literal_note + "; the study's text mentions no batch normalisation"),
-        judge_count(REGISTRY["reduction"], 1 - c["keras_total"] / c["cnn"], measured=REDUCTION,
-                    note=f"with the Keras total of the variant that has the study's count; literal reading: "
-                         f"{100 * (1 - c['separable'] / c['cnn']):.1f}%; standard-first-conv reading: "
-                         f"{100 * (1 - c['standard_first'] / c['cnn']):.1f}%"),
+        not_comparable(REGISTRY["reduction"], f"{100 * (1 - c['trainable'] / c['cnn']):.2f}% in trainable parameters",
+                       f"as the count row: the study's figure is 1 - {c['keras_total']:,} / {c['cnn']:,} = "
+                       f"{100 * (1 - c['keras_total'] / c['cnn']):.2f}%, from the Keras total of the network we "
+                       f"infer (moving statistics included; CNN-3-128 has none); in trainable parameters, the "
+                       f"quantity it names, that network saves {100 * (1 - c['trainable'] / c['cnn']):.2f}%, the "
+                       f"literal reading {100 * (1 - c['separable'] / c['cnn']):.1f}%, the standard-first-conv "
+                       f"reading {100 * (1 - c['standard_first'] / c['cnn']):.1f}%: about 91% on every reading"),
     ]
 
 
@@ -1601,7 +1629,9 @@ def tradeoff_row(runs: ChapterRuns, noise: Noise | None) -> Verdict:
                            minus=None if done is None else [b for _, b in done], measured=TRADEOFF, higher=False,
                            noise=noise, scale=100, digits=2,
                            note=join_notes("'favourable' read as the study argues it: "
-                                      f"{REGISTRY['reduction'].printed} fewer parameters (the reduction row) for an "
+                                      "about 91% fewer parameters (the reduction row: the study's "
+                                      f"{REGISTRY['reduction'].printed} or our trainable count's "
+                                      f"{100 * (1 - light_counts()['trainable'] / light_counts()['cnn']):.1f}%) for an "
                                       "accuracy drop below one point, the book's material difference", what,
                                       seed_note(pairs, _both_shown)))
 
@@ -1762,10 +1792,14 @@ def conclusion(runs: ChapterRuns, duplicates: dict) -> str:
                  + (f" ({rising.ours.split(' (')[0]})" if rising.ours != "-" else "") + ". State of the art "
                  f"(above {_pct(BEST_PUBLISHED)}): **{rows['state_of_the_art'].verdict}**.")
     lines.append(f"- **With the original paper's augmentation** the best stage: {_said(rows['original_augmented'])}.")
-    lines.append(f"- **Lightweight extension.** The parameter count {_said(rows['light_params'])}, but only for the "
-                 "network with batch normalisation after every convolution, counted as Keras counts; the text's "
-                 f"blocks read literally (all three depthwise-separable, no batch normalisation) give "
-                 f"{rows['light_literal'].ours}. On the batch-norm network: final accuracy "
+    lines.append(f"- **Lightweight extension.** The trainable parameter count {_said(rows['light_params'])}: "
+                 f"{REGISTRY['light_params'].printed} is the total, as Keras's summary prints it (moving statistics "
+                 "included), of the network with batch normalisation after every convolution, the only reading we "
+                 "found with that count, and the study calls it trainable; that network is our inference, so its "
+                 f"differing trainable count says nothing against the study. The reduction {_said(rows['reduction'])} "
+                 "likewise. The text's blocks read literally (all three "
+                 f"depthwise-separable, no batch normalisation) give {rows['light_literal'].ours}. On the batch-norm "
+                 "network (this book's inference of what the study built): final accuracy "
                  f"{_said(rows['light_accuracy'])}; above {rows['light_epoch7'].study} by epoch 7: **{rows['light_epoch7'].verdict}**; "
                  f"accuracy cost {_said(rows['light_cost'])}; a favourable trade-off against CNN-3-128 (an accuracy "
                  f"drop under one point): **{rows['tradeoff'].verdict}**; less time per epoch than CNN-3-128: "
