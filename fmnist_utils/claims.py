@@ -23,6 +23,10 @@ _TIME_UNITS = {"s": "s", "ms": "ms", "µs/K": "µs/K", "μs/K": "µs/K"}  # a ty
 _RANGE = re.compile(r"^([0-9]+(?:\.[0-9]+)?)\s*[-–]\s*([0-9]+(?:\.[0-9]+)?)\s*%$")  # "7-8%": a range of percentages
 
 
+# the book's material difference of an accuracy (or of a score printed as one): one percentage point
+ONE_POINT = 0.01
+
+
 @dataclass(frozen=True)
 class StudyClaim:
     """One headline claim of a study, registered once: the only place its number is typed.
@@ -116,7 +120,7 @@ class StudyClaim:
     def material_difference(self) -> float:
         if self.material is not None:
             return self.material
-        return 0.01 if self.scale == 100 else 0.1 * abs(self.value)
+        return ONE_POINT if self.scale == 100 else 0.1 * abs(self.value)
 
 
 class Registry:

@@ -159,6 +159,8 @@ RULES = {
     "contrast": "95% t-interval of the contrast on the claimed side",
     "censored": "every seed beyond the study's value on one side, 2/(n+1) < 5% (rank test; seeds that never reached "
                 "the value only bound it)",
+    "bound": "an epoch count of a single run its cap ended is a lower bound: the ordering's verdict stands where a "
+             "larger count could only strengthen it, else not comparable",
     "confounded": "a not-reproduced difference on the side a known second effect moves it (either side, where that "
                   "effect's direction is unknown) is inconclusive",
     "budget": "a study's fixed budget is no difference where every seed kept an epoch within it and trained at least "
