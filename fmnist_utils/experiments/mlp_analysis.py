@@ -26,6 +26,7 @@ sequential run would have.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 from typing import Callable
 
@@ -109,17 +110,26 @@ class Measure:
     digits: int = 2
     cap_bound: bool = False  # capped runs give a lower bound (an epoch count) rather than nothing
     epochs_needed: int = 1
+    # compared on the log scale: a count whose seed spread grows with it (epochs: a single run needing 300 borrows
+    # the base's spread as a ratio, not as the base's few epochs)
+    log: bool = False
 
     def __call__(self, run) -> float:
-        return float(self.read(run))
+        value = float(self.read(run))
+        return math.log(value) if self.log else value
+
+    def shown(self, value: float) -> str:
+        """A value (or a mean) of the measure as a reader reads it: a log-scale one back in its own unit (a mean of
+        logs: the geometric mean)."""
+        return f"{math.exp(value):.0f}" if self.log else f"{value * self.scale:.{self.digits}f}"
 
 
 FINAL_VAL = Measure("validation accuracy, final epoch", lambda r: r.history[-1]["val_acc"])
 FINAL_TRAIN = Measure("training accuracy, final epoch", lambda r: r.history[-1]["train_acc"])
 FINAL_GAP = Measure("the train - validation accuracy gap, final epoch",
                     lambda r: r.history[-1]["train_acc"] - r.history[-1]["val_acc"])
-KEPT_EPOCH = Measure("the epoch of lowest validation loss", lambda r: r.metrics["best_epoch"], scale=1.0, digits=1,
-                     cap_bound=True)
+KEPT_EPOCH = Measure("the epoch of lowest validation loss (log scale)", lambda r: r.metrics["best_epoch"], scale=1.0,
+                     digits=2, cap_bound=True, log=True)
 EARLY_VAL = Measure("validation accuracy, epoch 5", lambda r: r.history[4]["val_acc"], epochs_needed=5)
 KEPT_TEST = Measure("test accuracy, lowest-validation-loss checkpoint", lambda r: r.metrics["accuracy"])
 FINAL_TEST = Measure("test accuracy, final epoch", lambda r: r.history[-1]["test_acc"])
@@ -717,7 +727,7 @@ def _blocked(settings: list[Setting], measure: Measure, *, bounds: bool = False)
 
 
 def _means(settings: list[Setting], measure: Measure) -> str:
-    return ", ".join(f"{s.name} {s.mean(measure) * measure.scale:.{measure.digits}f}" for s in settings)
+    return ", ".join(f"{s.name} {measure.shown(s.mean(measure))}" for s in settings)
 
 
 def _stop(claim: StudyClaim, blocked: Blocked, settings: list[Setting], measure: Measure):
@@ -770,7 +780,9 @@ def _direction(claim: StudyClaim, runs: ChapterRuns, a: Setting, b: Setting, mea
         return _stop(claim, blocked, [a, b], measure)
     row = judge_direction(claim, a.values(measure), b.values(measure), measured=ordering(measure), higher=higher,
                           noise=family_noise(runs, measure), names=(a.name, b.name), scale=measure.scale,
-                          digits=measure.digits, note=note)
+                          digits=measure.digits, note=join_notes(note, (
+                              f"compared as logs, the spread a ratio; in epochs (geometric means): "
+                              f"{_means([a, b], measure)}") if measure.log else ""))
     capped = [s for s in (a, b) if s.capped]
     if not capped:
         return row
