@@ -217,10 +217,11 @@ def timed_on(runs: Iterable[StoredRun]) -> str:
         return "no stored run yet"
     if len(count) == 1:
         name = next(iter(count))
-        # runs that did not record their CPU may each have had another: "not recorded" is no machine
+        # runs that did not record their CPU may each have had another: "not recorded" names no one machine
         return ("unrecorded CPUs (one or more)" if name == "not recorded"
                 else f"one CPU ({name})")
-    return (f"{len(count)} CPUs, so the times mix machines: "
+    # an unrecorded CPU may be one of the named ones or others: no count of machines then
+    return (f"{'several' if 'not recorded' in count else len(count)} CPUs, so the times mix machines: "
             + "; ".join(f"{name} ({counted(n, 'run')})" for name, n in count.most_common()))
 
 

@@ -389,6 +389,20 @@ def test_an_ordering_against_several_settings_is_tested_against_each_not_a_rival
     assert "every pair: " in row.note and "(n=1, 3): reproduced" in row.note and "(n=1, 1): inconclusive" in row.note
 
 
+def test_epoch_counts_are_compared_as_logs_so_a_long_single_run_borrows_the_spread_as_a_ratio():
+    """The base's seeds stop at epochs 28, 30 and 32. Batches 256 and 1024 need 300 and 320: in epochs the borrowed
+    spread (2) would call 1024 the slower beyond noise; as a ratio (about 7%) 320 against 300 cannot tell."""
+    runs = constructed(paper(), world({"best": {"batch": {256: 300, 1024: 320}}}))
+    for (_, run), epoch in zip(runs.sweeps["base"], (28, 30, 32)):
+        run.metrics["best_epoch"] = epoch
+    row = {row.id: row for row in chapter.claims(runs)}["batch_huge_slow"]
+    assert row.verdict == INCONCLUSIVE and "(log scale)" in row.quantity
+    assert "in epochs (geometric means): batch 1024 320, batch 256 300" in row.note
+    linear = chapter.judge_direction(chapter.REGISTRY["batch_huge_slow"], [320], [300], measured=row.quantity,
+                                     higher=True, noise=chapter.Noise.of([28, 30, 32], "linear epochs"))
+    assert linear.verdict == REPRODUCED  # what the linear scale would have said
+
+
 def test_a_row_against_several_settings_needs_all_of_them_and_waits_for_all_of_them():
     """"1 layer is less accurate than 2 and 3" must beat each of the two; and a row against several settings waits
     for every one of them."""

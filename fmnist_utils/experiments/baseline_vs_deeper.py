@@ -157,7 +157,7 @@ def _class_column(model: str, column: str) -> list[StudyClaim]:
 
 
 def _macro(model: str, column: str) -> StudyClaim:
-    """The macro average of one column of the study's per-class report (macro F1 is Table 3's)."""
+    """The macro average of one column of the study's per-class report."""
     label = REPORT_LABELS[column]
     return StudyClaim(f"m{model[-1]}_macro_{column}", f"{NAMES[model]} macro {label}", STUDY_REPORTS[model][0],
                       study_report(model, column)["macro avg"], f"test macro {label}, {BEST}", material=ONE_POINT)
@@ -229,9 +229,10 @@ REGISTRY = Registry([
     StudyClaim("hardest_m1", "Pullover and Shirt remain among the most challenging classes (Model-1)",
                "sections 4.3-4.4", "Pullover, Shirt", HARDEST_QUANTITY),
     StudyClaim("hardest_m2", "the same for Model-2", "sections 4.3-4.4", "Pullover, Shirt", HARDEST_QUANTITY),
-    # Figures 4 and 5: every value of the two per-class reports, and their macro precision and recall
+    # Figures 4 and 5: every value of the two per-class reports, and their macro precision (macro F1 is Table 3's
+    # row; macro recall, on the balanced test set, is the accuracy, whose row Table 3 has too)
     *[claim for model in MODELS for column in REPORT_LABELS for claim in _class_column(model, column)],
-    *[_macro(model, column) for model in MODELS for column in ("precision", "recall")],
+    *[_macro(model, "precision") for model in MODELS],
     StudyClaim("m2_shirt_lowest_recall", "Shirt is Model-2's lowest recall of all classes", STUDY_REPORTS["model2"][0],
                "Shirt", f"ordering of per-class test recall (lowest), {BEST}"),
     StudyClaim("m2_recall_up_dress", "Model-2 raises the recall of Dress", "section 4.3", "Model-2 > Model-1",
@@ -704,21 +705,20 @@ def _judge_runs(runs: ChapterRuns) -> list[Verdict]:
         # the named classes against every class outside their group: "among" the most challenging admits the
         # other upper-body garments beside them
         compared = {name: values for name, values in f1.items() if name in HARDEST or name not in UPPER_BODY}
-        rows.append(judge_best(REGISTRY[f"hardest_{prefix}"], compared, list(HARDEST), higher=False, top_set=True,
-                               scale=100, digits=1, measured=HARDEST_QUANTITY,
-                               note=join_notes(_hardest_note(f1) if all(f1.values()) else "", capped[model])))
+        claim = REGISTRY[f"hardest_{prefix}"]
+        strict = judge_best(claim, f1, list(HARDEST), higher=False, top_set=True, measured=HARDEST_QUANTITY)
+        rows.append(judge_best(claim, compared, list(HARDEST), higher=False, top_set=True, scale=100, digits=1,
+                               measured=HARDEST_QUANTITY,
+                               note=join_notes(_hardest_note(f1, model, strict.verdict) if all(f1.values()) else "",
+                                               capped[model])))
     for model in MODELS:
         prefix = f"m{model[-1]}"
         for column, label in REPORT_LABELS.items():
             for name in CLASSES:
                 rows.append(judge_value(REGISTRY[f"{prefix}_{column}_{slug(name)}"], cells(model, name, column),
                                         measured=f"test {label} of {name}, {BEST}", note=capped[model]))
-        for column in ("precision", "recall"):
-            label = REPORT_LABELS[column]
-            rows.append(judge_value(REGISTRY[f"{prefix}_macro_{column}"], cells(model, "macro avg", column),
-                                    measured=f"test macro {label}, {BEST}",
-                                    note=join_notes("macro recall equals accuracy on the balanced test set"
-                                                    if column == "recall" else "", capped[model])))
+        rows.append(judge_value(REGISTRY[f"{prefix}_macro_precision"], cells(model, "macro avg", "precision"),
+                                measured=f"test macro precision, {BEST}", note=capped[model]))
     recall = {name: cells("model2", name, "recall") for name in CLASSES}
     rows.append(judge_best(REGISTRY["m2_shirt_lowest_recall"], recall, "Shirt", higher=False, scale=100, digits=1,
                            measured=f"ordering of per-class test recall (lowest), {BEST}", note=capped["model2"]))
@@ -806,8 +806,9 @@ def _lr_reduced_row(m2: list) -> Verdict:
                         "no mean or spread of the quantity exists", LR_MATERIAL))
 
 
-def _hardest_note(f1: dict) -> str:
-    """How the row reads "among the most challenging", and where the seeds place the lowest classes of all ten."""
+def _hardest_note(f1: dict, model: str, strict: str) -> str:
+    """How the row reads "among the most challenging", what the stricter reading would give (``strict``, its
+    verdict), and where the seeds place the lowest classes of all ten."""
     lowest, _ = top_group(f1, higher=False)
     rest = {name: values for name, values in f1.items() if name not in lowest}
     after, _ = top_group(rest, higher=False) if rest else ([], "")
@@ -817,8 +818,17 @@ def _hardest_note(f1: dict) -> str:
     return (f"read as: Pullover and Shirt each below every class outside the upper-body garments ({', '.join(others)} "
             f"are garments of the same group, which 'among' admits beside them) beyond seed noise; the stricter "
             f"reading, the two lowest of all ten, fails the study's own Figure 4, where Pullover's F1 is Model-1's "
-            f"{_ordinal(fourth)} lowest (this reading replaced it after our runs were seen); of all ten ours are "
-            f"lowest: {', '.join(lowest)}" + (f"; next, not separable from one another: {', '.join(after)}" if after else ""))
+            f"{_ordinal(fourth)} lowest (this reading replaced it, for the sentence and so for both models, after our "
+            f"runs were seen); under the stricter reading this row would be {strict}"
+            + (f" ({STUDY_REPORTS[model][0]} itself satisfies it)" if model != "model1" and _two_lowest(model) else "")
+            + f"; of all ten ours are lowest: {', '.join(lowest)}"
+            + (f"; next, not separable from one another: {', '.join(after)}" if after else ""))
+
+
+def _two_lowest(model: str) -> bool:
+    """Whether the study's own report of ``model`` has Pullover and Shirt as its two lowest F1."""
+    study = study_report(model, "f1")
+    return set(sorted(CLASSES, key=lambda name: float(study[name]))[:2]) == set(HARDEST)
 
 
 def _ordinal(n: int) -> str:

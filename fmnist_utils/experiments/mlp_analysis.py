@@ -393,7 +393,8 @@ def run_seconds(run) -> float:
 
 def run_name(sweep: str, label) -> str:
     """A sweep setting named so that it reads alone (in lists that mix sweeps)."""
-    prefix = {"loss": "loss ", "best": "Table 2 ", "base": "base ", "joint": "joint grid ", "steps": "steps "}.get(
+    prefix = {"loss": "loss ", "best": "Table 2 ", "base": "base ", "loss_base": "loss cross-entropy ",
+              "joint": "joint grid ", "steps": "steps "}.get(
         sweep, "")
     if sweep == "regularisation" and label == "none":
         return "no regularisation"
@@ -411,7 +412,7 @@ def setting_name(sweep: str, label) -> str:
         return f"batch {label}"
     if sweep == "lr":
         return f"lr {fmt_lr(label)}"
-    if sweep in ("best", "base"):
+    if sweep in ("best", "base", "loss_base"):
         return f"seed {label}"
     if sweep == "joint":
         return f"width {label[0]}, lr {fmt_lr(label[1])}"
@@ -771,9 +772,10 @@ def _best(claim: StudyClaim, runs: ChapterRuns, groups: list[Setting], claimed: 
 
 def _direction(claim: StudyClaim, runs: ChapterRuns, a: Setting, b: Setting, measure: Measure, *, higher: bool,
                note: str = "", among: list[Setting] = ()):
-    """"a is higher (lower) than b". With an epoch count, a capped run's count is a lower bound: the verdict stands
-    when a larger count could only strengthen it, and the row is not comparable otherwise. ``among``: the settings
-    a side was picked from (``_pick``); the row waits for every one of them, as the pick does."""
+    """"a is higher (lower) than b". With an epoch count, a single capped run's count is a lower bound (the book's
+    bound rule): the verdict stands when a larger count could only strengthen it, and the row is not comparable
+    otherwise. ``among``: every setting of the claim this pair is one of (``_every_pair``); each pair waits for all
+    of them, so that the claim's row waits as one."""
     seeds = noise_seeds(runs)
     blocked = _blocked([a, b, *among, seeds], measure, bounds=measure.cap_bound) or _blocked([seeds], measure)
     if blocked:
@@ -998,10 +1000,12 @@ SELECTED = "the study's choice of this configuration, and of its run, by the hig
 
 def validation_sample(config, accuracy: float) -> Sample:
     """The noise of a validation accuracy measured on a random split of the training images: the study's split (the
-    same share of all 60,000) and ours (one fixed split for every seed, so its deviation is in no seed spread; of the
-    profile's subset where it trains on one) each hold a sample of the training images."""
+    same share of all 60,000) and ours (one fixed split for every seed, so its deviation is in no seed spread; a
+    smaller profile validates on the first images of it only) each hold a sample of the training images."""
     study = round(config.val_fraction * TRAIN_IMAGES)  # the study split all 60,000 training images
-    ours = round(config.val_fraction * (config.train_subset or TRAIN_IMAGES))  # a smaller profile, of its subset
+    # what the training loop validates on (``train.py``): a number of batches, else the first eval_subset, else all
+    ours = min(study, config.val_steps * config.batch_size if config.val_steps is not None
+               else config.eval_subset or study)
     return Sample.of_accuracy(accuracy, study, TRAIN_IMAGES, f"validation on a random {config.val_fraction:.0%} split "
                                                             "of the training images", ours=ours)
 
