@@ -128,13 +128,21 @@ def contrast(cells: Cells, weights: Mapping[Hashable, float], level: float = 0.9
 
     ``pooled=True`` takes the variance from *all* cells in ``cells`` (the ANOVA residual, df = N - k),
     which is right when the cells share one noise level; ``pooled=False`` uses each involved cell's
-    own variance with Welch-Satterthwaite degrees of freedom.
+    own variance with Welch-Satterthwaite degrees of freedom. Pooling is checked, not assumed: where every
+    cell has seeds and the median-centred Levene test (robust to non-normal seeds) says the spreads differ
+    at ``level``, the interval is Welch's, and ``method`` says why.
     """
     data = _arrays(cells)
     missing = [k for k in weights if k not in data or len(data[k]) == 0]
     if missing:
         raise KeyError(f"contrast needs values in cells {missing}")
     value = float(sum(w * data[k].mean() for k, w in weights.items()))
+    why = ""
+    if pooled and all(len(v) > 1 for v in data.values()) and all(len(data[k]) > 1 for k in weights):
+        with np.errstate(invalid="ignore", divide="ignore"):  # every cell without spread: no test (NaN), pooled
+            equal = float(_stats.levene(*data.values(), center="median").pvalue)
+        if equal < 1 - level:
+            pooled, why = False, f" (the spreads differ: Levene p = {equal:.2f})"
     if pooled:
         variance, df = pooled_variance(data)
         se = float(np.sqrt(variance * sum(w ** 2 / len(data[k]) for k, w in weights.items())))
@@ -146,7 +154,7 @@ def contrast(cells: Cells, weights: Mapping[Hashable, float], level: float = 0.9
         se = float(np.sqrt(sum(parts)))
         denominator = sum(p ** 2 / (len(data[k]) - 1) for p, k in zip(parts, weights))
         df = float(sum(parts) ** 2 / denominator) if denominator > 0 else np.inf
-        method = "t, Welch"
+        method = "t, Welch" + why
     half = float(_stats.t.ppf(0.5 + level / 2, df)) * se
     return Estimate(value, value - half, value + half, level, se, df, method)
 

@@ -156,7 +156,8 @@ RULES = {
     "count": "equal at the study's printed precision (rounded or truncated)",
     "spread": "study within the 95% chi-square interval of our seeds' standard deviation, and that interval's "
               "half-width at most the material difference",
-    "contrast": "95% t-interval of the contrast on the claimed side",
+    "contrast": "95% t-interval of the contrast on the claimed side (variance pooled unless Levene's test says the "
+                "spreads differ, then Welch)",
     "censored": "every seed beyond the study's value on one side, 2/(n+1) < 5% (rank test; seeds that never reached "
                 "the value only bound it)",
     "bound": "an epoch count of a single run its cap ended is a lower bound: the ordering's verdict stands where a "
@@ -944,7 +945,8 @@ def judge_contrast(claim: StudyClaim, cells: Mapping | None, weights: Mapping[ob
             return not_comparable(claim, ours, join_notes(capped, note))
         return _row(claim, ours, INCONCLUSIVE, "no seed-noise estimate",
                     join_notes(note, "too few seeds for a measured spread"))
-    spread = (f"variance pooled over {len(cells)} configurations" if pooled else "Welch")
+    spread = (f"variance pooled over {len(cells)} configurations" if estimate.method.endswith("pooled")
+              else estimate.method.removeprefix("t, "))
     ours = f"{estimate.format(digits, scale, unit)} ({LEVEL:.0%} t-interval, {spread}, df {estimate.df:.0f})"
     if capped:
         return not_comparable(claim, ours, join_notes(capped, note))

@@ -82,13 +82,16 @@ def test_pooled_variance_uses_every_cell_of_the_factorial():
     assert estimate.se == pytest.approx(np.sqrt(variance * 4 / 5))
 
 
-def test_welch_interval_uses_only_the_four_cells():
+def test_welch_interval_uses_only_the_four_cells_and_pooling_is_checked_not_assumed():
     cells = make_cells(two_by_two(-0.1), n=5, sd=0.1, seed=3)
-    cells[("other", 0.0)] = [0.0, 10.0, -10.0]  # a wild cell that pooling would pick up
     pooled = stats.interaction(cells, "none", "norm", 0.0, 0.1)
+    assert pooled.method == "t, pooled"  # one noise level: Levene does not object
+    cells[("other", 0.0)] = [0.0, 10.0, -10.0]  # a wild cell that pooling would pick up
     welch = stats.interaction(cells, "none", "norm", 0.0, 0.1, pooled=False)
-    assert welch.value == pytest.approx(pooled.value)
-    assert welch.se < pooled.se and welch.df <= 16
+    asked = stats.interaction(cells, "none", "norm", 0.0, 0.1)  # pooling asked for, but the spreads differ
+    assert asked.method.startswith("t, Welch (the spreads differ: Levene p = ")
+    assert (asked.value, asked.se, asked.df) == pytest.approx((welch.value, welch.se, welch.df))
+    assert welch.se < 1.0 and welch.df <= 16
 
 
 def test_bootstrap_is_deterministic_and_brackets_the_estimate():
@@ -751,24 +754,37 @@ def test_the_studys_own_numbers_are_less_than_the_sum_over_one_baseline_and_more
     assert point.method == "no replicates"
 
 
-def test_every_interaction_pools_the_variance_of_the_whole_factorial(small):
+def test_every_interaction_pools_the_variance_of_the_whole_factorial_where_the_cells_share_one_noise_level(small):
     """The procedure's contrast: one residual variance of the factorial's nine cells (the two-way ANOVA's), the same
-    for the 2x2 rows, the interaction table and the plot's intervals; a noisy cell elsewhere widens them all."""
+    for the 2x2 rows, the interaction table and the plot's intervals; where one cell's spread differs (Levene),
+    each is Welch's over the pair's own four cells instead, with the reason."""
     from fmnist_utils.stats import interaction
 
-    def noisy(n, c):  # one cell outside the study's pair with a much larger seed-to-seed spread
-        return additive_loss(n, c) + (0.1 * (c.seed % 3 - 1) if (n.norm, n.dropout) == ("batch", 0.3) else 0.0)
+    def jitter(n, c):  # every cell the same small seed-to-seed spread
+        return additive_loss(n, c) + 0.01 * (c.seed % 3 - 1)
 
-    runs = fake_runs(small, noisy)
+    runs = fake_runs(small, jitter)
     every = chapter.interaction_cells(runs, "factorial_study", "test loss")
     assert len(every) == len(small.norms) * len(small.dropouts)
     pooled = interaction(every, "none", "instance", 0.0, 0.1)
-    own = interaction({k: every[k] for k in chapter.pair_keys("instance", 0.1)}, "none", "instance", 0.0, 0.1)
-    assert pooled.high - pooled.low > 2 * (own.high - own.low)  # the noisy cell's spread reaches the pair
+    assert pooled.method == "t, pooled"
     table = chapter.interaction_table(runs, "factorial_study", "test loss")
     assert table.loc[("instance", "0.1"), "t-interval"] == f"[{pooled.low:+.3f}, {pooled.high:+.3f}]"
     row = judged(runs)["synergy"]
     assert "variance pooled over 9 configurations" in row.ours and f"df {pooled.df:.0f}" in row.ours
+
+    def noisy(n, c):  # one cell outside the study's pair with a much larger seed-to-seed spread
+        return jitter(n, c) + (0.1 * (c.seed % 3 - 1) if (n.norm, n.dropout) == ("batch", 0.3) else 0.0)
+
+    runs = fake_runs(small, noisy)
+    every = chapter.interaction_cells(runs, "factorial_study", "test loss")
+    checked = interaction(every, "none", "instance", 0.0, 0.1)
+    own = interaction({k: every[k] for k in chapter.pair_keys("instance", 0.1)}, "none", "instance", 0.0, 0.1,
+                      pooled=False)
+    assert checked.method.startswith("t, Welch (the spreads differ") and checked.se == pytest.approx(own.se)
+    table = chapter.interaction_table(runs, "factorial_study", "test loss")
+    assert table.loc[("instance", "0.1"), "t-interval"] == f"[{checked.low:+.3f}, {checked.high:+.3f}]"
+    assert "Welch (the spreads differ: Levene p = " in judged(runs)["synergy"].ours
 
 
 def test_settings_without_instancenorm_leave_the_studys_pair_missing_not_an_error():
