@@ -148,7 +148,7 @@ GAP_SHRINKS = ("accuracy gap to CNN-3-128 after 2 epochs against after 7: the li
                "accuracy from epoch 2 to 7 against CNN-3-128's")
 COST = "difference of test accuracy: CNN-3-128's last stage minus the lightweight model's last epoch"
 TRADEOFF = "accuracy cost against CNN-3-128 (its last stage minus the lightweight model's last epoch), below one point"
-SPEED = "training seconds per epoch on one machine"
+SPEED = "training seconds per epoch, as stored"
 SECONDS_LIGHT = "training seconds, 16 epochs of the modified model"
 SECONDS_BASE = "training seconds, 62 epochs of CNN-3-128"
 SCALING = "test accuracy against parameters over CNN-x-y networks"
