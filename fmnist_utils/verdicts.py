@@ -168,6 +168,8 @@ RULES = {
               "that long (each run, cut there, keeps its checkpoint: a draw of the study's recipe)",
     "place": "an ordering that rests on the place of a network built otherwise than the study's, in a way whose "
              "effect could go either way, is inconclusive where nothing else measures it",
+    "readings": "judged under each reading of the study's words that nothing settles: a verdict they share stands, "
+                "else inconclusive",
     "relative": "study within t·s·√(1+1/n) + rounding of our relative change (delta method, Welch; plus the noise "
                 "of the study's samples of the test images, where it measured on them), and that band at most the "
                 "material difference",
@@ -387,6 +389,26 @@ def confounded(row: Verdict, sign: int, reason: str) -> Verdict:
     return replace(row, verdict=INCONCLUSIVE,
                    note=join_notes(row.note, f"{reason} alone could give a difference on this side: no evidence "
                                              "against the claim"))
+
+
+JUDGED = (REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE)
+
+
+def judge_readings(rows: Mapping[str, Verdict]) -> Verdict:
+    """One claim judged under each reading of the study's words that nothing settles (``rows``: reading -> its
+    row, the first the row shows): a verdict the readings share stands; where they differ the row is
+    inconclusive, naming each reading's verdict. A first row that is not judged (missing, not comparable) is
+    returned as it is."""
+    (first_reading, first), *others = rows.items()
+    if first.verdict not in JUDGED or not others:
+        return first
+    said = "; ".join(f"read as {reading}: {row.ours}, {row.verdict}" for reading, row in rows.items())
+    rule = join_notes(first.rule, RULES["readings"])
+    if all(row.verdict == first.verdict for _, row in others):
+        return replace(first, rule=rule, note=join_notes(first.note, f"the same under every reading ({said})"))
+    return replace(first, verdict=INCONCLUSIVE, rule=rule,
+                   note=join_notes(first.note, f"the readings disagree ({said}): the data cannot tell which the "
+                                               "study meant"))
 
 
 def confounded_place(row: Verdict, reason: str) -> Verdict:

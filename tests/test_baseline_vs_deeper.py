@@ -135,13 +135,18 @@ def test_the_studys_seed_fluctuation_is_judged_against_the_interval_of_our_seeds
     spread = chapter.judge_spread(chapter.REGISTRY["seed_fluctuation"], [0.9254, 0.9161, 0.9183],
                                   measured="seed-to-seed spread of Model-2's test accuracy")
     assert spread.verdict == NOT_REPRODUCED and spread.ours.startswith("0.49%")
-    assert row.rule == spread.rule and "standard deviation between seeds" in row.note
-    # the other reading of the printed number, a fraction (one point), lies inside our interval [0.25, 3.06]
-    other = rows_of(constructed(accuracy={"model1": [0.9272, 0.9270, 0.9274],
-                                          "model2": [0.9254, 0.9161, 0.9183]}))["seed_fluctuation"]
-    assert other.verdict == NOT_REPRODUCED
-    assert other.note.endswith("read instead as a fraction, the way Table 3 prints accuracies (0.01 = 1 point), the "
-                               "study's value would be inconclusive")
+    assert row.rule.startswith(spread.rule) and "standard deviation between seeds" in row.note
+    # the other reading of the printed number, a fraction (one point), lies inside our interval: the readings
+    # disagree, and nothing says which the study meant, so the row cannot tell
+    both = rows_of(constructed(accuracy={"model1": [0.9272, 0.9270, 0.9274],
+                                         "model2": [0.9254, 0.9161, 0.9183]}))["seed_fluctuation"]
+    assert both.verdict == INCONCLUSIVE and both.ours.startswith("0.49% [0.25%, 3.06%]")
+    assert ("the readings disagree (read as percentage points, as printed: 0.49% [0.25%, 3.06%] (n=3), not "
+            "reproduced; read as a fraction, as Table 3 prints accuracies (1 point): ") in both.note
+    # seeds far apart (sd 3.5 points): beyond either reading, so the readings agree and the row keeps their verdict
+    apart = rows_of(constructed(accuracy={"model1": [0.9272, 0.9270, 0.9274],
+                                          "model2": [0.960, 0.890, 0.925]}))["seed_fluctuation"]
+    assert apart.verdict == NOT_REPRODUCED and "the same under every reading" in apart.note
 
 
 def test_an_empty_store_gives_missing_runs_not_numbers():

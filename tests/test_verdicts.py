@@ -10,7 +10,7 @@ from fmnist_utils.verdicts import (INCONCLUSIVE, MISSING, NOT_COMPARABLE, NOT_RE
                                    Noise, judge_best, judge_contrast, judge_count, judge_difference, judge_direction,
                                    judge_interaction, judge_relative, judge_threshold, judge_tradeoff, judge_value,
                                    judge_spread, not_tested, tally, top_group, undominated, hardware_bound,
-                                   same_network, Sample, judge_censored, confounded, Measured, cost_order)
+                                   same_network, Sample, judge_censored, confounded, Measured, cost_order, judge_readings)
 
 ACC = "test accuracy, best epoch"
 
@@ -691,3 +691,20 @@ def test_an_accuracys_sample_noise_follows_from_the_accuracy_as_stored_per_image
         Sample.of_accuracy(0.9, 60_000, 60_000, "validation")
     with pytest.raises(ValueError, match="an accuracy in"):
         Sample.of_accuracy(90.0, 12_000, 60_000, "validation")
+
+
+def test_a_claim_read_two_ways_keeps_only_the_verdict_both_readings_share():
+    """The study's words allow two readings nothing settles: a shared verdict stands (named with each reading's
+    numbers); readings that disagree leave the row inconclusive; a first reading that waits for runs waits."""
+    values = [0.9145, 0.915, 0.9155]
+    near, far = claim("91.5%"), claim("93.5%")
+    same = judge_readings({"as printed": judge_value(near, values, measured=ACC),
+                           "the other way": judge_value(near, [v + 0.001 for v in values], measured=ACC)})
+    assert same.verdict == REPRODUCED and "the same under every reading (read as as printed: " in same.note
+    split = judge_readings({"as printed": judge_value(near, values, measured=ACC),
+                            "the other way": judge_value(far, values, measured=ACC)})
+    assert split.verdict == INCONCLUSIVE and "the readings disagree" in split.note
+    assert "reproduced; read as the other way: " in split.note and split.note.endswith("which the study meant")
+    waiting = judge_readings({"as printed": judge_value(near, None, measured=ACC),
+                              "the other way": judge_value(far, values, measured=ACC)})
+    assert waiting.verdict == MISSING

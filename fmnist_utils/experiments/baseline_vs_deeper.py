@@ -15,9 +15,9 @@ from ..config import RunConfig
 from ..data import CLASSES, TRAIN_IMAGES, TRAIN_MEAN, TRAIN_STD
 from ..params import ChapterSpec, Param, int_list, optional, positive_int, resolve
 from ..store import describe, stored_runs  # noqa: F401  (the notebook calls chapter.stored_runs)
-from ..verdicts import (INCONCLUSIVE, MISSING, NOT_REPRODUCED, NOT_TESTED, REPRODUCED, Noise, Sample,
-                        Verdict, join_notes, judge_best, judge_difference, judge_direction, judge_spread, judge_threshold,
-                        judge_censored, judge_value, missing, not_comparable, tally, top_group)
+from ..verdicts import (INCONCLUSIVE, MISSING, NOT_REPRODUCED, NOT_TESTED, REPRODUCED, Noise, Sample, Verdict,
+                        join_notes, judge_best, judge_censored, judge_difference, judge_direction, judge_readings,
+                        judge_spread, judge_threshold, judge_value, missing, not_comparable, tally, top_group)
 from ..tables import book_table
 
 TITLE = "Baseline CNN vs deeper CNN"
@@ -566,19 +566,16 @@ def _at_cap(groups: dict) -> str:
 
 
 def _fluctuation_row(values: list[float], note: str) -> Verdict:
-    """The study's "~±0.01%" read as printed (percentage points), with the verdict of the other reading beside it:
-    the study prints its accuracies as fractions (Table 3), and "0.01" as a fraction is one point."""
+    """The study's "~±0.01%" under both its readings (``verdicts.judge_readings``): as printed (percentage points),
+    and as a fraction, the way the study prints its accuracies (Table 3), where "0.01" is one point."""
     claim, measured = REGISTRY["seed_fluctuation"], "seed-to-seed spread of Model-2's test accuracy"
-    row = judge_spread(claim, values, measured=measured,
-                       note=join_notes("'±' read as one standard deviation between seeds, '%' as percentage points; "
-                                       "seeding fixes each of our runs, not the spread between runs", note))
-    if row.verdict == MISSING:
-        return row
     points = 1e4 * claim.value  # the printed number (0.01) read as a fraction of the accuracy, in points (1)
-    other = judge_spread(dataclasses.replace(claim, printed=f"~±{points:g}%"), values, measured=measured)
-    return dataclasses.replace(row, note=join_notes(
-        row.note, f"read instead as a fraction, the way Table 3 prints accuracies ({100 * claim.value:g} = "
-                  f"{points:g} point{'' if points == 1 else 's'}), the study's value would be {other.verdict}"))
+    note = join_notes("'±' read as one standard deviation between seeds; seeding fixes each of our runs, not the "
+                      "spread between runs", note)
+    return judge_readings({
+        "percentage points, as printed": judge_spread(claim, values, measured=measured, note=note),
+        f"a fraction, as Table 3 prints accuracies ({points:g} point{'' if points == 1 else 's'})": judge_spread(
+            dataclasses.replace(claim, printed=f"~±{points:g}%"), values, measured=measured)})
 
 
 def _validation_row(claim: StudyClaim, values: list[float], config, *, measured: str) -> Verdict:
