@@ -396,10 +396,10 @@ JUDGED = (REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE)
 
 def judge_readings(rows: Mapping[str, Verdict]) -> Verdict:
     """One claim judged under each reading of the study's words that nothing settles (``rows``: reading -> its
-    row, the first the row shows): a verdict the readings share stands; where they differ the row is
-    inconclusive, naming each reading's verdict. A first row that is not judged (missing, not comparable) is
-    returned as it is."""
-    (first_reading, first), *others = rows.items()
+    row, the first the row shows): a verdict the readings share stands; where they differ (or another reading
+    cannot be judged) the row is inconclusive, naming each reading's verdict. A first row that is not judged
+    (missing, not comparable) is returned as it is."""
+    (_, first), *others = rows.items()
     if first.verdict not in JUDGED or not others:
         return first
     said = "; ".join(f"read as {reading}: {row.ours}, {row.verdict}" for reading, row in rows.items())

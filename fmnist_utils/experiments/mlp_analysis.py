@@ -40,8 +40,8 @@ from ..params import (ChapterSpec, Param, boolean, int_list, optional, positive_
                       positive_int, probability_list, subset_of)
 from ..stats import mean_sd_text
 from ..store import describe, table_or_pending, timed_on
-from ..verdicts import (INCONCLUSIVE, MISSING, NOT_COMPARABLE, NOT_REPRODUCED, REPRODUCED, RULES, TIMED_FRONT, Measured,
-                        Noise, Sample, confounded, hardware_bound, join_notes, judge_best, judge_direction,
+from ..verdicts import (INCONCLUSIVE, MISSING, NOT_COMPARABLE, NOT_REPRODUCED, REPRODUCED, RULES, TIMED_FRONT,
+                        Measured, Noise, Sample, confounded, hardware_bound, join_notes, judge_best, judge_direction,
                         judge_threshold, judge_tradeoff,
                         judge_value, missing, not_comparable, top_group)
 from ..tables import book_table
@@ -1186,8 +1186,9 @@ def conclusion(runs: ChapterRuns) -> str:
             f"configuration ({finding['study']}, {counted(finding['seeds'], 'seed')}). "
             + "A description of a grid the study did not run, not a verdict: most cells are one run each, "
             + "and with the sweeps' base configuration's seed spread for single runs (95% Welch) the two are "
-            + ("not separable" if finding["study_in_top"] else "separable") + (f"; other cells not separable from the most accurate: "
-                                       f"{'; '.join(finding['tied'])}" if finding["tied"] else "") + ". The claim "
+            + ("not separable" if finding["study_in_top"] else "separable")
+            + (f"; other cells not separable from the most accurate: {'; '.join(finding['tied'])}"
+               if finding["tied"] else "") + ". The claim "
             f"row on the study's own sweeps is `best_config` (*{row['best_config'].verdict}*).")
     effects = regularisation_effects(runs)
     if effects:
