@@ -1379,8 +1379,9 @@ def _bias_row(runs: ChapterRuns) -> Verdict:
     noise = None if estimate is None else Noise(estimate.se, estimate.df, "the seeds of each model's two protocols")
     mean = sum(w * sum(cells[k]) / len(cells[k]) for k, w in weights.items())
     row = judge_value(claim, [mean], measured=Q_BIAS, noise=noise, note=note)
-    return confounded(replace(row, ours=row.ours.replace(" (n=1)", f" (mean of {len(MODELS)} models)")), +1,
-                      EXTRA_IMAGES)
+    # one mean with its standard error from the seeds, not one run with a spread: say so in both columns
+    return confounded(replace(row, ours=row.ours.replace(" (n=1)", f" (mean of {len(MODELS)} models)"),
+                              rule=row.rule.replace("(n=1, s=", "(standard error of the mean ")), +1, EXTRA_IMAGES)
 
 
 # Orderings of time the study claims: claim id -> (what is timed, the models compared; None: all six).
