@@ -168,6 +168,8 @@ RULES = {
               "that long (each run, cut there, keeps its checkpoint: a draw of the study's recipe)",
     "place": "an ordering that rests on the place of a network built otherwise than the study's, in a way whose "
              "effect could go either way, is inconclusive where nothing else measures it",
+    "all": "a claim over several parts holds when every part does and fails when any part fails; otherwise it "
+           "waits for, or takes, its weakest part's verdict",
     "readings": "judged under each reading of the study's words that nothing settles: a verdict they share stands, "
                 "else inconclusive",
     "relative": "study within t·s·√(1+1/n) + rounding of our relative change (delta method, Welch; plus the noise "
@@ -392,6 +394,24 @@ def confounded(row: Verdict, sign: int, reason: str) -> Verdict:
 
 
 JUDGED = (REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE)
+# how the parts of a claim over several (every pair of an ordering against several settings, every number of a
+# "all our results match") combine: one part against the claim decides it; else a part waiting makes it wait; else
+# the weakest part's verdict; every part must hold for it to hold
+PART_ORDER = (NOT_REPRODUCED, MISSING, NOT_COMPARABLE, INCONCLUSIVE, REPRODUCED)
+
+
+def judge_all(claim: StudyClaim, parts: Sequence[Verdict], *, measured: str, note: str = "") -> Verdict:
+    """A claim that is the conjunction of other rows' claims ("every replicated number matches"): judged by
+    ``PART_ORDER`` on their verdicts (rows that check the study against itself are no part), each part named
+    with its verdict."""
+    _check(claim, measured)
+    parts = [row for row in parts if not row.against_itself]
+    if not parts:
+        return missing(claim, note)
+    verdict = min((row.verdict for row in parts), key=PART_ORDER.index)
+    groups = {v: [row.id for row in parts if row.verdict == v] for v in PART_ORDER}
+    ours = "; ".join(f"{v}: {', '.join(ids)}" for v, ids in groups.items() if ids)
+    return _row(claim, ours, verdict, RULES["all"], note)
 
 
 def judge_readings(rows: Mapping[str, Verdict]) -> Verdict:

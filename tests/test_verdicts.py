@@ -10,7 +10,7 @@ from fmnist_utils.verdicts import (INCONCLUSIVE, MISSING, NOT_COMPARABLE, NOT_RE
                                    Noise, judge_best, judge_contrast, judge_count, judge_difference, judge_direction,
                                    judge_interaction, judge_relative, judge_threshold, judge_tradeoff, judge_value,
                                    judge_spread, not_tested, tally, top_group, undominated, hardware_bound,
-                                   same_network, Sample, judge_censored, confounded, Measured, cost_order, judge_readings)
+                                   same_network, Sample, judge_censored, confounded, Measured, cost_order, judge_readings, judge_all)
 
 ACC = "test accuracy, best epoch"
 
@@ -708,3 +708,20 @@ def test_a_claim_read_two_ways_keeps_only_the_verdict_both_readings_share():
     waiting = judge_readings({"as printed": judge_value(near, None, measured=ACC),
                               "the other way": judge_value(far, values, measured=ACC)})
     assert waiting.verdict == MISSING
+
+
+def test_a_claim_over_several_parts_fails_with_any_part_and_holds_only_with_all():
+    """'Every replicated number matches': one part against it decides it, even while another part waits; with no
+    part against it, a waiting part makes it wait, and every part must hold for it to hold. Rows that check the
+    study against itself are no part of it."""
+    whole = claim("all", quantity="every part")
+    near, far = claim("91.5%"), claim("93.5%")
+    values = [0.9145, 0.915, 0.9155]
+    held, failed, waits = (judge_value(near, values, measured=ACC), judge_value(far, values, measured=ACC),
+                           judge_value(near, None, measured=ACC))
+    assert judge_all(whole, [held, failed, waits], measured="every part").verdict == NOT_REPRODUCED
+    assert judge_all(whole, [held, waits], measured="every part").verdict == MISSING
+    both = judge_all(whole, [held, held], measured="every part")
+    assert both.verdict == REPRODUCED and both.ours == "reproduced: c, c"
+    itself = replace(failed, against_itself=True)
+    assert judge_all(whole, [held, itself], measured="every part").verdict == REPRODUCED

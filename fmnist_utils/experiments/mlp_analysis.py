@@ -41,8 +41,8 @@ from ..params import (ChapterSpec, Param, boolean, int_list, optional, positive_
 from ..stats import mean_sd_text
 from ..store import describe, table_or_pending, timed_on
 from ..verdicts import (INCONCLUSIVE, MISSING, NOT_COMPARABLE, NOT_REPRODUCED, REPRODUCED, RULES, TIMED_FRONT,
-                        Measured, Noise, Sample, confounded, hardware_bound, join_notes, judge_best, judge_direction,
-                        judge_threshold, judge_tradeoff,
+                        PART_ORDER, Measured, Noise, Sample, confounded, hardware_bound, join_notes, judge_best,
+                        judge_direction, judge_threshold, judge_tradeoff,
                         judge_value, missing, not_comparable, top_group)
 from ..tables import book_table
 
@@ -822,11 +822,6 @@ def _tradeoff(claim: StudyClaim, runs: ChapterRuns, groups: list[Setting], claim
               f"borrowing the {spread.source if spread else 'spread of no seeds (none stored)'}") if p))
 
 
-# how the pairwise rows of an ordering over groups combine: any pair waiting makes the row wait; one pair against the
-# claim is evidence against it; every pair must hold for it to hold
-_PAIR_ORDER = (MISSING, NOT_REPRODUCED, NOT_COMPARABLE, INCONCLUSIVE, REPRODUCED)
-
-
 def _every_pair(claim: StudyClaim, runs: ChapterRuns, side: list[Setting], other: list[Setting], measure: Measure, *,
                 higher: bool, note: str = ""):
     """"every setting of ``side`` is higher (lower) than every one of ``other``", each pair by ``_direction`` over
@@ -837,9 +832,10 @@ def _every_pair(claim: StudyClaim, runs: ChapterRuns, side: list[Setting], other
 
 
 def _combine(rows: list):
-    """One claim's rows over several pairs as one (``_PAIR_ORDER``); the row shown is the first with the verdict,
-    its note listing every pair."""
-    verdict = min((row.verdict for row in rows), key=_PAIR_ORDER.index)
+    """One claim's rows over several pairs as one (the book's rule for a claim over several parts,
+    ``verdicts.PART_ORDER``; every pair waits for every setting, so they wait together); the row shown is the first
+    with the verdict, its note listing every pair."""
+    verdict = min((row.verdict for row in rows), key=PART_ORDER.index)
     shown = next(row for row in rows if row.verdict == verdict)
     if len(rows) > 1 and verdict != MISSING:
         pairs = "; ".join(f"{row.ours}: {row.verdict}" for row in rows)
