@@ -1254,17 +1254,29 @@ def _count_row(claim: StudyClaim, what: str, net: Net, note: str) -> v.Verdict:
 
 def claims(runs: ChapterRuns) -> list[v.Verdict]:
     """One judged row per tested claim of ``REGISTRY``, with the book's verdict procedure, reading the study's
-    loss on the test images; a row whose verdict the other reading would change says so in its note, so that
-    the scorecard and the findings carry the caveat with the verdict."""
+    loss on the test images and on held-out training images (the study does not say which images its stream
+    held): the book's rule for readings nothing settles keeps a verdict only where the two agree."""
     return _noted(*_both_readings(runs))
 
 
 def _noted(rows: list[v.Verdict], other: dict[str, v.Verdict]) -> list[v.Verdict]:
-    """The test-loss rows, each whose verdict the validation reading (``other``) would change saying so."""
-    return [replace(row, note=v.join_notes(row.note, f"read on {VALIDATION_READING.images} (our validation "
-                                           f"loss), {VERDICT_READING[other[row.id].verdict]}: "
-                                           f"{other[row.id].ours}")) if row.verdict != other[row.id].verdict else row
-            for row in rows]
+    """The test-loss rows under the book's readings rule (``verdicts.judge_readings``) wherever the validation
+    reading (``other``) judges the row too and its verdict differs: inconclusive, each reading named; where the
+    other reading cannot be judged (a run stored without what it reads), the row says what it gives."""
+    judged = (v.REPRODUCED, v.NOT_REPRODUCED, v.INCONCLUSIVE)
+    out = []
+    for row in rows:
+        alt = other[row.id]
+        if row.verdict == alt.verdict:
+            out.append(row)
+        elif row.verdict in judged and alt.verdict in judged:
+            out.append(v.judge_readings({TEST_READING.images: row,
+                                         f"{VALIDATION_READING.images} (our validation loss)": alt}))
+        else:
+            out.append(replace(row, note=v.join_notes(row.note, f"read on {VALIDATION_READING.images} (our "
+                                                      f"validation loss), {VERDICT_READING[alt.verdict]}: "
+                                                      f"{alt.ours}")))
+    return out
 
 
 LOSS_SAMPLE = f"{SAMPLE_BATCHES} batches of {SAMPLE_BATCH_SIZE} test images"
@@ -1514,13 +1526,15 @@ def reading_changes(runs: ChapterRuns, readings: tuple | None = None) -> list[tu
 
 def _reading_sentence(runs: ChapterRuns, readings: tuple) -> str:
     changes = reading_changes(runs, readings)
-    text = (f"- **Which images the study's loss came from.** Every loss row reads our test loss, as the chapter "
-            f"reads the study's stream. Read as {VALIDATION_READING.images} instead (our validation loss), ")
+    text = (f"- **Which images the study's loss came from.** The study does not say, so every loss row is judged "
+            f"on our test loss and, read as {VALIDATION_READING.images}, on our validation loss, and keeps a "
+            "verdict only where the two agree (the book's rule for readings that nothing settles): ")
     if not changes:
-        return text + "no row would change its verdict."
-    return text + f"{counted(len(changes), 'row')} would change: " + "; ".join(
-        f"{REGISTRY[a.id].claim} is {VERDICT_READING[a.verdict]} on the test loss ({a.ours}) and would be "
-        f"{VERDICT_READING[b.verdict]} on the validation loss ({b.ours})" for a, b in changes) + "."
+        return text + "they agree on every row."
+    return text + f"{counted(len(changes), 'row')} differ and so {'is' if len(changes) == 1 else 'are'} " \
+        "inconclusive: " + "; ".join(
+            f"{REGISTRY[a.id].claim}, {VERDICT_READING[a.verdict]} on the test loss ({a.ours}) and "
+            f"{VERDICT_READING[b.verdict]} on the validation loss ({b.ours})" for a, b in changes) + "."
 
 
 # ----- conclusion --------------------------------------------------------------------------------
