@@ -352,13 +352,22 @@ def findings_markdown(store_root: Path, findings: Sequence[Finding] = FINDINGS) 
 EXAMPLE_ORDER = ("reproduced", "not reproduced", "inconclusive", "not comparable", "missing run", "not tested")
 
 
+def _no_printed_spread(row: dict) -> bool:
+    """Whether a row's rule prints a seed spread of zero ("s=0.0000"): its band is the study's rounding alone."""
+    return re.search(r"\bs=0(\.0+)?(?![.\d])", row.get("rule") or "") is not None
+
+
 def verdict_examples_markdown(store_root: Path) -> str:
     """One real row per verdict class, from the chapters' saved tables: the introduction's worked examples."""
     chapters = load_claims(store_root)
     lines = []
     for verdict in EXAMPLE_ORDER:
-        found = next(((c, r) for c in chapters for r in c["claims"] if r["verdict"] == verdict
-                      and (r.get("rule") or verdict in ("missing run", "not tested", "not comparable"))), None)
+        candidates = [(c, r) for c in chapters for r in c["claims"] if r["verdict"] == verdict
+                      and (r.get("rule") or verdict in ("missing run", "not tested", "not comparable"))]
+        # a worked example shows the procedure at work: a row whose seeds happen to print no spread at all (a
+        # band of the study's rounding alone) is a real row, but no example of it
+        found = next((pair for pair in candidates if not _no_printed_spread(pair[1])),
+                     candidates[0] if candidates else None)
         if found is None:
             lines.append(f"- **{verdict}**: no row of the book has this verdict at present.")
             continue

@@ -121,6 +121,17 @@ def test_global_average_pooling_is_judged_against_model2_with_a_flattened_head()
     assert row.verdict == REPRODUCED and "1,091,114 with its 128 x 7 x 7 map flattened" in row.note
 
 
+def test_the_narrower_band_is_judged_against_model1_and_against_model2s_own_early_epochs():
+    """'Model-2's validation accuracy moves in a narrower band late in training': narrower than Model-1's, or than
+    its own earlier epochs; the text settles neither, so the row keeps only a verdict both readings give."""
+    steady = [0.80, 0.85, 0.88, 0.90, 0.91, 0.915] + [0.920, 0.921, 0.920, 0.921, 0.920, 0.921]
+    wobbly = [0.80, 0.85, 0.88, 0.90, 0.91, 0.915] + [0.91, 0.93, 0.90, 0.93, 0.91, 0.93]
+    both = rows_of(constructed(val_acc={"model1": [wobbly] * 3, "model2": [steady] * 3}))["m2_narrower_band"]
+    assert both.verdict == REPRODUCED and "the same under every reading" in both.note
+    split = rows_of(constructed(val_acc={"model1": [steady] * 3, "model2": [wobbly] * 3}))["m2_narrower_band"]
+    assert split.verdict == INCONCLUSIVE and "read as narrower than its own epochs 1-6" in split.note
+
+
 def test_every_registered_claim_gets_exactly_one_row():
     rows = complete_rows(chapter.REGISTRY, chapter.claims(constructed()))
     assert [r.id for r in rows] == [c.id for c in chapter.REGISTRY]

@@ -190,3 +190,22 @@ def test_the_scorecard_counts_the_rows_that_check_a_study_against_itself_apart(t
     rows[2]["against_itself"] = False
     path.write_text(json.dumps({"chapter": "09_example", "title": "Example", "claims": rows}))
     assert "against its own numbers" not in scorecard_markdown(tmp_path)
+
+
+def test_the_worked_examples_skip_a_row_whose_seeds_print_no_spread(tmp_path):
+    """The introduction's example of each verdict is a real row; where a row's seeds happen to print a spread of
+    zero (its band the study's rounding alone) a later row with a measured spread shows the procedure instead."""
+    import json
+
+    from fmnist_utils.claims import verdict_examples_markdown
+
+    def row(claim, rule):
+        return {"id": claim, "claim": claim, "where": "T", "study": "1", "ours": "2", "verdict": "not reproduced",
+                "rule": rule, "note": ""}
+
+    (tmp_path / "claims").mkdir()
+    rows = [row("flat", "±0.0002 (n=3, s=0.0000); material 0.0100"), row("measured", "±0.0069 (n=3, s=0.0014)")]
+    (tmp_path / "claims" / "01_x.json").write_text(json.dumps({"chapter": "01_x", "title": "x", "claims": rows}))
+    assert "*measured*" in verdict_examples_markdown(tmp_path) and "*flat*" not in verdict_examples_markdown(tmp_path)
+    (tmp_path / "claims" / "01_x.json").write_text(json.dumps({"chapter": "01_x", "title": "x", "claims": rows[:1]}))
+    assert "*flat*" in verdict_examples_markdown(tmp_path)  # the only row of its verdict is still shown

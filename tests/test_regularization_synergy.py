@@ -492,6 +492,18 @@ def test_the_studys_losses_are_judged_on_both_readings_of_which_images_it_came_f
     assert "differ and so is inconclusive" in text or "differ and so are inconclusive" in text
 
 
+def test_a_sweeps_winner_reported_with_the_loss_that_picked_it_is_no_evidence_when_ours_is_higher(small):
+    """The study's InstanceNorm, 6L/64F and dropout-0.1 losses are each its sweep's lowest of one-run settings, so
+    they sit low: ours above them is what that pick alone could give (inconclusive); ours below them is not."""
+    def loss(level):
+        return lambda n, c: level if (n.norm, n.dropout, n.layers) == ("instance", 0.1, 4) else additive_loss(n, c)
+
+    higher = judged(fake_runs(small, loss(0.40), noise=0.001, val_offset=0.0))["instance_loss"]
+    assert higher.verdict == INCONCLUSIVE and chapter.PICKED in higher.note
+    lower = judged(fake_runs(small, loss(0.30), noise=0.001, val_offset=0.0))["instance_loss"]
+    assert lower.verdict == NOT_REPRODUCED
+
+
 def test_the_texts_final_loss_is_judged_at_the_journals_budget_and_the_notebooks_at_the_codes(small):
     """The text's 27.0% is the journal's 7-epoch value, the notebook's 0.3626 the code's 5-epoch run: each is set
     beside runs of its own budget (like with like), and the row says which."""

@@ -42,7 +42,7 @@ from ..stats import mean_sd_text
 from ..store import describe, table_or_pending, timed_on
 from ..verdicts import (INCONCLUSIVE, MISSING, NOT_COMPARABLE, NOT_REPRODUCED, REPRODUCED, RULES, TIMED_FRONT,
                         PART_ORDER, Measured, Noise, Sample, confounded, hardware_bound, join_notes, judge_best,
-                        judge_direction, judge_threshold, judge_tradeoff,
+                        judge_direction, judge_readings, judge_threshold, judge_tradeoff,
                         judge_value, missing, not_comparable, top_group)
 from ..tables import book_table
 
@@ -765,9 +765,16 @@ def _best(claim: StudyClaim, runs: ChapterRuns, groups: list[Setting], claimed: 
     blocked = _blocked(groups + [noise_seeds(runs, loss)], measure)
     if blocked:
         return _stop(claim, blocked, groups, measure)
-    return judge_best(claim, {s.name: s.values(measure) for s in groups}, [s.name for s in claimed],
-                      measured=ordering(measure), higher=higher, noise=family_noise(runs, measure, loss),
-                      scale=measure.scale, digits=measure.digits, note=note)
+
+    def judged(top_set: bool):
+        return judge_best(claim, {s.name: s.values(measure) for s in groups}, [s.name for s in claimed],
+                          measured=ordering(measure), higher=higher, noise=family_noise(runs, measure, loss),
+                          scale=measure.scale, digits=measure.digits, note=note, top_set=top_set)
+
+    if len(claimed) == 1:
+        return judged(False)
+    # "2-3 layers are best": one of them the best, or each of them ahead of every other; nothing settles which
+    return judge_readings({"one of them the best": judged(False), "each of them ahead of every other": judged(True)})
 
 
 def _direction(claim: StudyClaim, runs: ChapterRuns, a: Setting, b: Setting, measure: Measure, *, higher: bool,
@@ -929,14 +936,14 @@ def _width_rows(runs: ChapterRuns) -> list:
                 else _absent(claim, "widths on both sides of 1024"))
     claim = REGISTRY["width_underfit"]
     narrow, rest = [w for w in widths if w < 512], [w for w in widths if w >= 512]
-    rows.append(_direction(claim, runs, widths[max(narrow)], widths[min(rest)], FINAL_TRAIN, higher=False,
-                           note="underfitting read as a lower training accuracy; the widest below 512 against the "
-                                "narrowest from 512")
+    rows.append(_every_pair(claim, runs, [widths[w] for w in narrow], [widths[w] for w in rest], FINAL_TRAIN,
+                            higher=False, note="underfitting read as a lower training accuracy; each width below 512 "
+                                               "against each from 512")
                 if narrow and rest else _absent(claim, "widths on both sides of 512"))
     claim = REGISTRY["width_fast_start"]
     below = [w for w in widths if w < 4192]
-    rows.append(_direction(claim, runs, widths[4192], widths[max(below)], EARLY_VAL, higher=True,
-                           note="against the next narrower width") if 4192 in widths and below
+    rows.append(_every_pair(claim, runs, [widths[4192]], [widths[w] for w in below], EARLY_VAL, higher=True,
+                            note="against each narrower width") if 4192 in widths and below
                 else _absent(claim, "width 4192 beside a narrower one"))
     claim = REGISTRY["width_optimum"]
     rows.append(_tradeoff(claim, runs, list(widths.values()), [widths[2096]]) if 2096 in widths and len(widths) > 1
