@@ -164,12 +164,13 @@ RULES = {
              "larger count could only strengthen it, else not comparable",
     "confounded": "a not-reproduced difference on the side a known second effect moves it (either side, where that "
                   "effect's direction is unknown) is inconclusive",
-    "budget": "a study's fixed budget is no difference where every seed kept an epoch within it and trained at least "
-              "that long (each run, cut there, keeps its checkpoint: a draw of the study's recipe)",
+    "budget": "a study's fixed budget is no difference where the study kept the checkpoint of lowest validation "
+              "loss with no schedule running to the budget's end, and every seed kept an epoch within it and trained "
+              "at least that long (each run, cut there, keeps its checkpoint: a draw of the study's recipe)",
     "place": "an ordering that rests on the place of a network built otherwise than the study's, in a way whose "
              "effect could go either way, is inconclusive where nothing else measures it",
-    "all": "a claim over several parts holds when every part does and fails when any part fails; otherwise it "
-           "waits for, or takes, its weakest part's verdict",
+    "all": "a claim over several parts: not reproduced if any part is; else missing while a part is; else the first "
+           "of not comparable, not tested, inconclusive a part has; reproduced when every part is",
     "readings": "judged under each reading of the study's words that nothing settles: a verdict they share stands, "
                 "else inconclusive",
     "relative": "study within t·s·√(1+1/n) + rounding of our relative change (delta method, Welch; plus the noise "
@@ -397,7 +398,7 @@ JUDGED = (REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE)
 # how the parts of a claim over several (every pair of an ordering against several settings, every number of a
 # "all our results match") combine: one part against the claim decides it; else a part waiting makes it wait; else
 # the weakest part's verdict; every part must hold for it to hold
-PART_ORDER = (NOT_REPRODUCED, MISSING, NOT_COMPARABLE, INCONCLUSIVE, REPRODUCED)
+PART_ORDER = (NOT_REPRODUCED, MISSING, NOT_COMPARABLE, NOT_TESTED, INCONCLUSIVE, REPRODUCED)
 
 
 def judge_all(claim: StudyClaim, parts: Sequence[Verdict], *, measured: str, note: str = "") -> Verdict:
@@ -416,12 +417,22 @@ def judge_all(claim: StudyClaim, parts: Sequence[Verdict], *, measured: str, not
 
 def judge_readings(rows: Mapping[str, Verdict]) -> Verdict:
     """One claim judged under each reading of the study's words that nothing settles (``rows``: reading -> its
-    row, the first the row shows): a verdict the readings share stands; where they differ (or another reading
-    cannot be judged) the row is inconclusive, naming each reading's verdict. A first row that is not judged
-    (missing, not comparable) is returned as it is."""
+    row, the first the row shows): a verdict the readings share stands; where they differ the row is
+    inconclusive, naming each reading's verdict. A reading that waits for runs makes the row wait; one that
+    cannot be measured (not comparable) leaves the others to decide. A first row that is not judged is
+    returned as it is."""
     (_, first), *others = rows.items()
     if first.verdict not in JUDGED or not others:
         return first
+    waiting = [reading for reading, row in others if row.verdict == MISSING]
+    if waiting:
+        return replace(first, verdict=MISSING, note=join_notes(first.note, f"waiting for the runs of the reading "
+                                                                           f"{', '.join(waiting)}"))
+    unmeasured = [reading for reading, row in others if row.verdict not in JUDGED]
+    rows = {reading: row for reading, row in rows.items() if row.verdict in JUDGED}
+    others = [(reading, row) for reading, row in others if reading in rows]
+    if not others:
+        return replace(first, note=join_notes(first.note, f"read as {', '.join(unmeasured)}, it cannot be measured"))
     said = "; ".join(f"read as {reading}: {row.ours}, {row.verdict}" for reading, row in rows.items())
     rule = join_notes(first.rule, RULES["readings"])
     if all(row.verdict == first.verdict for _, row in others):

@@ -536,7 +536,7 @@ def test_a_fixed_budget_within_which_every_seed_kept_its_checkpoint_is_no_differ
     assert row.verdict == REPRODUCED and row.tolerance is not None
     assert row.rule.endswith(RULES["budget"])  # the rule column names the budget rule, written in the procedure
     from fmnist_utils.store import REPO_ROOT
-    assert "a fixed budget is no difference where the study kept the checkpoint of lowest validation loss" in " ".join(
+    assert "fixed budget is no difference where the study kept the checkpoint of lowest validation loss" in " ".join(
         (REPO_ROOT / "book" / "intro.md").read_text().split())
     # a schedule could run to the budget's end: then the budget is a difference whatever the runs kept
     scheduled = dataclasses.replace(chapter.SOURCES["model1"], study_run=lambda m, s: dataclasses.replace(

@@ -708,6 +708,13 @@ def test_a_claim_read_two_ways_keeps_only_the_verdict_both_readings_share():
     waiting = judge_readings({"as printed": judge_value(near, None, measured=ACC),
                               "the other way": judge_value(far, values, measured=ACC)})
     assert waiting.verdict == MISSING
+    # another reading that waits for runs makes the row wait; one that cannot be measured leaves the rest to decide
+    other_waits = judge_readings({"as printed": judge_value(near, values, measured=ACC),
+                                  "the other way": judge_value(far, None, measured=ACC)})
+    assert other_waits.verdict == MISSING and "waiting for the runs of the reading the other way" in other_waits.note
+    unmeasurable = judge_readings({"as printed": judge_value(near, values, measured=ACC),
+                                   "the other way": judge_value(far, values, measured=ACC, capped="capped")})
+    assert unmeasurable.verdict == REPRODUCED and "read as the other way, it cannot be measured" in unmeasurable.note
 
 
 def test_a_claim_over_several_parts_fails_with_any_part_and_holds_only_with_all():

@@ -781,8 +781,7 @@ def _direction(claim: StudyClaim, runs: ChapterRuns, a: Setting, b: Setting, mea
                note: str = "", among: list[Setting] = ()):
     """"a is higher (lower) than b". With an epoch count, a single capped run's count is a lower bound (the book's
     bound rule): the verdict stands when a larger count could only strengthen it, and the row is not comparable
-    otherwise. ``among``: every setting of the claim this pair is one of (``_every_pair``); each pair waits for all
-    of them, so that the claim's row waits as one."""
+    otherwise. ``among``: further settings the row waits for."""
     seeds = noise_seeds(runs)
     blocked = _blocked([a, b, *among, seeds], measure, bounds=measure.cap_bound) or _blocked([seeds], measure)
     if blocked:
@@ -834,14 +833,14 @@ def _every_pair(claim: StudyClaim, runs: ChapterRuns, side: list[Setting], other
     """"every setting of ``side`` is higher (lower) than every one of ``other``", each pair by ``_direction`` over
     its seeds (never a pair chosen on means, which the settings' different seed counts would bias): reproduced when
     every pair is, not reproduced when any pair is, else the weakest pair's verdict; the row shown is that pair's."""
-    return _combine([_direction(claim, runs, a, b, measure, higher=higher, note=note, among=side + other)
+    return _combine([_direction(claim, runs, a, b, measure, higher=higher, note=note)
                      for a in side for b in other if a is not b])
 
 
 def _combine(rows: list):
     """One claim's rows over several pairs as one (the book's rule for a claim over several parts,
-    ``verdicts.PART_ORDER``; every pair waits for every setting, so they wait together); the row shown is the first
-    with the verdict, its note listing every pair."""
+    ``verdicts.PART_ORDER``: a failed pair decides it while another waits); the row shown is the first with the
+    verdict, its note listing every pair."""
     verdict = min((row.verdict for row in rows), key=PART_ORDER.index)
     shown = next(row for row in rows if row.verdict == verdict)
     if len(rows) > 1 and verdict != MISSING:

@@ -1254,22 +1254,11 @@ def claims(runs: ChapterRuns) -> list[v.Verdict]:
 
 def _noted(rows: list[v.Verdict], other: dict[str, v.Verdict]) -> list[v.Verdict]:
     """The test-loss rows under the book's readings rule (``verdicts.judge_readings``) wherever the validation
-    reading (``other``) judges the row too and its verdict differs: inconclusive, each reading named; where the
-    other reading cannot be judged (a run stored without what it reads), the row says what it gives."""
-    judged = (v.REPRODUCED, v.NOT_REPRODUCED, v.INCONCLUSIVE)
-    out = []
-    for row in rows:
-        alt = other[row.id]
-        if row.verdict == alt.verdict:
-            out.append(row)
-        elif row.verdict in judged and alt.verdict in judged:
-            out.append(v.judge_readings({TEST_READING.images: row,
-                                         f"{VALIDATION_READING.images} (our validation loss)": alt}))
-        else:
-            out.append(replace(row, note=v.join_notes(row.note, f"read on {VALIDATION_READING.images} (our "
-                                                      f"validation loss), {VERDICT_READING[alt.verdict]}: "
-                                                      f"{alt.ours}")))
-    return out
+    reading (``other``) gives another verdict; a row both readings agree on is left as it is."""
+    return [row if row.verdict == other[row.id].verdict else
+            v.judge_readings({TEST_READING.images: row,
+                              f"{VALIDATION_READING.images} (our validation loss)": other[row.id]})
+            for row in rows]
 
 
 LOSS_SAMPLE = f"{SAMPLE_BATCHES} batches of {SAMPLE_BATCH_SIZE} test images"
